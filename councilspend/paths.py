@@ -1,0 +1,33 @@
+"""Default locations of each stage's output, relative to a data directory (``./data``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        """Crawl output: ``files/`` by content hash and ``manifest.csv``."""
+        return self.root / "raw"
+
+    @property
+    def manifest(self) -> Path:
+        return self.raw / "manifest.csv"
+
+    @property
+    def normalised(self) -> Path:
+        """Normaliser output: one Parquet of canonical rows and one JSON report per source file."""
+        return self.root / "normalised"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "councilspend.db"
+
+    @property
+    def registers(self) -> Path:
+        return self.root / "registers.db"
