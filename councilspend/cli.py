@@ -36,10 +36,23 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy:
-            module, attr = self.lazy[name].split(":")
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+        if name not in self.lazy:
+            return super().get_command(ctx, name)
+        module, attr = self.lazy[name].split(":")
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            # One broken stage must not take the whole CLI (and its --help) down with it.
+            return _unavailable(name, f"{module}:{attr}", exc)
+        command.name = name  # the name users type, whatever the function is called
+        return command
+
+
+def _unavailable(name: str, target: str, exc: Exception) -> click.Command:
+    def fail() -> None:
+        raise click.ClickException(f"command {name!r} is unavailable ({target}): {exc}")
+
+    return click.Command(name, callback=fail, help=f"(unavailable: {exc})")
 
 
 @click.group(
