@@ -1,0 +1,94 @@
+"""Money text -> exact integer pence, vectorised.
+
+Floats are never summed: a file's total must match the council's own total row to the penny, and
+Excel exports carry artefacts like ``2016.2199999999998``. Each value is split into its integer and
+fractional digits and rounded half-up to the penny on the decimal digits themselves.
+
+Accepted: ``1500``, ``1,234.56``, ``£2,681.94``, `` 519.89 ``, ``-438.80``, ``-£12``, ``£-12``,
+``(1,234.00)``, ``161,413.00-`` (trailing minus), ``100.00 CR``, ``12.5 GBP``, ``1.5E+3``.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_STRIP = "[\\s\u00a0£,]|GBP"
+_AMOUNT = (
+    r"^(?P<open>\()?(?P<sign>[-+])?(?P<int>\d*)(?:\.(?P<frac>\d*))?"
+    r"(?P<tsign>-)?(?P<close>\))?(?P<cr>CR|DR)?$"
+)
+MAX_INT_DIGITS = 13  # 10^11 pounds: far beyond any council payment
+
+
+def _arrow(values: pd.Series) -> pa.ChunkedArray | pa.Array:
+    arr = values.array
+    if hasattr(arr, "_pa_array"):
+        return arr._pa_array
+    return pa.array(values.astype(object).where(values.notna(), "").tolist(), type=pa.string())
+
+
+def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return (pence int64, ok bool) for a Series of text. ``ok`` is False where the text is not
+    an amount (pence is 0 there). Empty text is not ok either: the caller decides what empty means.
+
+    Runs in pyarrow compute kernels (RE2 regexes), not Python: ~30 ns a value."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    s = pc.utf8_upper(pc.replace_substring_regex(_arrow(values), _STRIP, ""))
+    m = pc.extract_regex(s, _AMOUNT)
+    field = {name: pc.struct_field(m, name) for name in ("open", "sign", "int", "frac", "tsign", "close", "cr")}
+    int_part = pc.fill_null(field["int"], "")
+    frac = pc.fill_null(field["frac"], "")
+    matched = pc.is_valid(field["int"])
+    has_digits = pc.or_(pc.greater(pc.utf8_length(int_part), 0), pc.greater(pc.utf8_length(frac), 0))
+    balanced = pc.equal(pc.fill_null(field["open"], ""), pc.if_else(
+        pc.equal(pc.fill_null(field["close"], ""), ")"), "(", ""))
+    short = pc.less_equal(pc.utf8_length(int_part), MAX_INT_DIGITS)
+    ok_arr = pc.fill_null(pc.and_(pc.and_(matched, has_digits), pc.and_(balanced, short)), False)
+    ok = np.asarray(ok_arr.to_numpy(zero_copy_only=False), dtype=bool).copy()
+    ints = pc.if_else(pc.and_(ok_arr, pc.greater(pc.utf8_length(int_part), 0)), int_part, "0")
+    ints = np.asarray(pc.cast(ints, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    frac3 = pc.utf8_slice_codeunits(pc.utf8_rpad(frac, width=3, padding="0"), 0, 3)
+    frac3 = pc.if_else(ok_arr, frac3, "000")
+    frac3 = np.asarray(pc.cast(frac3, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    pence = ints * 100 + frac3 // 10 + (frac3 % 10 >= 5)
+    negative = pc.or_(
+        pc.or_(pc.is_valid(pc.if_else(pc.equal(pc.fill_null(field["open"], ""), "("), True, None)),
+               pc.equal(pc.fill_null(field["sign"], ""), "-")),
+        pc.or_(pc.equal(pc.fill_null(field["tsign"], ""), "-"), pc.equal(pc.fill_null(field["cr"], ""), "CR")),
+    )
+    negative = np.asarray(pc.fill_null(negative, False).to_numpy(zero_copy_only=False), dtype=bool)
+    pence = np.where(negative, -pence, pence).astype(np.int64)
+    # Rare forms (scientific notation from spreadsheets): exact Decimal, value by value.
+    empty = np.asarray(pc.equal(s, "").to_numpy(zero_copy_only=False), dtype=bool)
+    rest = np.flatnonzero(~ok & ~empty)
+    if len(rest):
+        texts = pc.take(s, pa.array(rest)).to_pylist()
+        for i, text in zip(rest, texts, strict=True):
+            p = _decimal_pence(text)
+            if p is not None:
+                pence[i] = p
+                ok[i] = True
+    pence[~ok] = 0
+    return pence, ok
+
+
+def _decimal_pence(text: str) -> int | None:
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not d.is_finite() or abs(d) >= Decimal(10) ** MAX_INT_DIGITS:
+        return None
+    return int((d * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def pence_to_pounds(pence: np.ndarray) -> np.ndarray:
+    """Float pounds for the output column: the nearest double to the exact pence value."""
+    return np.round(pence / 100.0, 2)

@@ -1,0 +1,115 @@
+"""CLI for the categories stage: classify a CSV, score against gold labels, load Revenue Outturn.
+
+Wired in ``councilspend/cli.py`` as ``councilspend classify categories``,
+``councilspend accuracy categories`` and ``councilspend outturn load``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+DEFAULT_GOLD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "labels"
+
+
+@click.command("categories")
+@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with columns kind (expense_type|service_area) and value; optional council, code.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV to write: the input plus label, confidence and rule.")
+@click.option("--overrides", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Per-council overrides CSV (default: normalise/categories/overrides.csv).")
+def classify_categories(in_path: Path, out_path: Path, overrides: Path | None) -> None:
+    """Map expense types to SeRCOP subjective groups and service areas to SeRCOP service divisions.
+
+    \b
+    Example:
+        councilspend classify categories --in values.csv --out labelled.csv
+    Each output row says which rule decided (code:..., keyword:<rule id>, override:<council>).
+    """
+    import pandas as pd
+    from rich.console import Console
+
+    from normalise.categories.classify import classify_categories as classify
+
+    df = pd.read_csv(in_path, dtype=str, keep_default_na=False)
+    try:
+        out = classify(df, overrides=overrides)
+    except ValueError as exc:
+        raise click.ClickException(f"{in_path}: {exc}") from exc
+    out.to_csv(out_path, index=False)
+    counts = out.groupby(["kind", "label"]).size()
+    console = Console(stderr=True)
+    console.print(f"wrote {len(out)} rows to {out_path}")
+    for (kind, label), n in counts.items():
+        console.print(f"  {kind:13} {label:25} {n}")
+
+
+@click.command("categories")
+@click.option("--gold-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder with expense_types_gold.csv and service_areas_gold.csv (default: ../shared/data/labels).")
+@click.option("--errors/--no-errors", default=False, help="Also list the values the classifier got wrong.")
+def accuracy_categories(gold_dir: Path | None, errors: bool) -> None:
+    """Accuracy of the category classifier per label and overall, by count and by £.
+
+    Shown for all gold rows and for the rows the labeller marked high confidence
+    (the acceptance target is 90% on those).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from normalise.categories.accuracy import accuracy_report
+
+    gold_dir = gold_dir or DEFAULT_GOLD
+    if not gold_dir.exists():
+        raise click.ClickException(f"gold folder not found: {gold_dir} (pass --gold-dir)")
+    console = Console()
+    for kind, tables in accuracy_report(gold_dir).items():
+        for which in ("high", "all"):
+            df = tables[which]
+            table = Table(title=f"{kind}: {'high-confidence gold rows' if which == 'high' else 'all gold rows'}")
+            for col in df.columns:
+                table.add_column(col, justify="left" if col == "label" else "right")
+            for row in df.itertuples(index=False):
+                table.add_row(*[f"{v:.1%}" if isinstance(v, float) and not isinstance(v, bool) else str(v) for v in row])
+            console.print(table)
+        if errors:
+            console.print(tables["errors"].to_string(index=False))
+
+
+@click.group("outturn")
+def outturn() -> None:
+    """Revenue Outturn (MHCLG RSX): the denominator of the externally delivered share (M3)."""
+
+
+@outturn.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=Path("data/registers.db"),
+              show_default=True, help="SQLite database to write table 'outturn' into.")
+def load(path: Path, db: Path) -> None:
+    """Load RSX service-expenditure summaries from PATH (a file or a folder; CSV or ODS).
+
+    \b
+    Example:
+        councilspend outturn load ../shared/data/reference/outturn --db data/registers.db
+    Rows are keyed by GSS code and financial year; loading a release again replaces it.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from normalise.categories.outturn import OutturnFileError, _files, load_outturn, read_outturn
+
+    files = _files(path)
+    total = 0
+    with Progress(transient=True) as progress:
+        task = progress.add_task("loading outturn", total=len(files))
+        for file in files:
+            try:
+                total += load_outturn(file, db)
+            except OutturnFileError as exc:
+                raise click.ClickException(str(exc)) from exc
+            progress.advance(task)
+    df = read_outturn(db)
+    years = ", ".join(sorted(df["financial_year"].unique())) if not df.empty else "none"
+    Console().print(f"wrote {total} rows to {db} (table outturn); years now held: {years}")

@@ -1,0 +1,97 @@
+"""Which council published this file, from its own content (Body code, URI, GSS code or name).
+
+The crawl says which council's site listed a file; the file itself usually says who published it.
+Both are kept and a disagreement is reported (a repository calling Craven's file "Wigan" is how
+mislabelled data spreads).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+AUTHORITIES_PATH = Path(__file__).with_name("authorities.yml")
+_GSS = re.compile(r"^[EWSN]\d{8}$")
+_NOISE = re.compile(
+    r"\b(?:the|of|council|city|borough|district|county|metropolitan|royal|london|mbc|mdc|bc|dc|cc|"
+    r"wmdc|smbc|lb|rb|corporation)\b"
+)
+
+
+def name_key(text: str) -> str:
+    t = re.sub(r"[^a-z0-9 ]+", " ", str(text).lower().replace("&", " and "))
+    t = _NOISE.sub(" ", t)
+    return " ".join(t.split())
+
+
+@cache
+def _index() -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
+    """(gss -> name, snac -> gss, name key -> gss, former gss -> gss)."""
+    data = yaml.safe_load(AUTHORITIES_PATH.read_text(encoding="utf-8"))["authorities"]
+    names, snac, keys, former = {}, {}, {}, {}
+    for a in data:
+        names[a["gss"]] = a["name"]
+        if a.get("snac"):
+            snac[str(a["snac"]).upper()] = a["gss"]
+        for n in [a["name"], a["nice"], *a.get("alt", [])]:
+            k = name_key(n)
+            if k and (k not in keys or not a.get("ended")):
+                keys.setdefault(k, a["gss"])
+        for f in a.get("former_gss", []):
+            former[f] = a["gss"]
+    return names, snac, keys, former
+
+
+def council_name(gss: str) -> str | None:
+    return _index()[0].get(gss)
+
+
+def identify(value: str, registry: list[dict] | None = None) -> tuple[str | None, str]:
+    """One Body/Organisation cell -> (GSS code or None, how it was recognised)."""
+    names, snac, keys, former = _index()
+    v = value.strip()
+    if not v:
+        return None, ""
+    if _GSS.match(v.upper()):
+        code = v.upper()
+        return former.get(code, code), f"GSS code {code}"
+    if "/" in v:  # a URI: .../local-authority/00BU or .../metropolitan-district-council/leeds
+        last = v.rstrip("/").rsplit("/", 1)[-1]
+        if last.upper() in snac:
+            return snac[last.upper()], f"SNAC code {last} in URI"
+        if _GSS.match(last.upper()):
+            return last.upper(), f"GSS code in URI {v}"
+        k = name_key(last.replace("-", " "))
+        if k in keys:
+            return keys[k], f"name {last!r} in URI"
+        return None, ""
+    if v.upper() in snac:
+        return snac[v.upper()], f"SNAC code {v}"
+    for entry in registry or []:
+        ident = entry.get("id") or entry.get("council_id") or entry.get("gss")
+        cands = [entry.get("name"), entry.get("nice_name"), *(entry.get("alt_names") or [])]
+        if ident and any(c and name_key(c) == name_key(v) for c in cands):
+            return str(ident), f"name {v!r} in the council registry"
+    k = name_key(v)
+    if k and k in keys:
+        return keys[k], f"name {v!r}"
+    return None, ""
+
+
+def identify_from_columns(
+    body: pd.Series | None, body_name: pd.Series | None, registry: list[dict] | None = None
+) -> tuple[str | None, str]:
+    """Look at the most common values of the Body code and name columns; first recognised wins."""
+    for series in (body, body_name):
+        if series is None:
+            continue
+        counts = series[series != ""].value_counts()
+        for value in counts.index[:3]:
+            gss, how = identify(str(value), registry)
+            if gss:
+                return gss, how
+    return None, ""

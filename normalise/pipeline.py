@@ -1,0 +1,412 @@
+"""Any council file -> canonical payment rows + a report. Entry points used by other stages:
+
+- :func:`normalise_file` one file, in memory;
+- :func:`normalise_one` one manifest row -> ``rows/<sha256>.parquet`` + ``reports/<sha256>.json``
+  (pure and picklable: run by the process pool and by the Dask executor);
+- :func:`normalise_manifest` a whole crawl, incremental, with superseded and overlapping files
+  resolved so every payment is counted once.
+
+Steps per table (a CSV, or each sheet / ZIP member): find header -> map columns -> drop blank and
+total rows -> repair fused cells -> amounts (exact pence) -> dates -> kind -> redaction -> rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from councilspend.schemas import field_names
+from normalise import council as council_mod
+from normalise import kinds as kinds_mod
+from normalise.amounts import parse_pence, pence_to_pounds
+from normalise.columns import ColumnMap, map_columns
+from normalise.dates import find_period, parse_dates
+from normalise.header import HeaderError, find_header, preamble_lines, threshold_from
+from normalise.readers import RawTable, ReadError, read_tables
+from normalise.redaction import detect as detect_redaction
+from normalise.report import build_report, empty_report
+from normalise.rows import blank_mask, clean_cells, repair_fused, squash_spaces, total_row_mask
+from normalise.sniff import SniffError
+
+NORMALISER_VERSION = "1"
+PAYMENT_FIELDS = field_names("payment")
+ROW_KINDS = ("payments", "card")
+MAX_ERRORS_LISTED = 200
+_TEXT_FIELDS = [
+    "transaction_ref", "supplier_ref", "supplier_company_number", "supplier_charity_number",
+    "supplier_vat_number", "expense_type", "expense_code", "service_area", "directorate", "cost_centre",
+    "description", "procurement_category",
+]
+_PLACEHOLDERS = {"n/a", "na", "#n/a", "nil", "none", "not yet available", "not applicable", "-", "null"}
+
+
+@dataclass
+class FileResult:
+    """Canonical rows (payment schema columns, in order), the report, the file kind and the exact
+    total in pence (sum of the rows' amounts, never of floats)."""
+
+    rows: pd.DataFrame
+    report: dict
+    kind: str
+    total_pence: int = 0
+
+
+@dataclass
+class TableResult:
+    rows: pd.DataFrame | None
+    pence: np.ndarray
+    kind: str
+    kind_reason: str
+    info: dict = field(default_factory=dict)
+
+
+def empty_rows() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=_dtype(name)) for name in PAYMENT_FIELDS})
+
+
+def _dtype(name: str) -> str:
+    if name in ("amount", "irrecoverable_vat"):
+        return "float64"
+    if name in ("is_redacted", "is_card"):
+        return "bool"
+    if name == "source_row":
+        return "int64"
+    return "object"
+
+
+# ------------------------------------------------------------------------------------- one file
+
+def normalise_file(
+    path: Path,
+    *,
+    council_id: str | None = None,
+    sha256: str | None = None,
+    registry: list[dict] | None = None,
+) -> FileResult:
+    """Normalise one file. Never raises on bad input: the reason goes in ``report["error"]`` and the
+    kind is ``rejected``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report = empty_report(path.name, sha256 or "", f"cannot read file: {exc}")
+        return FileResult(empty_rows(), report, "rejected")
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()
+    try:
+        return _normalise_bytes(data, path.name, council_id=council_id, sha256=sha256, registry=registry)
+    except (SniffError, ReadError, HeaderError) as exc:
+        report = empty_report(path.name, sha256, str(exc))
+        return FileResult(empty_rows(), report, "rejected")
+    except Exception as exc:  # a bug must not lose other files' data: report it, with where
+        tb = traceback.extract_tb(exc.__traceback__)[-1]
+        msg = f"internal error {type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})"
+        report = empty_report(path.name, sha256, msg)
+        return FileResult(empty_rows(), report, "rejected")
+
+
+def _normalise_bytes(
+    data: bytes, name: str, *, council_id: str | None, sha256: str, registry: list[dict] | None
+) -> FileResult:
+    fmt, tables = read_tables(data)
+    results: list[TableResult] = []
+    skipped: list[dict] = []
+    for table in tables:
+        try:
+            results.append(_normalise_table(table, name, sha256, council_id, registry))
+        except HeaderError as exc:
+            if table.sheet is None or len(tables) == 1:
+                raise
+            skipped.append({"sheet": table.sheet, "reason": str(exc)})
+    if not results:
+        raise HeaderError("no sheet has a recognisable header: " + "; ".join(s["reason"] for s in skipped))
+    kind = _file_kind(results)
+    kept = [r for r in results if r.kind == kind and r.rows is not None]
+    if kind in ROW_KINDS:
+        rows = pd.concat([r.rows for r in kept], ignore_index=True) if kept else empty_rows()
+        pence = np.concatenate([r.pence for r in kept]) if kept else np.zeros(0, np.int64)
+    else:
+        rows, pence = empty_rows(), np.zeros(0, np.int64)
+    # council identity: the crawl's id wins; content is the cross-check
+    content_ids = [r.info.get("council_from_content") for r in results if r.info.get("council_from_content")]
+    content_id = content_ids[0] if content_ids else None
+    final_id = council_id or content_id or "unknown"
+    if len(rows):
+        rows["council_id"] = final_id
+    report = build_report(
+        name=name, sha256=sha256, fmt=fmt, tables=tables, results=results, skipped=skipped, kind=kind,
+        rows=rows, pence=pence, council_id=final_id, given_council=council_id, content_council=content_id,
+        normaliser_version=NORMALISER_VERSION,
+    )
+    total = int(pence.sum()) if kind in ROW_KINDS else 0
+    return FileResult(rows[PAYMENT_FIELDS], report, kind, total)
+
+
+def _file_kind(results: list[TableResult]) -> str:
+    """A workbook's kind is the kind of its sheets with payment rows, else of its first sheet."""
+    for preferred in ("payments", "card"):
+        if any(r.kind == preferred for r in results):
+            return preferred
+    return results[0].kind
+
+
+# ------------------------------------------------------------------------------------- one table
+
+def _normalise_table(
+    table: RawTable, name: str, sha256: str, council_id: str | None, registry: list[dict] | None
+) -> TableResult:
+    cells = table.cells
+    h = find_header(cells)
+    labels = [str(x) for x in cells.iloc[h].tolist()]
+    while labels and not labels[-1].strip():
+        labels.pop()  # empty trailing header cells (Tameside has 24)
+    width = len(labels)
+    preamble = preamble_lines(cells, h)
+    info: dict = {
+        "sheet": table.sheet, "encoding": table.encoding, "header_row": int(table.line_numbers[h]),
+        "preamble": preamble, "repairs": list(table.repairs), "warnings": list(table.warnings),
+    }
+    cmap = map_columns(labels, council_id)
+    info["columns"] = cmap.as_report()
+    data = clean_cells(cells.iloc[h + 1 :].reset_index(drop=True))
+    lines = table.line_numbers[h + 1 :]
+    rows_read = len(data)
+
+    # cells beyond the header, and unlabelled columns that carry values: reported, not used
+    beyond = [c for c in data.columns if c >= width]
+    if beyond:
+        filled = np.zeros(len(data), dtype=bool)
+        for c in beyond:
+            filled |= (data[c] != "").to_numpy(dtype=bool)
+        if filled.any():
+            sample = data.loc[filled, beyond[0]].value_counts().head(3).index.tolist()
+            info["warnings"].append(
+                f"{int(filled.sum())} rows have cells beyond the {width} header columns (ignored; e.g. {sample})"
+            )
+    unlabelled = [c for c in range(width) if not labels[c].strip() and (data[c] != "").any()]
+    for c in unlabelled:
+        info["warnings"].append(f"column {c + 1} has no header but holds values (ignored)")
+    data = data[list(range(width))] if width <= data.shape[1] else data
+
+    blank = blank_mask(data)
+    info["blank_rows"] = int(blank.sum())
+    data, lines = data.loc[~blank].reset_index(drop=True), lines[~blank]
+
+    kind, kind_reason = kinds_mod.kind_from_header(cmap)
+    amount_col = cmap.field_to_col.get("amount")
+    if amount_col is None:
+        info.update(rows_read=rows_read, data_rows=len(data))
+        return TableResult(None, np.zeros(0, np.int64), kind or "not_spend", kind_reason, info)
+
+    pence, ok = parse_pence(data[amount_col])
+    totals = total_row_mask(data, amount_col, ok)
+    info["total_rows"] = [
+        {"row": int(lines[i]), "amount_pence": int(pence[i])} for i in np.flatnonzero(totals)
+    ]
+    keep = ~totals
+    data, lines, pence, ok = data.loc[keep].reset_index(drop=True), lines[keep], pence[keep], ok[keep]
+
+    # repair rows whose cells ran together (date fused with amount or supplier)
+    date_col = cmap.field_to_col.get("payment_date")
+    malformed: list[int] = []
+    if date_col is not None:
+        date_text = data[date_col]
+        looks_wrong = ~ok | ~date_text.str.match(r"^[\d/\-. :A-Za-z]*$") | (date_text.str.len() > 19)
+        candidates = (looks_wrong.to_numpy(dtype=bool)) & (data[date_col] != "").to_numpy(dtype=bool)
+        candidates |= ~ok
+        if candidates.any():
+            malformed = repair_fused(data, candidates, width, date_col, amount_col)
+            if malformed:
+                idx = np.array(malformed)
+                p2, ok2 = parse_pence(data.loc[idx, amount_col])
+                pence[idx], ok[idx] = p2, ok2
+                info["repairs"].append({
+                    "repair": "cells run together (a fixed-width date fused with its neighbour) split",
+                    "count": len(malformed), "rows": [int(lines[i]) for i in malformed],
+                })
+    info["malformed_rows"] = len(malformed)
+    info["malformed_row_numbers"] = [int(lines[i]) for i in malformed]
+    info["rows_read"] = rows_read
+    info["data_rows"] = len(data)
+
+    # rows without a usable amount are rejected and listed; the rest are kept
+    errors: list[dict] = []
+    amount_label = labels[amount_col]
+    for i in np.flatnonzero(~ok)[:MAX_ERRORS_LISTED]:
+        raw = data.at[i, amount_col]
+        errors.append({
+            "row": int(lines[i]), "field": amount_label,
+            "error": "amount missing" if raw == "" else "not an amount", "value": raw[:100],
+        })
+    info["rows_rejected"] = int((~ok).sum())
+    data, lines, pence = data.loc[ok].reset_index(drop=True), lines[ok], pence[ok]
+
+    def col(fld: str) -> pd.Series | None:
+        c = cmap.field_to_col.get(fld)
+        return None if c is None else data[c]
+
+    gss, how = council_mod.identify_from_columns(col("body"), col("body_name"), registry)
+    info["council_from_content"], info["council_evidence"] = gss, how
+
+    # dates
+    if date_col is not None:
+        dates = parse_dates(data[date_col])
+        bad = (dates["date_status"] == "invalid").to_numpy(dtype=bool)
+        for i in np.flatnonzero(bad)[: max(0, MAX_ERRORS_LISTED - len(errors))]:
+            errors.append({"row": int(lines[i]), "field": labels[date_col], "error": "not a date (day first)",
+                           "value": data.at[i, date_col][:100]})
+        info["date_errors"] = int(bad.sum())
+        info["dates_time_only"] = int((dates["date_status"] == "time_only").sum())
+    else:
+        dates = parse_dates(pd.Series([""] * len(data), dtype=object))
+        info["date_errors"] = 0
+    period = None
+    undated = (dates["date_precision"] == "none").to_numpy(dtype=bool)
+    if undated.any():
+        period = find_period(" ".join(preamble)) or find_period(Path(name).stem)
+        if period:
+            dates.loc[undated, "date_precision"] = period[0]
+            dates.loc[undated, "period_start"] = period[1]
+            dates.loc[undated, "period_end"] = period[2]
+            info["period_from"] = "preamble or file name"
+    info["threshold"] = threshold_from(preamble + [name])
+
+    supplier = col("supplier_name")
+    supplier = supplier if supplier is not None else pd.Series([""] * len(data), dtype=object)
+    if kind is None:
+        kind, kind_reason = "payments", "line-level payments"
+        card_flag = col("card_flag")
+        if card_flag is not None and len(data) and kinds_mod.card_rows(
+            pd.Series([""] * len(data)), None, card_flag
+        ).all():
+            kind, kind_reason = "card", f"every line is flagged in {cmap.label_of('card_flag')!r}"
+        elif kinds_mod.looks_like_card_file(pence):
+            kind, kind_reason = "card", "most lines are small card receipts (median under £100)"
+    info["errors"] = errors
+    is_red, _ = detect_redaction(supplier, col("redaction_flag"))
+    day = dates["payment_date"][(dates["date_precision"] == "day").to_numpy(dtype=bool)]
+    info["_stats"] = {
+        "suppliers": set(supplier[supplier != ""].unique().tolist()),
+        "redacted": is_red,
+        "date_min": min(day) if len(day) else None,
+        "date_max": max(day) if len(day) else None,
+        "lines": lines,
+    }
+    if kind not in ROW_KINDS:
+        return TableResult(None, pence, kind, kind_reason, info)
+
+    rows = _build_rows(data, lines, pence, dates, cmap, supplier, sha256, table.sheet, kind, info)
+    return TableResult(rows, pence, kind, kind_reason, info)
+
+
+def _build_rows(
+    data: pd.DataFrame, lines: np.ndarray, pence: np.ndarray, dates: pd.DataFrame, cmap: ColumnMap,
+    supplier: pd.Series, sha256: str, sheet: str | None, kind: str, info: dict,
+) -> pd.DataFrame:
+    n = len(data)
+    index = pd.RangeIndex(n)
+
+    def col(fld: str) -> pd.Series | None:
+        c = cmap.field_to_col.get(fld)
+        return None if c is None else data[c]
+
+    def const(value: str) -> pd.Series:
+        return pd.Series(pd.array(np.full(n, value, dtype=object), dtype="str"), index=index)
+
+    def text(s: pd.Series) -> pd.Series:
+        return pd.Series(pd.array(s, dtype="str"), index=index)
+
+    out: dict[str, pd.Series | np.ndarray] = {"council_id": const("")}
+    out["payment_date"] = text(_iso(dates["payment_date"]))
+    out["date_precision"] = text(dates["date_precision"].to_numpy(dtype=object))
+    out["period_start"] = text(_iso(dates["period_start"]))
+    out["period_end"] = text(_iso(dates["period_end"]))
+    out["amount"] = pence_to_pounds(pence)
+    out["amount_basis"] = const(_amount_basis(cmap, info))
+    vat = col("irrecoverable_vat")
+    if vat is not None:
+        vp, vok = parse_pence(vat)
+        out["irrecoverable_vat"] = np.where(vok, pence_to_pounds(vp), np.nan)
+    else:
+        out["irrecoverable_vat"] = np.full(n, np.nan)
+    is_red, why = detect_redaction(supplier, col("redaction_flag"))
+    out["supplier_name"] = squash_spaces(supplier)
+    for fld in _TEXT_FIELDS:
+        s = col(fld)
+        if s is None and fld == "transaction_ref":
+            s = col("invoice_ref")
+        if s is None:
+            out[fld] = const("")
+            continue
+        s = squash_spaces(s)
+        if fld in ("supplier_company_number", "supplier_charity_number", "supplier_vat_number"):
+            s = s.where(~s.str.lower().isin(_PLACEHOLDERS), "")
+        out[fld] = s
+    if kind == "card" and col("merchant_category") is not None and col("expense_type") is None:
+        out["expense_type"] = col("merchant_category")
+    line = col("transaction_line")
+    if line is not None and (col("transaction_ref") is not None or col("invoice_ref") is not None):
+        ref = out["transaction_ref"]
+        out["transaction_ref"] = ref.where(line == "", ref + "/" + line)
+    out["is_redacted"] = is_red
+    out["redaction_reason"] = text(why)
+    out["capital_revenue"] = text(_capital_revenue(col("capital_revenue"), n, info))
+    if kind == "card":
+        out["is_card"] = np.ones(n, dtype=bool)
+    else:
+        out["is_card"] = kinds_mod.card_rows(supplier, col("transaction_ref"), col("card_flag"))
+    out["source_sha256"] = const(sha256)
+    out["source_sheet"] = const(sheet or "")
+    out["source_row"] = lines.astype(np.int64)
+    out = {k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v) for k, v in out.items()}
+    return pd.DataFrame(out, index=index)[PAYMENT_FIELDS]
+
+
+def _iso(s: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    text = np.array([v.isoformat() for v in uniques] + [""], dtype=object)
+    return text[codes]
+
+
+def _amount_basis(cmap: ColumnMap, info: dict) -> str:
+    label = (cmap.label_of("amount") or "").lower()
+    preamble = " ".join(info.get("preamble", [])).lower()
+    if "net" in label or "excl" in label or "nett" in label:
+        return "net"
+    if "gross" in label or "incl" in label or "including vat" in preamble:
+        return "gross"
+    return "unknown"
+
+
+def _capital_revenue(s: pd.Series | None, n: int, info: dict) -> np.ndarray:
+    if s is None:
+        return np.full(n, "", dtype=object)
+    low = s.str.lower().str.strip()
+    out = np.full(n, "", dtype=object)
+    out[low.isin(["r", "rev", "revenue"]).to_numpy()] = "revenue"
+    out[low.isin(["c", "cap", "capital"]).to_numpy()] = "capital"
+    other = (low != "") & ~low.isin(["r", "rev", "revenue", "c", "cap", "capital"])
+    if other.any():
+        info["warnings"].append(
+            f"{int(other.sum())} capital/revenue values not recognised (left empty), "
+            f"e.g. {s[other].value_counts().head(3).index.tolist()}"
+        )
+    return out
+
+
+def normalise_one(entry: dict, out_dir: Path) -> dict:
+    """See normalise/manifest.py (kept here for the public import path)."""
+    from normalise.manifest import normalise_one as _one
+
+    return _one(entry, out_dir)
+
+
+def normalise_manifest(manifest: Path, out_dir: Path, *, workers: int = 1, progress: bool = True) -> list[dict]:
+    """See normalise/manifest.py (kept here for the public import path)."""
+    from normalise.manifest import normalise_manifest as _run
+
+    return _run(manifest, out_dir, workers=workers, progress=progress)

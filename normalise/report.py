@@ -1,0 +1,202 @@
+"""The per-file report: what was read, kept, rejected and repaired, and whether the file meets the
+Transparency Code. It is JSON (written next to the rows) and is what ``councilspend check`` prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+CODE_PATH = Path(__file__).with_name("code2015.yml")
+DEFAULT_THRESHOLD = 500
+MAX_LISTED = 200
+
+
+@cache
+def code_rules() -> dict:
+    return yaml.safe_load(CODE_PATH.read_text(encoding="utf-8"))
+
+
+def empty_report(name: str, sha256: str, error: str) -> dict:
+    """The report of a file that could not be read at all."""
+    return {
+        "file": name, "sha256": sha256, "kind": "rejected", "kind_reason": error, "error": error,
+        "rows_read": 0, "data_rows": 0, "rows_kept": 0, "rows_rejected": 0, "total_pence": 0,
+        "malformed_rows": 0, "errors": [], "warnings": [], "repairs": [], "problems": [
+            {"severity": "error", "rule": "readable", "message": error}
+        ],
+    }
+
+
+def _date(v) -> str | None:
+    return v.isoformat() if isinstance(v, dt.date) else None
+
+
+def build_report(
+    *, name: str, sha256: str, fmt: str, tables: list, results: list, skipped: list[dict], kind: str,
+    rows: pd.DataFrame, pence: np.ndarray, council_id: str, given_council: str | None,
+    content_council: str | None, normaliser_version: str,
+) -> dict:
+    chosen = [r for r in results if r.kind == kind]
+    stats = [r.info.get("_stats") for r in chosen if r.info.get("_stats")]
+    all_pence = np.concatenate([r.pence for r in chosen]) if chosen else np.zeros(0, np.int64)
+    redacted = np.concatenate([s["redacted"] for s in stats]) if stats else np.zeros(0, bool)
+    suppliers: set[str] = set().union(*[s["suppliers"] for s in stats]) if stats else set()
+    mins = [s["date_min"] for s in stats if s["date_min"]]
+    maxs = [s["date_max"] for s in stats if s["date_max"]]
+    info0 = chosen[0].info if chosen else results[0].info
+    threshold = next((r.info.get("threshold") for r in chosen if r.info.get("threshold")), None)
+    limit = (threshold or DEFAULT_THRESHOLD) * 100
+    total = int(all_pence.sum())
+
+    warnings: list[str] = []
+    repairs: list[dict] = []
+    errors: list[dict] = []
+    total_rows: list[dict] = []
+    for r in results:
+        sheet = r.info.get("sheet")
+        for w in r.info.get("warnings", []):
+            warnings.append(f"sheet {sheet!r}: {w}" if sheet else w)
+        for rep in r.info.get("repairs", []):
+            repairs.append({**rep, "sheet": sheet} if sheet else rep)
+        for e in r.info.get("errors", []):
+            errors.append({**e, "sheet": sheet} if sheet else e)
+        total_rows += [{**t, "sheet": sheet} if sheet else t for t in r.info.get("total_rows", [])]
+    for t in total_rows:
+        diff = t["amount_pence"] - total
+        t["matches_computed_total"] = abs(diff) <= 10  # a published total rounded to 1 dp still matches
+        if not t["matches_computed_total"] and len(chosen) == 1:
+            warnings.append(
+                f"the file's own total row (row {t['row']}) says £{t['amount_pence'] / 100:,.2f} but its "
+                f"rows add up to £{total / 100:,.2f}"
+            )
+    if given_council and content_council and given_council != content_council:
+        warnings.append(
+            f"the crawl says council {given_council} but the file's own Body column says {content_council}"
+        )
+    if len(rows):
+        dup = int(rows.drop(columns=["source_row"]).duplicated().sum())
+    else:
+        dup = 0
+    period_start = period_end = None
+    if mins:
+        period_start, period_end = min(mins), max(maxs)
+    elif len(rows) and (rows["period_start"] != "").any():
+        period_start = dt.date.fromisoformat(rows.loc[rows["period_start"] != "", "period_start"].min())
+        period_end = dt.date.fromisoformat(rows.loc[rows["period_end"] != "", "period_end"].max())
+    report = {
+        "file": name,
+        "sha256": sha256,
+        "normaliser_version": normaliser_version,
+        "format": fmt,
+        "encoding": info0.get("encoding"),
+        "kind": kind,
+        "kind_reason": chosen[0].kind_reason if chosen else "",
+        "error": None,
+        "council_id": council_id,
+        "council_from_content": content_council,
+        "council_evidence": next((r.info.get("council_evidence") for r in results if r.info.get("council_evidence")), ""),
+        "header_row": info0.get("header_row"),
+        "preamble": info0.get("preamble", []),
+        "threshold": threshold,
+        "columns": info0.get("columns", {}),
+        "rows_read": int(sum(r.info.get("rows_read", 0) for r in chosen)),
+        "blank_rows": int(sum(r.info.get("blank_rows", 0) for r in chosen)),
+        "total_rows": total_rows,
+        "data_rows": int(sum(r.info.get("data_rows", 0) for r in chosen)),
+        "rows_kept": int(len(rows)),
+        "rows_rejected": int(sum(r.info.get("rows_rejected", 0) for r in chosen)),
+        "malformed_rows": int(sum(r.info.get("malformed_rows", 0) for r in chosen)),
+        "total_pence": total,
+        "negative_rows": int((all_pence < 0).sum()),
+        "date_min": _date(min(mins)) if mins else None,
+        "date_max": _date(max(maxs)) if maxs else None,
+        "period_start": _date(period_start),
+        "period_end": _date(period_end),
+        "date_errors": int(sum(r.info.get("date_errors", 0) for r in chosen)),
+        "dates_time_only": int(sum(r.info.get("dates_time_only", 0) for r in chosen)),
+        "distinct_suppliers": len(suppliers),
+        "redacted_rows": int(redacted.sum()),
+        "redacted_pence": int(all_pence[redacted].sum()) if len(redacted) == len(all_pence) else 0,
+        "duplicate_rows": dup,
+        "below_threshold_rows": int((np.abs(all_pence) < limit).sum()),
+        "card_rows": int(rows["is_card"].sum()) if len(rows) else 0,
+        "repairs": repairs,
+        "errors": errors[:MAX_LISTED],
+        "error_count": len(errors),
+        "warnings": warnings,
+        "sheets": [
+            {
+                "sheet": r.info.get("sheet"), "kind": r.kind, "header_row": r.info.get("header_row"),
+                "data_rows": r.info.get("data_rows", 0), "rows_rejected": r.info.get("rows_rejected", 0),
+            }
+            for r in results
+        ] + [{"sheet": s["sheet"], "kind": "skipped", "reason": s["reason"]} for s in skipped],
+    }
+    report["code_2015"] = code_fields(report, kind)
+    report["problems"] = problems(report)
+    return report
+
+
+def code_fields(report: dict, kind: str) -> dict:
+    """Which of the Transparency Code 2015 fields the file has (by mapped column)."""
+    mapped = set(report["columns"].get("mapped", {}))
+    out = {}
+    for item in code_rules()["fields"]:
+        present = bool(mapped & set(item["any_of"]))
+        out[item["key"]] = present
+    return out
+
+
+def problems(report: dict) -> list[dict]:
+    """Everything a council officer should fix, worst first. severity: error (the file is not
+    publishable under the Code as it stands), warning (should fix), info."""
+    out: list[dict] = []
+    rules = code_rules()
+    kind = report["kind"]
+    if kind in ("supplier_totals", "not_spend"):
+        out.append({"severity": "error", "rule": rules["rules"]["itemised"],
+                    "message": f"this file is {kind.replace('_', ' ')}: {report['kind_reason']}"})
+    for item in rules["fields"]:
+        if report["code_2015"].get(item["key"]):
+            continue
+        severity = item.get("severity_card" if kind == "card" else "severity", "error")
+        out.append({"severity": severity, "rule": item["rule"],
+                    "message": f"no column for {item['label']} (looked for: {', '.join(item['any_of'])})"})
+    if report["rows_rejected"]:
+        out.append({"severity": "error", "rule": rules["rules"]["amount"],
+                    "message": f"{report['rows_rejected']} rows have no readable amount (see errors for rows)"})
+    if report["date_errors"]:
+        out.append({"severity": "error", "rule": rules["rules"]["date"],
+                    "message": f"{report['date_errors']} rows have a date that is not a day-first date"})
+    if report["dates_time_only"]:
+        out.append({"severity": "error", "rule": rules["rules"]["date"],
+                    "message": f"{report['dates_time_only']} rows have only a time (00:00:00) where the date "
+                               "should be: the date was lost when the file was exported"})
+    if report["code_2015"].get("date") and not report["date_min"] and report["rows_kept"]:
+        out.append({"severity": "error", "rule": rules["rules"]["date"],
+                    "message": "no row has a day-level payment date (only a period or nothing)"})
+    if report["malformed_rows"]:
+        out.append({"severity": "warning", "rule": rules["rules"]["machine_readable"],
+                    "message": f"{report['malformed_rows']} rows had cells run together and were repaired "
+                               "(rows listed under repairs)"})
+    for w in report["warnings"]:
+        out.append({"severity": "warning", "rule": rules["rules"]["machine_readable"], "message": w})
+    if report["duplicate_rows"]:
+        out.append({"severity": "info", "rule": "duplicates",
+                    "message": f"{report['duplicate_rows']} rows repeat another row exactly (kept: split "
+                               "invoice lines look like this)"})
+    if report["below_threshold_rows"] and kind == "payments":
+        out.append({"severity": "info", "rule": "threshold",
+                    "message": f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}"})
+    if report["redacted_rows"]:
+        out.append({"severity": "info", "rule": rules["rules"]["redaction"],
+                    "message": f"{report['redacted_rows']} rows have the payee redacted "
+                               f"(£{report['redacted_pence'] / 100:,.2f})"})
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda p: order[p["severity"]])

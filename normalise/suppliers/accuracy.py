@@ -1,0 +1,112 @@
+"""Score the classifier against hand-checked gold labels (``shared/data/labels/suppliers_gold.csv``).
+
+Accuracy is reported per gold sector, overall by count and weighted by £ (absolute totals), on the
+high-confidence labels and on all labels, with the share of £ the classifier left ``unknown``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from rich.table import Table
+
+from normalise.suppliers.classify import SECTORS, classify_suppliers
+
+GOLD_COLUMNS = ("council", "supplier_name_raw", "total_gbp", "sector", "confidence")
+# The gold file hides personal names as "<individual name>"; score them on a stand-in of the same
+# shape (the evidence says whether the original had a title).
+PLACEHOLDER = "<individual name>"
+STAND_INS = ("Jane Smith", "Robert Green", "Susan Taylor", "Peter Walker", "Karen Hughes")
+TITLED_STAND_INS = ("Mrs K Wilson", "Mr P Jones")
+
+
+def read_gold(path: Path) -> pd.DataFrame:
+    gold = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in GOLD_COLUMNS if c not in gold.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    bad = gold.index[~gold["sector"].isin(SECTORS)].tolist()
+    if bad:
+        row = bad[0]
+        raise ValueError(f"{path}: row {row + 2}: sector {gold['sector'][row]!r} is not one of {SECTORS}")
+    gold["total_gbp"] = pd.to_numeric(gold["total_gbp"], errors="coerce").fillna(0.0)
+    names = []
+    plain = titled = 0
+    for name, evidence in zip(gold["supplier_name_raw"], gold.get("evidence", [""] * len(gold)), strict=True):
+        if name.strip() == PLACEHOLDER:
+            if "title" in evidence:
+                name, titled = TITLED_STAND_INS[titled % len(TITLED_STAND_INS)], titled + 1
+            else:
+                name, plain = STAND_INS[plain % len(STAND_INS)], plain + 1
+        names.append(name)
+    gold["supplier_name"] = names
+    return gold
+
+
+def score_gold(path: Path, registers_db: Path | None) -> pd.DataFrame:
+    """Gold rows with the classifier's ``sector``, ``confidence``, ``evidence`` and ``correct``."""
+    gold = read_gold(path)
+    out = classify_suppliers(gold[["council", "supplier_name"]].copy(), registers_db)
+    scored = gold.rename(columns={"sector": "gold", "confidence": "gold_confidence"})
+    for c in ("sector", "subsector", "confidence", "evidence", "supplier_id"):
+        scored[c] = out[c].values
+    scored["correct"] = scored["sector"] == scored["gold"]
+    scored["gbp"] = scored["total_gbp"].abs()
+    return scored
+
+
+def summarise(scored: pd.DataFrame) -> dict:
+    """Headline figures: overall/high accuracy by count and £, per-sector accuracy, unknown £ share."""
+
+    def acc(frame: pd.DataFrame) -> tuple[float, float, int]:
+        if frame.empty:
+            return (float("nan"), float("nan"), 0)
+        by_gbp = frame.loc[frame["correct"], "gbp"].sum() / frame["gbp"].sum() if frame["gbp"].sum() else float("nan")
+        return (float(frame["correct"].mean()), float(by_gbp), len(frame))
+
+    high = scored[scored["gold_confidence"] == "high"]
+    confused = scored[
+        (scored["gold_confidence"] == "high")
+        & (((scored["gold"] == "public") & (scored["sector"] == "private"))
+           | ((scored["gold"] == "private") & (scored["sector"] == "public")))
+    ]
+    return {
+        "all": acc(scored),
+        "high": acc(high),
+        "per_sector": {s: acc(scored[scored["gold"] == s]) + acc(high[high["gold"] == s]) for s in SECTORS
+                       if (scored["gold"] == s).any()},
+        "unknown_gbp_share": float(scored.loc[scored["sector"] == "unknown", "gbp"].sum() / scored["gbp"].sum()),
+        "public_private_confusions": confused[["council", "supplier_name", "gold", "sector"]].values.tolist(),
+    }
+
+
+def accuracy_table(scored: pd.DataFrame) -> Table:
+    s = summarise(scored)
+    table = Table(title="Supplier sector accuracy against gold labels")
+    for col in ("gold sector", "n", "by count", "by £", "n high", "high by count", "high by £"):
+        table.add_column(col, justify="left" if col == "gold sector" else "right")
+    for sector, (c, g, n, hc, hg, hn) in s["per_sector"].items():
+        table.add_row(sector, str(n), _pct(c), _pct(g), str(hn), _pct(hc), _pct(hg))
+    (c, g, n), (hc, hg, hn) = s["all"], s["high"]
+    table.add_row("ALL", str(n), _pct(c), _pct(g), str(hn), _pct(hc), _pct(hg), style="bold")
+    table.caption = (f"unknown share of £: {_pct(s['unknown_gbp_share'])}; "
+                     f"public<->private confusions on high-confidence labels: {len(s['public_private_confusions'])}")
+    return table
+
+
+def format_summary(scored: pd.DataFrame) -> str:
+    """Plain-text version of the table (test output)."""
+    s = summarise(scored)
+    lines = [f"{'gold sector':16} {'n':>4} {'count':>7} {'£':>7} {'n_hi':>5} {'hi cnt':>7} {'hi £':>7}"]
+    for sector, (c, g, n, hc, hg, hn) in s["per_sector"].items():
+        lines.append(f"{sector:16} {n:4d} {_pct(c):>7} {_pct(g):>7} {hn:5d} {_pct(hc):>7} {_pct(hg):>7}")
+    (c, g, n), (hc, hg, hn) = s["all"], s["high"]
+    lines.append(f"{'ALL':16} {n:4d} {_pct(c):>7} {_pct(g):>7} {hn:5d} {_pct(hc):>7} {_pct(hg):>7}")
+    lines.append(f"unknown share of £: {_pct(s['unknown_gbp_share'])}; public<->private confusions (high): "
+                 f"{len(s['public_private_confusions'])}")
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.1f}%"

@@ -1,0 +1,574 @@
+"""Sector of each payee, with the evidence and confidence that decided it.
+
+Cascade (docs/suppliers.md): manual overrides → redaction → council-company list → identifiers in the
+file → register look-ups → name rules (rules.yml) → a weak default. Every step that has an opinion
+proposes a candidate; the most confident wins (ties go to the earlier step), and its evidence is kept.
+Work is done once per distinct name (and once per distinct council context), never per payment row.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from normalise.suppliers.keys import (
+    charity_number,
+    charity_org_id,
+    company_number,
+    council_key,
+    display_name,
+    match_key,
+    plain_text,
+    vat_number,
+)
+from normalise.suppliers.resolve import CONFIDENT, resolve
+
+HERE = Path(__file__).resolve().parent
+RULES_FILE = HERE / "rules.yml"
+OVERRIDES_FILE = HERE / "overrides.csv"
+COUNCIL_COMPANIES_FILE = HERE / "council_companies.csv"
+DEMO_COUNCIL_COMPANIES_FILE = HERE.parents[1] / "councilspend" / "demo" / "council_companies.csv"
+FORENAMES_FILE = HERE / "forenames.txt"
+
+SECTORS = ("private", "third_sector", "mutual", "public", "council_company", "individual", "redacted",
+           "transfer", "unknown")
+OUTPUT_COLUMNS = ("supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence")
+ID_COLUMNS = ("supplier_company_number", "supplier_charity_number", "supplier_vat_number")
+DEFAULT_CONFIDENCE = 0.35
+STEP_ORDER = {"override": 0, "redaction": 1, "council_company": 2, "identifier": 3, "register": 4,
+              "rule": 5, "individual": 6, "default": 7}
+_COUNCILISH = re.compile(r"\b(council|borough|authority|county|city of|corporation|mbc|lbc|lb|ca)\b")
+
+
+@dataclass(frozen=True)
+class Decision:
+    sector: str
+    subsector: str
+    confidence: float
+    evidence: str
+    step: str
+    org_id: str | None = None
+    canonical: str | None = None
+
+    def rank(self) -> tuple[float, int]:
+        return (round(self.confidence, 3), -STEP_ORDER[self.step])
+
+
+def _best(candidates: Iterable[Decision]) -> Decision | None:
+    best = None
+    for c in candidates:
+        if best is None or c.rank() > best.rank():
+            best = c
+    return best
+
+
+# --- data files ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    pattern: re.Pattern
+    unless: re.Pattern | None
+    sector: str
+    subsector: str
+    confidence: float
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path = RULES_FILE) -> dict:
+    """rules.yml compiled: {"rules": [Rule], "individuals": {...}, "register_categories": {...}, ...}."""
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    rules = []
+    for i, r in enumerate(data["rules"]):
+        try:
+            if r["sector"] not in SECTORS:
+                raise ValueError(f"sector {r['sector']!r} is not one of {SECTORS}")
+            rules.append(Rule(r["id"], re.compile(r["pattern"]),
+                              re.compile(r["unless"]) if r.get("unless") else None,
+                              r["sector"], r.get("subsector", ""), float(r["confidence"])))
+        except (KeyError, re.error, ValueError) as exc:
+            raise ValueError(f"{path}: rule {i + 1} ({r.get('id', '?')}): {exc}") from exc
+    data["rules"] = rules
+    ind = data["individuals"]
+    ind["carer_re"] = re.compile(ind["carer_pattern"])
+    ind["business"] = frozenset(ind["business_words"])
+    ind["titles_set"] = frozenset(ind["titles"])
+    return data
+
+
+@lru_cache(maxsize=1)
+def forenames() -> frozenset[str]:
+    lines = FORENAMES_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def _read_csv(path: Path, required: Iterable[str]) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(row for row in fh if not row.lstrip().startswith("#")))
+    if rows:
+        missing = [c for c in required if c not in rows[0]]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    return rows
+
+
+@lru_cache(maxsize=2)
+def load_overrides(path: Path = OVERRIDES_FILE) -> dict[tuple[str, str], Decision]:
+    """overrides.csv: match_key,council,sector,subsector,org_id,note → {(key, council or ""): Decision}."""
+    out: dict[tuple[str, str], Decision] = {}
+    for n, row in enumerate(_read_csv(path, ["match_key", "sector"]), start=2):
+        sector = row["sector"].strip()
+        if sector not in SECTORS:
+            raise ValueError(f"{path}: row {n}: sector {sector!r} is not one of {SECTORS}")
+        key = match_key(row["match_key"])
+        note = (row.get("note") or "").strip()
+        out[(key, (row.get("council") or "").strip())] = Decision(
+            sector, (row.get("subsector") or "").strip(), 1.0, f"override: {note or key}", "override",
+            (row.get("org_id") or "").strip() or None,
+        )
+    return out
+
+
+@lru_cache(maxsize=2)
+def load_council_companies(*paths: Path) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """Council-owned companies: ({match_key: (name, council_id)}, {company_number: (name, council_id)})."""
+    by_key: dict[str, tuple[str, str]] = {}
+    by_number: dict[str, tuple[str, str]] = {}
+    for path in paths:
+        for row in _read_csv(path, ["name", "council_id"]):
+            name = display_name(row["name"])
+            entry = (name, (row.get("council_id") or "").strip())
+            if name:
+                by_key[match_key(name)] = entry
+            number = company_number(row.get("company_number"))
+            if number:
+                by_number[number] = entry
+    return by_key, by_number
+
+
+# --- registers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrgFact:
+    register: str
+    org_id: str
+    name: str | None
+    category: str | None
+    status: str | None
+    company_number: str | None
+    charity_number: str | None
+    code: str | None
+
+
+class Registers:
+    """Read-only access to a registers database built by ``registers.load_register``."""
+
+    def __init__(self, db: Path | None):
+        self.conn = None
+        if db is not None and Path(db).exists():
+            self.conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
+        self.rules = load_rules()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def _facts(self, where: str, values: list[str]) -> dict[str, list[OrgFact]]:
+        """{value: [OrgFact]} for organisations whose column in ``where`` equals a value."""
+        out: dict[str, list[OrgFact]] = defaultdict(list)
+        if self.conn is None or not values:
+            return out
+        for start in range(0, len(values), 900):
+            chunk = values[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            sql = (f"SELECT {where}, register, org_id, name, category, status, company_number, charity_number, code "
+                   f"FROM organisations WHERE {where} IN ({marks})")
+            for row in self.conn.execute(sql, chunk):
+                out[row[0]].append(OrgFact(*row[1:]))
+        return out
+
+    def names(self, keys: list[str], registers: tuple[str, ...] | None = None) -> dict[str, set[str]]:
+        """{key: {org_id}} from the names index."""
+        out: dict[str, set[str]] = defaultdict(set)
+        if self.conn is None or not keys:
+            return out
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS q(key TEXT PRIMARY KEY)")
+        self.conn.execute("DELETE FROM q")
+        self.conn.executemany("INSERT OR IGNORE INTO q VALUES (?)", ((k,) for k in keys))
+        sql = "SELECT n.key, n.org_id, n.register FROM q JOIN names n ON n.key = q.key"
+        for key, org_id, register in self.conn.execute(sql):
+            if registers is None or register in registers:
+                out[key].add(org_id)
+        return out
+
+    def facts_for(self, org_ids: Iterable[str]) -> dict[str, list[OrgFact]]:
+        """Everything every register says about these org-ids, widened through shared company numbers."""
+        org_ids = sorted(set(org_ids))
+        direct = self._facts("org_id", org_ids)
+        numbers = sorted({f.company_number for fs in direct.values() for f in fs if f.company_number}
+                         | {o.removeprefix("GB-COH-") for o in org_ids if o.startswith("GB-COH-")})
+        by_number = self._facts("company_number", numbers)
+        out: dict[str, list[OrgFact]] = {}
+        for o in org_ids:
+            facts = list(direct.get(o, []))
+            nums = {f.company_number for f in facts if f.company_number}
+            if o.startswith("GB-COH-"):
+                nums.add(o.removeprefix("GB-COH-"))
+            for num in nums:
+                facts += [f for f in by_number.get(num, []) if f not in facts]
+            out[o] = facts
+        return out
+
+    def decide(self, facts: list[OrgFact], how: str, name_text: str = "") -> Decision | None:
+        """One decision from everything the registers say about one organisation."""
+        if not facts:
+            return None
+        cats = self.rules["register_categories"]
+        order = self.rules["register_precedence"]
+        facts = sorted(facts, key=lambda f: order.index(f.register) if f.register in order else len(order))
+        registers = {f.register for f in facts}
+        top = facts[0]
+        mapping = cats.get(top.register, {})
+        key = top.status if top.register == "charity_commission" else top.category
+        sector, subsector, conf = mapping.get(key) or mapping.get("*") or ["unknown", "", 0.3]
+        if top.register == "social_housing" and "fca_mutuals" in registers and not re.search(
+            r"\b(homes?|housing|dwellings?|tenants?|estates?)\b", name_text
+        ):
+            # A registered society that also provides some social housing (care providers often do):
+            # it is a mutual first; the RSH registration is noted.
+            mutual = [f for f in facts if f.register == "fca_mutuals"][0]
+            sector, subsector, conf = cats["fca_mutuals"].get(mutual.category) or cats["fca_mutuals"]["*"]
+            subsector += "; registered_housing_provider"
+        if top.register == "companies_house" and top.category == "Royal Charter Company" and re.search(
+            r"\b(university|college)\b", name_text
+        ):
+            sector, subsector = "public", "higher_education"
+        org_id = _preferred_org_id(facts)
+        name = next((f.name for f in facts if f.name), None)
+        evidence = f"register {top.register} ({how}): {top.org_id} {top.category or ''}".strip()
+        return Decision(sector, subsector, float(conf), evidence, "register" if how == "name" else "identifier",
+                        org_id, name)
+
+
+SCHEME_PREFERENCE = ("GB-LAE", "GB-LAS", "GB-PLA", "GB-LANI", "GB-NHS", "GB-CHC", "GB-SC", "GB-NIC", "GB-COH",
+                     "GB-MPR", "GB-SHPE")
+
+
+def _preferred_org_id(facts: list[OrgFact]) -> str:
+    ids = [f.org_id for f in facts if f.register != "local_authorities_gss"] or [facts[0].org_id]
+    for prefix in SCHEME_PREFERENCE:
+        for i in ids:
+            if i.startswith(prefix + "-"):
+                return i
+    return ids[0]
+
+
+# --- name rules ---------------------------------------------------------------------------------
+
+
+def rule_candidates(text: str, rules: list[Rule]) -> list[Decision]:
+    out = []
+    for r in rules:
+        if r.pattern.search(text) and not (r.unless and r.unless.search(text)):
+            out.append(Decision(r.sector, r.subsector, r.confidence, f"rule {r.id}", "rule"))
+    return out
+
+
+def personal_name_shape(text: str, cfg: dict) -> Decision | None:
+    """A payee written like a private person: "Mr J Smith", "Jane Smith", "J A Smith", foster carers."""
+    if cfg["carer_re"].search(text):
+        return Decision("individual", "carer", cfg["carer_confidence"], "individual: carer wording", "individual")
+    words = text.split()
+    if not 2 <= len(words) <= 4 or any(w in cfg["business"] or any(c.isdigit() for c in w) for w in words):
+        return None
+    if words[0] in cfg["titles_set"]:
+        return Decision("individual", "person", cfg["title_confidence"], "individual: title + name", "individual")
+    middle_ok = all(len(w) == 1 or w in forenames() for w in words[1:-1])
+    if words[0] in forenames() and len(words[-1]) > 1 and len(words) <= 3 and middle_ok:
+        return Decision("individual", "person", cfg["forename_confidence"], "individual: forename + surname",
+                        "individual")
+    singles = [w for w in words if len(w) == 1]
+    longs = [w for w in words if len(w) > 1]
+    if singles and len(longs) == 1 and (words[0] in singles or words[-1] in singles):
+        return Decision("individual", "person", cfg["initials_confidence"], "individual: initials + surname",
+                        "individual")
+    return None
+
+
+# --- the cascade ----------------------------------------------------------------------------------
+
+
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    if name in df.columns:
+        return df[name].astype("string").fillna("")
+    return pd.Series([""] * len(df), index=df.index, dtype="string")
+
+
+def _redacted_flag(df: pd.DataFrame) -> pd.Series:
+    if "is_redacted" not in df.columns:
+        return pd.Series([False] * len(df), index=df.index)
+    return df["is_redacted"].map(lambda v: str(v).strip().lower() in ("true", "1", "yes", "t"))
+
+
+def classify_suppliers(df: pd.DataFrame, registers_db: Path | None = None) -> pd.DataFrame:
+    """Add ``supplier_id, canonical_name, sector, subsector, confidence, evidence`` to every row.
+
+    ``df`` needs ``supplier_name``; ``council`` (or ``council_id``), ``supplier_company_number``,
+    ``supplier_charity_number``, ``supplier_vat_number``, ``expense_type`` and ``is_redacted`` are
+    used when present. One output row per input row, same order, input columns kept.
+    """
+    if "supplier_name" not in df.columns:
+        raise ValueError(f"classify_suppliers: input has no 'supplier_name' column (columns: {list(df.columns)})")
+    if df.empty:
+        out = df.copy()
+        for c in OUTPUT_COLUMNS:
+            out[c] = pd.Series(dtype="float64" if c == "confidence" else "string")
+        return out
+    cfg = load_rules()
+    regs = Registers(registers_db)
+    try:
+        return _classify(df, regs, cfg)
+    finally:
+        regs.close()
+
+
+def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
+    council = _col(df, "council") if "council" in df.columns else _col(df, "council_id")
+    names = df["supplier_name"].map(display_name)
+    ident = pd.DataFrame({
+        "name": names,
+        "cn": _col(df, "supplier_company_number").map(company_number),
+        "ch": _col(df, "supplier_charity_number").map(charity_number),
+        "vat": _col(df, "supplier_vat_number").map(vat_number),
+        "red": _redacted_flag(df),
+    })
+    ident = ident.astype(object).where(ident.notna(), None)
+    # ---- intrinsic decision per distinct (name, identifiers) ----
+    distinct = ident.drop_duplicates().reset_index(drop=True)
+    d_names = distinct["name"].tolist()
+    texts = [plain_text(n) for n in d_names]
+    keys = [match_key(n) for n in d_names]
+    decisions = _intrinsic(distinct, texts, keys, regs, cfg)
+
+    # ---- entity resolution across the distinct names ----
+    org_ids = [d.org_id for d in decisions]
+    id_keys = [[f"VAT:{v}"] if v else [] for v in distinct["vat"]]
+    sectors = [d.sector if d.confidence >= CONFIDENT and d.sector not in ("unknown",) else None for d in decisions]
+    entity_ids, methods = resolve(keys, org_ids, id_keys, sectors)
+    rows_per_name = Counter(zip(ident["name"], ident["cn"], ident["ch"], ident["vat"], ident["red"], strict=True))
+    decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
+
+    # ---- council context: overrides, payer itself, payer's own companies ----
+    distinct["entity"] = entity_ids
+    distinct["canonical"] = canonical
+    distinct["decision"] = decisions
+    distinct["key"] = keys
+    distinct["text"] = texts
+    merged = ident.assign(_council=council.values, _row=range(len(ident))).merge(
+        distinct, on=["name", "cn", "ch", "vat", "red"], how="left", sort=False
+    ).sort_values("_row")
+    payer = _payer_lookup(sorted(set(council.tolist()) - {""}), regs)
+    contextual: dict[tuple[str, int], Decision] = {}
+    final = []
+    for c, dec, key, text in zip(merged["_council"], merged["decision"], merged["key"], merged["text"],
+                                 strict=True):
+        ck = (c, id(dec))
+        if ck not in contextual:
+            contextual[ck] = _in_context(dec, key, text, c, payer.get(c), cfg)
+        final.append(contextual[ck])
+    out = df.copy()
+    out["supplier_id"] = merged["entity"].values
+    out["canonical_name"] = merged["canonical"].values
+    out["sector"] = [d.sector for d in final]
+    out["subsector"] = [d.subsector for d in final]
+    out["confidence"] = [round(float(d.confidence), 3) for d in final]
+    out["evidence"] = [d.evidence for d in final]
+    return out
+
+
+def _intrinsic(distinct: pd.DataFrame, texts: list[str], keys: list[str], regs: Registers,
+               cfg: dict) -> list[Decision]:
+    rules: list[Rule] = cfg["rules"]
+    overrides = load_overrides()
+    cc_by_key, cc_by_number = load_council_companies(COUNCIL_COMPANIES_FILE, DEMO_COUNCIL_COMPANIES_FILE)
+
+    # register look-ups in bulk: names (match key, council key) and identifiers
+    name_hits = regs.names(sorted(set(keys) - {""}))
+    ckeys = [council_key(n) for n in distinct["name"]]
+    la_hits = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
+    id_orgs = {f"GB-COH-{c}" for c in distinct["cn"] if c} | {charity_org_id(c) for c in distinct["ch"] if c}
+    wanted = set(id_orgs)
+    for i, key in enumerate(keys):
+        wanted |= name_hits.get(key, set())
+        if _COUNCILISH.search(texts[i]) or ckeys[i] == key:
+            wanted |= la_hits.get(ckeys[i], set())
+    facts = regs.facts_for(wanted) if regs.conn is not None else {}
+
+    out: list[Decision] = []
+    for i, row in enumerate(distinct.itertuples(index=False)):
+        name, cn, ch, red = row.name, row.cn, row.ch, row.red
+        text, key = texts[i], keys[i]
+        cands: list[Decision] = []
+        if (key, "") in overrides:
+            cands.append(overrides[(key, "")])
+        if red:
+            cands.append(Decision("redacted", "", 1.0, "is_redacted flag set by the normaliser", "redaction"))
+        elif not text:
+            cands.append(Decision("redacted", "blank", 0.6, "blank payee name", "redaction"))
+        cc = cc_by_number.get(cn) if cn else None
+        cc = cc or cc_by_key.get(key)
+        if cc:
+            cands.append(Decision("council_company", "latco", 0.97,
+                                  f"council company list: {cc[0]} (owner {cc[1] or '?'})", "council_company",
+                                  f"GB-COH-{cn}" if cn else None, cc[0]))
+        if cn:
+            d = regs.decide(facts.get(f"GB-COH-{cn}", []), "company number", text)
+            cands.append(d or Decision("private", "company", 0.75, f"company number {cn} in the file",
+                                       "identifier", f"GB-COH-{cn}"))
+            if cn[:2] in ("CE", "CS"):
+                cands.append(Decision("third_sector", "charity", 0.9, f"company number {cn} is a CIO", "identifier",
+                                      f"GB-COH-{cn}"))
+            elif cn[:2] in ("IP", "RS", "SP"):
+                cands.append(Decision("mutual", "registered_society", 0.85,
+                                      f"company number {cn} is a registered society", "identifier", f"GB-COH-{cn}"))
+        if ch:
+            org = charity_org_id(ch)
+            d = regs.decide(facts.get(org, []), "charity number", text)
+            cands.append(d or Decision("third_sector", "charity", 0.95, f"charity number {ch} in the file",
+                                       "identifier", org))
+        # register names
+        if ckeys[i] and (_COUNCILISH.search(text) or ckeys[i] == key):
+            las = la_hits.get(ckeys[i], set())
+            if len(las) == 1:
+                d = regs.decide(facts.get(next(iter(las)), []), "name", text)
+                if d:
+                    conf = d.confidence if _COUNCILISH.search(text) else 0.75
+                    cands.append(replace(d, confidence=conf, step="register"))
+        hits = name_hits.get(key, set())
+        if hits:
+            ds = [regs.decide(facts.get(o, []), "name", text) for o in sorted(hits)]
+            ds = [d for d in ds if d]
+            if ds:
+                agree = len({d.sector for d in ds}) == 1
+                best = ds[0]
+                cap = 0.9 if agree else 0.7
+                cands.append(replace(best, confidence=min(best.confidence, cap),
+                                     evidence=best.evidence + ("" if agree else f" (+{len(ds) - 1} others)")))
+        cands += rule_candidates(text, rules)
+        person = personal_name_shape(plain_text(name), cfg["individuals"])
+        if person and not _has_trading_name(name):
+            cands.append(person)
+        if text and any(ch_.isalpha() for ch_ in text):
+            cands.append(Decision("private", "", DEFAULT_CONFIDENCE,
+                                  "default: a trading name with no other cue (most are businesses)", "default"))
+        else:
+            cands.append(Decision("unknown", "", 0.2, "default: no usable name", "default"))
+        out.append(_with_register_id(_best(cands), cands))
+    return out
+
+
+def _with_register_id(best: Decision, cands: list[Decision]) -> Decision:
+    """A rule that agrees with a register keeps the register's org-id and name as corroboration."""
+    if best.org_id:
+        return best
+    agreeing = [c for c in cands if c.org_id and c.sector == best.sector]
+    if not agreeing:
+        return best
+    reg = _best(agreeing)
+    return replace(best, org_id=reg.org_id, canonical=reg.canonical, evidence=f"{best.evidence}; {reg.evidence}")
+
+
+def _has_trading_name(name: str) -> bool:
+    return bool(re.search(r"\b(t/a|t/as|trading as)\b", name, re.IGNORECASE))
+
+
+def _unify(distinct: pd.DataFrame, decisions: list[Decision], entity_ids: list[str], methods: list[str],
+           rows_per_name: Counter) -> tuple[list[Decision], list[str]]:
+    """One decision and one display name per entity: the most confident member's decision."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(entity_ids):
+        groups[e].append(i)
+    out = list(decisions)
+    canonical = [""] * len(decisions)
+    keys = list(zip(distinct["name"], distinct["cn"], distinct["ch"], distinct["vat"], distinct["red"], strict=True))
+    for members in groups.values():
+        best_i = max(members, key=lambda i: decisions[i].rank())
+        best = decisions[best_i]
+        register_name = next((decisions[i].canonical for i in members if decisions[i].canonical), None)
+        counts = Counter()
+        for i in members:
+            counts[keys[i][0]] += rows_per_name.get(keys[i], 0)
+        popular = max(counts.items(), key=lambda kv: (kv[1], len(kv[0]), kv[0]))[0] if counts else ""
+        name = register_name or popular
+        for i in members:
+            canonical[i] = name
+            if i != best_i and decisions[i].rank() < best.rank() and decisions[i].step not in ("redaction",):
+                how = methods[i] if methods[i] != "single" else "same entity"
+                out[i] = replace(best, evidence=f"{best.evidence} [via alias {distinct['name'][best_i]!r}, {how}]")
+    return out, canonical
+
+
+# --- council context ----------------------------------------------------------------------------
+
+
+_GSS = re.compile(r"^[ENSW]\d{8}$")
+
+
+def _payer_lookup(councils: list[str], regs: Registers) -> dict[str, tuple[str | None, str]]:
+    """{council value: (org-id or None, council key)} for the payer column (GSS code, slug or name)."""
+    out: dict[str, tuple[str | None, str]] = {}
+    gss = [c for c in councils if _GSS.match(c)]
+    by_gss = regs._facts("code", gss) if gss else {}
+    other = [c for c in councils if not _GSS.match(c)]
+    ckeys = {c: council_key(c.replace("-", " ").replace("_", " ")) for c in other}
+    hits = regs.names(sorted(set(ckeys.values()) - {""}), registers=("local_authorities",))
+    for c in councils:
+        if c in by_gss:
+            facts = by_gss[c]
+            org = facts[0].org_id
+            name = next((f.name for f in regs.facts_for([org]).get(org, []) if f.name), "")
+            out[c] = (org, council_key(name))
+        else:
+            key = ckeys.get(c, "")
+            orgs = hits.get(key, set())
+            out[c] = (next(iter(orgs)) if len(orgs) == 1 else None, key)
+    return out
+
+
+def _in_context(dec: Decision, key: str, text: str, council: str, payer: tuple[str | None, str] | None,
+                cfg: dict) -> Decision:
+    overrides = load_overrides()
+    if council and (key, council) in overrides:
+        return overrides[(key, council)]
+    if not payer or dec.step in ("override", "redaction"):
+        return dec
+    payer_org, payer_key = payer
+    same_org = payer_org is not None and dec.org_id == payer_org
+    same_name = (dec.sector == "public" and dec.subsector == "local_authority" and payer_key
+                 and council_key(text) == payer_key)
+    if same_org or same_name:
+        return replace(dec, sector="transfer", subsector="internal", confidence=max(dec.confidence, 0.85),
+                       evidence=f"the payer council itself ({dec.evidence})")
+    if payer_key and dec.sector in ("private", "unknown") and dec.confidence < 0.9:
+        words = cfg["payer_company_words"]
+        rest = text[len(payer_key):].strip() if text.startswith(payer_key + " ") else ""
+        rest_words = [w for w in rest.split() if w not in ("ltd", "limited", "the", "company", "co")]
+        if rest_words and all(w in words for w in rest_words):
+            return replace(dec, sector="council_company", subsector="latco",
+                           confidence=cfg["payer_company_confidence"],
+                           evidence=f"rule payer_company: the payer's place name + {' '.join(rest_words)!r}")
+    return dec

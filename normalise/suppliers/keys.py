@@ -1,0 +1,206 @@
+"""Match keys for payee names and normalised register identifiers.
+
+A council writes the same payee many ways ("VEOLIA ES (UK) LTD", "Veolia ES (UK) Limited",
+"The Veolia ES UK Ltd T/A Onyx"). ``match_key`` folds those into one string so exact joins
+(registers, other councils) work; ``fuzzy_key`` drops a little more for the fuzzy pass.
+Place words and "UK" are kept on purpose: "Age UK Camden" and "Age UK Barnet" are
+different legal entities.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Trailing legal forms dropped from the match key (longest first so multi-word forms win).
+LEGAL_SUFFIXES = (
+    "public limited company",
+    "community interest company",
+    "limited liability partnership",
+    "limited",
+    "ltd",
+    "plc",
+    "llp",
+    "lp",
+    "cic",
+    "cio",
+    "scio",
+    "inc",
+    "llc",
+    "co",
+    "company",
+)
+FUZZY_EXTRA_SUFFIXES = ("group", "holdings")
+
+_TRADING_AS = re.compile(r"\s+(?:t\s*/\s*as?|t\\a|trading\s+as)\s+", re.IGNORECASE)
+# "B & Q (205037)", "Name#2", "Name#Internal Invoices": account notes, not part of the name.
+_ACCOUNT_NOTE = re.compile(r"\(\s*\d[\d\s/-]*\)")
+_PARENS = re.compile(r"\(([^)]*)\)?")
+_APOSTROPHE = re.compile(r"['\u2019`]")
+_AMPERSAND = re.compile(r"[&+]")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_SPACES = re.compile(r"\s+")
+_INVISIBLE = re.compile(r"[\u00a0\u200b\u200c\u200d\ufeff]")
+
+
+def display_name(raw: object) -> str:
+    """Trimmed, whitespace-collapsed name with case kept: what a reader should see."""
+    if raw is None or (isinstance(raw, float) and raw != raw):
+        return ""
+    text = _INVISIBLE.sub(" ", str(raw))
+    return _SPACES.sub(" ", text).strip()
+
+
+def ascii_fold(text: str) -> str:
+    """Lower-case ASCII: accents dropped, so "Café" and "Cafe" match."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+
+
+def split_trading_as(raw: str) -> tuple[str, str]:
+    """("A Smith", "Smith Plumbing") for "A Smith T/A Smith Plumbing"; ("name", "") otherwise."""
+    parts = _TRADING_AS.split(display_name(raw), maxsplit=1)
+    if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+        return parts[0].strip(), parts[1].strip()
+    return display_name(raw), ""
+
+
+def plain_text(raw: str) -> str:
+    """Lower-case ASCII words separated by single spaces; ``&``/``+`` become "and".
+
+    Name rules (rules.yml) are regular expressions over this text.
+    """
+    text = ascii_fold(display_name(raw))
+    text = _APOSTROPHE.sub("", text)
+    text = _AMPERSAND.sub(" and ", text)
+    return _NON_ALNUM.sub(" ", text).strip()
+
+
+def _strip_suffixes(words: list[str], suffixes: tuple[str, ...]) -> list[str]:
+    changed = True
+    while changed and len(words) > 1:
+        changed = False
+        for suffix in suffixes:
+            sw = suffix.split()
+            if len(words) > len(sw) and words[-len(sw) :] == sw:
+                words = words[: -len(sw)]
+                changed = True
+                break
+    return words
+
+
+def match_key(raw: object) -> str:
+    """Exact-join key: case, punctuation, "&", "The", legal suffixes and trading names folded.
+
+    >>> match_key("The Foo Bar & Baz (South) Ltd T/A Bar Foo")
+    'foo bar and baz south'
+    """
+    name, _trading = split_trading_as(display_name(raw))
+    name = _ACCOUNT_NOTE.sub(" ", name.split("#", 1)[0] if not name.startswith("#") else name)
+    words = plain_text(name).split()
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    words = _strip_suffixes(_join_initials(words), LEGAL_SUFFIXES)
+    return " ".join(words)
+
+
+def _join_initials(words: list[str]) -> list[str]:
+    """"e s uk" → "es uk", so "E.S." and "ES" agree."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in words + [""]:
+        if len(w) == 1 and w.isalpha():
+            run.append(w)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        if w:
+            out.append(w)
+    return out
+
+
+def fuzzy_key(key: str) -> str:
+    """A match key with "group"/"holdings" also dropped, for the fuzzy pass only."""
+    return " ".join(_strip_suffixes(key.split(), LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES))
+
+
+# --- council names ----------------------------------------------------------------------------
+
+_COUNCIL_WORDS = re.compile(
+    r"\b(?:the|council|of|metropolitan|borough|district|city|county|royal|corporation|mbc|lbc|lb|"
+    r"london|unitary|authority|dc|bc|cc|mdc|rbc)\b"
+)
+
+
+def council_key(raw: object) -> str:
+    """Key for council names: "London Borough of Camden", "Camden Council", "LB Camden" → "camden".
+
+    Bracketed notes ("(Direct Debit)", "(200398)", an unclosed "(RADIUS ACCOUNT") and leading
+    markers such as "(DD ONLY)" are dropped first.
+    """
+    text = _PARENS.sub(" ", display_name(raw))
+    text = plain_text(text).replace(" and ", " ")
+    text = _COUNCIL_WORDS.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+# --- identifiers --------------------------------------------------------------------------------
+
+_COMPANY_NUMBER = re.compile(r"^(?:\d{8}|[A-Z]{2}\d{6}|IP\d{4,6}R?|RS\d{6}|SP\d{4,6}R?S?)$")
+_CHARITY_EW = re.compile(r"^(\d{6,7})(?:-\d+)?$")
+_CHARITY_SC = re.compile(r"^SC0?\d{5}$")
+_CHARITY_NI = re.compile(r"^NIC?(\d{6})$")
+_VAT = re.compile(r"^(?:\d{9}|\d{12}|GD\d{3}|HA\d{3})$")
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+
+
+def company_number(value: object) -> str | None:
+    """Companies House number, upper-case and zero-padded to 8 digits; None when not valid."""
+    if _blank(value):
+        return None
+    text = re.sub(r"[\s.]", "", str(value)).upper()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    if text.isdigit():
+        if int(text) == 0:
+            return None
+        text = text.zfill(8)
+    return text if _COMPANY_NUMBER.match(text) else None
+
+
+def charity_number(value: object) -> str | None:
+    """Charity number as an org-id suffix: "1107583", "SC012345" or "NIC100005" forms; None if invalid."""
+    if _blank(value):
+        return None
+    text = re.sub(r"\s", "", str(value)).upper()
+    if text.endswith(".0"):
+        text = text[:-2]
+    if m := _CHARITY_EW.match(text):
+        return m.group(1) if int(m.group(1)) else None
+    if _CHARITY_SC.match(text):
+        return text
+    if m := _CHARITY_NI.match(text):
+        return "NI" + m.group(1)
+    return None
+
+
+def charity_org_id(number: str) -> str:
+    """org-id for a normalised charity number (E&W, Scotland or Northern Ireland)."""
+    if number.startswith("SC"):
+        return f"GB-SC-{number}"
+    if number.startswith("NI"):
+        return f"GB-NIC-{number[2:]}"
+    return f"GB-CHC-{number}"
+
+
+def vat_number(value: object) -> str | None:
+    """UK VAT number without the GB prefix or spaces; None when not a valid shape."""
+    if _blank(value):
+        return None
+    text = re.sub(r"[\s.\-]", "", str(value)).upper()
+    if text.startswith("GB"):
+        text = text[2:]
+    return text if _VAT.match(text) else None

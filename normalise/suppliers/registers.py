@@ -1,0 +1,458 @@
+"""Stream the free bulk registers into one SQLite "registers" database.
+
+Every register becomes rows of two tables, so the classifier asks one question whatever was loaded:
+
+* ``organisations(register, org_id, name, category, status, company_number, charity_number, code)``:
+  one row per organisation per register, ``category`` kept as the register writes it (mapped to a
+  sector later, in ``classify.py``, so a policy change needs no reload).
+* ``names(key, org_id, register, name_type)``: every name and alias under its match key
+  (``keys.match_key``; ``keys.council_key`` for local authorities).
+
+Loading streams in chunks of ``CHUNK`` rows with ``executemany`` (bounded memory: the 5 million-row
+Companies House file never sits in memory) and builds the indexes once at the end. Reloading a
+kind replaces that register's rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import sys
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+
+from normalise.suppliers.keys import (
+    charity_number,
+    charity_org_id,
+    company_number,
+    council_key,
+    display_name,
+    match_key,
+)
+
+CHUNK = 50_000
+csv.field_size_limit(sys.maxsize)
+
+OrgRow = tuple[str, str, str, str, str, str | None, str | None, str | None]
+NameRow = tuple[str, str, str, str]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS organisations (
+    register TEXT NOT NULL, org_id TEXT NOT NULL, name TEXT, category TEXT, status TEXT,
+    company_number TEXT, charity_number TEXT, code TEXT
+);
+CREATE TABLE IF NOT EXISTS names (key TEXT NOT NULL, org_id TEXT NOT NULL, register TEXT NOT NULL, name_type TEXT);
+CREATE TABLE IF NOT EXISTS loads (register TEXT PRIMARY KEY, path TEXT, rows INTEGER, loaded_at TEXT);
+"""
+INDEXES = """
+CREATE INDEX IF NOT EXISTS organisations_org_id ON organisations(org_id);
+CREATE INDEX IF NOT EXISTS organisations_company_number ON organisations(company_number);
+CREATE INDEX IF NOT EXISTS organisations_charity_number ON organisations(charity_number);
+CREATE INDEX IF NOT EXISTS organisations_code ON organisations(code);
+CREATE INDEX IF NOT EXISTS names_key ON names(key);
+"""
+
+
+class RegisterFormatError(ValueError):
+    """The file is not in the format its kind expects (names the file and the missing column)."""
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _open_text(path: Path) -> Iterator[io.TextIOBase]:
+    """Open a register file as text: a .zip's first member, UTF-8 (BOM ok) or else cp1252."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such register file")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            member = next(n for n in zf.namelist() if not n.endswith("/"))
+            head = zf.open(member).read(4_000_000)
+            encoding = _sniff_encoding(head)
+            with zf.open(member) as raw:
+                yield io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(4_000_000)
+    with open(path, encoding=_sniff_encoding(head), errors="replace", newline="") as fh:
+        yield fh
+
+
+def _sniff_encoding(head: bytes) -> str:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _dict_rows(fh: io.TextIOBase, path: Path, required: Iterable[str], delimiter: str = ",") -> Iterator[dict]:
+    reader = csv.reader(fh, delimiter=delimiter)
+    header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise RegisterFormatError(f"{path}: missing column(s) {', '.join(missing)}; header is {header[:12]}")
+    width = len(header)
+    for row in reader:
+        if not row:
+            continue
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        yield dict(zip(header, row, strict=False))
+
+
+def _header(path: Path, delimiter: str = ",") -> list[str]:
+    with _open_text(path) as fh:
+        first = fh.readline()
+    return [h.strip().lstrip("\ufeff") for h in next(csv.reader([first], delimiter=delimiter), [])]
+
+
+# --- one generator per kind: yields (organisation rows, name rows) per source row ------------------
+
+Rows = Iterator[tuple[list[OrgRow], list[NameRow]]]
+
+
+def _names(org_id: str, register: str, pairs: Iterable[tuple[str, str]], keyer=match_key) -> list[NameRow]:
+    out: list[NameRow] = []
+    seen: set[str] = set()
+    for name, name_type in pairs:
+        key = keyer(name) if name else ""
+        if key and key not in seen:
+            seen.add(key)
+            out.append((key, org_id, register, name_type))
+    return out
+
+
+def _companies_house(path: Path) -> Rows:
+    with _open_text(path) as fh:
+        for r in _dict_rows(fh, path, ["CompanyName", "CompanyNumber", "CompanyCategory"]):
+            number = company_number(r["CompanyNumber"])
+            if not number:
+                continue
+            org_id = f"GB-COH-{number}"
+            name = display_name(r["CompanyName"])
+            sic = r.get("SICCode.SicText_1", "")[:5]
+            org = ("companies_house", org_id, name, r["CompanyCategory"].strip(), r.get("CompanyStatus", ""),
+                   number, None, sic or None)
+            pairs = [(name, "name")] + [
+                (r.get(f"PreviousName_{i}.CompanyName", ""), "previous") for i in range(1, 11)
+            ]
+            yield [org], _names(org_id, "companies_house", pairs)
+
+
+def _charity_commission(path: Path) -> Rows:
+    header = _header(path, "\t")
+    with _open_text(path) as fh:
+        if "charity_name_type" in header:  # publicextract.charity_other_names
+            for r in _dict_rows(fh, path, ["registered_charity_number", "charity_name"], "\t"):
+                number = charity_number(r["registered_charity_number"])
+                if number:
+                    name_type = (r.get("charity_name_type") or "other").lower()
+                    yield [], _names(f"GB-CHC-{number}", "charity_commission", [(r["charity_name"], name_type)])
+            return
+        required = ["registered_charity_number", "linked_charity_number", "charity_name",
+                    "charity_registration_status"]
+        for r in _dict_rows(fh, path, required, "\t"):
+            number = charity_number(r["registered_charity_number"])
+            if not number:
+                continue
+            org_id = f"GB-CHC-{number}"
+            names = _names(org_id, "charity_commission", [(r["charity_name"], "name")])
+            orgs: list[OrgRow] = []
+            if r["linked_charity_number"].strip() in ("", "0"):
+                orgs.append(("charity_commission", org_id, display_name(r["charity_name"]),
+                             r.get("charity_type") or "Charity", r["charity_registration_status"],
+                             company_number(r.get("charity_company_registration_number")), number, None))
+            yield orgs, names
+
+
+def _ccni(path: Path) -> Rows:
+    with _open_text(path) as fh:
+        for r in _dict_rows(fh, path, ["Reg charity number", "Charity name", "Status"]):
+            digits = re.sub(r"\D", "", r["Reg charity number"])
+            if not digits:
+                continue
+            org_id = f"GB-NIC-{digits}"
+            org = ("ccni", org_id, display_name(r["Charity name"]), r.get("Type of governing document", ""),
+                   r["Status"], company_number(r.get("Company number")), f"NI{digits}", None)
+            names = _names(org_id, "ccni", [(r["Charity name"], "name"), (r.get("Other name", ""), "other")])
+            yield [org], names
+
+
+MUTUAL_SUFFIX = re.compile(r"^(\d+)([A-Z]*)$")
+
+
+def _fca_mutuals(path: Path) -> Rows:
+    header = _header(path)
+    with _open_text(path) as fh:
+        if "Society Number" in header:  # the FCA's own SocietyList.csv
+            for r in _dict_rows(fh, path, ["Society Number", "Society Name", "Registered As"]):
+                number = r["Society Number"].strip().upper().replace(" ", "")
+                if not number:
+                    continue
+                org_id = f"GB-MPR-{number}"
+                org = ("fca_mutuals", org_id, display_name(r["Society Name"]), r["Registered As"].strip(),
+                       r.get("Society Status", ""), None, None, number)
+                yield [org], _names(org_id, "fca_mutuals", [(r["Society Name"], "name")])
+            return
+        # charity-lookups "mutual-companies": org_id_a = GB-MPR-…, org_id_b = GB-COH-…
+        for r in _dict_rows(fh, path, ["org_id_a", "org_id_b", "org_name"]):
+            org_id = r["org_id_a"].strip()
+            if not org_id.startswith("GB-MPR-"):
+                continue
+            number = org_id.removeprefix("GB-MPR-")
+            m = MUTUAL_SUFFIX.match(number)
+            category = f"suffix:{m.group(2)}" if m and m.group(2) else "suffix:"
+            coh = r["org_id_b"].strip().removeprefix("GB-COH-") or None
+            org = ("fca_mutuals", org_id, display_name(r["org_name"]), category, "Registered",
+                   company_number(coh) if coh else None, None, number)
+            yield [org], _names(org_id, "fca_mutuals", [(r["org_name"], "name")])
+
+
+NHS_NOISE = re.compile(r"\b(?:nhs|foundation)\b")
+
+
+def _nhs_ods(path: Path) -> Rows:
+    """ODS files have no header: column 0 is the code, 1 the name, 11 the close date."""
+    with _open_text(path) as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            if len(row) < 2:
+                continue
+            code, name = row[0].strip(), display_name(row[1])
+            if not re.fullmatch(r"[A-Z0-9]{3,6}", code):
+                raise RegisterFormatError(f"{path}: row {lineno}: first column {code!r} is not an ODS code")
+            org_id = f"GB-NHS-{code}"
+            closed = row[11].strip() if len(row) > 11 else ""
+            org = ("nhs_ods", org_id, name, "NHS trust", "Closed" if closed else "Open", None, None, code)
+            key = match_key(name)
+            # Councils often drop "NHS" or "Foundation": index those variants too.
+            short = re.sub(r"\s+", " ", NHS_NOISE.sub(" ", key)).strip()
+            names = _names(org_id, "nhs_ods", [(name, "name")])
+            if short and short != key:
+                names.append((short, org_id, "nhs_ods", "variant"))
+            yield [org], names
+
+
+NATION_SCHEME = {"England": "GB-LAE", "Scotland": "GB-LAS", "Wales": "GB-PLA", "Northern Ireland": "GB-LANI"}
+
+
+def _acronyms(name: str) -> set[str]:
+    words = re.findall(r"[A-Za-z]+", name)
+    full = "".join(w[0] for w in words).upper()
+    caps = "".join(w[0] for w in words if w[0].isupper()).upper()
+    return {a for a in (full, caps) if len(a) >= 4}
+
+
+def _local_authorities(path: Path, existing: dict[str, str]) -> Rows:
+    header = _header(path)
+    with _open_text(path) as fh:
+        if "official-name" in header:
+            required = ["local-authority-code", "official-name", "nice-name", "gss-code", "nation"]
+            for r in _dict_rows(fh, path, required):
+                code = r["local-authority-code"].strip()
+                if not code:
+                    continue
+                org_id = f"{NATION_SCHEME.get(r['nation'].strip(), 'GB-LAE')}-{code}"
+                existing[code] = org_id
+                status = "Closed" if r.get("end-date", "").strip() else "Open"
+                org = ("local_authorities", org_id, r["official-name"].strip(),
+                       r.get("local-authority-type-name", ""), status, None, None, r["gss-code"].strip() or code)
+                pairs = [(r["official-name"], "name"), (r["nice-name"], "nice")]
+                pairs += [(alt, "alt") for alt in r.get("alt-names", "").split(",")]
+                if r.get("local-authority-type", "") in ("COMB", "SRA"):  # "GMCA", "NOTCA", "GLA"
+                    pairs += [(a, "acronym") for a in _acronyms(r["official-name"]) | {code}]
+                yield [org], _names(org_id, "local_authorities", pairs, keyer=council_key)
+            return
+        if "la-name" in header:  # mySociety lookup_name_to_registry.csv
+            for r in _dict_rows(fh, path, ["la-name", "local-authority-code"]):
+                code = r["local-authority-code"].strip()
+                org_id = existing.get(code, f"GB-LAE-{code}")
+                yield [], _names(org_id, "local_authorities", [(r["la-name"], "alt")], keyer=council_key)
+            return
+        if "gss-code" in header:  # lookup_gss_to_registry.csv: GSS codes of councils
+            for r in _dict_rows(fh, path, ["gss-code", "local-authority-code"]):
+                code = r["local-authority-code"].strip()
+                org_id = existing.get(code, f"GB-LAE-{code}")
+                yield [("local_authorities_gss", org_id, None, "GSS code", "", None, None,
+                        r["gss-code"].strip())], []
+            return
+    raise RegisterFormatError(f"{path}: not a mySociety local-authority file (header {header[:8]})")
+
+
+def _academy_trusts(path: Path) -> Rows:
+    header = _header(path)
+    name_col = "Entity" if "Entity" in header else "Group Name"
+    number_col = "Company Number" if "Company Number" in header else "Companies House Number"
+    with _open_text(path) as fh:
+        for r in _dict_rows(fh, path, [name_col, number_col]):
+            number = company_number(r[number_col])
+            if not number:
+                continue
+            org_id = f"GB-COH-{number}"
+            org = ("academy_trusts", org_id, display_name(r[name_col]), r.get("Type", "Academy Trust") or "Academy Trust",
+                   "Open", number, None, None)
+            yield [org], _names(org_id, "academy_trusts", [(r[name_col], "name")])
+
+
+def _social_housing(path: Path) -> Rows:
+    header = _header(path)
+    with _open_text(path) as fh:
+        if "Registration number" in header:  # the RSH list itself
+            for r in _dict_rows(fh, path, ["Organisation name", "Registration number"]):
+                code = r["Registration number"].strip()
+                if not code:
+                    continue
+                org_id = f"GB-SHPE-{code}"
+                category = r.get("Designation", "") or "Registered provider"
+                org = ("social_housing", org_id, display_name(r["Organisation name"]), category, "Registered",
+                       None, None, code)
+                yield [org], _names(org_id, "social_housing", [(r["Organisation name"], "name")])
+            return
+        # charity-lookups "rsp-charity-number": ids only, no names
+        for r in _dict_rows(fh, path, ["org_id_a", "company_number", "charity_number"]):
+            org_id = r["org_id_a"].strip()
+            if not org_id.startswith("GB-SHPE-"):
+                continue
+            charity = charity_number(r["charity_number"])
+            org = ("social_housing", org_id, None, "Registered provider", "Registered",
+                   company_number(r["company_number"]), charity, org_id.removeprefix("GB-SHPE-"))
+            yield [org], []
+
+
+def _charity_company_numbers(path: Path) -> Rows:
+    with _open_text(path) as fh:
+        for r in _dict_rows(fh, path, ["org_id_a", "org_id_b", "org_name"]):
+            a, b = r["org_id_a"].strip(), r["org_id_b"].strip()
+            m = re.match(r"GB-(CHC|SC|NIC)-(\w+)$", a)
+            if not m or not b.startswith("GB-COH-"):
+                continue
+            number = charity_number(("NI" if m.group(1) == "NIC" else "") + m.group(2))
+            if not number:
+                continue
+            org_id = charity_org_id(number)
+            org = ("charity_company_numbers", org_id, display_name(r["org_name"]), "Charity", "Registered",
+                   company_number(b.removeprefix("GB-COH-")), number, None)
+            yield [org], _names(org_id, "charity_company_numbers", [(r["org_name"], "name")])
+
+
+KINDS: dict[str, Callable[..., Rows]] = {
+    "companies_house": _companies_house,
+    "charity_commission": _charity_commission,
+    "ccni": _ccni,
+    "fca_mutuals": _fca_mutuals,
+    "nhs_ods": _nhs_ods,
+    "local_authorities": _local_authorities,
+    "academy_trusts": _academy_trusts,
+    "social_housing": _social_housing,
+    "charity_company_numbers": _charity_company_numbers,
+}
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def connect(db: Path) -> sqlite3.Connection:
+    """Open (creating if needed) a registers database with the schema in place."""
+    db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db)
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def load_register(kind: str, path: Path, db: Path, progress: Callable[[int], None] | None = None) -> int:
+    """Stream one register file of ``kind`` into ``db``; returns the number of source rows loaded.
+
+    Rows of the same register file type previously loaded are kept (the CCEW extract comes as
+    several files of one kind); load the same file twice and you get duplicates, so the CLI
+    deletes a kind's rows with ``--replace``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown register kind {kind!r}; choose one of {', '.join(sorted(KINDS))}")
+    path = Path(path)
+    conn = connect(db)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=OFF")
+        if kind == "local_authorities":
+            existing = dict(
+                (code, org_id) for code, org_id in conn.execute(
+                    "SELECT code, org_id FROM organisations WHERE register='local_authorities'"
+                )
+            )
+            existing.update({org_id.rsplit("-", 1)[1]: org_id for (org_id,) in conn.execute(
+                "SELECT org_id FROM organisations WHERE register='local_authorities'")})
+            source = _local_authorities(path, existing)
+        else:
+            source = KINDS[kind](path)
+        count = 0
+        while True:
+            batch = list(islice(source, CHUNK))
+            if not batch:
+                break
+            orgs = [o for os_, _ in batch for o in os_]
+            names = [n for _, ns in batch for n in ns]
+            with conn:
+                conn.executemany("INSERT INTO organisations VALUES (?,?,?,?,?,?,?,?)", orgs)
+                conn.executemany("INSERT INTO names VALUES (?,?,?,?)", names)
+            count += len(batch)
+            if progress:
+                progress(count)
+        with conn:
+            conn.executescript(INDEXES)
+            conn.execute(
+                "INSERT OR REPLACE INTO loads VALUES (?, ?, ?, datetime('now'))", (kind, str(path), count)
+            )
+        return count
+    finally:
+        conn.close()
+
+
+def delete_register(kind: str, db: Path) -> None:
+    """Remove every row a kind loaded (used before a fresh load of the same kind)."""
+    conn = connect(db)
+    with conn:
+        registers = [kind, "local_authorities_gss"] if kind == "local_authorities" else [kind]
+        for reg in registers:
+            conn.execute("DELETE FROM organisations WHERE register = ?", (reg,))
+            conn.execute("DELETE FROM names WHERE register = ?", (reg,))
+    conn.close()
+
+
+def detect_kind(path: Path) -> str | None:
+    """Guess a register kind from a sample file's header (used by tests and ``load --kind auto``)."""
+    name = Path(path).name.lower()
+    if name.startswith("nhs") or re.match(r"^e?(tr|ct|ccg|praccur)\b", name):
+        return "nhs_ods"
+    header = set(_header(Path(path), "\t" if name.endswith(".txt") else ","))
+    rules = [
+        ({"CompanyName", "CompanyCategory"}, "companies_house"),
+        ({"registered_charity_number"}, "charity_commission"),
+        ({"Reg charity number"}, "ccni"),
+        ({"Society Number"}, "fca_mutuals"),
+        ({"local-authority-code"}, "local_authorities"),
+        ({"Company Number", "Entity"}, "academy_trusts"),
+        ({"Registration number", "Organisation name"}, "social_housing"),
+    ]
+    for cols, kind in rules:
+        if cols <= header:
+            return kind
+    if {"org_id_a", "org_id_b"} <= header:
+        with _open_text(Path(path)) as fh:
+            fh.readline()
+            first = fh.readline()
+        if first.startswith("GB-MPR-"):
+            return "fca_mutuals"
+        if first.startswith("GB-SHPE-"):
+            return "social_housing"
+        if re.match(r"GB-(CHC|SC|NIC)-", first):
+            return "charity_company_numbers"
+    return None

@@ -1,0 +1,201 @@
+"""Entity resolution: which distinct payee names are the same organisation.
+
+Order of evidence (strongest first), all feeding one union-find:
+
+1. identifiers: the same org-id (company/charity number from the file or from a register hit) or
+   the same VAT number;
+2. the same ``match_key`` (case, punctuation, legal suffixes, "The", T/A folded);
+3. fuzzy: ``rapidfuzz`` ``fuzz.ratio >= 90`` on ``fuzzy_key`` inside blocks (first word + first two
+   letters of the second; and the alphabetically first word), then a guard that rejects merges whose
+   differing words are not typos of each other ("age uk camden" / "age uk barnet"), carry a number
+   or a compass word, or add a word ("x trust" / "x nhs trust").
+
+Two groups are never merged when they carry different org-ids, or different sectors that are each
+held with confidence (so an NHS trust never merges with a charity of a similar name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from normalise.suppliers.keys import fuzzy_key
+
+FUZZY_CUTOFF = 90
+TOKEN_TYPO_CUTOFF = 80
+BLOCK_CHUNK = 2000
+CONFIDENT = 0.6
+# Words whose presence or absence does not change the entity ("Veolia ES UK" = "Veolia ES").
+IGNORABLE_EXTRA = frozenset({"the", "and", "of", "uk", "group", "holdings"})
+DISTINGUISHING = frozenset(
+    {"north", "south", "east", "west", "central", "northern", "southern", "eastern", "western", "upper",
+     "lower", "greater", "new", "old", "nhs", "trust", "foundation", "council", "county", "city", "borough",
+     "district", "school", "academy", "primary", "junior", "infant", "infants", "nursery", "college"}
+)
+
+
+class _UnionFind:
+    """Union-find whose groups remember their org-id and confident sector, to refuse bad merges."""
+
+    def __init__(self, org_ids: Sequence[str | None], sectors: Sequence[str | None]):
+        n = len(org_ids)
+        self.parent = np.arange(n)
+        self.org = list(org_ids)
+        self.sector = list(sectors)
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return int(root)
+
+    def union(self, a: int, b: int, check_sector: bool = True) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if self.org[ra] and self.org[rb] and self.org[ra] != self.org[rb]:
+            return False
+        if check_sector and self.sector[ra] and self.sector[rb] and self.sector[ra] != self.sector[rb]:
+            return False
+        self.parent[rb] = ra
+        self.org[ra] = self.org[ra] or self.org[rb]
+        self.sector[ra] = self.sector[ra] or self.sector[rb]
+        return True
+
+
+def tokens_compatible(a: str, b: str) -> bool:
+    """The guard: may two fuzzily similar keys name the same organisation?"""
+    ta, tb = a.split(), b.split()
+    if len(ta) != len(tb):
+        extra = set(ta) ^ set(tb)
+        if not extra <= IGNORABLE_EXTRA:
+            return False
+        ta = [t for t in ta if t not in IGNORABLE_EXTRA]
+        tb = [t for t in tb if t not in IGNORABLE_EXTRA]
+        if len(ta) != len(tb):
+            return False
+    differing = [(x, y) for x, y in zip(ta, tb, strict=True) if x != y]
+    if len(differing) > 2:
+        return False
+    for x, y in differing:
+        if x in DISTINGUISHING or y in DISTINGUISHING:
+            return False
+        if any(c.isdigit() for c in x + y):
+            return False
+        if min(len(x), len(y)) < 4 or fuzz.ratio(x, y) < TOKEN_TYPO_CUTOFF:
+            return False
+    return True
+
+
+def _blocks(keys: list[str]) -> list[list[int]]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        words = key.split()
+        if not words:
+            continue
+        first = words[0] + (" " + words[1][:2] if len(words) > 1 else "")
+        groups["a:" + first].append(i)
+        if len(words) > 1:
+            groups["b:" + min(words) + f":{len(words)}"].append(i)
+            # a typo in the first word still meets its twin through the last word
+            groups["c:" + words[-1] + ":" + words[0][:1] + f":{len(words)}"].append(i)
+    return [ids for ids in groups.values() if len(ids) > 1]
+
+
+def fuzzy_pairs(keys: list[str]) -> list[tuple[int, int, int]]:
+    """(i, j, score) for keys within the same block scoring at least FUZZY_CUTOFF."""
+    out: list[tuple[int, int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for ids in _blocks(keys):
+        block = [keys[i] for i in ids]
+        for start in range(0, len(block), BLOCK_CHUNK):
+            scores = process.cdist(
+                block[start : start + BLOCK_CHUNK], block, scorer=fuzz.ratio,
+                score_cutoff=FUZZY_CUTOFF, dtype=np.uint8, workers=-1,
+            )
+            rows, cols = np.nonzero(scores)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                i, j = ids[start + r], ids[c]
+                if i < j and (i, j) not in seen:
+                    seen.add((i, j))
+                    out.append((i, j, int(scores[r, c])))
+    return out
+
+
+def local_id(key: str) -> str:
+    """Stable id for an entity no register knows: the same key gives the same id in every run."""
+    return "CS-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:10].upper()
+
+
+def resolve(
+    keys: Sequence[str],
+    org_ids: Sequence[str | None] | None = None,
+    id_keys: Sequence[Sequence[str]] | None = None,
+    sectors: Sequence[str | None] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Group distinct names into entities.
+
+    ``keys``: the match key of each distinct name; ``org_ids``: a register org-id if known;
+    ``id_keys``: other shared identifiers (e.g. ``"VAT:123456789"``); ``sectors``: a sector held with
+    confidence, else None. Returns (entity id per name, how it was joined: "id", "exact", "fuzzy:NN"
+    or "single").
+    """
+    n = len(keys)
+    org_ids = list(org_ids) if org_ids is not None else [None] * n
+    sectors = list(sectors) if sectors is not None else [None] * n
+    uf = _UnionFind(org_ids, sectors)
+    method = ["single"] * n
+
+    by_id: dict[str, int] = {}
+    for i in range(n):
+        ids = ([org_ids[i]] if org_ids[i] else []) + list(id_keys[i] if id_keys is not None else [])
+        for ident in ids:
+            if ident in by_id:
+                if uf.union(by_id[ident], i, check_sector=False):
+                    method[i] = method[by_id[ident]] = "id"
+            else:
+                by_id[ident] = i
+
+    by_key: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if not key:
+            continue
+        if key in by_key:
+            if uf.union(by_key[key], i) and method[i] == "single":
+                method[i] = "exact"
+                if method[by_key[key]] == "single":
+                    method[by_key[key]] = "exact"
+        else:
+            by_key[key] = i
+
+    distinct = list(by_key)
+    fkeys = [fuzzy_key(k) for k in distinct]
+    for a, b, score in fuzzy_pairs(fkeys):
+        if not tokens_compatible(fkeys[a], fkeys[b]):
+            continue
+        ia, ib = by_key[distinct[a]], by_key[distinct[b]]
+        if uf.union(ia, ib):
+            for i in (ia, ib):
+                if method[i] in ("single", "exact"):
+                    method[i] = f"fuzzy:{score}"
+
+    roots = [uf.find(i) for i in range(n)]
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, r in enumerate(roots):
+        members[r].append(i)
+    entity: dict[int, str] = {}
+    for r, idx in members.items():
+        org = uf.org[r]
+        if org:
+            entity[r] = org
+        else:
+            named = sorted(keys[i] for i in idx if keys[i])
+            entity[r] = local_id(named[0] if named else "")
+    return [entity[r] for r in roots], method

@@ -1,0 +1,297 @@
+"""Build the published SQLite database from the normaliser's output.
+
+Two passes over the counted files keep memory bounded by the distinct keys, not the row count:
+pass 1 collects distinct payees and categories and classifies each once; pass 2 joins the
+classifications back file by file and bulk-inserts. Everything is written to a temporary file next
+to ``db_path`` and swapped in with ``os.replace``: a failed or killed build leaves the previous
+database (and the site serving it) untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import sqlite_utils
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from publish import enrich, quality, summaries
+from publish.inputs import NormalisedDir, open_normalised
+from publish.payments_table import as_tuples, published_payments
+from publish.tables import columns, create, insert_rows
+
+log = logging.getLogger(__name__)
+
+KEY_COLUMNS = ["council_id", "supplier_name", "supplier_company_number", "supplier_charity_number",
+               "supplier_vat_number", "is_redacted", "expense_type", "expense_code", "service_area", "directorate"]
+# What publish.measures.compute receives: every classified column a measure could need, not the text.
+MEASURE_COLUMNS = ["id", "council_id", "payment_date", "date_precision", "financial_year", "amount_pence",
+                   "supplier_id", "sector", "is_redacted", "redaction_reason", "expense_type", "sercop_group",
+                   "service_area", "sercop_division", "capital_revenue", "is_card", "source_sha256"]
+
+
+def build_database(
+    data_dir: Path,
+    db_path: Path,
+    *,
+    registry: list[dict] | None = None,
+    registers_db: Path | None = None,
+    progress: bool = True,
+    downloads: bool = True,
+) -> Path:
+    """Build ``db_path`` from ``data_dir/normalised``; return ``db_path``.
+
+    ``registry`` defaults to ``crawler.registry.load_registry()``; ``registers_db`` (supplier
+    registers and revenue outturn) defaults to ``data_dir/registers.db`` when it exists. With
+    ``downloads`` the CSV + Frictionless Data Package and Parquet downloads are written to
+    ``db_path.parent/downloads``. Also writes ``<db stem>-inspect.json`` for ``datasette --inspect-file``.
+    """
+    data_dir, db_path = Path(data_dir), Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if registers_db is None and (data_dir / "registers.db").exists():
+        registers_db = data_dir / "registers.db"
+    if registry is None:
+        registry = _default_registry()
+    _remove_stale_temps(db_path)
+    tmp = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
+    try:
+        nd = open_normalised(data_dir / "normalised")
+        with _progress(progress) as bar:
+            _build(nd, tmp, registry, registers_db, bar)
+        inspect = inspect_data(tmp, db_path)
+        if downloads:
+            from publish.export import write_downloads
+
+            write_downloads(tmp, db_path.parent / "downloads")
+        inspect_path = inspect_path_for(db_path)
+        inspect_tmp = inspect_path.with_name(inspect_path.name + f".{os.getpid()}")
+        inspect_tmp.write_text(json.dumps(inspect, indent=1), encoding="utf-8")
+        os.replace(tmp, db_path)
+        os.replace(inspect_tmp, inspect_path)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-journal")):
+            leftover.unlink(missing_ok=True)
+    return db_path
+
+
+def inspect_path_for(db_path: Path) -> Path:
+    return db_path.with_name(f"{db_path.stem}-inspect.json")
+
+
+def inspect_data(tmp: Path, final: Path) -> dict:
+    """What ``datasette inspect`` writes, computed for ``tmp`` but naming ``final`` (swapped in later)."""
+    from datasette.inspect import inspect_hash
+
+    conn = sqlite3.connect(tmp)
+    tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+    counts = {t: {"count": conn.execute(f'select count(*) from "{t}"').fetchone()[0]} for t in tables}
+    conn.close()
+    return {final.stem: {"hash": inspect_hash(tmp), "size": tmp.stat().st_size, "file": str(final),
+                         "tables": counts}}
+
+
+def _default_registry() -> list[dict]:
+    try:
+        from crawler.registry import load_registry
+    except ImportError:
+        log.warning("crawler.registry unavailable: councils are named by their codes only")
+        return []
+    return load_registry()
+
+
+def _remove_stale_temps(db_path: Path) -> None:
+    """Delete temp files of builds that were killed (their process is gone)."""
+    for p in db_path.parent.glob(f".{db_path.name}.building-*"):
+        pid = p.name.rsplit("-", 1)[-1].removesuffix("-journal")
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            p.unlink(missing_ok=True)
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *a, **k):
+        return 0
+
+    def update(self, *a, **k):
+        pass
+
+    def advance(self, *a, **k):
+        pass
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return _NoProgress()
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Path | None, bar) -> None:
+    counted = nd.counted
+    # Pass 1: distinct keys.
+    t1 = bar.add_task("Reading payees and categories", total=len(counted))
+    sup_keys, cat_keys = [], []
+    for _sha, rows in nd.iter_rows(KEY_COLUMNS):
+        sup_keys.append(enrich.supplier_keys(rows))
+        cat_keys.append(enrich.category_keys(rows))
+        bar.advance(t1)
+    empty = pd.DataFrame(columns=KEY_COLUMNS)
+    sup_keys = pd.concat(sup_keys or [enrich.supplier_keys(empty)]).drop_duplicates(ignore_index=True)
+    cat_keys = pd.concat(cat_keys or [enrich.category_keys(empty)]).drop_duplicates(ignore_index=True)
+    t2 = bar.add_task("Classifying payees and categories", total=2)
+    suppliers = enrich.classify_suppliers(sup_keys, registers_db)
+    bar.advance(t2)
+    categories = enrich.classify_categories(cat_keys)
+    bar.advance(t2)
+
+    conn = sqlite3.connect(tmp)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-200000")
+    for table in ("councils", "files", "suppliers", "payments"):
+        create(conn, table)
+
+    # Pass 2: payments, file by file.
+    t3 = bar.add_task("Writing payments", total=len(counted))
+    measure_parts, file_stats, cat_counts = [], {}, []
+    next_id = 1
+    for sha, rows in nd.iter_rows():
+        enriched = enrich.attach(rows, suppliers, categories)
+        pub = published_payments(enriched, next_id)
+        next_id += len(pub)
+        insert_rows(conn, "payments", as_tuples(pub))
+        cat_counts.append(enrich.category_counts(rows, pub["amount_pence"]))
+        part = pub[MEASURE_COLUMNS].copy()
+        part["amount"] = part["amount_pence"].astype("Float64") / 100
+        part["subsector"] = enriched["subsector"].astype("string").to_numpy()
+        part["payment_date"] = pd.to_datetime(part["payment_date"], errors="coerce")
+        measure_parts.append(part)
+        file_stats[sha] = {"individual_rows": int(enriched["is_individual"].sum()),
+                           "redacted_rows": int(pub["is_redacted"].sum())}
+        bar.advance(t3)
+
+    t4 = bar.add_task("Summaries, indexes and search", total=6)
+    _write_councils(conn, registry, nd)
+    _write_files(conn, nd, file_stats)
+    _write_suppliers(conn, suppliers)
+    bar.advance(t4)
+    create(conn, "supplier_aliases")
+    create(conn, "categories")
+    summaries.write_aliases(conn)
+    counts = pd.concat(cat_counts).groupby(enrich.CATEGORY_KEY, as_index=False).sum() if cat_counts else None
+    summaries.write_categories(conn, categories, counts if counts is not None else pd.DataFrame(
+        columns=[*enrich.CATEGORY_KEY, "payments", "total_pence"]))
+    for table in ("council_year_sector", "council_year_division", "supplier_council_year"):
+        create(conn, table)
+    summaries.write_summaries(conn)
+    bar.advance(t4)
+    _write_quality(conn)
+    conn.commit()
+    bar.advance(t4)
+    payments = pd.concat(measure_parts, ignore_index=True) if measure_parts else pd.DataFrame(
+        columns=[*MEASURE_COLUMNS, "amount", "subsector"])
+    for col in ("council_id", "financial_year", "sector", "subsector", "sercop_group", "sercop_division",
+                "redaction_reason", "capital_revenue", "date_precision"):
+        payments[col] = payments[col].astype("category")
+    summaries.write_measures(conn, payments, registers_db, summaries.coverage_months(nd.files))
+    del payments, measure_parts
+    conn.commit()
+    bar.advance(t4)
+    summaries.add_indexes_and_search(conn)
+    bar.advance(t4)
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    sqlite_utils.Database(tmp).vacuum()
+    bar.advance(t4)
+
+
+def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir) -> None:
+    """The registry's councils, plus any council that appears only in the data (named by its code)."""
+    rows, seen = [], set()
+    for r in registry:
+        cid = r.get("id") or r.get("council_id")
+        if not cid or cid in seen:
+            continue
+        seen.add(cid)
+        pages = r.get("spending_pages") or r.get("spending_page") or ""
+        rows.append((cid, r.get("name") or cid, r.get("type") or r.get("council_type"), r.get("website"),
+                     pages[0] if isinstance(pages, list) and pages else (pages or None),
+                     _int_or_none(r.get("threshold") or r.get("threshold_gbp")),
+                     _str_or_none(r.get("start_date")), _str_or_none(r.get("end_date")),
+                     r.get("replaced_by") or None, r.get("wdtk_id") or None))
+    for cid in sorted(set(nd.files["council_id"]) - seen):
+        rows.append((cid, cid, None, None, None, None, None, None, None, None))
+    insert_rows(conn, "councils", rows)
+
+
+def _int_or_none(v: object) -> int | None:
+    try:
+        return int(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(v: object) -> str | None:
+    return None if v in (None, "") else str(v)
+
+
+def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: dict[str, dict]) -> None:
+    files = nd.files.copy()
+    cols = columns("files")
+    for col in cols:
+        if col not in files.columns:
+            files[col] = ""
+    for sha, why in nd.unreadable.items():
+        files.loc[files["sha256"] == sha, ["status", "reason"]] = ["unreadable", why]
+    files["individual_rows"] = [stats.get(s, {}).get("individual_rows") for s in files["sha256"]]
+    files["redacted_rows"] = [stats.get(s, {}).get("redacted_rows") for s in files["sha256"]]
+    present = [quality.code_fields_present(nd.report(s)) for s in files["sha256"]]
+    files["code_fields_present"] = [None if p is None else sum(p.values()) for p in present]
+    files["code_fields_missing"] = [
+        None if p is None else ", ".join(f for f, ok in p.items() if not ok) for p in present]
+    files = files[cols].replace("", None)
+    for col in ("rows_read", "rows_kept", "rows_rejected", "total_pence", "quality_score", "code_fields_present"):
+        files[col] = pd.to_numeric(files[col], errors="coerce").astype("Int64")
+    insert_rows(conn, "files", as_tuples(files))
+
+
+def _write_suppliers(conn: sqlite3.Connection, suppliers: pd.DataFrame) -> None:
+    """One row per entity; totals come from the payments actually published."""
+    first = suppliers.drop_duplicates("supplier_id").set_index("supplier_id")
+    totals = conn.execute(
+        "select supplier_id, count(distinct council_id), count(*), sum(amount_pence), min(financial_year), "
+        "max(financial_year) from payments group by supplier_id").fetchall()
+    rows = []
+    for sid, n_councils, n, pence, fy_min, fy_max in totals:
+        if sid not in first.index:
+            continue
+        s = first.loc[sid]
+        conf = pd.to_numeric(s["confidence"], errors="coerce")
+        rows.append((sid, s["canonical_name"], s["sector"], s["subsector"] or None,
+                     None if pd.isna(conf) else float(conf), s["evidence"] or None,
+                     n_councils, n, pence, round(pence / 100, 2), fy_min, fy_max))
+    insert_rows(conn, "suppliers", rows)
+
+
+def _write_quality(conn: sqlite3.Connection) -> None:
+    files = pd.read_sql("select * from files", conn)
+    months = pd.read_sql(
+        "select distinct council_id, financial_year, substr(payment_date, 1, 7) as month from payments "
+        "where payment_date is not null", conn)
+    pays = pd.read_sql(
+        "select council_id, count(*) payments, sum(is_redacted) redacted_rows, "
+        "sum(case when is_redacted then amount_pence else 0 end) redacted_pence from payments group by 1", conn)
+    table = quality.council_quality(files, months, pays)
+    create(conn, "council_quality")
+    if not table.empty:
+        insert_rows(conn, "council_quality", as_tuples(table[columns("council_quality")]))

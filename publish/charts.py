@@ -1,0 +1,149 @@
+"""Server-side SVG charts: they render offline, without JavaScript, and print well.
+
+Every label is escaped here (a payee called ``<script>`` is drawn as text). Colours are fixed per
+sector so a reader learns them once across pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+SECTOR_COLOURS = {
+    "private": "#1d70b8", "third_sector": "#00703c", "mutual": "#28a197", "public": "#6f72af",
+    "council_company": "#912b88", "individual": "#f47738", "redacted": "#b1b4b6", "transfer": "#85994b",
+    "unknown": "#d4d5d6",
+}
+PALETTE = ["#1d70b8", "#00703c", "#f47738", "#912b88", "#28a197", "#6f72af", "#d4351c", "#85994b",
+           "#b58840", "#5694ca", "#b1b4b6"]
+FONT = "font-family='system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif'"
+
+
+def colour(key: str, i: int = 0) -> str:
+    return SECTOR_COLOURS.get(key, PALETTE[i % len(PALETTE)])
+
+
+def money(pence: float | int | None) -> str:
+    """£ with a sensible unit: £1.2bn, £3.4m, £56k, £780."""
+    if pence is None:
+        return "–"
+    gbp = pence / 100
+    sign = "-" if gbp < 0 else ""
+    gbp = abs(gbp)
+    if gbp >= 1e9:
+        return f"{sign}£{gbp / 1e9:.1f}bn"
+    if gbp >= 1e6:
+        return f"{sign}£{gbp / 1e6:.1f}m"
+    if gbp >= 1e4:
+        return f"{sign}£{gbp / 1e3:.0f}k"
+    return f"{sign}£{gbp:,.0f}"
+
+
+def hbar(items: Sequence[tuple[str, float]], *, title: str, fmt=money, width: int = 640,
+         colours: Sequence[str] | None = None, max_value: float | None = None) -> Markup:
+    """Horizontal bars, one per ``(label, value)``; negative values draw as zero-length bars."""
+    row_h, label_w, value_w, top = 26, 230, 80, 8
+    height = top + row_h * max(len(items), 1) + 4
+    bar_w = width - label_w - value_w
+    vmax = max_value or max((v for _, v in items if v and v > 0), default=1) or 1
+    parts = [_open(width, height, title)]
+    for i, (label, value) in enumerate(items):
+        y = top + i * row_h
+        w = max(0.0, (value or 0) / vmax * bar_w)
+        fill = colours[i] if colours else PALETTE[0]
+        parts.append(
+            f"<text x='{label_w - 8}' y='{y + 17}' text-anchor='end' font-size='13' fill='#0b0c0c'>"
+            f"{escape(_clip(label, 34))}</text>"
+            f"<rect x='{label_w}' y='{y + 4}' width='{w:.1f}' height='{row_h - 8}' fill='{fill}' rx='2'>"
+            f"<title>{escape(label)}: {escape(fmt(value))}</title></rect>"
+            f"<text x='{label_w + w + 6:.1f}' y='{y + 17}' font-size='12' fill='#505a5f'>{escape(fmt(value))}</text>"
+        )
+    if not items:
+        parts.append(f"<text x='8' y='20' font-size='13' fill='#505a5f'>No data</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def stacked_share(rows: Sequence[tuple[str, dict[str, float]]], *, title: str, width: int = 640,
+                  order: Sequence[str] | None = None) -> Markup:
+    """One 100% bar per row label (e.g. a financial year), split by key (e.g. sector), with a legend."""
+    keys = list(order or [])
+    for _, parts_ in rows:
+        keys += [k for k in parts_ if k not in keys]
+    row_h, label_w, top = 30, 80, 8
+    legend_rows = (len(keys) + 3) // 4
+    height = top + row_h * max(len(rows), 1) + 10 + legend_rows * 20
+    bar_w = width - label_w - 10
+    out = [_open(width, height, title)]
+    for i, (label, parts_) in enumerate(rows):
+        y = top + i * row_h
+        total = sum(max(v, 0) for v in parts_.values()) or 1
+        x = float(label_w)
+        out.append(f"<text x='{label_w - 8}' y='{y + 19}' text-anchor='end' font-size='13'>{escape(label)}</text>")
+        for j, k in enumerate(keys):
+            v = max(parts_.get(k, 0), 0)
+            w = v / total * bar_w
+            if w <= 0:
+                continue
+            out.append(f"<rect x='{x:.1f}' y='{y + 4}' width='{w:.1f}' height='{row_h - 8}' fill='{colour(k, j)}'>"
+                       f"<title>{escape(label)} · {escape(k)}: {100 * v / total:.1f}%</title></rect>")
+            if w > 34:
+                out.append(f"<text x='{x + w / 2:.1f}' y='{y + 19}' text-anchor='middle' font-size='11' "
+                           f"fill='#fff'>{100 * v / total:.0f}%</text>")
+            x += w
+    ly = top + row_h * max(len(rows), 1) + 10
+    for j, k in enumerate(keys):
+        lx = label_w + (j % 4) * (bar_w / 4)
+        yy = ly + (j // 4) * 20
+        out.append(f"<rect x='{lx:.1f}' y='{yy}' width='12' height='12' fill='{colour(k, j)}'/>"
+                   f"<text x='{lx + 17:.1f}' y='{yy + 11}' font-size='12'>{escape(k.replace('_', ' '))}</text>")
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def line(series: dict[str, Sequence[tuple[str, float]]], *, title: str, width: int = 640, height: int = 220,
+         fmt=lambda v: f"{v:.0f}%") -> Markup:
+    """Lines over shared x labels (e.g. share by year per council); points carry tooltips."""
+    xs: list[str] = []
+    for pts in series.values():
+        xs += [x for x, _ in pts if x not in xs]
+    xs.sort()
+    left, right, top, bottom = 50, 20, 10, 40
+    vmax = max((v for pts in series.values() for _, v in pts if v is not None), default=1) or 1
+    pw, ph = width - left - right, height - top - bottom
+    out = [_open(width, height, title)]
+    for t in range(5):
+        v = vmax * t / 4
+        y = top + ph - ph * t / 4
+        out.append(f"<line x1='{left}' x2='{width - right}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e5e6e7'/>"
+                   f"<text x='{left - 6}' y='{y + 4:.1f}' text-anchor='end' font-size='11' fill='#505a5f'>"
+                   f"{escape(fmt(v))}</text>")
+
+    def px(i: int) -> float:
+        return left + (pw * i / (len(xs) - 1) if len(xs) > 1 else pw / 2)
+
+    for i, x in enumerate(xs):
+        out.append(f"<text x='{px(i):.1f}' y='{height - bottom + 18}' text-anchor='middle' font-size='12'>"
+                   f"{escape(x)}</text>")
+    for j, (name, pts) in enumerate(series.items()):
+        c = PALETTE[j % len(PALETTE)]
+        coords = [(px(xs.index(x)), top + ph - ph * (v / vmax)) for x, v in pts if v is not None]
+        if len(coords) > 1:
+            d = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+            out.append(f"<polyline points='{d}' fill='none' stroke='{c}' stroke-width='2'/>")
+        for (x, y), (xl, v) in zip(coords, [p for p in pts if p[1] is not None], strict=True):
+            out.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3.5' fill='{c}'><title>{escape(name)} {escape(xl)}: "
+                       f"{escape(fmt(v))}</title></circle>")
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _open(width: int, height: int, title: str) -> str:
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' role='img' viewBox='0 0 {width} {height}' "
+            f"width='100%' style='max-width:{width}px' {FONT}><title>{escape(title)}</title>")
+
+
+def _clip(text: str, n: int) -> str:
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "…"

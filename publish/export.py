@@ -1,0 +1,111 @@
+"""The downloads: every published table as CSV with a Frictionless ``datapackage.json``, and as Parquet.
+
+Tables with a schema in ``councilspend/schemas/published`` use it (so ``frictionless validate``
+checks types, keys and foreign keys against the contract); the measures tables get a schema derived
+from their SQLite column types. Rows stream from SQLite in batches, so memory stays flat on 10M rows.
+Written to a temporary folder and swapped in, like the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from councilspend.schemas import descriptor
+from publish.tables import published_tables
+
+BATCH = 100_000
+ARROW = {"integer": pa.int64(), "number": pa.float64()}
+SKIP_SUFFIXES = ("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config")
+LICENCES = [
+    {"name": "OGL-UK-3.0", "title": "Open Government Licence v3.0 (council spending data)",
+     "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"},
+    {"name": "CC-BY-4.0", "title": "mySociety UK local authorities register",
+     "path": "https://creativecommons.org/licenses/by/4.0/"},
+    {"name": "ODbL-1.0", "title": "Open registers used to classify suppliers",
+     "path": "https://opendatacommons.org/licenses/odbl/1-0/"},
+]
+
+
+def exportable_tables(conn: sqlite3.Connection) -> list[str]:
+    names = [r[0] for r in conn.execute("select name from sqlite_master where type='table' order by name")]
+    return [n for n in names if not n.startswith("sqlite_") and not n.endswith(SKIP_SUFFIXES)]
+
+
+def table_schema(conn: sqlite3.Connection, table: str) -> dict:
+    """The table's Frictionless schema: the published contract when there is one, else from SQLite types."""
+    if table in published_tables():
+        d = dict(descriptor(f"published/{table}"))
+        for key in ("name", "title", "description"):
+            d.pop(key, None)
+        return d
+    fields = []
+    for _, name, decl, *_ in conn.execute(f'pragma table_info("{table}")'):
+        decl = (decl or "").upper()
+        typ = "integer" if "INT" in decl else "number" if ("REAL" in decl or "FLOA" in decl) else "string"
+        fields.append({"name": name, "type": typ})
+    return {"fields": fields, "missingValues": [""]}
+
+
+def write_downloads(db_path: Path, out_dir: Path) -> Path:
+    """Write ``out_dir/datapackage.json``, ``out_dir/csv/*.csv`` and ``out_dir/parquet/*.parquet``."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.building-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "csv").mkdir(parents=True)
+    (tmp / "parquet").mkdir()
+    conn = sqlite3.connect(db_path)
+    try:
+        resources = []
+        for table in exportable_tables(conn):
+            schema = table_schema(conn, table)
+            _write_table(conn, table, schema, tmp)
+            resources.append({
+                "name": table, "path": f"csv/{table}.csv", "format": "csv", "mediatype": "text/csv",
+                "encoding": "utf-8", "profile": "tabular-data-resource", "schema": schema,
+            })
+        package = {
+            "profile": "tabular-data-package",
+            "name": "councilspend",
+            "title": "English council spending over £500",
+            "description": "Payments over £500 published by English councils under the Transparency Code 2015, "
+                           "with payee sectors, SeRCOP categories and the M1/M2/M3 measures. Parquet copies of "
+                           "every table are in parquet/.",
+            "licenses": LICENCES,
+            "sources": [{"title": "Local Government Transparency Code 2015",
+                         "path": "https://www.gov.uk/government/publications/local-government-transparency-code-2015"}],
+            "resources": resources,
+        }
+        (tmp / "datapackage.json").write_text(json.dumps(package, indent=1, ensure_ascii=False), encoding="utf-8")
+    finally:
+        conn.close()
+    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return out_dir
+
+
+def _write_table(conn: sqlite3.Connection, table: str, schema: dict, folder: Path) -> None:
+    names = [f["name"] for f in schema["fields"]]
+    types = [ARROW.get(f.get("type", "string"), pa.string()) for f in schema["fields"]]
+    arrow_schema = pa.schema(list(zip(names, types, strict=True)))
+    cur = conn.execute("select " + ", ".join(f'"{n}"' for n in names) + f' from "{table}"')
+    with open(folder / "csv" / f"{table}.csv", "w", newline="", encoding="utf-8") as fh, \
+            pq.ParquetWriter(folder / "parquet" / f"{table}.parquet", arrow_schema) as pw:
+        writer = csv.writer(fh)
+        writer.writerow(names)
+        while rows := cur.fetchmany(BATCH):
+            writer.writerows(rows)
+            cols = list(zip(*rows, strict=True))
+            arrays = [pa.array([None if v is None else str(v) for v in c], t) if t == pa.string()
+                      else pa.array(c, t) for c, t in zip(cols, types, strict=True)]
+            pw.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema))

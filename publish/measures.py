@@ -1,0 +1,238 @@
+"""The three stated measures of who delivers council services (definitions: docs/methodology.md).
+
+- M1 who gets the money: published spend by payee sector, every sector its own bucket.
+- M2 externally delivered share of published spend:
+  external_delivery / (spend - transfer - unknown), where external_delivery is subjective group
+  ``third_party_payments`` paid to ``private``, ``third_sector``, ``mutual``, ``public`` or
+  ``council_company`` payees; transfer is payee sector ``transfer``; unknown is every other row
+  whose sector or subjective group is unknown.
+- M3 externally delivered share of total service expenditure: the same numerator over the
+  council's Revenue Outturn total service expenditure (gross, RSX C3) for the financial year.
+
+The demo generator's ground truth uses these exact definitions; change them only together with
+docs/methodology.md. All money is integer pence; shares are floats rounded to 4 decimal places.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Payee sectors from the suppliers stage, in display order (M1 has one column per sector).
+SECTORS: tuple[str, ...] = (
+    "private", "third_sector", "mutual", "public", "council_company",
+    "individual", "redacted", "transfer", "unknown",
+)
+#: Payees that count as external providers when paid for service delivery.
+EXTERNAL_SECTORS: tuple[str, ...] = ("private", "third_sector", "mutual", "public", "council_company")
+#: The SeRCOP subjective group that means "paid someone else to provide a service".
+DELIVERY_GROUP = "third_party_payments"
+#: Payments to public bodies in these groups pass money through (precepts, levies, pension
+#: contributions, grants) rather than buy a shared service.
+PASS_THROUGH_GROUPS: tuple[str, ...] = ("financing", "transfer_payments", "employees")
+#: Delivery model of each external sector, for the "who delivers" view (issue item 4).
+DELIVERY_MODELS: dict[str, str] = {
+    "private": "private_contractor",
+    "third_sector": "third_sector",
+    "mutual": "mutual",
+    "public": "shared_service_public_body",
+    "council_company": "council_company",
+}
+
+KEY = ["council_id", "financial_year"]
+REQUIRED = ["council_id", "amount_pence", "sector", "sercop_group", "sercop_division"]
+
+
+def financial_year(dates: pd.Series) -> pd.Series:
+    """April-March financial year ("2023-24") of each date; missing dates give missing years."""
+    d = pd.to_datetime(dates, errors="coerce")
+    start = d.dt.year - (d.dt.month < 4).astype("Int64")
+    start = start.astype("Int64")
+    text = start.astype(str) + "-" + ((start + 1) % 100).astype(str).str.zfill(2)
+    return text.where(start.notna(), None)
+
+
+def _share(num: pd.Series, den: pd.Series) -> pd.Series:
+    num = num.astype("Float64")
+    den = den.astype("Float64")
+    out = (num / den.where(den > 0)).round(4)
+    return out.astype("float64")
+
+
+def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in REQUIRED if c not in payments.columns]
+    if missing:
+        raise ValueError(f"measures.compute: payments lack column(s) {', '.join(missing)}")
+    p = pd.DataFrame(index=payments.index)
+    p["council_id"] = payments["council_id"].astype(str)
+    amount = pd.to_numeric(payments["amount_pence"], errors="coerce")
+    if amount.isna().any():
+        bad = payments.index[amount.isna()][0]
+        raise ValueError(f"measures.compute: row {bad}: amount_pence {payments.at[bad, 'amount_pence']!r} is not a number")
+    p["amount_pence"] = amount.round().astype("int64")
+    sector = payments["sector"].astype("object").where(payments["sector"].notna(), "unknown").astype(str)
+    p["sector"] = sector.where(sector.isin(SECTORS), "unknown")
+    for col in ("sercop_group", "sercop_division"):
+        p[col] = payments[col].astype("object").where(payments[col].notna() & (payments[col].astype(str) != ""),
+                                                      "unknown").astype(str)
+    redacted = payments["is_redacted"] if "is_redacted" in payments.columns else False
+    p["is_redacted"] = pd.Series(redacted, index=p.index).fillna(False).astype(bool) | (p["sector"] == "redacted")
+    card = payments["is_card"] if "is_card" in payments.columns else False
+    p["is_card"] = pd.Series(card, index=p.index).fillna(False).astype(bool)
+
+    date = pd.Series(pd.NaT, index=p.index, dtype="datetime64[ns]")
+    for col in ("payment_date", "period_start"):
+        if col in payments.columns:
+            date = date.fillna(pd.to_datetime(payments[col], errors="coerce"))
+    fy = payments["financial_year"] if "financial_year" in payments.columns else pd.Series(None, index=p.index)
+    fy = fy.astype("object").where(fy.notna() & (fy.astype(str) != ""), financial_year(date))
+    p["financial_year"] = fy.astype("object").where(fy.notna(), "unknown").astype(str)
+    p["month"] = date.dt.strftime("%Y-%m").astype("object").where(date.notna(), None)
+
+    p["is_transfer"] = p["sector"] == "transfer"
+    p["is_unknown"] = ~p["is_transfer"] & ((p["sector"] == "unknown") | (p["sercop_group"] == "unknown"))
+    p["is_external"] = (p["sercop_group"] == DELIVERY_GROUP) & p["sector"].isin(EXTERNAL_SECTORS)
+    public = p["sector"] == "public"
+    p["is_public_pass_through"] = public & p["sercop_group"].isin(PASS_THROUGH_GROUPS)
+    p["is_public_other"] = public & ~p["is_external"] & ~p["is_public_pass_through"]
+    return p
+
+
+def _sum_where(p: pd.DataFrame, keys: list[str], mask: pd.Series, name: str) -> pd.Series:
+    return p["amount_pence"].where(mask, 0).groupby([p[k] for k in keys]).sum().rename(name)
+
+
+def _months(p: pd.DataFrame, coverage_months: pd.DataFrame | None) -> pd.DataFrame:
+    seen = p.dropna(subset=["month"])[KEY + ["month"]]
+    months = seen
+    extra = None
+    if coverage_months is not None and not coverage_months.empty:
+        if "month" in coverage_months.columns:
+            months = pd.concat([seen, coverage_months[KEY + ["month"]].astype(str)], ignore_index=True)
+        elif "months_present" in coverage_months.columns:
+            extra = coverage_months[KEY + ["months_present"]].rename(columns={"months_present": "given"})
+        else:
+            raise ValueError("coverage_months needs a 'month' (YYYY-MM) or 'months_present' column")
+    # A month counts only inside its own financial year (a March file's stray April row does not
+    # complete next year).
+    months = months[financial_year(months["month"] + "-01") == months["financial_year"]]
+    out = months.drop_duplicates().groupby(KEY).size().rename("months_present").reset_index()
+    if extra is not None:
+        out = out.merge(extra, on=KEY, how="outer")
+        out["months_present"] = out[["months_present", "given"]].max(axis=1)
+        out = out.drop(columns="given")
+    return out
+
+
+def _outturn_lookup(outturn: pd.DataFrame | None) -> pd.DataFrame:
+    cols = ["gss", "financial_year", "division", "total_service_expenditure_pence"]
+    if outturn is None or outturn.empty:
+        return pd.DataFrame(columns=cols)
+    missing = [c for c in cols if c not in outturn.columns]
+    if missing:
+        raise ValueError(f"measures.compute: outturn lacks column(s) {', '.join(missing)}")
+    o = outturn.dropna(subset=["total_service_expenditure_pence"])
+    return o[cols + (["release"] if "release" in o.columns else [])]
+
+
+def _core(p: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    g = p.groupby([p[k] for k in keys])
+    out = pd.concat(
+        [
+            g.size().rename("rows"),
+            g["amount_pence"].sum().rename("spend_pence"),
+            _sum_where(p, keys, p["is_transfer"], "transfer_pence"),
+            _sum_where(p, keys, p["is_unknown"], "unknown_pence"),
+            _sum_where(p, keys, p["is_redacted"], "redacted_pence"),
+            _sum_where(p, keys, p["is_external"], "external_delivery_pence"),
+        ],
+        axis=1,
+    ).reset_index()
+    out["m2_denominator_pence"] = out["spend_pence"] - out["transfer_pence"] - out["unknown_pence"]
+    out["not_external_pence"] = out["m2_denominator_pence"] - out["external_delivery_pence"]
+    out["m2_share"] = _share(out["external_delivery_pence"], out["m2_denominator_pence"])
+    return out
+
+
+def compute(
+    payments: pd.DataFrame,
+    outturn: pd.DataFrame | None = None,
+    coverage_months: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """M1, M2, M3 and their coverage per council and financial year (and per service division).
+
+    ``payments``: counted payment rows with council_id, financial_year (or payment_date /
+    period_start to derive it), amount_pence, sector, sercop_group, sercop_division,
+    is_redacted, is_card. ``outturn``: :func:`normalise.categories.outturn.read_outturn` output.
+    ``coverage_months``: optional months known to be covered (columns council_id,
+    financial_year and ``month`` "YYYY-MM" or ``months_present``), e.g. from files whose rows
+    carry no day-level date.
+
+    Returns tables ``summary_sector_division``, ``summary_group``, ``council_year_measures``,
+    ``council_year_division_measures`` and ``council_year_delivery_models``.
+    """
+    p = _prepare(payments)
+    out: dict[str, pd.DataFrame] = {}
+
+    dims = KEY + ["sector", "sercop_division"]
+    out["summary_sector_division"] = (
+        p.groupby(dims).agg(amount_pence=("amount_pence", "sum"), rows=("amount_pence", "size")).reset_index()
+    )
+    out["summary_group"] = (
+        p.groupby(KEY + ["sercop_group"]).agg(amount_pence=("amount_pence", "sum"), rows=("amount_pence", "size"))
+        .reset_index()
+    )
+
+    cy = _core(p, KEY)
+    extra = [
+        _sum_where(p, KEY, p["is_card"], "card_pence"),
+        _sum_where(p, KEY, p["sercop_group"] == "capital", "capital_pence"),
+        _sum_where(p, KEY, ~p["is_transfer"] & (p["sector"] == "unknown"), "unknown_sector_pence"),
+        _sum_where(p, KEY, ~p["is_transfer"] & (p["sector"] != "unknown") & (p["sercop_group"] == "unknown"),
+                   "unknown_group_only_pence"),
+    ]
+    extra += [_sum_where(p, KEY, p["sector"] == s, f"m1_{s}_pence") for s in SECTORS]
+    extra += [_sum_where(p, KEY, p["is_external"] & (p["sector"] == s), f"external_{s}_pence") for s in EXTERNAL_SECTORS]
+    extra += [
+        _sum_where(p, KEY, p["is_external"] & (p["sector"] == "public"), "public_shared_service_pence"),
+        _sum_where(p, KEY, p["is_public_pass_through"], "public_precepts_levies_pensions_pence"),
+        _sum_where(p, KEY, p["is_public_other"], "public_other_pence"),
+    ]
+    cy = cy.merge(pd.concat(extra, axis=1).reset_index(), on=KEY, how="left")
+
+    months = _months(p, coverage_months)
+    cy = cy.merge(months, on=KEY, how="left")
+    cy["months_present"] = cy["months_present"].fillna(0).astype("int64")
+    cy["complete"] = cy["months_present"] >= 12
+
+    ro = _outturn_lookup(outturn)
+    total = ro[ro["division"] == "total"].rename(
+        columns={"gss": "council_id", "total_service_expenditure_pence": "m3_denominator_pence", "release": "m3_release"}
+    ).drop(columns="division")
+    cy = cy.merge(total, on=KEY, how="left")
+    if "m3_release" not in cy.columns:
+        cy["m3_release"] = None
+    cy["m3_denominator_pence"] = cy["m3_denominator_pence"].astype("Int64")
+    cy["m3_share"] = _share(cy["external_delivery_pence"], cy["m3_denominator_pence"])
+    out["council_year_measures"] = cy.sort_values(KEY, ignore_index=True)
+
+    dkeys = KEY + ["sercop_division"]
+    cd = _core(p, dkeys)
+    divisions = ro[ro["division"] != "total"].rename(
+        columns={"gss": "council_id", "division": "sercop_division",
+                 "total_service_expenditure_pence": "m3_denominator_pence", "release": "m3_release"}
+    )
+    cd = cd.merge(divisions, on=dkeys, how="left")
+    if "m3_release" not in cd.columns:
+        cd["m3_release"] = None
+    cd["m3_denominator_pence"] = cd["m3_denominator_pence"].astype("Int64")
+    cd["m3_share"] = _share(cd["external_delivery_pence"], cd["m3_denominator_pence"])
+    out["council_year_division_measures"] = cd.sort_values(dkeys, ignore_index=True)
+
+    model = p["sector"].map(DELIVERY_MODELS).where(p["is_external"])
+    model = model.where(~p["is_public_pass_through"], "public_body_precepts_levies_pensions")
+    dm = p.assign(delivery_model=model).dropna(subset=["delivery_model"])
+    out["council_year_delivery_models"] = (
+        dm.groupby(KEY + ["delivery_model"]).agg(amount_pence=("amount_pence", "sum"), rows=("amount_pence", "size"))
+        .reset_index()
+    )
+    return out

@@ -1,0 +1,297 @@
+"""Route handlers for the pages people read. Each reads summary tables (never aggregates payments at
+request time, so pages stay fast on 10 million rows) and renders a template in ``publish/templates``."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from pathlib import Path
+
+from datasette.utils import escape_fts
+from datasette.utils.asgi import Response
+
+from publish import charts, site_measures
+from publish.quality import CODE_FIELDS, problems_list
+
+REPO = Path(__file__).resolve().parents[1]
+METHODOLOGY = REPO / "docs" / "methodology.md"
+MAX_UPLOAD = 50 * 1024 * 1024
+SECTOR_ORDER = ["private", "third_sector", "mutual", "council_company", "public", "individual", "redacted",
+                "transfer", "unknown"]
+EXTERNAL_MODELS = ("public", "council_company")
+
+
+def database(datasette):
+    """The councilspend database: plugin setting ``database``, else the one named councilspend, else the first."""
+    config = datasette.plugin_config("councilspend") or {}
+    names = [n for n in datasette.databases if n != "_internal"]
+    name = config.get("database") or ("councilspend" if "councilspend" in names else (names[0] if names else None))
+    if name is None:
+        raise LookupError("no database attached")
+    return datasette.get_database(name)
+
+
+async def _rows(db, sql: str, params=None) -> list[dict]:
+    return [dict(r) for r in (await db.execute(sql, params or {})).rows]
+
+
+async def _tables(db) -> set[str]:
+    return set(await db.table_names())
+
+
+async def _render(datasette, request, template: str, ctx: dict, status: int = 200) -> Response:
+    db = database(datasette)
+    ctx = {"dbname": db.name, **ctx}
+    html = await datasette.render_template(template, ctx, request=request)
+    return Response.html(html, status=status)
+
+
+async def _not_found(datasette, request, what: str) -> Response:
+    return await _render(datasette, request, "cs_message.html",
+                         {"title": "Not found", "message": f"We have no {what}."}, status=404)
+
+
+async def home(request, datasette):
+    db = database(datasette)
+    totals = (await _rows(db, "select count(distinct council_id) councils, sum(payments) payments, "
+                              "sum(total_pence) pence from council_year_sector"))[0]
+    totals["suppliers"] = (await _rows(db, "select count(*) n from suppliers"))[0]["n"]
+    by_year = await _rows(db, "select financial_year, sector, sum(total_pence) pence from council_year_sector "
+                              "where financial_year != 'unknown' group by 1, 2 order by 1")
+    league = await site_measures.league(db)
+    years = sorted({r["financial_year"] for r in by_year})
+    national = charts.stacked_share(
+        [(y, {r["sector"]: r["pence"] for r in by_year if r["financial_year"] == y}) for y in years],
+        title="Published spend by payee sector, all councils", order=SECTOR_ORDER)
+    share_chart = charts.hbar(
+        [(r["name"], r["m2_pct"]) for r in league["rows"] if r["m2_pct"] is not None][:25],
+        title="Externally delivered share of published spend (M2)", fmt=lambda v: f"{v:.1f}%", max_value=100)
+    return await _render(datasette, request, "cs_home.html", {
+        "totals": totals, "national_chart": national, "share_chart": share_chart, "league": league,
+    })
+
+
+async def council(request, datasette):
+    db = database(datasette)
+    cid = request.url_vars["council_id"]
+    found = await _rows(db, "select * from councils where council_id = :c", {"c": cid})
+    if not found:
+        return await _not_found(datasette, request, f"council with the code {cid}")
+    info = found[0]
+    sectors = await _rows(db, "select * from council_year_sector where council_id = :c "
+                              "order by financial_year, total_pence desc", {"c": cid})
+    years = sorted({r["financial_year"] for r in sectors})
+    latest = site_measures.latest_year(years)
+    divisions = await _rows(db, "select * from council_year_division where council_id = :c "
+                                "order by financial_year, total_pence desc", {"c": cid})
+    top = await _rows(db, """
+        select s.supplier_id, s.name, s.sector, sum(y.payments) payments, sum(y.total_pence) total_pence
+        from supplier_council_year y join suppliers s on s.supplier_id = y.supplier_id
+        where y.council_id = :c group by 1, 2, 3 order by total_pence desc limit 20""", {"c": cid})
+    models = await _rows(db, f"""
+        select s.supplier_id, s.name, s.sector, s.subsector, sum(y.payments) payments, sum(y.total_pence) total_pence
+        from supplier_council_year y join suppliers s on s.supplier_id = y.supplier_id
+        where y.council_id = :c and s.sector in {EXTERNAL_MODELS!r} group by 1, 2, 3, 4
+        order by total_pence desc limit 30""", {"c": cid})
+    delivery = []
+    if "council_year_delivery_models" in await _tables(db):
+        delivery = await _rows(db, "select * from council_year_delivery_models where council_id = :c "
+                                   "order by financial_year, amount_pence desc", {"c": cid})
+    quality = await _rows(db, "select * from council_quality where council_id = :c", {"c": cid})
+    files = await _rows(db, "select sha256, url, file_name, kind, status, reason, rows_kept, total_pence, "
+                            "period_start, period_end, quality_score, problems, individual_rows, "
+                            "code_fields_missing from files where council_id = :c "
+                            "order by period_start desc, status", {"c": cid})
+    for f in files:
+        f["problem_list"] = problems_list(f.get("problems"))
+    measures = await site_measures.council_years(db, cid)
+    sector_chart = charts.stacked_share(
+        [(y, {r["sector"]: r["total_pence"] for r in sectors if r["financial_year"] == y}) for y in years],
+        title="Share of published spend by payee sector, by financial year", order=SECTOR_ORDER)
+    latest_divisions = [r for r in divisions if r["financial_year"] == latest]
+    division_chart = charts.hbar([(r["sercop_division"].replace("_", " "), r["total_pence"])
+                                  for r in latest_divisions], title=f"Spend by service division, {latest}")
+    m2_chart = None
+    m2_points = [(m["financial_year"], m["m2_pct"]) for m in measures["rows"] if m.get("m2_pct") is not None]
+    if m2_points:
+        series = {"M2 externally delivered, % of published spend": m2_points}
+        m3_points = [(m["financial_year"], m["m3_pct"]) for m in measures["rows"] if m.get("m3_pct") is not None]
+        if m3_points:
+            series["M3 externally delivered, % of service expenditure"] = m3_points
+        m2_chart = charts.line(series, title="Externally delivered share by year")
+    return await _render(datasette, request, "cs_council.html", {
+        "council": info, "sectors": sectors, "years": years, "latest": latest, "divisions": divisions,
+        "latest_divisions": latest_divisions, "top": top, "models": models, "delivery": delivery,
+        "quality": quality[0] if quality else None, "files": files, "measures": measures,
+        "sector_chart": sector_chart, "division_chart": division_chart, "m2_chart": m2_chart,
+        "sector_order": SECTOR_ORDER,
+    })
+
+
+async def supplier(request, datasette):
+    from publish.plugin import _wdtk_ids, foi_url
+
+    db = database(datasette)
+    sid = request.url_vars["supplier_id"]
+    found = await _rows(db, "select * from suppliers where supplier_id = :s", {"s": sid})
+    if not found:
+        return await _not_found(datasette, request, f"supplier with the id {sid}")
+    info = found[0]
+    by_year = await _rows(db, """
+        select y.council_id, c.name council_name, y.financial_year, y.payments, y.total_pence
+        from supplier_council_year y join councils c on c.council_id = y.council_id
+        where y.supplier_id = :s order by c.name, y.financial_year""", {"s": sid})
+    years = sorted({r["financial_year"] for r in by_year})
+    table: dict[str, dict] = {}
+    for r in by_year:
+        row = table.setdefault(r["council_id"], {"council_id": r["council_id"], "name": r["council_name"],
+                                                 "years": {}, "total": 0})
+        row["years"][r["financial_year"]] = r["total_pence"]
+        row["total"] += r["total_pence"] or 0
+    councils = sorted(table.values(), key=lambda r: -r["total"])
+    aliases = await _rows(db, "select alias, council_id, payments, total_pence from supplier_aliases "
+                              "where supplier_id = :s order by total_pence desc limit 50", {"s": sid})
+    biggest = await _rows(db, "select id, council_id, payment_date, amount_gbp, supplier_name, description, "
+                              "transaction_ref, sercop_division from payments where supplier_id = :s "
+                              "order by amount_pence desc limit 20", {"s": sid})
+    wdtk = await _wdtk_ids(datasette, db.name)
+    for p in biggest:
+        p["foi"] = foi_url(wdtk[p["council_id"]], p) if wdtk.get(p["council_id"]) else None
+    chart = charts.hbar([(c["name"], c["total"]) for c in councils[:20]],
+                        title=f"Payments to {info['name']} by council, all years")
+    return await _render(datasette, request, "cs_supplier.html", {
+        "supplier": info, "councils": councils, "years": years, "aliases": aliases, "biggest": biggest,
+        "chart": chart,
+    })
+
+
+async def quality_page(request, datasette):
+    db = database(datasette)
+    ranked = await _rows(db, "select q.*, c.name from council_quality q join councils c using (council_id) "
+                             "order by q.rank")
+    files = await _rows(db, """
+        select f.council_id, c.name, f.sha256, f.url, f.file_name, f.status, f.reason, f.quality_score,
+               f.problems, f.individual_rows, f.code_fields_missing
+        from files f join councils c using (council_id)
+        where f.status != 'superseded' and (f.problems not in ('', '[]') or f.individual_rows > 0
+              or f.status in ('rejected', 'unreadable') or f.code_fields_missing != '')
+        order by f.quality_score, c.name limit 500""")
+    for f in files:
+        f["problem_list"] = problems_list(f.get("problems"))
+    chart = charts.hbar([(r["name"], r["quality_score"]) for r in ranked[:30]],
+                        title="Transparency Code publication score (0-100)", fmt=lambda v: f"{v:.0f}",
+                        max_value=100)
+    return await _render(datasette, request, "cs_quality.html", {
+        "ranked": ranked, "files": files, "chart": chart, "code_fields": CODE_FIELDS,
+    })
+
+
+async def methodology(request, datasette):
+    from markdown_it import MarkdownIt
+
+    if METHODOLOGY.exists():
+        # html=False: raw HTML in the markdown is shown as text, never injected.
+        body = MarkdownIt("commonmark", {"html": False}).enable("table").render(
+            METHODOLOGY.read_text(encoding="utf-8"))
+    else:
+        body = "<p>The methodology document (docs/methodology.md) has not been written yet.</p>"
+    from markupsafe import Markup
+
+    return await _render(datasette, request, "cs_methodology.html", {"body": Markup(body)})
+
+
+async def search(request, datasette):
+    db = database(datasette)
+    q = (request.args.get("q") or "").strip()[:200]
+    suppliers, payments = [], []
+    if q:
+        fts = escape_fts(q)
+        suppliers = await _rows(db, """
+            select s.supplier_id, s.name, s.sector, s.councils, s.total_pence from suppliers s
+            where s.rowid in (select rowid from suppliers_fts where suppliers_fts match :q
+                              union select sp.rowid from suppliers sp join supplier_aliases a
+                                on a.supplier_id = sp.supplier_id
+                                where a.rowid in (select rowid from supplier_aliases_fts
+                                                  where supplier_aliases_fts match :q))
+            order by s.total_pence desc limit 50""", {"q": fts})
+        payments = await _rows(db, """
+            select p.id, p.council_id, c.name council_name, p.payment_date, p.amount_gbp, p.supplier_id,
+                   p.supplier_name, p.description
+            from payments p join councils c on c.council_id = p.council_id
+            where p.rowid in (select rowid from payments_fts where payments_fts match :q limit 5000)
+            order by p.amount_pence desc limit 50""", {"q": fts})
+    return await _render(datasette, request, "cs_search.html", {"q": q, "suppliers": suppliers,
+                                                                  "payments": payments})
+
+
+async def downloads(request, datasette):
+    folder = downloads_dir(datasette)
+    files = []
+    if folder and folder.exists():
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                files.append({"name": str(p.relative_to(folder)), "bytes": p.stat().st_size})
+    return await _render(datasette, request, "cs_downloads.html", {"files": files})
+
+
+def downloads_dir(datasette) -> Path | None:
+    config = datasette.plugin_config("councilspend") or {}
+    if config.get("downloads_dir"):
+        return Path(config["downloads_dir"])
+    db = database(datasette)
+    return Path(db.path).parent / "downloads" if db.path else None
+
+
+async def check(request, datasette):
+    if request.method != "POST":
+        return await _render(datasette, request, "cs_check.html", {"report": None, "max_mb": MAX_UPLOAD // 2**20})
+    length = int(request.headers.get("content-length") or 0)
+    if length > MAX_UPLOAD + 64 * 1024:
+        return await _check_error(datasette, request, f"The file is larger than {MAX_UPLOAD // 2**20} MB.", 413)
+    body = await _read_body(request, MAX_UPLOAD + 64 * 1024)
+    if body is None:
+        return await _check_error(datasette, request, f"The file is larger than {MAX_UPLOAD // 2**20} MB.", 413)
+    name, data = _uploaded_file(request.headers.get("content-type", ""), body)
+    if data is None:
+        return await _check_error(datasette, request, "No file was uploaded. Choose a file and press Check.", 400)
+    from publish.check_upload import check_bytes
+
+    report = await check_bytes(name, data)
+    return await _render(datasette, request, "cs_check.html", {"report": report,
+                                                                "max_mb": MAX_UPLOAD // 2**20})
+
+
+async def _check_error(datasette, request, message: str, status: int) -> Response:
+    return await _render(datasette, request, "cs_check.html",
+                         {"report": None, "error": message, "max_mb": MAX_UPLOAD // 2**20}, status=status)
+
+
+async def _read_body(request, limit: int) -> bytes | None:
+    """The request body, or ``None`` as soon as it exceeds ``limit`` (never buffers more)."""
+    chunks, size = [], 0
+    more = True
+    while more:
+        message = await request.receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _uploaded_file(content_type: str, body: bytes) -> tuple[str, bytes | None]:
+    """(file name, bytes) of the ``file`` field of a multipart/form-data body."""
+    if "multipart/form-data" not in content_type:
+        return "", None
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    for part in msg.iter_parts() if msg.is_multipart() else []:
+        if part.get_param("name", header="content-disposition") == "file":
+            name = Path(part.get_filename() or "upload").name
+            data = part.get_payload(decode=True)
+            return name, data if data else None
+    return "", None
+
+

@@ -1,0 +1,121 @@
+"""The councilspend Datasette plugin (registered via the ``datasette`` entry point in pyproject.toml).
+
+It adds the pages people read (home league table, council, supplier, quality, methodology, search,
+check-your-file) on top of Datasette's own table, SQL and JSON pages, and an "ask the council about
+this" link on every payment. Templates in ``publish/templates`` override Datasette's ``base.html`` so
+every page has the same header and search box.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
+
+from publish import pages
+
+STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
+WDTK = "https://www.whatdotheyknow.com/new/"
+_wdtk_cache: dict[int, dict[str, str]] = {}
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/$", pages.home),
+        (r"^/council/(?P<council_id>[^/]+)$", pages.council),
+        (r"^/supplier/(?P<supplier_id>[^/]+)$", pages.supplier),
+        (r"^/quality$", pages.quality_page),
+        (r"^/methodology$", pages.methodology),
+        (r"^/search$", pages.search),
+        (r"^/check$", pages.check),
+        (r"^/downloads$", pages.downloads),
+        (r"^/-/councilspend/(?P<name>[a-z0-9_-]+\.(css|svg))$", static_file),
+    ]
+
+
+async def static_file(request):
+    name = request.url_vars["name"]
+    path = STATIC / name
+    if not path.is_file():
+        return Response.text("not found", status=404)
+    kind = "text/css" if name.endswith(".css") else "image/svg+xml"
+    return Response(path.read_text(encoding="utf-8"), content_type=f"{kind}; charset=utf-8",
+                    headers={"cache-control": "max-age=3600"})
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    # Datasette only finds plugin templates in packages, and this plugin is a module: put our
+    # templates first in the loader so they also override Datasette's base.html.
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    from publish.charts import money
+
+    env.loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES)), env.loader])
+    env.filters["money"] = money
+    env.filters["pct"] = lambda v: "–" if v is None else f"{float(v):.1f}%"
+
+
+@hookimpl
+def skip_csrf(scope):
+    # The check page reads an upload and discards it: nothing changes, so CSRF cannot harm anyone,
+    # and scripted checks (curl -F) must work.
+    return scope.get("path") == "/check"
+
+
+@hookimpl
+def extra_template_vars(request):
+    return {"site_search_q": (request.args.get("q", "") if request else "")}
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """On payments, turn the transaction reference into an "ask the council" FOI link."""
+    if table != "payments" or column != "transaction_ref":
+        return None
+
+    async def inner():
+        wdtk = await _wdtk_ids(datasette, database)
+        keys = list(row.keys()) if hasattr(row, "keys") else []
+        payment = {k: _plain(row[k]) for k in keys}
+        council_id = payment.get("council_id")
+        slug = wdtk.get(council_id) if council_id else None
+        ref = escape(value) if value is not None else ""
+        if not slug:
+            return None if value is None else Markup(ref)
+        url = foi_url(slug, payment)
+        return Markup(f'{ref}<br><a class="foi" href="{escape(url)}" rel="nofollow">Ask the council about this</a>')
+
+    return inner
+
+
+def _plain(value):
+    """A cell value without Datasette's foreign-key expansion (``{"value": …, "label": …}``)."""
+    return value.get("value") if isinstance(value, dict) else value
+
+
+async def _wdtk_ids(datasette, database: str) -> dict[str, str]:
+    key = id(datasette)
+    if key not in _wdtk_cache:
+        db = datasette.get_database(database)
+        rows = await db.execute("select council_id, wdtk_id from councils where wdtk_id is not null")
+        _wdtk_cache[key] = {r["council_id"]: r["wdtk_id"] for r in rows}
+    return _wdtk_cache[key]
+
+
+def foi_url(wdtk_id: str, payment: dict) -> str:
+    """A pre-filled WhatDoTheyKnow request about one payment."""
+    amount = payment.get("amount_gbp")
+    amount_text = f"£{amount:,.2f}" if isinstance(amount, int | float) else "the amount shown"
+    what = (f"the payment of {amount_text} to {payment.get('supplier_name') or 'a supplier'}"
+            f" on {payment.get('payment_date') or 'the date shown'}"
+            + (f" (transaction reference {payment['transaction_ref']})" if payment.get("transaction_ref") else ""))
+    letter = (f"Please provide the invoice, purchase order and any contract or agreement relating to {what}, "
+              "as published in your spending over £500 data, and explain what goods or services it paid for.")
+    title = f"Payment to {payment.get('supplier_name') or 'supplier'} {payment.get('payment_date') or ''}".strip()
+    return WDTK + quote(wdtk_id) + "?" + urlencode({"title": title[:200], "default_letter": letter})

@@ -1,0 +1,75 @@
+"""Serve the published database with Datasette: immutable, read-only, with the inspect file.
+
+Immutable mode lets Datasette skip locking and trust the inspect file's table counts (no
+``count(*)`` over 10 million rows at start-up); nothing on the site can write to the database.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from publish.build import inspect_path_for, inspect_data
+
+REPO = Path(__file__).resolve().parents[1]
+METADATA = REPO / "metadata.yml"
+SETTINGS = {
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 1000,
+    "max_returned_rows": 5000,
+    "default_page_size": 50,
+    "allow_download": True,
+    "num_sql_threads": 3,
+}
+
+
+def load_metadata(path: Path = METADATA, db_name: str = "councilspend") -> dict:
+    """metadata.yml, with its ``databases: councilspend`` section renamed to ``db_name`` if needed."""
+    meta = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    dbs = meta.get("databases", {})
+    if db_name not in dbs and "councilspend" in dbs:
+        dbs[db_name] = dbs.pop("councilspend")
+    return meta
+
+
+def make_app(db_path: Path, *, metadata: Path = METADATA, settings: dict | None = None):
+    """A configured ``Datasette`` instance (used by ``serve`` and by the tests)."""
+    from datasette.app import Datasette
+
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise FileNotFoundError(f"{db_path}: no database; run `councilspend publish` first")
+    inspect = _inspect(db_path)
+    downloads = db_path.parent / "downloads"
+    return Datasette(
+        immutables=[str(db_path)],
+        inspect_data=inspect,
+        metadata=load_metadata(metadata, db_path.stem),
+        settings={**SETTINGS, **(settings or {})},
+        static_mounts=[("downloads", str(downloads))] if downloads.exists() else [],
+    )
+
+
+def _inspect(db_path: Path) -> dict:
+    """The build's inspect file, recomputed if it doesn't match the database (e.g. copied by hand)."""
+    path = inspect_path_for(db_path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entry = data[db_path.stem]
+        if entry["size"] == db_path.stat().st_size:
+            return data
+    except (OSError, ValueError, KeyError):
+        pass
+    return inspect_data(db_path, db_path)
+
+
+def serve(db_path: Path, *, port: int = 8001, host: str = "127.0.0.1", metadata: Path = METADATA) -> None:
+    """Serve the site on ``host:port`` until interrupted (gzip for clients that accept it)."""
+    import uvicorn
+
+    from publish.gzip_asgi import GZipMiddleware
+
+    app = make_app(db_path, metadata=metadata)
+    uvicorn.run(GZipMiddleware(app.app()), host=host, port=port, log_level="warning")

@@ -1,0 +1,160 @@
+"""Summary tables, indexes and full-text search, written after the payments table.
+
+Pages read summary tables, never ``GROUP BY`` over 10 million payments at request time; the council
+page's figures are exactly these tables' rows (a test checks it).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import sqlite_utils
+
+from publish.enrich import WITHHELD_ID
+from publish.payments_table import as_tuples
+from publish.tables import insert_rows
+
+log = logging.getLogger(__name__)
+
+# Indexes: every default facet, every join key, and the orders the pages use.
+INDEXES: dict[str, list[list[str]]] = {
+    "payments": [["council_id", "financial_year"], ["supplier_id", "council_id"], ["financial_year"],
+                 ["sector"], ["sercop_group"], ["sercop_division"], ["expense_type"], ["source_sha256"],
+                 ["payment_date"], ["amount_pence"], ["council_id", "amount_pence"], ["is_card"],
+                 ["is_redacted"]],
+    "files": [["council_id"], ["status"], ["kind"]],
+    "suppliers": [["sector"], ["total_pence"], ["councils"]],
+    "supplier_aliases": [["council_id"], ["alias"]],
+    "categories": [["council_id"], ["label"], ["kind", "label"]],
+    "council_year_sector": [["sector"], ["financial_year"]],
+    "council_year_division": [["sercop_division"], ["financial_year"]],
+    "supplier_council_year": [["council_id", "financial_year"], ["financial_year"]],
+    "council_quality": [["rank"]],
+}
+FTS: dict[str, list[str]] = {
+    "suppliers": ["name"],
+    "supplier_aliases": ["alias"],
+    "payments": ["supplier_name", "description"],
+}
+
+
+def write_aliases(conn: sqlite3.Connection) -> None:
+    """Every published spelling per entity and council. Withheld individuals have no alias rows."""
+    conn.execute(
+        "insert into supplier_aliases (supplier_id, alias, council_id, payments, total_pence) "
+        "select supplier_id, supplier_name, council_id, count(*), sum(amount_pence) from payments "
+        "where supplier_id is not null and supplier_id != ? and supplier_name is not null "
+        "group by 1, 2, 3", (WITHHELD_ID,))
+
+
+def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts: pd.DataFrame) -> None:
+    """Each mapping with the payments and pence it applies to (zero when no counted row used it)."""
+    keys = ["kind", "value", "council", "code"]
+    merged = categories.merge(counts, on=keys, how="left")
+    merged["payments"] = merged["payments"].fillna(0).astype(int)
+    merged["total_pence"] = merged["total_pence"].fillna(0).astype("int64")
+    merged["confidence"] = pd.to_numeric(merged["confidence"], errors="coerce")
+    merged = merged.rename(columns={"council": "council_id"})
+    cols = ["kind", "value", "council_id", "code", "label", "confidence", "rule", "payments", "total_pence"]
+    insert_rows(conn, "categories", as_tuples(merged[cols]), cols)
+
+
+def write_summaries(conn: sqlite3.Connection) -> None:
+    """council × year × sector, council × year × division, supplier × council × year."""
+    for table, key in (("council_year_sector", "sector"), ("council_year_division", "sercop_division")):
+        conn.execute(
+            f"insert into {table} (council_id, financial_year, {key}, payments, total_pence, total_gbp) "
+            f"select council_id, coalesce(financial_year, 'unknown'), coalesce({key}, 'unknown'), count(*), "
+            f"sum(amount_pence), round(sum(amount_pence) / 100.0, 2) from payments group by 1, 2, 3")
+    conn.execute(
+        "insert into supplier_council_year (supplier_id, council_id, financial_year, payments, total_pence, "
+        "total_gbp) select supplier_id, council_id, coalesce(financial_year, 'unknown'), count(*), "
+        "sum(amount_pence), round(sum(amount_pence) / 100.0, 2) from payments "
+        "where supplier_id is not null group by 1, 2, 3")
+
+
+def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, registers_db: Path | None,
+                   coverage_months: pd.DataFrame | None = None) -> list[str]:
+    """Write every table ``publish.measures.compute`` returns; return their names."""
+    try:
+        from publish.measures import compute
+    except ImportError as exc:
+        log.warning("publish.measures unavailable (%s): no M1/M2/M3 tables", exc)
+        return []
+    outturn = _outturn(registers_db)
+    tables = compute(payments, outturn, coverage_months)
+    db = sqlite_utils.Database(conn)
+    written = []
+    for name, df in tables.items():
+        if not isinstance(df, pd.DataFrame):
+            continue
+        frame = df.reset_index(drop=not _has_named_index(df))
+        frame.columns = [str(c) for c in frame.columns]
+        for col in frame.columns:
+            if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                frame[col] = frame[col].astype(object)
+        frame = frame.astype(object).where(frame.notna(), None)
+        db[name].insert_all(frame.to_dict("records"), batch_size=5000)
+        if "council_id" in frame.columns and not db[name].count == 0:
+            db[name].add_foreign_key("council_id", "councils", "council_id", ignore=True)
+        written.append(name)
+    return written
+
+
+def coverage_months(files: pd.DataFrame) -> pd.DataFrame:
+    """Months each counted file says it covers (council_id, financial_year, month "YYYY-MM").
+
+    Measures count a month as covered when a payment is dated in it; a file that covers a month
+    with only period-level dates (or no payments over £500) still covers it.
+    """
+    from publish.payments_table import financial_year
+
+    rows = []
+    counted = files[files["status"] == "counted"]
+    for council_id, start, end in zip(counted["council_id"], counted["period_start"], counted["period_end"],
+                                      strict=True):
+        s, e = pd.to_datetime(start, errors="coerce"), pd.to_datetime(end, errors="coerce")
+        if pd.isna(s) or pd.isna(e) or e < s or (e - s).days > 400:
+            continue
+        for m in pd.period_range(s, e, freq="M"):
+            rows.append((council_id, m.strftime("%Y-%m")))
+    out = pd.DataFrame(rows, columns=["council_id", "month"]).drop_duplicates()
+    out["financial_year"] = financial_year(out["month"] + "-01").astype(object)
+    return out[["council_id", "financial_year", "month"]]
+
+
+def _has_named_index(df: pd.DataFrame) -> bool:
+    return any(n is not None for n in df.index.names)
+
+
+def _outturn(registers_db: Path | None):
+    try:
+        from normalise.categories.outturn import read_outturn
+    except ImportError as exc:
+        log.warning("outturn reader unavailable (%s): M3 has no denominator", exc)
+        return None
+    if registers_db is None or not Path(registers_db).exists():
+        log.warning("no registers database: M3 has no denominator")
+        return None
+    return read_outturn(registers_db)
+
+
+def add_indexes_and_search(conn: sqlite3.Connection) -> None:
+    db = sqlite_utils.Database(conn)
+    for table, indexes in INDEXES.items():
+        if table not in db.table_names():
+            continue
+        for cols in indexes:
+            db[table].create_index(cols, if_not_exists=True)
+    for name in db.table_names():  # measures tables: index their key columns
+        if name not in INDEXES and not name.endswith(("_fts", "_fts_data", "_fts_idx", "_fts_docsize",
+                                                      "_fts_config")):
+            present = set(db[name].columns_dict)
+            for col in ("council_id", "financial_year", "sector", "sercop_division"):
+                if col in present:
+                    db[name].create_index([col], if_not_exists=True)
+    for table, cols in FTS.items():
+        db[table].enable_fts(cols, fts_version="FTS5", create_triggers=False, replace=True)

@@ -1,0 +1,50 @@
+"""Create SQLite tables from the published Frictionless schemas, so the YAML contract is the one
+source of column names, types, primary keys and foreign keys (Datasette links rows through them)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from councilspend.schemas import SCHEMA_DIR, descriptor
+
+SQL_TYPES = {"integer": "INTEGER", "number": "REAL", "boolean": "INTEGER"}  # everything else TEXT
+
+
+def published_tables() -> list[str]:
+    """Names of every table with a published schema (``councilspend/schemas/published``)."""
+    return sorted(p.name.removesuffix(".schema.yaml") for p in (SCHEMA_DIR / "published").glob("*.schema.yaml"))
+
+
+def columns(table: str) -> list[str]:
+    return [f["name"] for f in descriptor(f"published/{table}")["fields"]]
+
+
+def create_sql(table: str) -> str:
+    """``CREATE TABLE`` for a published table, foreign keys included."""
+    d = descriptor(f"published/{table}")
+    parts = []
+    for f in d["fields"]:
+        typ = SQL_TYPES.get(f.get("type", "string"), "TEXT")
+        parts.append(f'"{f["name"]}" {typ}')
+    pk = d.get("primaryKey")
+    if pk:
+        parts.append("PRIMARY KEY (" + ", ".join(f'"{c}"' for c in pk) + ")")
+    for fk in d.get("foreignKeys", []):
+        ref = fk["reference"]
+        parts.append(
+            "FOREIGN KEY (" + ", ".join(f'"{c}"' for c in fk["fields"]) + f') REFERENCES "{ref["resource"]}" ('
+            + ", ".join(f'"{c}"' for c in ref["fields"]) + ")"
+        )
+    return f'CREATE TABLE "{table}" (\n  ' + ",\n  ".join(parts) + "\n)"
+
+
+def create(conn: sqlite3.Connection, table: str) -> None:
+    conn.execute(create_sql(table))
+
+
+def insert_rows(conn: sqlite3.Connection, table: str, rows, cols: list[str] | None = None) -> None:
+    """Fast bulk insert of tuples in ``cols`` order (default: the schema's column order)."""
+    cols = cols or columns(table)
+    sql = f'INSERT INTO "{table}" (' + ", ".join(f'"{c}"' for c in cols) + ") VALUES (" + ", ".join(
+        "?" for _ in cols) + ")"
+    conn.executemany(sql, rows)

@@ -1,0 +1,124 @@
+"""Council registry (crawler/councils.yml), the mySociety register import, name resolution, CLI."""
+
+from __future__ import annotations
+
+import csv
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.registry import (
+    COUNCIL_TYPES,
+    RegistryError,
+    import_register,
+    load_registry,
+    resolve,
+)
+
+MYSOCIETY = "data/reference/uk_local_authorities_current.csv"
+
+
+def test_bundled_registry_has_30_real_english_councils():
+    councils = load_registry()
+    assert len(councils) >= 30
+    assert len({c["id"] for c in councils}) == len(councils)
+    for c in councils:
+        assert c["id"].startswith("E") and c["type"] in COUNCIL_TYPES
+        assert c["spending_pages"] or c.get("dgu_publisher"), c["id"]
+        assert all(u.startswith(("http://", "https://")) for u in c["spending_pages"])
+
+
+def test_bundled_registry_ids_are_real_gss_codes(shared):
+    with (shared / MYSOCIETY).open(encoding="utf-8") as fh:
+        register = {r["gss-code"]: r for r in csv.DictReader(fh)}
+    for c in load_registry():
+        assert c["id"] in register, c
+        assert register[c["id"]]["nation"] == "England"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"id": "leeds", "name": "Leeds", "type": "metropolitan"}, "field 'id'"),
+        ({"id": "E08000035", "name": "Leeds", "type": "city"}, "field 'type'"),
+        ({"id": "E08000035", "name": "Leeds", "spending_pages": ["ftp://x"]}, "field 'spending_pages'"),
+        ({"id": "E08000035", "name": "Leeds", "threshold": "500"}, "field 'threshold'"),
+        ({"id": "E08000035", "name": "Leeds", "ckan_api": "https://x.org/api"}, "field 'ckan_api'"),
+    ],
+)
+def test_bad_registry_entries_name_file_entry_and_field(tmp_path, entry, message):
+    path = tmp_path / "councils.yml"
+    import yaml
+
+    path.write_text(yaml.safe_dump({"councils": [entry]}), encoding="utf-8")
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    assert str(path) in str(err.value) and "council #1" in str(err.value) and message in str(err.value)
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    path = tmp_path / "councils.yml"
+    path.write_text(textwrap.dedent("""\
+        councils:
+          - {id: E08000035, name: Leeds, type: metropolitan, spending_pages: [https://a.example/]}
+          - {id: E08000035, name: Leeds again, type: metropolitan, spending_pages: [https://b.example/]}
+        """), encoding="utf-8")
+    with pytest.raises(RegistryError, match="council #2: duplicate id E08000035"):
+        load_registry(path)
+
+
+@pytest.fixture(scope="module")
+def register(shared, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("register") / "council_register.csv"
+    n = import_register(str(shared / MYSOCIETY), out)
+    assert n == 470
+    return out
+
+
+def test_abolished_councils_stay_resolvable(register):
+    craven = resolve("Craven", register=register, registry=[])
+    assert craven["id"] == "E07000163" and craven["end_date"] == "2023-04-01"
+    assert craven["replaced_by"] == ["E06000065"] and craven["replaced_by_codes"] == ["NYE"]
+    harrogate = resolve("Harrogate Borough Council", register=register, registry=[])
+    assert harrogate["id"] == "E07000165" and harrogate["end_date"] == "2023-04-01"
+    assert resolve("HAG", register=register, registry=[])["id"] == "E07000165"
+    assert resolve("E07000165", register=register, registry=[])["name"] == "Harrogate Borough Council"
+
+
+def test_resolve_merges_registry_and_register_and_prefers_current(register):
+    leeds = resolve("leeds city council", register=register)
+    assert leeds["id"] == "E08000035" and leeds["spending_pages"] and leeds["register_code"] == "LDS"
+    # "Somerset" names both the abolished county council and the 2023 unitary: the current one wins.
+    assert resolve("Somerset", register=register, registry=[])["id"] == "E06000066"
+    assert resolve("Somerset County Council", register=register, registry=[])["end_date"] == "2023-04-01"
+    assert resolve("Nowhere-on-Sea", register=register) is None
+
+
+def test_import_refuses_a_file_that_is_not_the_register(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,code\nLeeds,E08000035\n", encoding="utf-8")
+    with pytest.raises(RegistryError, match="missing columns"):
+        import_register(str(bad), tmp_path / "out.csv")
+
+
+def test_cli_councils_import_list_and_resolve(shared, tmp_path):
+    from councilspend.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "register.csv"
+    result = runner.invoke(main, ["councils", "import", str(shared / MYSOCIETY), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 470 councils" in result.output and out.exists()
+    result = runner.invoke(main, ["councils", "resolve", "Craven", "--register", str(out)])
+    assert result.exit_code == 0 and '"end_date": "2023-04-01"' in result.output
+    result = runner.invoke(main, ["councils", "list"])
+    assert result.exit_code == 0 and "E08000035" in result.output
+
+
+def test_cli_crawl_rejects_unknown_council(tmp_path):
+    from councilspend.cli import main
+
+    result = CliRunner().invoke(main, ["crawl", "--council", "E00000000", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "not in the registry: E00000000" in result.output
