@@ -59,8 +59,8 @@ METRIC_KEYS = [
     "validate_vs_frictionless",
     "rerun_seconds",
     "rerun_share",
-    "normalise_seconds_1_worker",
-    "normalise_seconds_2_workers",
+    "normalise_1_worker_seconds",
+    "normalise_2_workers_seconds",
     "speedup_2_workers",
     "datasette_council_page_p50_ms",
     "datasette_council_page_p95_ms",
@@ -301,8 +301,8 @@ class Bench:
                 "normalise", manifest=str(gen.manifest), out_dir=str(self.work / f"normalised-w{w}"), workers=w))
             times[w] = m if isinstance(m, str) else float(m.result["seconds"])
             shutil.rmtree(self.work / f"normalised-w{w}", ignore_errors=True)
-        self._set("normalise_seconds_1_worker", times[1])
-        self._set("normalise_seconds_2_workers", times[2])
+        self._set("normalise_1_worker_seconds", times[1])
+        self._set("normalise_2_workers_seconds", times[2])
         self._ratio("speedup_2_workers", times[1], times[2])
 
     def _datasette(self, gen: Generated) -> None:

@@ -115,28 +115,10 @@ def _canonical_rows(rows_dir: Path, limit: int | None = None):
     return df if limit is None else df.head(limit)
 
 
-def write_canonical_csv(df, path: Path) -> None:
-    """Canonical rows as the normaliser's CSV contract: schema field order, ISO dates, true/false."""
-    import pandas as pd
-
-    from councilspend.schemas import descriptor
-
-    out = pd.DataFrame(index=df.index)
-    for f in descriptor("payment")["fields"]:
-        col = df[f["name"]] if f["name"] in df.columns else pd.Series(pd.NA, index=df.index)
-        if f["type"] == "boolean":
-            col = col.map({True: "true", False: "false"})
-        elif f["type"] == "date":
-            col = pd.to_datetime(col, errors="coerce").dt.strftime("%Y-%m-%d")
-        elif f["type"] == "integer":
-            col = col.astype("Int64")
-        out[f["name"]] = col
-    out.to_csv(path, index=False, na_rep="")
-
-
 def validate(normalised_dir: str, sample_rows: int, work_dir: str) -> dict:
     """``normalise.validate`` on every canonical row vs frictionless on a sample of the same rows."""
     validate_rows = _import("normalise.validate", "validate_rows")
+    to_text_frame = _import("normalise.validate", "to_text_frame")
     import frictionless
 
     from councilspend.schemas import frictionless_schema
@@ -144,11 +126,12 @@ def validate(normalised_dir: str, sample_rows: int, work_dir: str) -> dict:
     rows_dir = Path(normalised_dir) / "rows"
     df = _canonical_rows(rows_dir)
     start = time.perf_counter()
-    ours = validate_rows(df)
+    ours = validate_rows(df, limit=None)
     ours_seconds = time.perf_counter() - start
     sample = df.head(sample_rows)
     csv_path = Path(work_dir) / "canonical-sample.csv"
-    write_canonical_csv(sample, csv_path)
+    # The same rows as the normaliser's CSV contract (what `councilspend normalise --out` writes).
+    to_text_frame(sample).to_csv(csv_path, index=False)
     schema = frictionless_schema("payment")
     start = time.perf_counter()
     with frictionless.system.use_context(trusted=True):

@@ -139,6 +139,6 @@ def finalise(out_dir: Path, councils: list[dict]) -> dict[str, dict]:
     rows, this_crawl = merge(read_manifest(manifest_path), files)
     write_manifest(manifest_path, rows)
     summary = summarise(councils, this_crawl, pages)
-    for path in journal_dir.glob("journal-*.jsonl"):
-        path.unlink()
+    for path in journal_dir.glob("journal-*.jsonl"):  # kept (renamed) for the progress display
+        path.replace(path.with_suffix(".merged"))
     return summary

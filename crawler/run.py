@@ -45,7 +45,7 @@ def _locked(out_dir: Path) -> Iterator[None]:
 def _journal_counts(journal_dir: Path) -> tuple[int, int, int]:
     """(pages, files, problems) seen so far, from the spiders' journals (for the progress display)."""
     pages = files = problems = 0
-    for path in journal_dir.glob("journal-*.jsonl"):
+    for path in journal_dir.glob("journal-*"):  # .jsonl while crawling, .merged once merged
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError:
@@ -82,6 +82,8 @@ def crawl(
         if any(journal_dir.glob("journal-*.jsonl")):  # left by a crawl that was killed: keep its work
             finalise(out_dir, [])
         summary_path.unlink(missing_ok=True)
+        for old in journal_dir.glob("journal-*.merged"):
+            old.unlink()
         job_path.write_text(json.dumps({"councils": councils, "out_dir": str(out_dir),
                                         "settings": settings or {}}, default=str), encoding="utf-8")
         env = dict(os.environ)

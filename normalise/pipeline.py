@@ -363,7 +363,35 @@ def _build_rows(
     out["source_sheet"] = const(sheet or "")
     out["source_row"] = lines.astype(np.int64)
     out = {k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v) for k, v in out.items()}
+    _warn_active_text(out, ["supplier_name", *_TEXT_FIELDS], lines, info)
     return pd.DataFrame(out, index=index)[PAYMENT_FIELDS]
+
+
+_ACTIVE = {
+    "formula": (r"^[=+@]|^-[A-Za-z(]", "look like spreadsheet formulas (kept as text; a spreadsheet "
+                                       "opening the CSV may run them)"),
+    "markup": (r"(?i)<\s*/?\s*(?:script|iframe|object|embed|img|a)\b|javascript:", "contain HTML/script markup "
+                                                                                "(kept as text, never interpreted)"),
+}
+
+
+def _warn_active_text(out: dict, fields: list[str], lines: np.ndarray, info: dict) -> None:
+    """Formula-looking (``=HYPERLINK(...)``) and markup (``<script>``) cells are kept verbatim, and
+    reported: the rows go to a CSV that someone may open in Excel, and to a web page."""
+    for key, (pattern, what) in _ACTIVE.items():
+        hits: list[int] = []
+        example = ""
+        for fld in fields:
+            s = out[fld]
+            mask = s.str.contains(pattern, regex=True).to_numpy(dtype=bool)
+            if mask.any():
+                hits.extend(lines[mask].tolist())
+                example = example or f"{fld}={s[mask].iloc[0][:60]!r}"
+        if hits:
+            rows = sorted(set(hits))
+            info["warnings"].append(
+                f"{len(rows)} rows have cells that {what} ({key}; e.g. {example}; rows {rows[:10]})"
+            )
 
 
 def _iso(s: pd.Series) -> np.ndarray:

@@ -171,14 +171,18 @@ def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
         raise ReadError(f"line {worst} has {ncols:,} cells: this is not a spending table")
     n_lines = len(lines)
     del lines
+    warnings: list[str] = []
     try:
-        df = pd.read_csv(
-            io.StringIO(text), sep=sep, header=None, names=range(ncols), dtype=str,
-            keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c",
-            quoting=csv.QUOTE_MINIMAL,
-        )
+        df = _read_text(text, sep, ncols, csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, ValueError) as exc:
-        raise ReadError(f"CSV could not be split into cells: {exc}") from exc
+        # An unbalanced quote swallows the rest of the file; read quotes as plain text instead,
+        # so no row is lost, and say so.
+        try:
+            df = _read_text(text, sep, ncols, csv.QUOTE_NONE)
+        except (pd.errors.ParserError, ValueError):
+            raise ReadError(f"CSV could not be split into cells: {exc}") from exc
+        warnings.append(f"unbalanced quotes ({exc}); quotes were read as plain text")
+        df = df.apply(lambda c: c.str.strip('"'))
     df.columns = range(df.shape[1])
     # Line numbers: one record per line, except where a quoted cell holds line breaks.
     extra = np.zeros(len(df), dtype=np.int64)
@@ -192,7 +196,14 @@ def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
     repairs: list[dict] = []
     if not text.isascii():
         df, repairs = repair_cells(df, line_numbers)
-    return RawTable(df, line_numbers, sheet=sheet, encoding=encoding, repairs=repairs)
+    return RawTable(df, line_numbers, sheet=sheet, encoding=encoding, repairs=repairs, warnings=warnings)
+
+
+def _read_text(text: str, sep: str, ncols: int, quoting: int) -> pd.DataFrame:
+    return pd.read_csv(
+        io.StringIO(text), sep=sep, header=None, names=range(ncols), dtype=str,
+        keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c", quoting=quoting,
+    )
 
 
 # ---------------------------------------------------------------- spreadsheets

@@ -168,6 +168,9 @@ def problems(report: dict) -> list[dict]:
         severity = item.get("severity_card" if kind == "card" else "severity", "error")
         out.append({"severity": severity, "rule": item["rule"],
                     "message": f"no column for {item['label']} (looked for: {', '.join(item['any_of'])})"})
+    if kind in ("payments", "card") and not report["data_rows"]:
+        out.append({"severity": "error", "rule": rules["rules"]["itemised"],
+                    "message": "the file has a header but no data rows"})
     if report["rows_rejected"]:
         out.append({"severity": "error", "rule": rules["rules"]["amount"],
                     "message": f"{report['rows_rejected']} rows have no readable amount (see errors for rows)"})

@@ -60,7 +60,7 @@ def hbar(items: Sequence[tuple[str, float]], *, title: str, fmt=money, width: in
             f"<text x='{label_w + w + 6:.1f}' y='{y + 17}' font-size='12' fill='#505a5f'>{escape(fmt(value))}</text>"
         )
     if not items:
-        parts.append(f"<text x='8' y='20' font-size='13' fill='#505a5f'>No data</text>")
+        parts.append("<text x='8' y='20' font-size='13' fill='#505a5f'>No data</text>")
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -102,15 +102,18 @@ def stacked_share(rows: Sequence[tuple[str, dict[str, float]]], *, title: str, w
     return Markup("".join(out))
 
 
-def line(series: dict[str, Sequence[tuple[str, float]]], *, title: str, width: int = 640, height: int = 220,
-         fmt=lambda v: f"{v:.0f}%") -> Markup:
-    """Lines over shared x labels (e.g. share by year per council); points carry tooltips."""
+def line(series: dict[str, Sequence[tuple[str, float]]], *, title: str, width: int = 640, height: int = 240,
+         fmt=lambda v: f"{v:.0f}%", max_value: float | None = 100) -> Markup:
+    """Lines over shared x labels (e.g. share by year); points carry tooltips and value labels.
+
+    Percentages use a fixed 0-100 axis so two councils' charts compare at a glance.
+    """
     xs: list[str] = []
     for pts in series.values():
         xs += [x for x, _ in pts if x not in xs]
     xs.sort()
-    left, right, top, bottom = 50, 20, 10, 40
-    vmax = max((v for pts in series.values() for _, v in pts if v is not None), default=1) or 1
+    left, right, top, bottom = 50, 50, 10, 30 + 18 * len(series)
+    vmax = max_value or max((v for pts in series.values() for _, v in pts if v is not None), default=1) or 1
     pw, ph = width - left - right, height - top - bottom
     out = [_open(width, height, title)]
     for t in range(5):
@@ -124,7 +127,7 @@ def line(series: dict[str, Sequence[tuple[str, float]]], *, title: str, width: i
         return left + (pw * i / (len(xs) - 1) if len(xs) > 1 else pw / 2)
 
     for i, x in enumerate(xs):
-        out.append(f"<text x='{px(i):.1f}' y='{height - bottom + 18}' text-anchor='middle' font-size='12'>"
+        out.append(f"<text x='{px(i):.1f}' y='{top + ph + 18}' text-anchor='middle' font-size='12'>"
                    f"{escape(x)}</text>")
     for j, (name, pts) in enumerate(series.items()):
         c = PALETTE[j % len(PALETTE)]
@@ -133,8 +136,13 @@ def line(series: dict[str, Sequence[tuple[str, float]]], *, title: str, width: i
             d = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
             out.append(f"<polyline points='{d}' fill='none' stroke='{c}' stroke-width='2'/>")
         for (x, y), (xl, v) in zip(coords, [p for p in pts if p[1] is not None], strict=True):
-            out.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3.5' fill='{c}'><title>{escape(name)} {escape(xl)}: "
-                       f"{escape(fmt(v))}</title></circle>")
+            out.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='{c}'><title>{escape(name)} {escape(xl)}: "
+                       f"{escape(fmt(v))}</title></circle>"
+                       f"<text x='{x:.1f}' y='{y - 8:.1f}' text-anchor='middle' font-size='11' fill='{c}'>"
+                       f"{escape(fmt(v))}</text>")
+        ly = height - 14 - 18 * (len(series) - 1 - j)
+        out.append(f"<rect x='{left}' y='{ly - 9}' width='12' height='3' fill='{c}'/>"
+                   f"<text x='{left + 18}' y='{ly - 4}' font-size='12'>{escape(name)}</text>")
     out.append("</svg>")
     return Markup("".join(out))
 

@@ -213,6 +213,10 @@ def compute(
         cy["m3_release"] = None
     cy["m3_denominator_pence"] = cy["m3_denominator_pence"].astype("Int64")
     cy["m3_share"] = _share(cy["external_delivery_pence"], cy["m3_denominator_pence"])
+    # The broad comparator for "30-40% of budgets go to third parties": every payment to an outside
+    # payee (goods, works and capital included) over the same outturn total.
+    cy["external_payees_pence"] = cy[[f"m1_{s}_pence" for s in EXTERNAL_SECTORS]].sum(axis=1)
+    cy["external_payees_share_of_tse"] = _share(cy["external_payees_pence"], cy["m3_denominator_pence"])
     out["council_year_measures"] = cy.sort_values(KEY, ignore_index=True)
 
     dkeys = KEY + ["sercop_division"]

@@ -41,7 +41,7 @@ async def _tables(db) -> set[str]:
 
 async def _render(datasette, request, template: str, ctx: dict, status: int = 200) -> Response:
     db = database(datasette)
-    ctx = {"dbname": db.name, **ctx}
+    ctx = {"dbname": db.name, "metadata": datasette.metadata(), **ctx}
     html = await datasette.render_template(template, ctx, request=request)
     return Response.html(html, status=status)
 
@@ -118,7 +118,7 @@ async def council(request, datasette):
         m3_points = [(m["financial_year"], m["m3_pct"]) for m in measures["rows"] if m.get("m3_pct") is not None]
         if m3_points:
             series["M3 externally delivered, % of service expenditure"] = m3_points
-        m2_chart = charts.line(series, title="Externally delivered share by year")
+        m2_chart = charts.line(series, title="Externally delivered share by year", width=900)
     return await _render(datasette, request, "cs_council.html", {
         "council": info, "sectors": sectors, "years": years, "latest": latest, "divisions": divisions,
         "latest_divisions": latest_divisions, "top": top, "models": models, "delivery": delivery,

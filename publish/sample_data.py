@@ -167,3 +167,11 @@ def write_sample_normalised(out_dir: Path, *, months: int = 3, n_repeats: int = 
                           "fetched_at": "2025-01-10T09:00:00+00:00"})
     pd.DataFrame(file_rows, columns=FILES_COLUMNS).to_csv(out_dir / "files.csv", index=False)
     return out_dir
+
+
+def build_sample_site(root: Path, **kwargs) -> Path:
+    """Write the sample normalised dir under ``root`` and build ``root/councilspend.db`` from it."""
+    from publish.build import build_database
+
+    write_sample_normalised(Path(root) / "normalised", **kwargs)
+    return build_database(Path(root), Path(root) / "councilspend.db", registry=COUNCILS, progress=False)

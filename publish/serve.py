@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from publish.build import inspect_path_for, inspect_data
+from publish.build import inspect_data, inspect_path_for
 
 REPO = Path(__file__).resolve().parents[1]
 METADATA = REPO / "metadata.yml"

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import sqlite_utils
+import yaml
 
 from publish.enrich import WITHHELD_ID
 from publish.payments_table import as_tuples
 from publish.tables import insert_rows
 
 log = logging.getLogger(__name__)
+METADATA = Path(__file__).resolve().parents[1] / "metadata.yml"
 
 # Indexes: every default facet, every join key, and the orders the pages use.
 INDEXES: dict[str, list[list[str]]] = {
@@ -142,13 +144,31 @@ def _outturn(registers_db: Path | None):
     return read_outturn(registers_db)
 
 
+def facet_columns(metadata: Path = METADATA) -> dict[str, list[str]]:
+    """Default facets per table from metadata.yml: each needs an index or Datasette's facet times out."""
+    if not metadata.exists():
+        return {}
+    meta = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
+    out: dict[str, list[str]] = {}
+    for db in (meta.get("databases") or {}).values():
+        for table, cfg in (db.get("tables") or {}).items():
+            out.setdefault(table, []).extend(cfg.get("facets") or [])
+    return out
+
+
 def add_indexes_and_search(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
-    for table, indexes in INDEXES.items():
-        if table not in db.table_names():
+    tables = set(db.table_names())
+    wanted = {t: list(ix) for t, ix in INDEXES.items()}
+    for table, facets in facet_columns().items():
+        wanted.setdefault(table, []).extend([f] for f in facets)
+    for table, indexes in wanted.items():
+        if table not in tables:
             continue
+        present = set(db[table].columns_dict)
         for cols in indexes:
-            db[table].create_index(cols, if_not_exists=True)
+            if set(cols) <= present:
+                db[table].create_index(cols, if_not_exists=True)
     for name in db.table_names():  # measures tables: index their key columns
         if name not in INDEXES and not name.endswith(("_fts", "_fts_data", "_fts_idx", "_fts_docsize",
                                                       "_fts_config")):

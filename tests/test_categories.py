@@ -110,15 +110,20 @@ def test_many_rows_with_few_distinct_values_give_the_same_answer_per_value() -> 
 
 def test_codes_come_before_keywords() -> None:
     df = pd.DataFrame(
-        {"kind": ["expense_type", "expense_type", "service_area", "expense_type"],
-         "value": ["Stationery", "Stationery", "Finance", "Rents"],
-         "code": ["321000", "", "ASC", "4410"]}  # ProClass social care; RO division code; a local ledger code
+        {"kind": ["expense_type", "expense_type", "service_area", "expense_type", "expense_type", "expense_type"],
+         "value": ["Stationery", "Stationery", "Finance", "Rents", "Ext Res Care Fees", "GF Balance Movements"],
+         # ProClass social care; none; RO division code; a local ledger code; a bare six-digit
+         # ledger code (not ProClass unless it says so); descriptive text in the code column
+         "code": ["PROCLASS 321000", "", "ASC", "4410", "230842", "Stock Purchases"]}
     )
     out = classify_categories(df)
-    assert list(out["label"]) == ["third_party_payments", "supplies_services", "adult_social_care", "premises"]
+    assert list(out["label"]) == ["third_party_payments", "supplies_services", "adult_social_care", "premises",
+                                  "third_party_payments", "supplies_services"]
     assert out.loc[0, "rule"] == "code:proclass:32"
     assert out.loc[2, "rule"] == "code:sercop_division:asc"
     assert out.loc[3, "rule"].startswith("keyword:"), "an unknown code scheme falls through to the keywords"
+    assert out.loc[4, "rule"].startswith("keyword:")
+    assert out.loc[5, "rule"].startswith("code_text:keyword:") and out.loc[5, "confidence"] < 0.8
 
 
 def test_overrides_apply_per_council_last(tmp_path: Path) -> None:
@@ -185,3 +190,13 @@ def test_cli_classify_and_accuracy(tmp_path: Path, shared: Path) -> None:
     bad.write_text("kind,value\nsupplier,Acme\n", encoding="utf-8")
     res = runner.invoke(main, ["classify", "categories", "--in", str(bad), "--out", str(dst)])
     assert res.exit_code != 0 and "bad.csv" in res.output
+
+
+def test_row_values_take_the_first_filled_column() -> None:
+    from normalise.categories.row_values import expense_value, service_value
+
+    rows = pd.DataFrame({"expense_type": ["Rents", "", None], "procurement_category": ["x", "Private Contractors", ""],
+                         "description": ["", "", "Gas charges"], "service_area": ["", "Libraries", ""],
+                         "directorate": ["Resources", "Communities", ""]})
+    assert list(expense_value(rows)) == ["Rents", "Private Contractors", "Gas charges"]
+    assert list(service_value(rows)) == ["Resources", "Libraries", ""]

@@ -198,6 +198,7 @@ def test_ckan_package_search_paginates_and_picks_spend_datasets(first, site):
     searches = [r for r in first.requests if r.path.startswith("/api/3/action/package_search")]
     assert sorted(r.query["start"][0] for r in searches) == ["0", "2"]
     assert all(r.query["fq"] == ["organization:fixture-council"] for r in searches)
+    assert searches[0].path == "/api/3/action/package_search?fq=organization:fixture-council&rows=2&start=0"
     rows = {r["url"]: r for r in first.rows if r["source"] == "ckan"}
     assert set(rows) == {site.url("/ckan/files/2023-05.csv"), site.url("/ckan/files/2024-05")}
     assert stored(first, rows[site.url("/ckan/files/2023-05.csv")]) == CKAN_2023

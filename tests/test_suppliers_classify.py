@@ -142,3 +142,9 @@ def test_cli_load_classify_and_accuracy(shared: Path, tmp_path: Path) -> None:
     assert "ALL" in res.output and "unknown share" in res.output
     res = runner.invoke(main, ["registers", "load", "--help"])
     assert "companies_house" in res.output
+
+
+def test_expense_type_turns_a_levy_to_a_public_body_into_a_transfer() -> None:
+    df = pd.DataFrame({"supplier_name": ["Anyshire Combined Authority"] * 2 + ["Acme Ltd"],
+                       "expense_type": ["Transport Levy", "Consultancy", "Transport Levy"]})
+    assert classify_suppliers(df)["sector"].tolist() == ["transfer", "public", "private"]

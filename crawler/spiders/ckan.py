@@ -22,7 +22,7 @@ DEFAULT_CKAN_API = "https://data.gov.uk/api/3/action/"
 
 
 def search_url(api: str, publisher: str, rows: int, start: int) -> str:
-    query = urlencode({"fq": f"organization:{publisher}", "rows": rows, "start": start})
+    query = urlencode({"fq": f"organization:{publisher}", "rows": rows, "start": start}, safe=":")
     return f"{api}package_search?{query}"
 
 

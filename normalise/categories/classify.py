@@ -19,7 +19,11 @@ import pandas as pd
 from normalise.categories.rules import code_lists, keyword_rules, load_overrides, normalise_value
 from normalise.categories.taxonomy import LABELS
 
-_SIX_DIGITS = re.compile(r"\d{6}")
+# A ProClass code must say so ("PROCLASS 321000", "ProClass:321000"): a bare six-digit number is
+# far more often a council's own ledger code (Trafford's 230842 is a care-fees account, not
+# ProClass "Highway Equipment").
+_PROCLASS = re.compile(r"pro\s*class\s*(?:v?\d+(?:\.\d+)?)?\s*[:\-]?\s*(\d{6})", re.I)
+_HAS_LETTERS = re.compile(r"[a-z]{3}", re.I)
 
 
 def _by_code(kind: str, code: str) -> tuple[str, float, str] | None:
@@ -28,11 +32,11 @@ def _by_code(kind: str, code: str) -> tuple[str, float, str] | None:
         return None
     lists = code_lists()
     if kind == "expense_type":
-        digits = code.replace(" ", "")
-        if _SIX_DIGITS.fullmatch(digits):
-            entry = lists["proclass"]["level1_by_prefix"].get(digits[:2])
+        m = _PROCLASS.fullmatch(code)
+        if m:
+            entry = lists["proclass"]["level1_by_prefix"].get(m.group(1)[:2])
             if entry:
-                return entry["group"], float(lists["proclass"]["confidence"]), f"code:proclass:{digits[:2]}"
+                return entry["group"], float(lists["proclass"]["confidence"]), f"code:proclass:{m.group(1)[:2]}"
         return None
     label = lists["service_division_codes"]["codes"].get(code.lower())
     if label:
@@ -40,21 +44,34 @@ def _by_code(kind: str, code: str) -> tuple[str, float, str] | None:
     return None
 
 
+def _by_keywords(kind: str, text: str) -> tuple[str, float, str] | None:
+    for rule in keyword_rules(kind):
+        if rule.matches(text):
+            return rule.label, rule.confidence, f"keyword:{rule.id}"
+    return None
+
+
 @lru_cache(maxsize=200_000)
 def classify_value(kind: str, value: str, code: str = "") -> tuple[str, float, str]:
-    """(label, confidence, rule) for one value; codes first, then keyword rules."""
+    """(label, confidence, rule) for one value: a code from a published scheme first, then the
+    keyword rules on the value, then (when the value says nothing) the keyword rules on a
+    descriptive code such as Harrogate's "Expenditure Code" text."""
     if kind not in LABELS:
         raise ValueError(f"kind must be one of {', '.join(LABELS)}, not {kind!r}")
     decided = _by_code(kind, code)
     if decided:
         return decided
     text = normalise_value(value)
-    if not text:
-        return "unknown", 1.0, "empty"
-    for rule in keyword_rules(kind):
-        if rule.matches(text):
-            return rule.label, rule.confidence, f"keyword:{rule.id}"
-    return "unknown", 0.0, "no_rule"
+    hit = _by_keywords(kind, text) if text else None
+    if hit and hit[0] != "unknown":
+        return hit
+    if _HAS_LETTERS.search(code):
+        from_code = _by_keywords(kind, normalise_value(code))
+        if from_code and from_code[0] != "unknown":
+            return from_code[0], round(from_code[1] * 0.8, 3), f"code_text:{from_code[2]}"
+    if hit:
+        return hit
+    return ("unknown", 1.0, "empty") if not text else ("unknown", 0.0, "no_rule")
 
 
 def _clean(series: pd.Series) -> pd.Series:
@@ -95,9 +112,11 @@ def classify_categories(df: pd.DataFrame, overrides: Path | None = None) -> pd.D
     if table:
         for i, (council, kind, value) in enumerate(zip(keys["council"], keys["kind"], keys["value"], strict=True)):
             norm = normalise_value(value)
-            hit = table.get((council.lower(), kind, norm)) or table.get(("*", kind, norm))
-            if hit:
-                keys.loc[i, ["label", "confidence", "rule"]] = [hit[0], 1.0, f"override:{council or '*'}"]
+            for who in (council.lower(), "*"):
+                hit = table.get((who, kind, norm))
+                if hit:
+                    keys.loc[i, ["label", "confidence", "rule"]] = [hit[0], 1.0, f"override:{council if who != '*' else '*'}"]
+                    break
     merged = work.reset_index(drop=True).merge(keys, on=["kind", "value", "council", "code"], how="left")
     out = df.copy()
     out["label"] = merged["label"].to_numpy()

@@ -280,12 +280,35 @@ def _preferred_org_id(facts: list[OrgFact]) -> str:
 # --- name rules ---------------------------------------------------------------------------------
 
 
-def rule_candidates(text: str, rules: list[Rule]) -> list[Decision]:
-    out = []
-    for r in rules:
-        if r.pattern.search(text) and not (r.unless and r.unless.search(text)):
-            out.append(Decision(r.sector, r.subsector, r.confidence, f"rule {r.id}", "rule"))
-    return out
+GROUP_SIZE = 8
+
+
+@lru_cache(maxsize=4)
+def _rule_groups(rules: tuple[Rule, ...]) -> list[tuple[re.Pattern, list[Rule]]]:
+    """Rules by descending confidence, in groups screened by one combined pattern.
+
+    Most payees match none of a group's rules, so one search usually rules out eight.
+    """
+    ordered = sorted(rules, key=lambda r: -r.confidence)  # stable: file order breaks ties
+    groups = []
+    for start in range(0, len(ordered), GROUP_SIZE):
+        chunk = ordered[start : start + GROUP_SIZE]
+        groups.append((re.compile("|".join(f"(?:{r.pattern.pattern})" for r in chunk)), chunk))
+    return groups
+
+
+def best_rule(text: str, groups: list[tuple[re.Pattern, list[Rule]]]) -> Decision | None:
+    """The most confident rule that matches ``text`` (ties: the rule listed first in rules.yml).
+
+    ``groups`` comes from ``_rule_groups(tuple(load_rules()["rules"]))``.
+    """
+    for screen, chunk in groups:
+        if not screen.search(text):
+            continue
+        for r in chunk:
+            if r.pattern.search(text) and not (r.unless and r.unless.search(text)):
+                return Decision(r.sector, r.subsector, r.confidence, f"rule {r.id}", "rule")
+    return None
 
 
 def personal_name_shape(text: str, cfg: dict) -> Decision | None:
@@ -382,13 +405,14 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
         distinct, on=["name", "cn", "ch", "vat", "red"], how="left", sort=False
     ).sort_values("_row")
     payer = _payer_lookup(sorted(set(council.tolist()) - {""}), regs)
-    contextual: dict[tuple[str, int], Decision] = {}
+    expense = _col(df, "expense_type").tolist()
+    contextual: dict[tuple[str, str, int], Decision] = {}
     final = []
-    for c, dec, key, text in zip(merged["_council"], merged["decision"], merged["key"], merged["text"],
-                                 strict=True):
-        ck = (c, id(dec))
+    for c, e, dec, key, text in zip(merged["_council"], expense, merged["decision"], merged["key"],
+                                    merged["text"], strict=True):
+        ck = (c, e, id(dec))
         if ck not in contextual:
-            contextual[ck] = _in_context(dec, key, text, c, payer.get(c), cfg)
+            contextual[ck] = _by_expense_type(_in_context(dec, key, text, c, payer.get(c), cfg), e, cfg)
         final.append(contextual[ck])
     out = df.copy()
     out["supplier_id"] = merged["entity"].values
@@ -402,7 +426,7 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
 
 def _intrinsic(distinct: pd.DataFrame, texts: list[str], keys: list[str], regs: Registers,
                cfg: dict) -> list[Decision]:
-    rules: list[Rule] = cfg["rules"]
+    groups = _rule_groups(tuple(cfg["rules"]))
     overrides = load_overrides()
     cc_by_key, cc_by_number = load_council_companies(COUNCIL_COMPANIES_FILE, DEMO_COUNCIL_COMPANIES_FILE)
 
@@ -468,8 +492,10 @@ def _intrinsic(distinct: pd.DataFrame, texts: list[str], keys: list[str], regs: 
                 cap = 0.9 if agree else 0.7
                 cands.append(replace(best, confidence=min(best.confidence, cap),
                                      evidence=best.evidence + ("" if agree else f" (+{len(ds) - 1} others)")))
-        cands += rule_candidates(text, rules)
-        person = personal_name_shape(plain_text(name), cfg["individuals"])
+        rule = best_rule(text, groups)
+        if rule:
+            cands.append(rule)
+        person = personal_name_shape(text, cfg["individuals"])
         if person and not _has_trading_name(name):
             cands.append(person)
         if text and any(ch_.isalpha() for ch_ in text):
@@ -520,6 +546,17 @@ def _unify(distinct: pd.DataFrame, decisions: list[Decision], entity_ids: list[s
                 how = methods[i] if methods[i] != "single" else "same entity"
                 out[i] = replace(best, evidence=f"{best.evidence} [via alias {distinct['name'][best_i]!r}, {how}]")
     return out, canonical
+
+
+def _by_expense_type(dec: Decision, expense_type: str, cfg: dict) -> Decision:
+    """A public body paid under a levy/precept/pension expense type is a transfer, not a supplier."""
+    spec = cfg.get("expense_transfer")
+    if not expense_type or not spec or dec.sector not in spec["sectors"] or dec.step == "override":
+        return dec
+    if re.search(spec["pattern"], plain_text(expense_type)):
+        return replace(dec, sector="transfer", subsector=spec["subsector"], confidence=spec["confidence"],
+                       evidence=f"expense type {expense_type!r} is a transfer ({dec.evidence})")
+    return dec
 
 
 # --- council context ----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ _APOSTROPHE = re.compile(r"['\u2019`]")
 _AMPERSAND = re.compile(r"[&+]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SPACES = re.compile(r"\s+")
+_NEEDS_CLEANING = re.compile(r"^\s|\s$|\s\s|[^\S ]|[\u00a0\u200b\u200c\u200d\ufeff]")
 _INVISIBLE = re.compile(r"[\u00a0\u200b\u200c\u200d\ufeff]")
 
 
@@ -47,8 +48,10 @@ def display_name(raw: object) -> str:
     """Trimmed, whitespace-collapsed name with case kept: what a reader should see."""
     if raw is None or (isinstance(raw, float) and raw != raw):
         return ""
-    text = _INVISIBLE.sub(" ", str(raw))
-    return _SPACES.sub(" ", text).strip()
+    text = str(raw)
+    if not _NEEDS_CLEANING.search(text):
+        return text
+    return _SPACES.sub(" ", _INVISIBLE.sub(" ", text)).strip()
 
 
 def ascii_fold(text: str) -> str:
@@ -58,10 +61,11 @@ def ascii_fold(text: str) -> str:
 
 def split_trading_as(raw: str) -> tuple[str, str]:
     """("A Smith", "Smith Plumbing") for "A Smith T/A Smith Plumbing"; ("name", "") otherwise."""
-    parts = _TRADING_AS.split(display_name(raw), maxsplit=1)
+    name = display_name(raw)
+    parts = _TRADING_AS.split(name, maxsplit=1)
     if len(parts) == 2 and parts[0].strip() and parts[1].strip():
         return parts[0].strip(), parts[1].strip()
-    return display_name(raw), ""
+    return name, ""
 
 
 def plain_text(raw: str) -> str:
@@ -75,17 +79,18 @@ def plain_text(raw: str) -> str:
     return _NON_ALNUM.sub(" ", text).strip()
 
 
-def _strip_suffixes(words: list[str], suffixes: tuple[str, ...]) -> list[str]:
-    changed = True
-    while changed and len(words) > 1:
-        changed = False
-        for suffix in suffixes:
-            sw = suffix.split()
-            if len(words) > len(sw) and words[-len(sw) :] == sw:
-                words = words[: -len(sw)]
-                changed = True
-                break
-    return words
+def _suffix_re(suffixes: tuple[str, ...]) -> re.Pattern:
+    alternatives = "|".join(re.escape(x) for x in sorted(suffixes, key=len, reverse=True))
+    return re.compile(rf"(?:\s(?:{alternatives}))+$")
+
+
+_SUFFIX_RE = _suffix_re(LEGAL_SUFFIXES)
+_FUZZY_SUFFIX_RE = _suffix_re(LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES)
+
+
+def _strip_suffixes(text: str, pattern: re.Pattern) -> str:
+    """Drop trailing legal forms, always keeping the first word ("Company Ltd" → "company")."""
+    return pattern.sub("", text) if " " in text else text
 
 
 def match_key(raw: object) -> str:
@@ -95,12 +100,12 @@ def match_key(raw: object) -> str:
     'foo bar and baz south'
     """
     name, _trading = split_trading_as(display_name(raw))
-    name = _ACCOUNT_NOTE.sub(" ", name.split("#", 1)[0] if not name.startswith("#") else name)
-    words = plain_text(name).split()
+    if "#" in name and not name.startswith("#"):
+        name = name.split("#", 1)[0]
+    words = plain_text(_ACCOUNT_NOTE.sub(" ", name)).split()
     if len(words) > 1 and words[0] == "the":
         words = words[1:]
-    words = _strip_suffixes(_join_initials(words), LEGAL_SUFFIXES)
-    return " ".join(words)
+    return _strip_suffixes(" ".join(_join_initials(words)), _SUFFIX_RE)
 
 
 def _join_initials(words: list[str]) -> list[str]:
@@ -121,7 +126,7 @@ def _join_initials(words: list[str]) -> list[str]:
 
 def fuzzy_key(key: str) -> str:
     """A match key with "group"/"holdings" also dropped, for the fuzzy pass only."""
-    return " ".join(_strip_suffixes(key.split(), LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES))
+    return _strip_suffixes(key, _FUZZY_SUFFIX_RE)
 
 
 # --- council names ----------------------------------------------------------------------------

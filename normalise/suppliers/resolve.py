@@ -28,6 +28,7 @@ from normalise.suppliers.keys import fuzzy_key
 FUZZY_CUTOFF = 90
 TOKEN_TYPO_CUTOFF = 80
 BLOCK_CHUNK = 2000
+SMALL_BLOCK = 40
 CONFIDENT = 0.6
 # Words whose presence or absence does not change the entity ("Veolia ES UK" = "Veolia ES").
 IGNORABLE_EXTRA = frozenset({"the", "and", "of", "uk", "group", "holdings"})
@@ -115,6 +116,16 @@ def fuzzy_pairs(keys: list[str]) -> list[tuple[int, int, int]]:
     seen: set[tuple[int, int]] = set()
     for ids in _blocks(keys):
         block = [keys[i] for i in ids]
+        if len(block) <= SMALL_BLOCK:  # cdist's set-up costs more than a few direct comparisons
+            for x in range(len(block)):
+                for y in range(x + 1, len(block)):
+                    score = fuzz.ratio(block[x], block[y], score_cutoff=FUZZY_CUTOFF)
+                    if score:
+                        i, j = sorted((ids[x], ids[y]))
+                        if (i, j) not in seen:
+                            seen.add((i, j))
+                            out.append((i, j, int(score)))
+            continue
         for start in range(0, len(block), BLOCK_CHUNK):
             scores = process.cdist(
                 block[start : start + BLOCK_CHUNK], block, scorer=fuzz.ratio,

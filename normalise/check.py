@@ -1,0 +1,84 @@
+"""``councilspend check``: the report a council officer reads before publishing a file.
+
+Plain words, worst problems first, and a verdict: the file is not publishable under the
+Transparency Code 2015 when any problem has severity "error" (the rule is named).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from normalise.pipeline import FileResult, normalise_file
+from normalise.validate import validate_rows
+
+MAX_LINES = 12
+
+
+def check_file(path: Path, council_id: str | None = None) -> tuple[FileResult, dict]:
+    """Normalise the file and add the schema check; returns (result, report with verdict)."""
+    result = normalise_file(Path(path), council_id=council_id)
+    report = result.report
+    schema_errors = validate_rows(result.rows, limit=100) if len(result.rows) else []
+    report["schema_errors"] = schema_errors
+    if schema_errors:
+        report.setdefault("problems", []).insert(0, {
+            "severity": "error", "rule": "councilspend payment schema",
+            "message": f"{len(schema_errors)} values do not fit the canonical payment schema "
+                       f"(first: row {schema_errors[0]['rowNumber']} {schema_errors[0]['fieldName']})",
+        })
+    report["publishable"] = publishable(report)
+    return result, report
+
+
+def publishable(report: dict) -> bool:
+    return not any(p["severity"] == "error" for p in report.get("problems", []))
+
+
+def render(report: dict) -> str:
+    """The report as plain text for a person."""
+    lines: list[str] = []
+    name = report.get("file", "")
+    verdict = "PUBLISHABLE" if report.get("publishable") else "NOT PUBLISHABLE under the Transparency Code 2015"
+    lines.append(f"{name}: {verdict}")
+    if report.get("error"):
+        lines.append(f"  The file could not be read: {report['error']}")
+        return "\n".join(lines)
+    total = report.get("total_pence", 0) / 100
+    lines.append(
+        f"  {report.get('kind', '?')} file ({report.get('kind_reason', '')}); "
+        f"{report.get('rows_kept', 0):,} rows kept of {report.get('data_rows', 0):,}, "
+        f"total £{total:,.2f}"
+    )
+    if report.get("period_start"):
+        lines.append(f"  Period covered: {report['period_start']} to {report['period_end']}")
+    problems = report.get("problems", [])
+    for severity, title in (("error", "Must fix"), ("warning", "Should fix"), ("info", "For information")):
+        items = [p for p in problems if p["severity"] == severity]
+        if not items:
+            continue
+        lines.append(f"\n{title}:")
+        for p in items[:MAX_LINES]:
+            lines.append(f"  - {p['message']}")
+            if severity != "info":
+                lines.append(f"      rule: {p['rule']}")
+        if len(items) > MAX_LINES:
+            lines.append(f"  ... and {len(items) - MAX_LINES} more (see --json)")
+    errors = report.get("errors", [])
+    if errors:
+        lines.append("\nRows with problems (row = line in your file):")
+        for e in errors[:MAX_LINES]:
+            lines.append(f"  row {e['row']}, column {e['field']!r}: {e['error']} ({e['value']!r})")
+    for r in report.get("repairs", []):
+        rows = ", ".join(str(x) for x in r.get("rows", [])[:10])
+        more = "" if len(r.get("rows", [])) <= 10 else ", ..."
+        lines.append(f"\nRepaired: {r['repair']} — {r.get('count', len(r.get('rows', [])))} cells, rows {rows}{more}")
+    cols = report.get("columns", {})
+    if cols.get("unmapped"):
+        lines.append(f"\nColumns not recognised (not used): {', '.join(repr(c) for c in cols['unmapped'])}")
+    code = report.get("code_2015", {})
+    if code:
+        have = [k for k, v in code.items() if v]
+        miss = [k for k, v in code.items() if not v]
+        lines.append(f"\nTransparency Code fields present: {', '.join(have) or 'none'}"
+                     + (f"; missing: {', '.join(miss)}" if miss else ""))
+    return "\n".join(lines)

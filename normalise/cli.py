@@ -1,0 +1,115 @@
+"""``councilspend normalise`` and ``councilspend check`` (wired up in councilspend/cli.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--council", "council_id", metavar="ID", help="GSS code of the publishing council (else read from the file).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the canonical payment rows here as CSV (header = payment schema field names).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the per-file report(s) here as JSON.")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Normalise a whole crawl: the crawl's manifest.csv.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="With --manifest: where rows/, reports/ and files.csv go.")
+@click.option("--workers", default=1, show_default=True, help="With --manifest: processes to use.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="With --manifest: run on this machine, or on a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="With --executor dask: the scheduler address (default: a local cluster).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def normalise(
+    files: tuple[Path, ...], council_id: str | None, out: Path | None, report_path: Path | None,
+    manifest: Path | None, out_dir: Path | None, workers: int, executor: str, scheduler: str | None,
+    progress: bool,
+) -> None:
+    """Turn council spending files (CSV, XLS, XLSX, ODS, ZIP) into canonical payment rows.
+
+    \b
+    One or more files -> one CSV, one row per payment, amounts in pounds:
+        councilspend normalise march.csv april.xlsx --council E08000035 --out rows.csv --report report.json
+    A whole crawl -> rows/<sha256>.parquet, reports/<sha256>.json and files.csv:
+        councilspend normalise --manifest data/raw/manifest.csv --out-dir data/normalised --workers 2
+
+    Files that cannot be read are reported (in --report), never half-read; the exit status is 1 when
+    any file was rejected.
+    """
+    if manifest:
+        if files or out:
+            raise click.UsageError("use either FILE... --out, or --manifest --out-dir, not both")
+        if not out_dir:
+            raise click.UsageError("--manifest needs --out-dir")
+        if executor == "dask":
+            from normalise.dask_executor import run as dask_run
+
+            rows = dask_run(manifest, out_dir, scheduler)
+        else:
+            from normalise.pipeline import normalise_manifest
+
+            rows = normalise_manifest(manifest, out_dir, workers=workers, progress=progress)
+        counted = sum(1 for r in rows if r["status"] == "counted")
+        click.echo(f"{len(rows)} files: {counted} counted; files.csv in {out_dir}", err=True)
+        return
+    if not files:
+        raise click.UsageError("give FILE... (with --out) or --manifest")
+    if not out:
+        raise click.UsageError("FILE... needs --out OUT.csv")
+
+    import pandas as pd
+
+    from normalise.pipeline import normalise_file
+    from normalise.validate import check_frame, to_text_frame
+
+    frames, reports, rejected = [], [], 0
+    for path in files:
+        result = normalise_file(path, council_id=council_id)
+        text = to_text_frame(result.rows)
+        result.report["schema_errors"] = check_frame(text, limit=100)
+        frames.append(text)
+        reports.append(result.report)
+        if result.kind == "rejected":
+            rejected += 1
+            click.echo(f"{path}: rejected: {result.report['error']}", err=True)
+        else:
+            click.echo(
+                f"{path}: {result.kind}, {len(result.rows):,} rows, £{result.total_pence / 100:,.2f}", err=True
+            )
+    pd.concat(frames, ignore_index=True).to_csv(out, index=False)
+    if report_path:
+        payload = reports[0] if len(reports) == 1 else {"files": reports}
+        report_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    if rejected:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--council", "council_id", metavar="ID", help="GSS code of your council, to cross-check the file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON instead of text.")
+def check(file: Path, council_id: str | None, as_json: bool) -> None:
+    """Check a spending file before you publish it.
+
+    Reads the file as councilspend would, then lists what is wrong, worst first: missing Transparency
+    Code 2015 fields, rows without an amount or a day-first date, rows that had to be repaired,
+    redactions. Exits with status 1 when the file would not be publishable under the Code (the rule
+    is named), 0 otherwise.
+
+    \b
+        councilspend check spending-march-2026.csv
+    """
+    from normalise.check import check_file, render
+
+    _, report = check_file(file, council_id)
+    if as_json:
+        click.echo(json.dumps(report, indent=1, default=str))
+    else:
+        click.echo(render(report))
+    if not report["publishable"]:
+        sys.exit(1)

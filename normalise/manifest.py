@@ -1,0 +1,241 @@
+"""Normalise a whole crawl: one manifest row -> rows Parquet + report JSON; then decide which files
+count, so that every payment is counted once.
+
+- **Incremental**: a file whose outputs exist for the same sha256 and normaliser version is not
+  read again.
+- **Superseded**: the crawl marks older versions of a URL; their rows are kept on disk but not
+  counted.
+- **Overlap**: two files of one council holding the same rows (a quarter file and its month files,
+  a re-publication under a new URL) are detected by row fingerprints; the file whose rows are
+  contained in another is marked ``overlap`` and not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from councilspend.schemas import descriptor, field_names
+
+FILES_FIELDS = field_names("published/files")
+_INTEGER_FIELDS = [f["name"] for f in descriptor("published/files")["fields"] if f.get("type") == "integer"]
+PROCESS_STATUSES = {"new", "changed", "unchanged"}
+OVERLAP_SHARE = 0.95  # share of a file's rows found in another file for it to count as contained
+KEY_FIELDS = ["payment_date", "period_start", "amount", "supplier_name", "transaction_ref"]
+
+
+def _version() -> str:
+    from normalise.pipeline import NORMALISER_VERSION
+
+    return NORMALISER_VERSION
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _quality(report: dict) -> int | None:
+    code = report.get("code_2015") or {}
+    if not code:
+        return None
+    return round(100 * sum(bool(v) for v in code.values()) / len(code))
+
+
+def files_row(entry: dict, report: dict) -> dict:
+    """The files.csv row for one normalised file (status decided later for overlap/superseded)."""
+    kind = report.get("kind", "rejected")
+    counted = kind in ("payments", "card")
+    problems = [p["message"] for p in report.get("problems", [])][:20]
+    code = report.get("code_2015") or {}
+    reason = ""
+    if kind == "rejected":
+        reason = report.get("error") or "rejected"
+    elif not counted:
+        reason = f"{kind.replace('_', ' ')}: {report.get('kind_reason', '')}"
+    return {
+        "sha256": entry.get("sha256") or report.get("sha256", ""),
+        "council_id": entry.get("council_id") or report.get("council_id") or "unknown",
+        "url": entry.get("url", ""),
+        "file_name": entry.get("file_name") or Path(str(entry.get("path", ""))).name,
+        "kind": kind,
+        "status": "counted" if counted else "rejected",
+        "reason": reason,
+        "rows_read": report.get("rows_read", 0),
+        "rows_kept": report.get("rows_kept", 0),
+        "rows_rejected": report.get("rows_rejected", 0),
+        "total_pence": report.get("total_pence", 0) if counted else 0,
+        "period_start": report.get("period_start") or "",
+        "period_end": report.get("period_end") or "",
+        "quality_score": _quality(report),
+        "problems": json.dumps(problems),
+        "fetched_at": entry.get("fetched_at", ""),
+        "code_fields_present": sum(bool(v) for v in code.values()) if code else None,
+        "code_fields_missing": ", ".join(k for k, v in code.items() if not v),
+        "redacted_rows": report.get("redacted_rows", 0) if counted else None,
+    }
+
+
+def _declared_charset(content_type: str) -> str | None:
+    m = re.search(r"charset=([\w-]+)", content_type or "", re.I)
+    return m.group(1).lower() if m else None
+
+
+def normalise_one(entry: dict, out_dir: Path) -> dict:
+    """Normalise one manifest row; write ``rows/<sha256>.parquet`` and ``reports/<sha256>.json``.
+
+    ``entry`` holds the manifest fields; ``entry["abs_path"]`` is the file's absolute path (else
+    ``path`` is used as is). Pure and picklable: safe for a process pool or a Dask worker.
+    Never raises on a bad file: the report says what was wrong.
+    """
+    from normalise.pipeline import normalise_file
+
+    out_dir = Path(out_dir)
+    sha = entry.get("sha256") or ""
+    rows_path = out_dir / "rows" / f"{sha}.parquet"
+    report_path = out_dir / "reports" / f"{sha}.json"
+    if sha and rows_path.exists() and report_path.exists():
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+            if report.get("normaliser_version") == _version():
+                return files_row(entry, report)
+        except (OSError, ValueError):
+            pass  # unreadable previous output: normalise again
+    path = Path(entry.get("abs_path") or entry.get("path") or "")
+    result = normalise_file(path, council_id=entry.get("council_id") or None, sha256=sha or None)
+    report = result.report
+    report["normaliser_version"] = _version()
+    declared = _declared_charset(entry.get("content_type", ""))
+    found = report.get("encoding")
+    if declared and found and declared.replace("-", "") not in found.replace("-", "") and not (
+        declared in ("utf-8", "utf8") and found == "utf-8-sig"
+    ):
+        report.setdefault("warnings", []).append(
+            f"the server declared charset {declared} but the bytes are {found}; read as {found}"
+        )
+    sha = sha or report.get("sha256", "")
+    rows_path = out_dir / "rows" / f"{sha}.parquet"
+    report_path = out_dir / "reports" / f"{sha}.json"
+    rows_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(rows_path, lambda p: result.rows.to_parquet(p, index=False))
+    _atomic_write(report_path, lambda p: p.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8"))
+    return files_row(entry, report)
+
+
+def _row_keys(rows_path: Path) -> np.ndarray:
+    try:
+        df = pd.read_parquet(rows_path, columns=KEY_FIELDS)
+    except (OSError, ValueError):
+        return np.zeros(0, dtype=np.uint64)
+    return pd.util.hash_pandas_object(df, index=False).to_numpy()
+
+
+def mark_overlaps(files: list[dict], out_dir: Path) -> None:
+    """Within each council, a counted file whose rows are (almost) all in another counted file with
+    at least as many rows is marked ``overlap``: its payments are already counted there."""
+    by_council: dict[str, list[dict]] = {}
+    for f in files:
+        if f["status"] == "counted":
+            by_council.setdefault(f["council_id"], []).append(f)
+    for group in by_council.values():
+        if len(group) < 2:
+            continue
+        keys = {f["sha256"]: _row_keys(out_dir / "rows" / f"{f['sha256']}.parquet") for f in group}
+        # bigger files first, so a quarter file is kept and its month files marked
+        # (ties: the newest fetch is kept, the older copy marked)
+        group.sort(key=lambda f: f.get("fetched_at") or "", reverse=True)
+        group.sort(key=lambda f: -len(keys[f["sha256"]]))
+        for i, small in enumerate(group):
+            k_small = keys[small["sha256"]]
+            if not len(k_small):
+                continue
+            for big in group[:i]:
+                if big["status"] != "counted" or not _periods_meet(small, big):
+                    continue
+                share = np.isin(k_small, keys[big["sha256"]]).mean()
+                if share >= OVERLAP_SHARE:
+                    small["status"] = "overlap"
+                    small["reason"] = (
+                        f"{share:.0%} of its rows are also in {big['file_name'] or big['sha256'][:12]} "
+                        f"({big['sha256'][:12]}), which is counted instead"
+                    )
+                    break
+
+
+def _periods_meet(a: dict, b: dict) -> bool:
+    if not (a["period_start"] and b["period_start"]):
+        return True
+    return a["period_start"] <= b["period_end"] and b["period_start"] <= a["period_end"]
+
+
+def normalise_manifest(manifest: Path, out_dir: Path, *, workers: int = 1, progress: bool = True) -> list[dict]:
+    """Normalise every new/changed/unchanged file of a crawl and write ``out_dir/files.csv``."""
+    manifest, out_dir = Path(manifest), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = pd.read_csv(manifest, dtype=str, keep_default_na=False).to_dict("records")
+    base = manifest.parent
+    todo: dict[str, dict] = {}
+    files: dict[str, dict] = {}
+    for e in entries:
+        sha = e.get("sha256", "")
+        if not sha:
+            continue  # nothing stored (failed fetch): no file to describe
+        e["abs_path"] = str((base / e["path"]).resolve()) if e.get("path") else ""
+        status = e.get("status", "")
+        if status in PROCESS_STATUSES and e["abs_path"]:
+            todo.setdefault(sha, e)
+        elif sha not in files and sha not in todo:
+            report = {"kind": "rejected", "error": e.get("error") or status}
+            row = files_row(e, report)
+            if status == "superseded":
+                # its rows stay on disk if they were normalised before, but are not counted
+                row["status"], row["reason"] = "superseded", f"replaced by {e.get('superseded_by', '')[:12]}"
+                prev = out_dir / "reports" / f"{sha}.json"
+                if prev.exists():
+                    old = files_row(e, json.loads(prev.read_text(encoding="utf-8")))
+                    row.update({k: old[k] for k in ("kind", "rows_read", "rows_kept", "rows_rejected",
+                                                    "period_start", "period_end", "quality_score")})
+            files[sha] = row
+    results = _run(list(todo.values()), out_dir, workers, progress)
+    for row in results:
+        files[row["sha256"]] = row
+    out = list(files.values())
+    mark_overlaps(out, out_dir)
+    out.sort(key=lambda r: (r["council_id"], r["period_start"] or "", r["sha256"]))
+    df = pd.DataFrame(out, columns=FILES_FIELDS)
+    for name in _INTEGER_FIELDS:
+        if name in df:
+            df[name] = pd.to_numeric(df[name], errors="coerce").astype("Int64")
+    _atomic_write(out_dir / "files.csv", lambda p: df.to_csv(p, index=False))
+    return out
+
+
+def _run(entries: list[dict], out_dir: Path, workers: int, progress: bool) -> list[dict]:
+    from rich.progress import Progress
+
+    results: list[dict] = []
+    with Progress(disable=not progress, transient=False) as bar:
+        task = bar.add_task("normalising", total=len(entries))
+        if workers <= 1 or len(entries) <= 1:
+            for e in entries:
+                results.append(normalise_one(e, out_dir))
+                bar.advance(task)
+            return results
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(normalise_one, e, out_dir): e for e in entries}
+            for fut in as_completed(futures):
+                e = futures[fut]
+                try:
+                    results.append(fut.result())
+                except Exception as exc:  # a crashed worker must not lose the other files
+                    results.append(files_row(e, {"kind": "rejected", "error": f"worker failed: {exc}"}))
+                bar.advance(task)
+    return results

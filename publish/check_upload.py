@@ -1,0 +1,95 @@
+"""The web "check your file" page's engine: the same report ``councilspend check`` prints.
+
+The upload is written to a private temporary directory, read by the normaliser's hardened readers
+(size and zip-bomb limits live there), and deleted before the page is rendered: nothing is stored.
+Possible personal names are found with the suppliers classifier, and shown only to the uploader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+MAX_LISTED_ROWS = 100
+
+
+def _run_check(path: Path) -> dict:
+    """``normalise.check.check_file``'s report (what ``councilspend check`` prints), plus names to redact."""
+    from normalise.check import check_file, render
+
+    result, report = check_file(path)
+    report = dict(report)
+    report["_individuals"] = _individuals(result.rows)
+    report["_text"] = render(report)
+    return report
+
+
+def _individuals(rows: pd.DataFrame | None) -> list[dict]:
+    """Payees the suppliers classifier thinks are private individuals (name, rows, £)."""
+    if rows is None or not len(rows) or "supplier_name" not in rows.columns:
+        return []
+    from normalise.suppliers import classify_suppliers
+
+    names = rows[["supplier_name"]].astype("string").fillna("")
+    names["pence"] = (pd.to_numeric(rows.get("amount"), errors="coerce").fillna(0) * 100).round()
+    if "is_redacted" in rows.columns:
+        names = names[~rows["is_redacted"].astype("boolean").fillna(False).to_numpy()]
+    grouped = names[names["supplier_name"] != ""].groupby("supplier_name", as_index=False).agg(
+        rows=("pence", "size"), pence=("pence", "sum"))
+    if grouped.empty:
+        return []
+    classified = classify_suppliers(grouped[["supplier_name"]].copy())
+    grouped["sector"] = classified["sector"].to_numpy()
+    ind = grouped[grouped["sector"] == "individual"].sort_values("pence", ascending=False)
+    return [{"name": r.supplier_name, "rows": int(r.rows), "pence": int(r.pence)} for r in ind.itertuples()]
+
+
+async def check_bytes(name: str, data: bytes) -> dict:
+    """Check an uploaded file; return what the template shows."""
+    safe = Path(name or "upload").name[:120] or "upload"
+    with tempfile.TemporaryDirectory(prefix="councilspend-check-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        try:
+            report = await asyncio.to_thread(_run_check, path)
+        except Exception as exc:  # noqa: BLE001 - a broken upload must give a message, not a 500
+            report = {"problems": [{"severity": "error", "rule": "readable",
+                                    "message": f"the file could not be read: {type(exc).__name__}: {exc}"}]}
+    return for_page(safe, report)
+
+
+def for_page(file_name: str, report: dict) -> dict:
+    """Plain-words view of a normaliser report: verdict, facts, problems worst first, rows, names."""
+    problems = [
+        {"severity": p.get("severity", "warning"), "message": p.get("message", ""), "rule": p.get("rule", "")}
+        for p in report.get("problems", [])
+    ]
+    individuals = report.get("_individuals", [])
+    if individuals:
+        problems.insert(0, {
+            "severity": "error", "rule": "Data Protection: redact private individuals",
+            "message": f"{len(individuals)} payee name(s) look like private individuals: redact them before "
+                       "publishing (listed below)"})
+    publishable = report.get("publishable", True) and not any(p["severity"] == "error" for p in problems)
+    facts = []
+    for label, key in (("Kind of file", "kind"), ("Format", "format"), ("Encoding", "encoding"),
+                       ("Rows read", "rows_read"), ("Payment rows kept", "rows_kept"),
+                       ("Rows rejected", "rows_rejected"), ("Distinct suppliers", "distinct_suppliers"),
+                       ("Redacted rows", "redacted_rows"), ("Period from", "period_start"), ("Period to", "period_end")):
+        if report.get(key) not in (None, ""):
+            facts.append((label, report[key]))
+    if report.get("total_pence") is not None:
+        facts.append(("Total", f"£{report['total_pence'] / 100:,.2f}"))
+    present = report.get("code_2015") or {}
+    if present:
+        facts.append(("Transparency Code fields present",
+                      ", ".join(k.replace("_", " ") for k, v in present.items() if v) or "none"))
+    rows = [{"row": e.get("row"), "field": e.get("field", ""), "error": e.get("error") or e.get("message", ""),
+             "value": e.get("value", "")} for e in report.get("errors", [])[:MAX_LISTED_ROWS]]
+    summary = ("This file would meet the Transparency Code's requirements for spending over £500."
+               if publishable else "This file has problems that mean it would not meet the Transparency Code.")
+    return {"file_name": file_name, "publishable": publishable, "summary": summary, "facts": facts,
+            "problems": problems, "rows": rows, "individuals": individuals, "text": report.get("_text", "")}

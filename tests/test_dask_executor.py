@@ -1,0 +1,41 @@
+"""The Dask executor gives exactly the local result: same Parquet contents, same files rows."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+import pytest
+
+from benchmarks.generate import generate
+
+pytest.importorskip("dask.distributed", reason="the optional extra councilspend[dask] is not installed")
+
+
+def test_dask_run_matches_local_run(tmp_path, caplog):
+    try:
+        from normalise.manifest import normalise_manifest
+    except ImportError as exc:
+        pytest.skip(f"normalise.manifest not importable yet: {exc}")
+    from normalise.dask_executor import run
+
+    gen = generate(tmp_path / "data", rows=1500, months=1, seed=5)
+    local = normalise_manifest(gen.manifest, tmp_path / "local", workers=1, progress=False)
+    with caplog.at_level(logging.INFO, logger="normalise.dask_executor"):
+        distributed = run(gen.manifest, tmp_path / "dask", n_workers=2)
+    # the workers did the work (the local cross-file step only read their reports)
+    assert f"normalised {gen.files} files as Dask tasks, 0 failed" in caplog.text
+
+    assert distributed == local
+    assert len(local) == gen.files and all(f["status"] == "counted" for f in local)
+    assert (tmp_path / "dask" / "files.csv").read_bytes() == (tmp_path / "local" / "files.csv").read_bytes()
+    for f in local:
+        name = f"{f['sha256']}.parquet"
+        a = pd.read_parquet(tmp_path / "local" / "rows" / name)
+        b = pd.read_parquet(tmp_path / "dask" / "rows" / name)
+        pd.testing.assert_frame_equal(a, b)
+        ra = json.loads((tmp_path / "local" / "reports" / f"{f['sha256']}.json").read_text(encoding="utf-8"))
+        rb = json.loads((tmp_path / "dask" / "reports" / f"{f['sha256']}.json").read_text(encoding="utf-8"))
+        assert ra == rb
+    assert sum(f["rows_kept"] for f in distributed) == 1500

@@ -1,0 +1,72 @@
+"""The vectorised schema check and frictionless agree; normalise output is valid for frictionless."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from frictionless import Resource, system
+
+from councilspend.schemas import field_names, frictionless_schema
+from normalise.pipeline import normalise_file
+from normalise.validate import check_frame, to_text_frame, validate_rows
+
+SAMPLES = [
+    "craven/payments.csv",
+    "hyndburn/September-24.csv",
+    "lambeth/2012-06-payments.csv",
+    "lancashire-pcc/pcc-2018-19.xlsx",
+    "windsor-and-maidenhead/file_with_extra_lines_at_top.csv",
+    "oxford/expenditure-over-500-apr-jun-2014.csv",
+]
+
+
+def _frictionless(path: Path) -> list[tuple]:
+    with system.use_context(trusted=True):
+        report = Resource(path=str(path), schema=frictionless_schema("payment")).validate(limit_errors=10000)
+    return sorted((r, f, t) for r, f, t in report.flatten(["rowNumber", "fieldName", "type"]))
+
+
+def _ours(text: pd.DataFrame) -> list[tuple]:
+    return sorted((e["rowNumber"], e["fieldName"], e["type"]) for e in check_frame(text))
+
+
+@pytest.mark.parametrize("rel", SAMPLES)
+def test_normalise_output_is_valid_for_frictionless(shared: Path, tmp_path: Path, rel: str) -> None:
+    result = normalise_file(shared / "data" / "real" / rel)
+    text = to_text_frame(result.rows)
+    assert list(text.columns) == field_names("payment")
+    out = tmp_path / "rows.csv"
+    text.to_csv(out, index=False)
+    assert _frictionless(out) == []
+    assert validate_rows(result.rows) == []
+
+
+@pytest.mark.parametrize("rel", SAMPLES[:3])
+def test_same_errors_as_frictionless_on_broken_rows(shared: Path, tmp_path: Path, rel: str) -> None:
+    text = to_text_frame(normalise_file(shared / "data" / "real" / rel).rows)
+    breakages = {
+        "amount": ["abc", "2000000000", "1,000"],
+        "payment_date": ["2020-13-01", "31/01/2020"],
+        "date_precision": ["", "week"],
+        "is_card": ["yes"],
+        "is_redacted": [""],
+        "source_row": ["0", "1.5", ""],
+        "source_sha256": ["xyz"],
+        "capital_revenue": ["other"],
+        "redaction_reason": ["because"],
+        "council_id": [""],
+        "irrecoverable_vat": ["n/a"],
+        "period_end": ["2020-02-30"],
+    }
+    row = 0
+    for field, values in breakages.items():
+        for v in values:
+            text.iloc[row * 7 % len(text), text.columns.get_loc(field)] = v
+            row += 1
+    out = tmp_path / "broken.csv"
+    text.to_csv(out, index=False)
+    ours = _ours(text)
+    assert len(ours) >= 15
+    assert ours == _frictionless(out)

@@ -1,0 +1,221 @@
+"""publish.build.build_database on the sample normaliser output (publish/sample_data.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from publish.build import build_database, inspect_path_for
+from publish.enrich import WITHHELD_NAME
+from publish.sample_data import (
+    COUNCILS,
+    INDIVIDUAL_NAME,
+    SCRIPT_SUPPLIER,
+    build_sample_site,
+    write_sample_normalised,
+)
+from publish.tables import published_tables
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return build_sample_site(tmp_path_factory.mktemp("site"))
+
+
+def q(db: Path, sql: str, params=()) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_only_counted_files_contribute_rows_and_pence(site: Path) -> None:
+    files = pd.read_csv(site.parent / "normalised" / "files.csv", dtype=str, keep_default_na=False)
+    counted = files[files["status"] == "counted"]
+    expected_rows = counted["rows_kept"].astype(int).sum()
+    expected_pence = counted["total_pence"].astype(int).sum()
+    (rows, pence), = q(site, "select count(*), sum(amount_pence) from payments")
+    assert rows == expected_rows
+    assert pence == expected_pence
+    ignored = files.loc[files["status"] != "counted", "sha256"].tolist()
+    placeholders = ",".join("?" * len(ignored))
+    assert q(site, f"select count(*) from payments where source_sha256 in ({placeholders})", ignored) == [(0,)]
+
+
+def test_money_is_exact_pence_and_credits_stay_negative(site: Path) -> None:
+    assert q(site, "select count(*) from payments where amount_pence < 0")[0][0] > 0
+    assert q(site, "select count(*) from payments where round(amount_gbp * 100) != amount_pence") == [(0,)]
+    assert q(site, "select typeof(amount_pence) from payments group by 1") == [("integer",)]
+
+
+def test_financial_year_splits_at_april(site: Path) -> None:
+    years = dict(q(site, "select substr(payment_date, 1, 7), group_concat(distinct financial_year) "
+                         "from payments group by 1"))
+    assert years["2024-03"] == "2023-24"
+    assert years["2024-04"] == "2024-25"
+
+
+def test_individual_names_never_reach_public_tables(site: Path) -> None:
+    conn = sqlite3.connect(site)
+    tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+    for table in tables:
+        cols = [r[1] for r in conn.execute(f'pragma table_info("{table}")')]
+        for col in cols:
+            hits = conn.execute(f'select count(*) from "{table}" where cast("{col}" as text) like ?',
+                                (f"%{INDIVIDUAL_NAME}%",)).fetchone()[0]
+            assert hits == 0, f"{table}.{col} contains an individual's name"
+    conn.close()
+    for csv_file in (site.parent / "downloads" / "csv").glob("*.csv"):
+        assert INDIVIDUAL_NAME not in csv_file.read_text(encoding="utf-8"), csv_file.name
+    withheld = q(site, "select count(*), group_concat(distinct sector) from payments where supplier_name = ?",
+                 (WITHHELD_NAME,))
+    assert withheld[0][0] > 0 and withheld[0][1] == "individual"
+    assert q(site, "select count(*) from supplier_aliases where supplier_id = 'individual-withheld'") == [(0,)]
+
+
+def test_quality_flags_rows_naming_individuals_per_file(site: Path) -> None:
+    per_file = q(site, "select f.individual_rows, count(p.id) from files f join payments p "
+                       "on p.source_sha256 = f.sha256 and p.sector = 'individual' group by f.sha256")
+    assert per_file and all(flagged == actual for flagged, actual in per_file)
+    total = q(site, "select sum(individual_rows) from council_quality")[0][0]
+    assert total == q(site, "select count(*) from payments where sector = 'individual'")[0][0]
+
+
+def test_script_supplier_is_stored_as_plain_text(site: Path) -> None:
+    assert q(site, "select count(*) from suppliers where name = ?", (SCRIPT_SUPPLIER,)) == [(1,)]
+
+
+def test_foreign_keys_hold_and_are_declared(site: Path) -> None:
+    conn = sqlite3.connect(site)
+    assert conn.execute("pragma foreign_key_check").fetchall() == []
+    fks = {(r[3], r[2]) for r in conn.execute("pragma foreign_key_list(payments)")}
+    assert fks == {("council_id", "councils"), ("supplier_id", "suppliers"), ("source_sha256", "files")}
+    conn.close()
+
+
+def test_every_default_facet_and_join_column_is_indexed(site: Path) -> None:
+    meta = yaml.safe_load((REPO / "metadata.yml").read_text(encoding="utf-8"))
+    conn = sqlite3.connect(site)
+    for table, cfg in meta["databases"]["councilspend"]["tables"].items():
+        leading = {conn.execute(f'pragma index_info("{ix[1]}")').fetchone()[2]
+                   for ix in conn.execute(f'pragma index_list("{table}")')}
+        pk = {r[1] for r in conn.execute(f'pragma table_info("{table}")') if r[5] == 1}
+        for facet in cfg.get("facets", []):
+            assert facet in leading | pk, f"{table}.{facet} is a default facet without an index"
+    for col in ("council_id", "supplier_id", "source_sha256"):
+        assert any(conn.execute(f'pragma index_info("{ix[1]}")').fetchone()[2] == col
+                   for ix in conn.execute("pragma index_list(payments)")), col
+    conn.close()
+
+
+def test_full_text_search_finds_suppliers_and_descriptions(site: Path) -> None:
+    assert q(site, "select name from suppliers where rowid in "
+                   "(select rowid from suppliers_fts where suppliers_fts match 'brightside')") == [
+        ("Brightside Fostering Limited",)]
+    n = q(site, "select count(*) from payments_fts where payments_fts match 'fostering'")[0][0]
+    assert n == q(site, "select count(*) from payments where description like '%fostering%' "
+                        "or supplier_name like '%fostering%'")[0][0] > 0
+
+
+def test_summary_tables_add_up_to_payments(site: Path) -> None:
+    total = q(site, "select sum(amount_pence) from payments")[0][0]
+    for table in ("council_year_sector", "council_year_division", "supplier_council_year"):
+        assert q(site, f"select sum(total_pence) from {table}")[0][0] == total, table
+    assert q(site, "select sum(spend_pence) from council_year_measures")[0][0] == total
+    by_sector = dict(q(site, "select sector, sum(total_pence) from council_year_sector group by 1"))
+    m1 = q(site, "select " + ", ".join(f"sum(m1_{s}_pence)" for s in by_sector) + " from council_year_measures")[0]
+    assert dict(zip(by_sector, m1, strict=True)) == by_sector
+
+
+def test_published_tables_validate_against_their_schemas(site: Path) -> None:
+    from frictionless import Resource, Schema, system
+
+    from councilspend.schemas import descriptor
+
+    csv_dir = site.parent / "downloads" / "csv"
+    for table in published_tables():
+        d = {k: v for k, v in descriptor(f"published/{table}").items()
+             if k not in ("name", "title", "description", "foreignKeys")}  # FKs: checked package-wide below
+        with system.use_context(trusted=True):
+            report = Resource(path=str(csv_dir / f"{table}.csv"), schema=Schema.from_descriptor(d)).validate()
+        assert report.valid, (table, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5])
+
+
+def test_data_package_validates_with_frictionless(site: Path) -> None:
+    result = subprocess.run([str(Path(sys.executable).with_name("frictionless")), "validate", "--json",
+                             "datapackage.json"], cwd=site.parent / "downloads", capture_output=True, text=True,
+                            timeout=300)
+    report = json.loads(result.stdout)
+    assert report["valid"], [t["errors"][:3] for t in report["tasks"] if not t["valid"]]
+    assert result.returncode == 0
+
+
+def test_parquet_downloads_match_the_database(site: Path) -> None:
+    pq = pd.read_parquet(site.parent / "downloads" / "parquet" / "payments.parquet")
+    assert len(pq) == q(site, "select count(*) from payments")[0][0]
+    assert int(pq["amount_pence"].sum()) == q(site, "select sum(amount_pence) from payments")[0][0]
+
+
+def test_inspect_file_matches_the_database(site: Path) -> None:
+    data = json.loads(inspect_path_for(site).read_text())["councilspend"]
+    assert data["size"] == site.stat().st_size
+    assert data["tables"]["payments"]["count"] == q(site, "select count(*) from payments")[0][0]
+
+
+def test_unreadable_rows_file_is_reported_and_others_still_published(tmp_path: Path) -> None:
+    norm = write_sample_normalised(tmp_path / "normalised", months=2, n_repeats=1)
+    files = pd.read_csv(norm / "files.csv", dtype=str, keep_default_na=False)
+    bad = files.loc[files["status"] == "counted", "sha256"].iloc[0]
+    (norm / "rows" / f"{bad}.parquet").write_bytes(b"not parquet at all")
+    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    status, reason = q(db, "select status, reason from files where sha256 = ?", (bad,))[0]
+    assert status == "unreadable" and f"{bad}.parquet" in reason
+    good = files[(files["status"] == "counted") & (files["sha256"] != bad)]
+    assert q(db, "select count(*) from payments")[0][0] == good["rows_kept"].astype(int).sum()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
+    """Build once, then kill a second (bigger) build half-way: the first database must be untouched."""
+    db = build_sample_site(tmp_path, months=1, n_repeats=1)
+    before = _digest(db)
+    payments_before = q(db, "select count(*) from payments")[0][0]
+    write_sample_normalised(tmp_path / "normalised", months=6, n_repeats=300)
+    script = ("from pathlib import Path; from publish.build import build_database; "
+              "from publish.sample_data import COUNCILS; "
+              f"build_database(Path({str(tmp_path)!r}), Path({str(db)!r}), registry=COUNCILS, progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.DEVNULL)
+    tmp_db = tmp_path / f".councilspend.db.building-{proc.pid}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if tmp_db.exists() and tmp_db.stat().st_size > 0:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the build finished before it could be interrupted"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert _digest(db) == before
+    assert q(db, "select count(*) from payments")[0][0] == payments_before
+    assert q(db, "pragma integrity_check") == [("ok",)]
+    # The next build cleans the dead build's temporary file and completes.
+    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
+    assert not tmp_db.exists()
+    assert q(db, "select count(*) from payments")[0][0] > payments_before

@@ -1,0 +1,102 @@
+"""Small pure functions of the publish stage: years, pence, charts, FOI links, quality roll-up, inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pandas as pd
+import pytest
+
+from publish import charts
+from publish.inputs import InputError, open_normalised
+from publish.payments_table import financial_year, iso_dates, to_pence
+from publish.plugin import foi_url
+from publish.quality import code_fields_present, council_quality, problems_list
+from publish.summaries import coverage_months
+
+
+def test_financial_year_runs_april_to_march() -> None:
+    s = pd.Series(["2024-03-31", "2024-04-01", "2025-03-31", None, "1999-12-31"])
+    assert financial_year(s).tolist()[:3] == ["2023-24", "2024-25", "2024-25"]
+    assert pd.isna(financial_year(s).iloc[3])
+    assert financial_year(s).iloc[4] == "1999-00"
+
+
+def test_to_pence_is_exact_and_keeps_sign() -> None:
+    assert to_pence(pd.Series([0.1 + 0.2, -125.4, 1234.56, None])).tolist()[:3] == [30, -12540, 123456]
+    assert pd.isna(to_pence(pd.Series([None])).iloc[0])
+
+
+def test_iso_dates_accepts_dates_strings_and_timestamps() -> None:
+    s = pd.Series([dt.date(2024, 4, 2), "2024-05-03", pd.Timestamp("2024-06-04"), None], dtype=object)
+    assert iso_dates(s).tolist()[:3] == ["2024-04-02", "2024-05-03", "2024-06-04"]
+
+
+def test_charts_escape_labels_and_scale_bars() -> None:
+    svg = charts.hbar([("<script>alert(1)</script>", 100), ("B & co", 50)], title="t <b>")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "B &amp; co" in svg
+    widths = [float(w) for w in __import__("re").findall(r"<rect x='230' y='\d+' width='([\d.]+)'", svg)]
+    assert widths[0] == pytest.approx(2 * widths[1])
+    stacked = charts.stacked_share([("2024-25", {"private": 75, "public": 25})], title="s")
+    assert "75%" in stacked and "25%" in stacked and charts.SECTOR_COLOURS["private"] in stacked
+    assert "<circle" in charts.line({"M2": [("2023-24", 30.0), ("2024-25", 40.0)]}, title="l")
+
+
+def test_money_uses_readable_units() -> None:
+    assert [charts.money(p) for p in (50_000, 5_600_000, 340_000_000, 1_200_000_000_00, -50_000, None)] == [
+        "£500", "£56k", "£3.4m", "£1.2bn", "-£500", "–"]
+
+
+def test_foi_url_prefills_a_whatdotheyknow_request() -> None:
+    url = foi_url("sampleshire_county_council", {"amount_gbp": 12500.0, "supplier_name": "Acme & Co",
+                                                  "payment_date": "2024-04-02", "transaction_ref": "T1"})
+    parsed = urlparse(url)
+    assert parsed.netloc == "www.whatdotheyknow.com" and parsed.path == "/new/sampleshire_county_council"
+    letter = parse_qs(parsed.query)["default_letter"][0]
+    assert "£12,500.00" in letter and "Acme & Co" in letter and "T1" in letter
+
+
+def test_code_fields_and_problems_are_read_tolerantly() -> None:
+    assert code_fields_present({"code_2015": {"date": True, "amount": True}})["amount"] is True
+    assert code_fields_present({"code_2015": {"date": True}})["merchant_category"] is False
+    assert code_fields_present({}) is None
+    assert problems_list('[{"severity": "error", "rule": "r", "message": "m"}]') == [
+        {"severity": "error", "rule": "r", "message": "m"}]
+    assert problems_list("not json")[0]["message"] == "not json"
+    assert problems_list("") == [] and problems_list(None) == []
+
+
+def test_council_quality_ranks_by_score_then_coverage() -> None:
+    files = pd.DataFrame({
+        "council_id": ["A", "A", "B", "B"], "status": ["counted", "rejected", "counted", "superseded"],
+        "quality_score": [100, 0, 80, 10], "code_fields_present": [7, None, 5, 7],
+        "period_end": ["2024-04-30", None, "2024-05-31", "2024-04-30"], "individual_rows": [0, None, 3, 0],
+    })
+    months = pd.DataFrame({"council_id": ["A", "B", "B"], "financial_year": ["2024-25"] * 3,
+                           "month": ["2024-04", "2024-04", "2024-05"]})
+    pays = pd.DataFrame({"council_id": ["A", "B"], "payments": [10, 20], "redacted_rows": [0, 2],
+                         "redacted_pence": [0, 500]})
+    q = council_quality(files, months, pays).set_index("council_id")
+    assert q.loc["A", "file_score"] == 50.0  # the rejected file counts against A; superseded ones don't
+    assert q.loc["B", "file_score"] == 80.0
+    assert q.loc["B", "rank"] == 1 and q.loc["A", "rank"] == 2
+    assert q.loc["B", "individual_rows"] == 3 and q.loc["B", "months_covered"] == 2
+    assert q.loc["B", "code_fields_pct"] == pytest.approx(100 * 5 / 7, abs=0.1)
+
+
+def test_coverage_months_spans_each_counted_file() -> None:
+    files = pd.DataFrame({"council_id": ["A", "A"], "status": ["counted", "superseded"],
+                          "period_start": ["2024-03-01", "2024-01-01"], "period_end": ["2024-05-31", "2024-01-31"]})
+    got = coverage_months(files)
+    assert got["month"].tolist() == ["2024-03", "2024-04", "2024-05"]
+    assert got["financial_year"].tolist() == ["2023-24", "2024-25", "2024-25"]
+
+
+def test_missing_normalised_dir_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="files.csv"):
+        open_normalised(tmp_path / "normalised")
+    (tmp_path / "files.csv").write_text("sha256,council_id\nabc,E1\n")
+    with pytest.raises(InputError, match="status"):
+        open_normalised(tmp_path)
