@@ -25,7 +25,8 @@ import click
 @click.option("--months", type=click.IntRange(min=1), help="Months of files per council (default 12).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to generate and build (default ./build/bench; emptied first).")
+              help="Where to generate and build (default ./build/bench). Emptied first if an earlier "
+                   "bench made it; any other non-empty directory is refused.")
 @click.option("--keep", is_flag=True, help="Keep the generated files and databases afterwards.")
 def bench(rows: int, workers: int, json_path: Path | None, skip_datasette: bool, datasette_requests: int,
           frictionless_sample: int, councils: int | None, months: int | None, seed: int,
@@ -50,9 +51,13 @@ def bench(rows: int, workers: int, json_path: Path | None, skip_datasette: bool,
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from benchmarks.report import save, show
-    from benchmarks.run import Bench, Options
+    from benchmarks.run import Bench, Options, WorkDirError, prepare_work_dir
 
     console = Console()
+    try:
+        prepare_work_dir(work_dir or Path.cwd() / "build" / "bench")
+    except WorkDirError as exc:
+        raise click.UsageError(str(exc)) from exc
     opts = Options(rows=rows, workers=workers, work_dir=work_dir, keep=keep, skip_datasette=skip_datasette,
                    datasette_requests=datasette_requests, frictionless_sample=frictionless_sample,
                    councils=councils, months=months, seed=seed)

@@ -179,9 +179,7 @@ class Bench:
     def run(self) -> dict:
         o = self.opts
         self.work = Path(o.work_dir) if o.work_dir else Path.cwd() / "build" / "bench"
-        if self.work.exists():
-            shutil.rmtree(self.work)
-        self.work.mkdir(parents=True)
+        prepare_work_dir(self.work)
         try:
             self._run()
         finally:
@@ -332,6 +330,23 @@ class Bench:
                 else:
                     self._set(f"datasette_{k}_{q}_ms",
                               not_measured(f"{page.get('url')} returned HTTP {page.get('status')}"))
+
+
+MARKER = ".councilspend-bench"
+
+
+class WorkDirError(ValueError):
+    """The work directory holds files the bench did not write; it is never emptied."""
+
+
+def prepare_work_dir(work: Path) -> None:
+    """Empty ``work`` if an earlier bench made it (it has the marker file); refuse any other non-empty dir."""
+    if work.exists() and any(work.iterdir()):
+        if not (work / MARKER).exists():
+            raise WorkDirError(f"{work}: not empty and not made by `councilspend bench`; choose another --work-dir")
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / MARKER).write_text("made by councilspend bench; emptied by its next run\n", encoding="utf-8")
 
 
 def page_urls(db: Path, gen: Generated) -> tuple[dict[str, str] | None, str | None]:

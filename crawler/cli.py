@@ -38,7 +38,10 @@ def _select(councils: list[dict], wanted: tuple[str, ...]) -> list[dict]:
         if not match:
             hit = resolve(w, registry=councils)
             match = [c for c in councils if hit and c["id"] == hit.get("id")]
-        (chosen.extend(match) if match else unknown.append(w))
+        if match:
+            chosen.extend(match)
+        else:
+            unknown.append(w)
     if unknown:
         raise click.BadParameter(f"not in the registry: {', '.join(unknown)} (see `councilspend councils list`)",
                                  param_hint="--council")
@@ -116,8 +119,8 @@ def import_command(source: str, out: Path | None) -> None:
     """Import mySociety's register of UK councils (uk_local_authorities_current.csv).
 
     Keeps names, GSS codes, types, start/end dates and replaced-by, so abolished councils
-    (e.g. Craven, Harrogate) still resolve. Source: a local path or an http(s) URL, e.g.
-    https://pages.mysociety.org/uk_local_authority_names_and_codes/data/uk_la_past_current/latest/uk_local_authorities_current.csv
+    (e.g. Craven, Harrogate) still resolve. PATH_OR_URL: a local file or an http(s) URL of the
+    CSV from mySociety's "UK local authority names and codes" dataset (uk_la_past_current).
     """
     out = out or register_path()
     try:

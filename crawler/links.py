@@ -107,6 +107,45 @@ def host_allowed(url: str, hosts: frozenset[str]) -> bool:
     return any(host == h or host.endswith("." + h) for h in hosts)
 
 
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower().removeprefix("www.")
+
+
+@dataclass(frozen=True)
+class CouncilScope:
+    """Where one council's crawl may go.
+
+    Files may be fetched from any of the council's hosts. Pages may be crawled anywhere on the
+    council's own site (``website``, ``domains``), but on a host that only appears in
+    ``spending_pages`` (a shared portal such as Data Mill North or GitHub) only under that page's
+    path: otherwise Leeds' crawl would wander into Sheffield's datasets on the same portal.
+    """
+
+    hosts: frozenset[str]
+    own_hosts: frozenset[str]
+    shared_prefixes: tuple[tuple[str, str], ...]
+
+    def allows(self, url: str, kind: LinkKind) -> bool:
+        if not host_allowed(url, self.hosts):
+            return False
+        if kind not in (LinkKind.PAGE, LinkKind.PAGINATION) or host_allowed(url, self.own_hosts):
+            return True
+        host, path = _host(url), unquote(urlsplit(url).path)
+        return any(host == h and path.startswith(prefix) for h, prefix in self.shared_prefixes)
+
+
+def council_scope(council: dict) -> CouncilScope:
+    own = {_host(council.get("website") or "")} | {d.lower().removeprefix("www.") for d in council.get("domains") or []}
+    own.discard("")
+    own_hosts = frozenset(own)
+    prefixes = tuple(
+        (_host(u), unquote(urlsplit(u).path).rstrip("/") or "/")
+        for u in council.get("spending_pages") or []
+        if not host_allowed(u, own_hosts)
+    )
+    return CouncilScope(council_hosts(council), own_hosts, prefixes)
+
+
 def council_hosts(council: dict) -> frozenset[str]:
     """The hosts a council's crawl may visit: website, spending pages and ``domains``."""
     urls = [council.get("website") or "", *(council.get("spending_pages") or [])]

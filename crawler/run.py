@@ -135,17 +135,24 @@ def run_job(job: dict) -> dict[str, dict]:
     councils = job["councils"]
     process = CrawlerProcess(make_settings(out_dir, job.get("settings")))
     crawlers = []
+    failures: list[str] = []  # a spider that cannot start must not look like an empty crawl
     for spider, wanted in ((TransparencySpider, "spending_pages"), (CkanSpider, "dgu_publisher")):
         selected = [c for c in councils if c.get(wanted)]
         if selected:
             crawler = process.create_crawler(spider)
             crawlers.append(crawler)
-            process.crawl(crawler, councils=selected)
+            deferred = process.crawl(crawler, councils=selected)
+            deferred.addErrback(lambda f, name=spider.name: failures.append(f"{name}: {f.getTraceback()}"))
     if crawlers:
         process.start()
     summary = finalise(out_dir, councils)
+    if failures:
+        raise RuntimeError("spider failed:\n" + "\n".join(failures))
     for s in summary.values():
         s["blocked"] = 0
+    for council in councils:
+        if not council.get("spending_pages") and not council.get("dgu_publisher"):
+            summary[council["id"]]["errors"].append("nothing to crawl: no spending_pages and no dgu_publisher")
     for crawler in crawlers:
         for key, value in (crawler.stats.get_stats() or {}).items():
             if key.startswith("councilspend/blocked/"):

@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "DEPTH_LIMIT": 30,
     "HTTPCACHE_ENABLED": True,
     "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy",
-    "HTTPCACHE_STORAGE": "scrapy.extensions.httpcache.FilesystemCacheStorage",
+    "HTTPCACHE_STORAGE": "crawler.httpcache.FilesystemCacheStorage",
     "HTTPCACHE_GZIP": True,
     # Force a conditional GET for every cached URL. NOT "no-cache": RFC2616Policy then skips validators.
     "DEFAULT_REQUEST_HEADERS": {

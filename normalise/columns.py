@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
+from normalise.rulefiles import load_yaml
 
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.yml")
 
@@ -45,7 +45,7 @@ class Synonyms:
 
 @cache
 def load_synonyms(path: Path = SYNONYMS_PATH) -> Synonyms:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path)
     variants: dict[str, list[tuple[str, int]]] = {}
     for fld, labels in data["fields"].items():
         for rank, label in enumerate(labels):

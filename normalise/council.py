@@ -12,7 +12,8 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
+
+from normalise.rulefiles import load_yaml
 
 AUTHORITIES_PATH = Path(__file__).with_name("authorities.yml")
 _GSS = re.compile(r"^[EWSN]\d{8}$")
@@ -31,7 +32,7 @@ def name_key(text: str) -> str:
 @cache
 def _index() -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str]]:
     """(gss -> name, snac -> gss, name key -> gss, former gss -> gss)."""
-    data = yaml.safe_load(AUTHORITIES_PATH.read_text(encoding="utf-8"))["authorities"]
+    data = load_yaml(AUTHORITIES_PATH)["authorities"]
     names, snac, keys, former = {}, {}, {}, {}
     for a in data:
         names[a["gss"]] = a["name"]

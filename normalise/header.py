@@ -29,8 +29,9 @@ def find_header(cells: pd.DataFrame) -> int:
     """
     syn = load_synonyms()
     best, best_score = -1, 0
-    for i in range(min(MAX_SCAN, len(cells))):
-        row = [c for c in cells.iloc[i].tolist() if isinstance(c, str) and c.strip()]
+    head = cells.head(MAX_SCAN).to_numpy(dtype=object)
+    for i, values in enumerate(head):
+        row = [c for c in values if isinstance(c, str) and c.strip()]
         if not row or max(len(c) for c in row) > 200:
             continue
         score = header_score(row, syn)

@@ -11,16 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from normalise.columns import ColumnMap, normalise_label
+from normalise.rulefiles import load_yaml
 
 RULES_PATH = Path(__file__).with_name("kinds.yml")
 
 
 @cache
 def rules() -> dict:
-    return yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+    return load_yaml(RULES_PATH)
 
 
 @cache
@@ -73,8 +75,10 @@ def looks_like_card_file(pence: np.ndarray) -> bool:
 
 
 def _match_unique(values: pd.Series, pattern: re.Pattern) -> np.ndarray:
-    codes, uniques = pd.factorize(values.astype(str))
+    """Case-insensitive match at the start of each distinct value (pyarrow RE2), spread to rows."""
+    codes, uniques = pd.factorize(values)
     if len(uniques) == 0:
         return np.zeros(len(values), dtype=bool)
-    hit = np.array([bool(pattern.match(u.strip())) for u in uniques], dtype=bool)
-    return hit[codes]
+    arr = pc.utf8_trim_whitespace(pa.array(np.asarray(uniques, dtype=object).astype(str), type=pa.large_string()))
+    hit = pc.match_substring_regex(arr, f"^(?:{pattern.pattern})", ignore_case=True)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)[codes]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from councilspend.schemas import field_names
 from normalise import council as council_mod
@@ -30,10 +32,33 @@ from normalise.header import HeaderError, find_header, preamble_lines, threshold
 from normalise.readers import RawTable, ReadError, read_tables
 from normalise.redaction import detect as detect_redaction
 from normalise.report import build_report, empty_report
-from normalise.rows import blank_mask, clean_cells, repair_fused, squash_spaces, total_row_mask
+from normalise.rows import (
+    blank_mask,
+    clean_cells,
+    const_text,
+    filled,
+    repair_fused,
+    squash_spaces,
+    text_column,
+    text_from_codes,
+    total_row_mask,
+)
 from normalise.sniff import SniffError
 
-NORMALISER_VERSION = "1"
+RULES_VERSION = "1"  # bump by hand for a change the digest below cannot see (e.g. a library upgrade)
+
+
+def _version() -> str:
+    """Rules version + digest of this package's code and rule files: outputs written by another
+    version are normalised again by the incremental crawl run."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted([*here.glob("*.py"), *here.glob("*.yml")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{RULES_VERSION}-{digest.hexdigest()[:12]}"
+
+
+NORMALISER_VERSION = _version()
 PAYMENT_FIELDS = field_names("payment")
 ROW_KINDS = ("payments", "card")
 MAX_ERRORS_LISTED = 200
@@ -176,24 +201,32 @@ def _normalise_table(
     lines = table.line_numbers[h + 1 :]
     rows_read = len(data)
 
+    cells_filled = filled(data)
     # cells beyond the header, and unlabelled columns that carry values: reported, not used
-    beyond = [c for c in data.columns if c >= width]
-    if beyond:
-        filled = np.zeros(len(data), dtype=bool)
-        for c in beyond:
-            filled |= (data[c] != "").to_numpy(dtype=bool)
-        if filled.any():
-            sample = data.loc[filled, beyond[0]].value_counts().head(3).index.tolist()
-            info["warnings"].append(
-                f"{int(filled.sum())} rows have cells beyond the {width} header columns (ignored; e.g. {sample})"
-            )
-    unlabelled = [c for c in range(width) if not labels[c].strip() and (data[c] != "").any()]
-    for c in unlabelled:
-        info["warnings"].append(f"column {c + 1} has no header but holds values (ignored)")
+    beyond = cells_filled[:, width:].any(axis=1) if data.shape[1] > width else np.zeros(len(data), bool)
+    if beyond.any():
+        sample = data.loc[beyond, width].value_counts().head(3).index.tolist()
+        info["warnings"].append(
+            f"{int(beyond.sum())} rows have cells beyond the {width} header columns (ignored; e.g. {sample})"
+        )
+    for c in range(min(width, data.shape[1])):
+        if not labels[c].strip() and cells_filled[:, c].any():
+            info["warnings"].append(f"column {c + 1} has no header but holds values (ignored)")
     data = data[list(range(width))] if width <= data.shape[1] else data
+    cells_filled = cells_filled[:, : data.shape[1]]
 
-    blank = blank_mask(data)
+    blank = blank_mask(data, cells_filled)
     info["blank_rows"] = int(blank.sum())
+    # the header again (files concatenated from several exports)
+    clean_labels = [" ".join(lab.replace("\xa0", " ").split()) for lab in labels]
+    repeated = (data[0] == clean_labels[0]).to_numpy(dtype=bool).copy() if width > 1 else np.zeros(len(data), bool)
+    for i in np.flatnonzero(repeated):
+        repeated[i] = [str(v) for v in data.iloc[i].tolist()[:width]] == clean_labels[: data.shape[1]]
+    if repeated.any():
+        info["warnings"].append(f"{int(repeated.sum())} rows repeat the header (ignored; rows "
+                                f"{lines[repeated][:10].tolist()})")
+        blank |= repeated
+    cells_filled = cells_filled[~blank]
     data, lines = data.loc[~blank].reset_index(drop=True), lines[~blank]
 
     kind, kind_reason = kinds_mod.kind_from_header(cmap)
@@ -203,7 +236,7 @@ def _normalise_table(
         return TableResult(None, np.zeros(0, np.int64), kind or "not_spend", kind_reason, info)
 
     pence, ok = parse_pence(data[amount_col])
-    totals = total_row_mask(data, amount_col, ok)
+    totals = total_row_mask(data, amount_col, ok, cells_filled)
     info["total_rows"] = [
         {"row": int(lines[i]), "amount_pence": int(pence[i])} for i in np.flatnonzero(totals)
     ]
@@ -212,6 +245,8 @@ def _normalise_table(
 
     # repair rows whose cells ran together (date fused with amount or supplier)
     date_col = cmap.field_to_col.get("payment_date")
+    if date_col is None and "period" in cmap.field_to_col:
+        date_col = cmap.field_to_col["period"]  # `Period` = 201009 etc.: a month, not a day
     malformed: list[int] = []
     if date_col is not None:
         date_text = data[date_col]
@@ -287,11 +322,12 @@ def _normalise_table(
         elif kinds_mod.looks_like_card_file(pence):
             kind, kind_reason = "card", "most lines are small card receipts (median under £100)"
     info["errors"] = errors
-    is_red, _ = detect_redaction(supplier, col("redaction_flag"))
+    is_red, why = detect_redaction(supplier, col("redaction_flag"))
     day = dates["payment_date"][(dates["date_precision"] == "day").to_numpy(dtype=bool)]
     info["_stats"] = {
         "suppliers": set(supplier[supplier != ""].unique().tolist()),
         "redacted": is_red,
+        "redaction_reason": why,
         "date_min": min(day) if len(day) else None,
         "date_max": max(day) if len(day) else None,
         "lines": lines,
@@ -315,16 +351,16 @@ def _build_rows(
         return None if c is None else data[c]
 
     def const(value: str) -> pd.Series:
-        return pd.Series(pd.array(np.full(n, value, dtype=object), dtype="str"), index=index)
+        return const_text(value, n)
 
-    def text(s: pd.Series) -> pd.Series:
-        return pd.Series(pd.array(s, dtype="str"), index=index)
+    def text(values: np.ndarray) -> pd.Series:
+        return text_column(values)
 
     out: dict[str, pd.Series | np.ndarray] = {"council_id": const("")}
-    out["payment_date"] = text(_iso(dates["payment_date"]))
+    out["payment_date"] = _iso(dates["payment_date"])
     out["date_precision"] = text(dates["date_precision"].to_numpy(dtype=object))
-    out["period_start"] = text(_iso(dates["period_start"]))
-    out["period_end"] = text(_iso(dates["period_end"]))
+    out["period_start"] = _iso(dates["period_start"])
+    out["period_end"] = _iso(dates["period_end"])
     out["amount"] = pence_to_pounds(pence)
     out["amount_basis"] = const(_amount_basis(cmap, info))
     vat = col("irrecoverable_vat")
@@ -333,7 +369,7 @@ def _build_rows(
         out["irrecoverable_vat"] = np.where(vok, pence_to_pounds(vp), np.nan)
     else:
         out["irrecoverable_vat"] = np.full(n, np.nan)
-    is_red, why = detect_redaction(supplier, col("redaction_flag"))
+    is_red, why = info["_stats"]["redacted"], info["_stats"]["redaction_reason"]
     out["supplier_name"] = squash_spaces(supplier)
     for fld in _TEXT_FIELDS:
         s = col(fld)
@@ -368,7 +404,7 @@ def _build_rows(
 
 
 _ACTIVE = {
-    "formula": (r"^[=+@]|^-[A-Za-z(]", "look like spreadsheet formulas (kept as text; a spreadsheet "
+    "formula": (r"^(?:[=+@]|-[A-Za-z(])", "look like spreadsheet formulas (kept as text; a spreadsheet "
                                        "opening the CSV may run them)"),
     "markup": (r"(?i)<\s*/?\s*(?:script|iframe|object|embed|img|a)\b|javascript:", "contain HTML/script markup "
                                                                                 "(kept as text, never interpreted)"),
@@ -378,26 +414,30 @@ _ACTIVE = {
 def _warn_active_text(out: dict, fields: list[str], lines: np.ndarray, info: dict) -> None:
     """Formula-looking (``=HYPERLINK(...)``) and markup (``<script>``) cells are kept verbatim, and
     reported: the rows go to a CSV that someone may open in Excel, and to a web page."""
-    for key, (pattern, what) in _ACTIVE.items():
-        hits: list[int] = []
-        example = ""
-        for fld in fields:
-            s = out[fld]
-            mask = s.str.contains(pattern, regex=True).to_numpy(dtype=bool)
-            if mask.any():
-                hits.extend(lines[mask].tolist())
-                example = example or f"{fld}={s[mask].iloc[0][:60]!r}"
-        if hits:
-            rows = sorted(set(hits))
+    hits: dict[str, list[int]] = {key: [] for key in _ACTIVE}
+    examples: dict[str, str] = {}
+    for fld in fields:
+        codes, uniques = pd.factorize(out[fld])
+        if not len(uniques):
+            continue
+        arr = pa.array(np.asarray(uniques, dtype=object).astype(str), type=pa.large_string())
+        for key, (pattern, _) in _ACTIVE.items():
+            hit = np.asarray(pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False), dtype=bool)
+            if hit.any():
+                mask = hit[codes]
+                hits[key].extend(lines[mask].tolist())
+                examples.setdefault(key, f"{fld}={str(uniques[np.flatnonzero(hit)[0]])[:60]!r}")
+    for key, (_, what) in _ACTIVE.items():
+        if hits[key]:
+            rows = sorted(set(hits[key]))
             info["warnings"].append(
-                f"{len(rows)} rows have cells that {what} ({key}; e.g. {example}; rows {rows[:10]})"
+                f"{len(rows)} rows have cells that {what} ({key}; e.g. {examples[key]}; rows {rows[:10]})"
             )
 
 
-def _iso(s: pd.Series) -> np.ndarray:
+def _iso(s: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    text = np.array([v.isoformat() for v in uniques] + [""], dtype=object)
-    return text[codes]
+    return text_from_codes([v.isoformat() for v in uniques], codes)
 
 
 def _amount_basis(cmap: ColumnMap, info: dict) -> str:

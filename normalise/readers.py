@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
+from normalise.rows import mask_unique
 from normalise.sniff import SniffError, check_zip_safe, sniff
 
 MAX_COLUMNS = 1000  # a spending table has tens of columns; thousands means this is not a table
@@ -117,8 +117,10 @@ def repair_cells(df: pd.DataFrame, line_numbers: np.ndarray) -> tuple[pd.DataFra
     counts: dict[int, int] = {}
     for col in df.columns:
         s = df[col]
-        arr = s.array._pa_array if hasattr(s.array, "_pa_array") else pa.array(s.astype(str).tolist())
-        suspect = pc.fill_null(pc.match_substring_regex(arr, _SUSPECT), False).to_numpy(zero_copy_only=False)
+        if pc.all(pc.string_is_ascii(s.array._pa_array)).as_py() if hasattr(s.array, "_pa_array") else False:
+            continue
+        suspect = mask_unique(s, lambda a: pc.and_(pc.invert(pc.string_is_ascii(a)),
+                                                   pc.match_substring_regex(a, _SUSPECT)))
         idx = np.flatnonzero(suspect)
         if not len(idx):
             continue

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from normalise.rulefiles import load_yaml
 
 RULES_PATH = Path(__file__).with_name("redaction.yml")
 
 
 @cache
 def _rules() -> tuple[re.Pattern, re.Pattern, list[tuple[str, list[str]]]]:
-    data = yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+    data = load_yaml(RULES_PATH)
     placeholder = re.compile("|".join(f"(?:{p})" for p in data["placeholders"]), re.I)
     flag = re.compile("|".join(f"(?:{p})" for p in data["flag_values"]), re.I)
     reasons = [(k, [w.lower() for w in v]) for k, v in data["reasons"].items()]

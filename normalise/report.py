@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from normalise.rulefiles import load_yaml
 
 CODE_PATH = Path(__file__).with_name("code2015.yml")
 DEFAULT_THRESHOLD = 500
@@ -19,7 +20,7 @@ MAX_LISTED = 200
 
 @cache
 def code_rules() -> dict:
-    return yaml.safe_load(CODE_PATH.read_text(encoding="utf-8"))
+    return load_yaml(CODE_PATH)
 
 
 def empty_report(name: str, sha256: str, error: str) -> dict:

@@ -21,39 +21,73 @@ _AMOUNT_TEXT = re.compile(r"^\(?-?£?\s*-?[\d,]*\.?\d+\)?-?$")
 _DAY_TEXT = re.compile(r"^(\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})$")
 
 
+def arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The pyarrow array behind a Series of text (converting if it is not arrow-backed)."""
+    if hasattr(s.array, "_pa_array"):
+        return s.array._pa_array
+    return pa.array(s.astype(object).where(s.notna(), "").astype(str).tolist(), type=pa.large_string())
+
+
+def map_unique(s: pd.Series, func) -> pd.Series:
+    """Apply a pyarrow function to the distinct values only, then spread back. Council files repeat
+    their text (service areas, expense types, suppliers), so this is 10-100x less work."""
+    codes, uniques = pd.factorize(s)
+    if not len(uniques):
+        return s
+    new = pd.array(func(arrow(pd.Series(uniques))), dtype="str")
+    return pd.Series(new.take(codes), index=s.index)
+
+
+def mask_unique(s: pd.Series, func) -> np.ndarray:
+    """A boolean pyarrow test evaluated once per distinct value."""
+    codes, uniques = pd.factorize(s)
+    if not len(uniques):
+        return np.zeros(len(s), dtype=bool)
+    hit = pc.fill_null(func(arrow(pd.Series(uniques))), False).to_numpy(zero_copy_only=False)
+    return np.asarray(hit, dtype=bool)[codes]
+
+
+def _clean(arr):
+    return pc.utf8_trim_whitespace(pc.replace_substring(arr, "\xa0", " "))
+
+
 def clean_cells(df: pd.DataFrame) -> pd.DataFrame:
-    """NBSP -> space and surrounding whitespace stripped, in every cell (vectorised per column)."""
-    out = {}
-    for col in df.columns:
-        s = df[col].astype(str)
-        if s.str.contains("\xa0", regex=False).any():
-            s = s.str.replace("\xa0", " ", regex=False)
-        out[col] = s.str.strip()
-    return pd.DataFrame(out, index=df.index)
+    """NBSP -> space and surrounding whitespace stripped, in every cell."""
+    return pd.DataFrame({col: map_unique(df[col], _clean) for col in df.columns}, index=df.index)
 
 
-def blank_mask(df: pd.DataFrame) -> np.ndarray:
+def filled(df: pd.DataFrame) -> np.ndarray:
+    """Boolean matrix (rows x columns): which cells are non-empty. One pyarrow kernel per column."""
+    out = np.zeros((len(df), df.shape[1]), dtype=bool)
+    for j, col in enumerate(df.columns):
+        lengths = pc.fill_null(pc.utf8_length(arrow(df[col])), 0)
+        out[:, j] = np.asarray(lengths.to_numpy(zero_copy_only=False)) > 0
+    return out
+
+
+def blank_mask(df: pd.DataFrame, cells: np.ndarray | None = None) -> np.ndarray:
     """Rows whose every cell is empty (blank lines, ``,,,,,`` rows, NBSP-only garbage)."""
-    mask = np.ones(len(df), dtype=bool)
-    for col in df.columns:
-        mask &= (df[col] == "").to_numpy(dtype=bool)
-    return mask
+    cells = filled(df) if cells is None else cells
+    return ~cells.any(axis=1)
 
 
-def total_row_mask(df: pd.DataFrame, amount_col: int, amount_ok: np.ndarray) -> np.ndarray:
+def total_row_mask(
+    df: pd.DataFrame, amount_col: int, amount_ok: np.ndarray, cells: np.ndarray | None = None
+) -> np.ndarray:
     """Rows that carry only an amount, plus at most the word Total: the file's own total line.
 
     A supplier called "Total Gas & Power" is not a total row: only a cell that is exactly
     "Total"/"Grand total" is ignored when counting the row's other cells.
     """
-    others = np.zeros(len(df), dtype=np.int64)
-    for col in df.columns:
-        if col == amount_col:
-            continue
-        s = df[col]
-        filled = (s != "") & ~s.str.lower().isin(_TOTAL_WORDS)
-        others += filled.to_numpy(dtype=np.int64)
-    return amount_ok & (others == 0)
+    cells = filled(df) if cells is None else cells
+    position = list(df.columns).index(amount_col)
+    others = cells.sum(axis=1) - cells[:, position]
+    candidates = np.flatnonzero(amount_ok & (others <= 1))
+    mask = np.zeros(len(df), dtype=bool)
+    for i in candidates:  # a handful of rows at most
+        values = [str(v) for c, v in df.iloc[i].items() if c != amount_col and str(v) != ""]
+        mask[i] = all(v.lower() in _TOTAL_WORDS for v in values)
+    return mask
 
 
 def repair_fused(
@@ -101,8 +135,23 @@ def _split_row(cells: list[str], width: int, date_col: int, amount_col: int) -> 
 
 
 def squash_spaces(s: pd.Series) -> pd.Series:
-    """Runs of whitespace -> one space, in pyarrow (pandas falls back to Python for ``\\s+``)."""
-    arr = s.array._pa_array if hasattr(s.array, "_pa_array") else pa.array(s.astype(str).tolist())
-    if not pc.any(pc.match_substring_regex(arr, r"\s\s|[\t\r\n]")).as_py():
-        return s
-    return pd.Series(pd.array(pc.replace_substring_regex(arr, r"\s+", " "), dtype="str"), index=s.index)
+    """Runs of whitespace -> one space (pyarrow, once per distinct value)."""
+    return map_unique(s, lambda a: pc.replace_substring_regex(a, r"\s\s+|[\t\r\n]", " "))
+
+
+def text_from_codes(values: list[str], codes: np.ndarray) -> pd.Series:
+    """A text Series from distinct values and per-row codes, built in pyarrow (no Python objects
+    per row). Code -1 means missing and gives ""."""
+    table = pa.array(list(values) + [""], type=pa.large_string())
+    idx = np.where(codes < 0, len(values), codes).astype(np.int64)
+    return pd.Series(pd.array(table.take(pa.array(idx)), dtype="str"))
+
+
+def const_text(value: str, n: int) -> pd.Series:
+    return text_from_codes([value], np.zeros(n, dtype=np.int64))
+
+
+def text_column(values: np.ndarray) -> pd.Series:
+    """A numpy array of Python strings (few distinct) -> text Series."""
+    codes, uniques = pd.factorize(values)
+    return text_from_codes([str(u) for u in uniques], codes)

@@ -140,10 +140,10 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     # Pass 1: distinct keys.
     t1 = bar.add_task("Reading payees and categories", total=len(counted))
     sup_keys, cat_keys = [], []
-    for _sha, rows in nd.iter_rows(KEY_COLUMNS):
+    for rows in nd.iter_batches(KEY_COLUMNS + ["source_sha256"]):
         sup_keys.append(enrich.supplier_keys(rows))
         cat_keys.append(enrich.category_keys(rows))
-        bar.advance(t1)
+        bar.advance(t1, rows["source_sha256"].nunique())
     empty = pd.DataFrame(columns=KEY_COLUMNS)
     sup_keys = pd.concat(sup_keys or [enrich.supplier_keys(empty)]).drop_duplicates(ignore_index=True)
     cat_keys = pd.concat(cat_keys or [enrich.category_keys(empty)]).drop_duplicates(ignore_index=True)
@@ -164,7 +164,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     t3 = bar.add_task("Writing payments", total=len(counted))
     measure_parts, file_stats, cat_counts = [], {}, []
     next_id = 1
-    for sha, rows in nd.iter_rows():
+    for rows in nd.iter_batches():
         enriched = enrich.attach(rows, suppliers, categories)
         pub = published_payments(enriched, next_id)
         next_id += len(pub)
@@ -175,9 +175,11 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
         part["subsector"] = enriched["subsector"].astype("string").to_numpy()
         part["payment_date"] = pd.to_datetime(part["payment_date"], errors="coerce")
         measure_parts.append(part)
-        file_stats[sha] = {"individual_rows": int(enriched["is_individual"].sum()),
-                           "redacted_rows": int(pub["is_redacted"].sum())}
-        bar.advance(t3)
+        per_file = pd.DataFrame({"sha": pub["source_sha256"], "ind": enriched["is_individual"].to_numpy(),
+                                 "red": pub["is_redacted"]}).groupby("sha").sum()
+        for sha, r in per_file.iterrows():
+            file_stats[sha] = {"individual_rows": int(r["ind"]), "redacted_rows": int(r["red"])}
+        bar.advance(t3, len(per_file))
 
     t4 = bar.add_task("Summaries, indexes and search", total=6)
     _write_councils(conn, registry, nd)
@@ -224,11 +226,11 @@ def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: Normalis
             continue
         seen.add(cid)
         pages = r.get("spending_pages") or r.get("spending_page") or ""
-        rows.append((cid, r.get("name") or cid, r.get("type") or r.get("council_type"), r.get("website"),
-                     pages[0] if isinstance(pages, list) and pages else (pages or None),
+        rows.append((cid, _str_or_none(r.get("name")) or cid, _str_or_none(r.get("type") or r.get("council_type")),
+                     _str_or_none(r.get("website")), _str_or_none(pages),
                      _int_or_none(r.get("threshold") or r.get("threshold_gbp")),
                      _str_or_none(r.get("start_date")), _str_or_none(r.get("end_date")),
-                     r.get("replaced_by") or None, r.get("wdtk_id") or None))
+                     _str_or_none(r.get("replaced_by")), _str_or_none(r.get("wdtk_id"))))
     for cid in sorted(set(nd.files["council_id"]) - seen):
         rows.append((cid, cid, None, None, None, None, None, None, None, None))
     insert_rows(conn, "councils", rows)
@@ -242,6 +244,9 @@ def _int_or_none(v: object) -> int | None:
 
 
 def _str_or_none(v: object) -> str | None:
+    """Registry values as text: lists give their first item (e.g. several replacing councils)."""
+    if isinstance(v, list | tuple):
+        v = v[0] if v else None
     return None if v in (None, "") else str(v)
 
 

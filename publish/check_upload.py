@@ -69,10 +69,12 @@ def for_page(file_name: str, report: dict) -> dict:
     ]
     individuals = report.get("_individuals", [])
     if individuals:
+        # The Code allows naming sole traders, so this is a warning, not a Code failure: the verdict
+        # stays the one `councilspend check` gives. Care and direct payments to people are the usual case.
         problems.insert(0, {
-            "severity": "error", "rule": "Data Protection: redact private individuals",
-            "message": f"{len(individuals)} payee name(s) look like private individuals: redact them before "
-                       "publishing (listed below)"})
+            "severity": "warning", "rule": "Data protection: payments to private individuals",
+            "message": f"{len(individuals)} payee name(s) look like private individuals: check whether they "
+                       "should be redacted before publishing (listed below)"})
     publishable = report.get("publishable", True) and not any(p["severity"] == "error" for p in problems)
     facts = []
     for label, key in (("Kind of file", "kind"), ("Format", "format"), ("Encoding", "encoding"),

@@ -77,6 +77,21 @@ class NormalisedDir:
                 self.unreadable[sha] = str(exc)
 
 
+    def iter_batches(self, columns: list[str] | None = None, min_rows: int = 250_000
+                     ) -> Iterator[pd.DataFrame]:
+        """Counted rows in batches of at least ``min_rows`` (whole files): pandas' per-call overhead
+        is paid per batch, not per file, so a thousand small monthly files cost what one big one does."""
+        parts, n = [], 0
+        for _sha, rows in self.iter_rows(columns):
+            parts.append(rows)
+            n += len(rows)
+            if n >= min_rows:
+                yield pd.concat(parts, ignore_index=True)
+                parts, n = [], 0
+        if parts:
+            yield pd.concat(parts, ignore_index=True)
+
+
 def _present(path: Path, columns: list[str]) -> list[str]:
     import pyarrow.parquet as pq
 

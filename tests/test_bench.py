@@ -82,3 +82,14 @@ def test_measure_reports_the_childs_own_peak_memory(tmp_path):
     assert big.result == {"ok": 1}
     with pytest.raises(MeasureError, match="exited 3"):
         run_measured([sys.executable, "-c", "import sys; sys.exit(3)"], tmp_path, "fails")
+
+
+def test_refuses_to_empty_a_directory_it_did_not_make(tmp_path):
+    from councilspend.cli import main
+
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete", encoding="utf-8")
+    result = CliRunner().invoke(main, ["bench", "--rows", "100", "--work-dir", str(precious)])
+    assert result.exit_code == 2 and "not made by" in result.output
+    assert (precious / "thesis.txt").exists()

@@ -77,6 +77,7 @@ def councils(site):
         # Nothing listens on port 9: this council fails, the others must not notice.
         {"id": DEAD, "name": "Unreachable Council", "type": "district", "website": "http://127.0.0.1:9/",
          "spending_pages": ["http://127.0.0.1:9/spending/"], "threshold": 500},
+        {"id": "E06999904", "name": "Registry Gap Council", "type": "district", "website": "http://127.0.0.1:9/"},
     ]
 
 
@@ -157,6 +158,7 @@ def test_robots_txt_disallow_is_never_fetched(first):
     assert not requested(first, "/private/secret-spend.csv")
     assert "/private/secret-spend.csv" not in first.by_path
     assert first.summary[PAGES]["blocked"] == 1
+    assert all(r.headers["user-agent"].startswith("councilspend/") for r in first.requests)
 
 
 def test_rejected_files_are_recorded_not_stored(first):
@@ -214,6 +216,7 @@ def test_one_failing_council_does_not_stop_the_others(first):
     assert dead["pages"] == 0 and dead["pages_failed"] == 1
     assert "connection refused" in dead["errors"][0]
     assert first.summary[CKAN]["new"] == 2
+    assert first.summary["E06999904"]["errors"] == ["nothing to crawl: no spending_pages and no dgu_publisher"]
 
 
 def test_summary_matches_manifest(first):
@@ -286,3 +289,12 @@ def test_cli_crawl_prints_a_summary_per_council(site, councils, tmp_path):
     assert "Catalogue Council (E06999902)" in result.output
     rows = read_manifest(out)
     assert {r["status"] for r in rows} == {"new"} and len(rows) == 2
+
+
+def test_a_crashing_crawl_raises_with_its_log_and_keeps_the_manifest(councils, tmp_path):
+    from crawler.run import CrawlError
+
+    with pytest.raises(CrawlError, match="nonexistent_pipeline_module"):
+        crawl(councils[:1], tmp_path, settings={"ITEM_PIPELINES": {"nonexistent_pipeline_module.P": 1}},
+              progress=False)
+    assert read_manifest(tmp_path) == []  # written (empty), never left half-written

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from crawler.filetypes import content_disposition_filename, extension, file_name, rejection, sniff
-from crawler.links import LinkKind, council_hosts, default_rules, host_allowed
+from crawler.links import LinkKind, council_hosts, council_scope, default_rules, host_allowed
 from crawler.manifest import merge, read_manifest, write_manifest
 from crawler.settings import make_settings, user_agent
 
@@ -42,6 +42,16 @@ def test_hosts_and_github_rewrite():
     assert not host_allowed("https://notleeds.gov.uk/a.csv", hosts)
     assert default_rules().rewrite_url("https://github.com/o/r/blob/main/a.csv#L1") == \
         "https://github.com/o/r/blob/main/a.csv?raw=true"
+
+
+def test_pages_on_a_shared_portal_stay_under_the_spending_page():
+    scope = council_scope({"website": "https://www.leeds.gov.uk/",
+                           "spending_pages": ["https://datamillnorth.org/dataset/council-spending"]})
+    assert scope.allows("https://datamillnorth.org/dataset/council-spending?page=2", LinkKind.PAGINATION)
+    assert not scope.allows("https://datamillnorth.org/dataset/sheffield-spend-over-250", LinkKind.PAGE)
+    assert scope.allows("https://datamillnorth.org/download/council-spending/x/2024-01.csv", LinkKind.FILE)
+    assert scope.allows("https://www.leeds.gov.uk/anything/spending", LinkKind.PAGE)
+    assert not scope.allows("https://example.org/spending", LinkKind.PAGE)
 
 
 def test_file_names_from_headers_query_and_path():
@@ -131,3 +141,27 @@ def test_settings_are_polite_and_overridable(tmp_path, monkeypatch):
     assert "councilspend" in s["USER_AGENT"] and "http" in s["USER_AGENT"]
     monkeypatch.setenv("COUNCILSPEND_CONTACT", "mailto:me@example.org")
     assert "mailto:me@example.org" in user_agent()
+
+
+def test_http_cache_storage_round_trips_without_guessing_csv_encoding(tmp_path):
+    import gzip
+    import pickle
+
+    from scrapy import Request, Spider
+    from scrapy.http import TextResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawler.httpcache import FilesystemCacheStorage
+
+    crawler = get_crawler(Spider, {"HTTPCACHE_DIR": str(tmp_path), "HTTPCACHE_GZIP": True})
+    spider = Spider.from_crawler(crawler, name="t")
+    storage = FilesystemCacheStorage(crawler.settings)
+    storage.open_spider(spider)
+    request = Request("http://127.0.0.1/a.csv")
+    body = "Supplier,Amount\nCafé Ltd,£5\n".encode("cp1252")
+    storage.store_response(spider, request, TextResponse(request.url, body=body,
+                                                         headers={"Content-Type": "text/csv", "ETag": '"x"'}))
+    cached = storage.retrieve_response(spider, request)
+    assert isinstance(cached, TextResponse) and cached.body == body and cached.headers["ETag"] == b'"x"'
+    (data_file,) = tmp_path.rglob("response_data")
+    assert "encoding" not in pickle.loads(gzip.decompress(data_file.read_bytes()))

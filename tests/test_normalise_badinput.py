@@ -192,3 +192,21 @@ def test_header_without_rows_is_not_publishable(tmp_path: Path) -> None:
     result = normalise_file(p)
     assert result.rows.empty
     assert any("no data rows" in x["message"] and x["severity"] == "error" for x in result.report["problems"])
+
+
+def test_repeated_header_rows_are_not_data(tmp_path: Path) -> None:
+    p = tmp_path / "concat.csv"
+    p.write_bytes(b"Supplier Name,Amount,Payment Date\nA,1.00,01/01/2020\n"
+                  b"Supplier Name,Amount,Payment Date\nB,2,02/01/2020\n")
+    result = normalise_file(p)
+    assert result.rows["source_row"].tolist() == [2, 4] and result.report["rows_rejected"] == 0
+    assert any("repeat the header" in w for w in result.report["warnings"])
+
+
+def test_period_column_gives_month_precision(tmp_path: Path) -> None:
+    p = tmp_path / "period.csv"
+    p.write_bytes(b"Supplier Name,Amount,Period,Service Area\nA,1.00,201009,X\nB,2,201010,Y\n")
+    rows = normalise_file(p).rows
+    assert rows["date_precision"].tolist() == ["month", "month"]
+    assert rows["period_start"].tolist() == ["2010-09-01", "2010-10-01"]
+    assert rows["payment_date"].tolist() == ["", ""]

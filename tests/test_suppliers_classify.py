@@ -73,6 +73,12 @@ def test_name_rules(name: str, sector: str) -> None:
     assert row["evidence"]
 
 
+def test_individuals_are_not_named_in_canonical_name() -> None:
+    row = one("Mr J Bloggs")
+    assert row["canonical_name"] == "Individual (name withheld)"
+    assert "Bloggs" not in row["evidence"]
+
+
 def test_redaction_flag_from_the_normaliser_wins() -> None:
     row = one("Acme Ltd", is_redacted="true")
     assert (row["sector"], row["confidence"]) == ("redacted", 1.0)
@@ -98,6 +104,7 @@ def test_the_payer_itself_is_a_transfer(db: Path) -> None:
     assert one("London Borough of Camden", db, council="E09000007")["sector"] == "transfer"
     assert one("London Borough of Camden", db, council="E08000035")["sector"] == "public"
     assert one("Camden Council", None, council="camden")["sector"] == "transfer"
+    assert one("Leeds City Council", None, council="E08000035")["sector"] == "transfer"
 
 
 def test_council_companies(db: Path) -> None:

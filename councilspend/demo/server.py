@@ -10,6 +10,7 @@ robots.txt-disallowed file was never fetched).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -91,6 +92,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _DemoHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     demo: DemoServer
+
+    def handle_error(self, request, client_address) -> None:
+        """A crawler hanging up mid-download (size limit, timeout) is normal: no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class DemoServer:

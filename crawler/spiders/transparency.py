@@ -17,7 +17,7 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.linkextractors import LinkExtractor
 
 from crawler.items import PageVisited
-from crawler.links import LinkKind, council_hosts, default_rules, host_allowed
+from crawler.links import LinkKind, council_scope, default_rules
 from crawler.spiders.base import CouncilSpider
 
 
@@ -30,7 +30,7 @@ class TransparencySpider(CouncilSpider):
         self.rules = default_rules()
         # deny_extensions=[]: the default drops .xls/.xlsx/.ods/.zip links, i.e. the files we want.
         self.link_extractor = LinkExtractor(deny_extensions=[], unique=True)
-        self.hosts = {c["id"]: council_hosts(c) for c in self.councils}
+        self.scopes = {c["id"]: council_scope(c) for c in self.councils}
 
     @property
     def max_hops(self) -> int:
@@ -65,16 +65,14 @@ class TransparencySpider(CouncilSpider):
             yield self.file_item(response, meta)
             return
         yield PageVisited(council_id=council_id, url=response.url, source=self.source, start=meta.get("start"))
-        hosts = self.hosts[council_id]
+        scope = self.scopes[council_id]
         hops = meta.get("hops", 0)
         for link in self.link_extractor.extract_links(response):
             url = self.rules.rewrite_url(link.url)
-            if not host_allowed(url, hosts):
-                continue
             text = " ".join((link.text or "").split())
             kind = self.rules.classify(url, text)
             next_hops = hops if kind is LinkKind.PAGINATION else hops + 1
-            if kind is LinkKind.SKIP or next_hops > self.max_hops:
+            if kind is LinkKind.SKIP or next_hops > self.max_hops or not scope.allows(url, kind):
                 continue
             yield self.follow(url, council_id, kind, link_text=text, referer=response.url, hops=next_hops)
 

@@ -44,6 +44,7 @@ SECTORS = ("private", "third_sector", "mutual", "public", "council_company", "in
 OUTPUT_COLUMNS = ("supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence")
 ID_COLUMNS = ("supplier_company_number", "supplier_charity_number", "supplier_vat_number")
 DEFAULT_CONFIDENCE = 0.35
+INDIVIDUAL_LABEL = "Individual (name withheld)"
 STEP_ORDER = {"override": 0, "redaction": 1, "council_company": 2, "identifier": 3, "register": 4,
               "rule": 5, "individual": 6, "default": 7}
 _COUNCILISH = re.compile(r"\b(council|borough|authority|county|city of|corporation|mbc|lbc|lb|ca)\b")
@@ -369,19 +370,25 @@ def classify_suppliers(df: pd.DataFrame, registers_db: Path | None = None) -> pd
         regs.close()
 
 
+def _clean(values: pd.Series, fn) -> list:
+    return [fn(v) if v else None for v in values.tolist()]
+
+
 def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
-    council = _col(df, "council") if "council" in df.columns else _col(df, "council_id")
-    names = df["supplier_name"].map(display_name)
-    ident = pd.DataFrame({
-        "name": names,
-        "cn": _col(df, "supplier_company_number").map(company_number),
-        "ch": _col(df, "supplier_charity_number").map(charity_number),
-        "vat": _col(df, "supplier_vat_number").map(vat_number),
-        "red": _redacted_flag(df),
-    })
-    ident = ident.astype(object).where(ident.notna(), None)
-    # ---- intrinsic decision per distinct (name, identifiers) ----
-    distinct = ident.drop_duplicates().reset_index(drop=True)
+    council = (_col(df, "council") if "council" in df.columns else _col(df, "council_id")).tolist()
+    row_ids = list(zip(
+        [display_name(v) for v in df["supplier_name"].tolist()],
+        _clean(_col(df, "supplier_company_number"), company_number),
+        _clean(_col(df, "supplier_charity_number"), charity_number),
+        _clean(_col(df, "supplier_vat_number"), vat_number),
+        _redacted_flag(df).tolist(),
+        strict=True,
+    ))
+    # ---- intrinsic decision per distinct (name, identifiers): row -> code -> distinct ----
+    index: dict[tuple, int] = {}
+    codes = [index.setdefault(t, len(index)) for t in row_ids]
+    rows_per_name = Counter(codes)
+    distinct = pd.DataFrame(list(index), columns=["name", "cn", "ch", "vat", "red"])
     d_names = distinct["name"].tolist()
     texts = [plain_text(n) for n in d_names]
     keys = [match_key(n) for n in d_names]
@@ -392,31 +399,24 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
     id_keys = [[f"VAT:{v}"] if v else [] for v in distinct["vat"]]
     sectors = [d.sector if d.confidence >= CONFIDENT and d.sector not in ("unknown",) else None for d in decisions]
     entity_ids, methods = resolve(keys, org_ids, id_keys, sectors)
-    rows_per_name = Counter(zip(ident["name"], ident["cn"], ident["ch"], ident["vat"], ident["red"], strict=True))
     decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
 
-    # ---- council context: overrides, payer itself, payer's own companies ----
-    distinct["entity"] = entity_ids
-    distinct["canonical"] = canonical
-    distinct["decision"] = decisions
-    distinct["key"] = keys
-    distinct["text"] = texts
-    merged = ident.assign(_council=council.values, _row=range(len(ident))).merge(
-        distinct, on=["name", "cn", "ch", "vat", "red"], how="left", sort=False
-    ).sort_values("_row")
-    payer = _payer_lookup(sorted(set(council.tolist()) - {""}), regs)
+    # ---- council context: overrides, payer itself, payer's own companies, expense type ----
+    payer = _payer_lookup(sorted(set(council) - {""}), regs)
     expense = _col(df, "expense_type").tolist()
     contextual: dict[tuple[str, str, int], Decision] = {}
     final = []
-    for c, e, dec, key, text in zip(merged["_council"], expense, merged["decision"], merged["key"],
-                                    merged["text"], strict=True):
-        ck = (c, e, id(dec))
+    for c, e, code in zip(council, expense, codes, strict=True):
+        ck = (c, e, code)
         if ck not in contextual:
-            contextual[ck] = _by_expense_type(_in_context(dec, key, text, c, payer.get(c), cfg), e, cfg)
+            dec = _in_context(decisions[code], keys[code], texts[code], c, payer.get(c), cfg)
+            contextual[ck] = _by_expense_type(dec, e, cfg)
         final.append(contextual[ck])
     out = df.copy()
-    out["supplier_id"] = merged["entity"].values
-    out["canonical_name"] = merged["canonical"].values
+    out["supplier_id"] = [entity_ids[code] for code in codes]
+    # never repeat a private person's name in a column meant for display
+    out["canonical_name"] = [INDIVIDUAL_LABEL if d.sector == "individual" else canonical[code]
+                             for d, code in zip(final, codes, strict=True)]
     out["sector"] = [d.sector for d in final]
     out["subsector"] = [d.subsector for d in final]
     out["confidence"] = [round(float(d.confidence), 3) for d in final]
@@ -537,14 +537,15 @@ def _unify(distinct: pd.DataFrame, decisions: list[Decision], entity_ids: list[s
         register_name = next((decisions[i].canonical for i in members if decisions[i].canonical), None)
         counts = Counter()
         for i in members:
-            counts[keys[i][0]] += rows_per_name.get(keys[i], 0)
+            counts[keys[i][0]] += rows_per_name.get(i, 0)
         popular = max(counts.items(), key=lambda kv: (kv[1], len(kv[0]), kv[0]))[0] if counts else ""
         name = register_name or popular
         for i in members:
             canonical[i] = name
             if i != best_i and decisions[i].rank() < best.rank() and decisions[i].step not in ("redaction",):
                 how = methods[i] if methods[i] != "single" else "same entity"
-                out[i] = replace(best, evidence=f"{best.evidence} [via alias {distinct['name'][best_i]!r}, {how}]")
+                alias = "another spelling" if best.sector == "individual" else repr(distinct["name"][best_i])
+                out[i] = replace(best, evidence=f"{best.evidence} [via alias {alias}, {how}]")
     return out, canonical
 
 
@@ -573,8 +574,11 @@ def _payer_lookup(councils: list[str], regs: Registers) -> dict[str, tuple[str |
     other = [c for c in councils if not _GSS.match(c)]
     ckeys = {c: council_key(c.replace("-", " ").replace("_", " ")) for c in other}
     hits = regs.names(sorted(set(ckeys.values()) - {""}), registers=("local_authorities",))
+    builtin = _builtin_gss_names() if any(c not in by_gss for c in gss) else {}
     for c in councils:
-        if c in by_gss:
+        if c not in by_gss and c in builtin:
+            out[c] = (None, council_key(builtin[c]))
+        elif c in by_gss:
             facts = by_gss[c]
             org = facts[0].org_id
             name = next((f.name for f in regs.facts_for([org]).get(org, []) if f.name), "")
@@ -584,6 +588,20 @@ def _payer_lookup(councils: list[str], regs: Registers) -> dict[str, tuple[str |
             orgs = hits.get(key, set())
             out[c] = (next(iter(orgs)) if len(orgs) == 1 else None, key)
     return out
+
+
+AUTHORITIES_FILE = HERE.parent / "authorities.yml"
+
+
+@lru_cache(maxsize=1)
+def _builtin_gss_names() -> dict[str, str]:
+    """GSS code → council name from the normaliser's authorities.yml, for runs without registers."""
+    try:
+        with open(AUTHORITIES_FILE, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+        return {a["gss"]: a["name"] for a in data.get("authorities", []) if a.get("gss") and a.get("name")}
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return {}
 
 
 def _in_context(dec: Decision, key: str, text: str, council: str, payer: tuple[str | None, str] | None,

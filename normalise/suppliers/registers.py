@@ -132,19 +132,32 @@ def _names(org_id: str, register: str, pairs: Iterable[tuple[str, str]], keyer=m
 
 
 def _companies_house(path: Path) -> Rows:
+    """BasicCompanyData: read by column position (the file has 5 million rows and 55 columns)."""
     with _open_text(path) as fh:
-        for r in _dict_rows(fh, path, ["CompanyName", "CompanyNumber", "CompanyCategory"]):
-            number = company_number(r["CompanyNumber"])
+        reader = csv.reader(fh)
+        header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
+        missing = [c for c in ("CompanyName", "CompanyNumber", "CompanyCategory") if c not in header]
+        if missing:
+            raise RegisterFormatError(f"{path}: missing column(s) {', '.join(missing)}; header is {header[:12]}")
+        pos = {h: i for i, h in enumerate(header)}
+        i_name, i_number, i_cat = pos["CompanyName"], pos["CompanyNumber"], pos["CompanyCategory"]
+        i_status, i_sic = pos.get("CompanyStatus"), pos.get("SICCode.SicText_1")
+        i_prev = [pos[c] for c in (f"PreviousName_{n}.CompanyName" for n in range(1, 11)) if c in pos]
+        width = len(header)
+        for row in reader:
+            if len(row) < width:
+                if not row:
+                    continue
+                row = row + [""] * (width - len(row))
+            number = company_number(row[i_number])
             if not number:
                 continue
             org_id = f"GB-COH-{number}"
-            name = display_name(r["CompanyName"])
-            sic = r.get("SICCode.SicText_1", "")[:5]
-            org = ("companies_house", org_id, name, r["CompanyCategory"].strip(), r.get("CompanyStatus", ""),
+            name = display_name(row[i_name])
+            sic = row[i_sic][:5] if i_sic is not None else ""
+            org = ("companies_house", org_id, name, row[i_cat].strip(), row[i_status] if i_status is not None else "",
                    number, None, sic or None)
-            pairs = [(name, "name")] + [
-                (r.get(f"PreviousName_{i}.CompanyName", ""), "previous") for i in range(1, 11)
-            ]
+            pairs = [(name, "name")] + [(row[i], "previous") for i in i_prev if row[i]]
             yield [org], _names(org_id, "companies_house", pairs)
 
 

@@ -27,8 +27,9 @@ from normalise.suppliers.keys import fuzzy_key
 
 FUZZY_CUTOFF = 90
 TOKEN_TYPO_CUTOFF = 80
-BLOCK_CHUNK = 2000
+BLOCK_CHUNK = 1000
 SMALL_BLOCK = 40
+LENGTH_FACTOR = 1.23
 CONFIDENT = 0.6
 # Words whose presence or absence does not change the entity ("Veolia ES UK" = "Veolia ES").
 IGNORABLE_EXTRA = frozenset({"the", "and", "of", "uk", "group", "holdings"})
@@ -126,14 +127,21 @@ def fuzzy_pairs(keys: list[str]) -> list[tuple[int, int, int]]:
                             seen.add((i, j))
                             out.append((i, j, int(score)))
             continue
+        # ratio >= 90 needs lengths within a factor of 1.22: compare each chunk of the block (sorted by
+        # length) only with the keys whose length is in range.
+        order = sorted(range(len(block)), key=lambda x: len(block[x]))
+        block = [block[x] for x in order]
+        ids = [ids[x] for x in order]
+        lengths = np.array([len(k) for k in block])
         for start in range(0, len(block), BLOCK_CHUNK):
-            scores = process.cdist(
-                block[start : start + BLOCK_CHUNK], block, scorer=fuzz.ratio,
-                score_cutoff=FUZZY_CUTOFF, dtype=np.uint8, workers=-1,
-            )
+            rows_ = block[start : start + BLOCK_CHUNK]
+            lo = int(np.searchsorted(lengths, len(rows_[0]) / LENGTH_FACTOR, side="left"))
+            hi = int(np.searchsorted(lengths, len(rows_[-1]) * LENGTH_FACTOR, side="right"))
+            scores = process.cdist(rows_, block[lo:hi], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
+                                   dtype=np.uint8, workers=-1)
             rows, cols = np.nonzero(scores)
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                i, j = ids[start + r], ids[c]
+                i, j = ids[start + r], ids[lo + c]
                 if i < j and (i, j) not in seen:
                     seen.add((i, j))
                     out.append((i, j, int(scores[r, c])))
