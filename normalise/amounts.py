@@ -41,14 +41,18 @@ def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
     s = pc.utf8_upper(pc.replace_substring_regex(_arrow(values), _STRIP, ""))
+    s = pc.replace_substring(s, "\u2212", "-")  # Unicode minus sign
     m = pc.extract_regex(s, _AMOUNT)
-    field = {name: pc.struct_field(m, name) for name in ("open", "sign", "int", "frac", "tsign", "close", "cr")}
+    field = {
+        name: pc.struct_field(m, name) for name in ("open", "sign", "int", "frac", "tsign", "close", "cr")
+    }
     int_part = pc.fill_null(field["int"], "")
     frac = pc.fill_null(field["frac"], "")
     matched = pc.is_valid(field["int"])
     has_digits = pc.or_(pc.greater(pc.utf8_length(int_part), 0), pc.greater(pc.utf8_length(frac), 0))
-    balanced = pc.equal(pc.fill_null(field["open"], ""), pc.if_else(
-        pc.equal(pc.fill_null(field["close"], ""), ")"), "(", ""))
+    balanced = pc.equal(
+        pc.fill_null(field["open"], ""), pc.if_else(pc.equal(pc.fill_null(field["close"], ""), ")"), "(", "")
+    )
     short = pc.less_equal(pc.utf8_length(int_part), MAX_INT_DIGITS)
     ok_arr = pc.fill_null(pc.and_(pc.and_(matched, has_digits), pc.and_(balanced, short)), False)
     ok = np.asarray(ok_arr.to_numpy(zero_copy_only=False), dtype=bool).copy()
@@ -59,9 +63,13 @@ def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     frac3 = np.asarray(pc.cast(frac3, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
     pence = ints * 100 + frac3 // 10 + (frac3 % 10 >= 5)
     negative = pc.or_(
-        pc.or_(pc.is_valid(pc.if_else(pc.equal(pc.fill_null(field["open"], ""), "("), True, None)),
-               pc.equal(pc.fill_null(field["sign"], ""), "-")),
-        pc.or_(pc.equal(pc.fill_null(field["tsign"], ""), "-"), pc.equal(pc.fill_null(field["cr"], ""), "CR")),
+        pc.or_(
+            pc.is_valid(pc.if_else(pc.equal(pc.fill_null(field["open"], ""), "("), True, None)),
+            pc.equal(pc.fill_null(field["sign"], ""), "-"),
+        ),
+        pc.or_(
+            pc.equal(pc.fill_null(field["tsign"], ""), "-"), pc.equal(pc.fill_null(field["cr"], ""), "CR")
+        ),
     )
     negative = np.asarray(pc.fill_null(negative, False).to_numpy(zero_copy_only=False), dtype=bool)
     pence = np.where(negative, -pence, pence).astype(np.int64)

@@ -21,11 +21,15 @@ def check_file(path: Path, council_id: str | None = None) -> tuple[FileResult, d
     schema_errors = validate_rows(result.rows, limit=100) if len(result.rows) else []
     report["schema_errors"] = schema_errors
     if schema_errors:
-        report.setdefault("problems", []).insert(0, {
-            "severity": "error", "rule": "councilspend payment schema",
-            "message": f"{len(schema_errors)} values do not fit the canonical payment schema "
-                       f"(first: row {schema_errors[0]['rowNumber']} {schema_errors[0]['fieldName']})",
-        })
+        report.setdefault("problems", []).insert(
+            0,
+            {
+                "severity": "error",
+                "rule": "councilspend payment schema",
+                "message": f"{len(schema_errors)} values do not fit the canonical payment schema "
+                f"(first: row {schema_errors[0]['rowNumber']} {schema_errors[0]['fieldName']})",
+            },
+        )
     report["publishable"] = publishable(report)
     return result, report
 
@@ -38,7 +42,9 @@ def render(report: dict) -> str:
     """The report as plain text for a person."""
     lines: list[str] = []
     name = report.get("file", "")
-    verdict = "PUBLISHABLE" if report.get("publishable") else "NOT PUBLISHABLE under the Transparency Code 2015"
+    verdict = (
+        "PUBLISHABLE" if report.get("publishable") else "NOT PUBLISHABLE under the Transparency Code 2015"
+    )
     lines.append(f"{name}: {verdict}")
     if report.get("error"):
         lines.append(f"  The file could not be read: {report['error']}")
@@ -71,7 +77,9 @@ def render(report: dict) -> str:
     for r in report.get("repairs", []):
         rows = ", ".join(str(x) for x in r.get("rows", [])[:10])
         more = "" if len(r.get("rows", [])) <= 10 else ", ..."
-        lines.append(f"\nRepaired: {r['repair']} — {r.get('count', len(r.get('rows', [])))} cells, rows {rows}{more}")
+        lines.append(
+            f"\nRepaired: {r['repair']} — {r.get('count', len(r.get('rows', [])))} cells, rows {rows}{more}"
+        )
     cols = report.get("columns", {})
     if cols.get("unmapped"):
         lines.append(f"\nColumns not recognised (not used): {', '.join(repr(c) for c in cols['unmapped'])}")
@@ -79,6 +87,8 @@ def render(report: dict) -> str:
     if code:
         have = [k for k, v in code.items() if v]
         miss = [k for k, v in code.items() if not v]
-        lines.append(f"\nTransparency Code fields present: {', '.join(have) or 'none'}"
-                     + (f"; missing: {', '.join(miss)}" if miss else ""))
+        lines.append(
+            f"\nTransparency Code fields present: {', '.join(have) or 'none'}"
+            + (f"; missing: {', '.join(miss)}" if miss else "")
+        )
     return "\n".join(lines)

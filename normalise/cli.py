@@ -11,23 +11,57 @@ import click
 
 @click.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--council", "council_id", metavar="ID", help="GSS code of the publishing council (else read from the file).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the canonical payment rows here as CSV (header = payment schema field names).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the per-file report(s) here as JSON.")
-@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Normalise a whole crawl: the crawl's manifest.csv.")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="With --manifest: where rows/, reports/ and files.csv go.")
+@click.option(
+    "--council",
+    "council_id",
+    metavar="ID",
+    help="GSS code of the publishing council (else read from the file).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the canonical payment rows here as CSV (header = payment schema field names).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the per-file report(s) here as JSON.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Normalise a whole crawl: the crawl's manifest.csv.",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --manifest: where rows/, reports/ and files.csv go.",
+)
 @click.option("--workers", default=1, show_default=True, help="With --manifest: processes to use.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="With --manifest: run on this machine, or on a Dask cluster.")
-@click.option("--scheduler", metavar="ADDRESS", help="With --executor dask: the scheduler address (default: a local cluster).")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="With --manifest: run on this machine, or on a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --executor dask: the scheduler address (default: a local cluster).",
+)
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 def normalise(
-    files: tuple[Path, ...], council_id: str | None, out: Path | None, report_path: Path | None,
-    manifest: Path | None, out_dir: Path | None, workers: int, executor: str, scheduler: str | None,
+    files: tuple[Path, ...],
+    council_id: str | None,
+    out: Path | None,
+    report_path: Path | None,
+    manifest: Path | None,
+    out_dir: Path | None,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
     progress: bool,
 ) -> None:
     """Turn council spending files (CSV, XLS, XLSX, ODS, ZIP) into canonical payment rows.
@@ -79,7 +113,8 @@ def normalise(
             click.echo(f"{path}: rejected: {result.report['error']}", err=True)
         else:
             click.echo(
-                f"{path}: {result.kind}, {len(result.rows):,} rows, £{result.total_pence / 100:,.2f}", err=True
+                f"{path}: {result.kind}, {len(result.rows):,} rows, £{result.total_pence / 100:,.2f}",
+                err=True,
             )
     pd.concat(frames, ignore_index=True).to_csv(out, index=False)
     if report_path:
@@ -91,7 +126,9 @@ def normalise(
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--council", "council_id", metavar="ID", help="GSS code of your council, to cross-check the file.")
+@click.option(
+    "--council", "council_id", metavar="ID", help="GSS code of your council, to cross-check the file."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON instead of text.")
 def check(file: Path, council_id: str | None, as_json: bool) -> None:
     """Check a spending file before you publish it.

@@ -16,20 +16,19 @@ from normalise.rulefiles import load_yaml
 
 SYNONYMS_PATH = Path(__file__).with_name("synonyms.yml")
 
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _POUND = re.compile(r"\(\s*£\s*\)|£")
-_PUNCT = re.compile(r"[^0-9a-z/]+")
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def normalise_label(label: object) -> str:
-    """``'ï»¿NetAmount(£) '`` -> ``'net amount'``: the key used to look labels up."""
+    """``'ï»¿NetAmount(£) '`` -> ``'netamount'``: the key used to look labels up.
+
+    Lower case with everything but letters and digits removed, so spacing and CamelCase do not
+    matter: ``Net Amount``, ``NetAmount``, ``Net  amount`` and ``ProClass``/``Proclass`` meet."""
     text = "" if label is None else str(label)
-    text = text.replace("\ufeff", "").replace("ï»¿", "").replace("\xa0", " ")
-    text = _POUND.sub(" ", text)
-    text = _CAMEL.sub(" ", text).lower()
-    text = text.replace("/", " / ")
-    text = _PUNCT.sub(" ", text)
-    return " ".join(text.split())
+    text = text.replace("\ufeff", "").replace("ï»¿", "")
+    text = _POUND.sub("", text).lower()
+    return _NOT_ALNUM.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,12 @@ class ColumnMap:
             "ignored": self.ignored,
             "unmapped": self.unmapped,
         }
+
+
+@cache
+def example_labels(fld: str, n: int = 2) -> tuple[str, ...]:
+    """The first header spellings of a field, for messages to people ("Payment Date")."""
+    return tuple((load_yaml(SYNONYMS_PATH)["fields"].get(fld) or [])[:n])
 
 
 def header_score(cells: list[str], syn: Synonyms | None = None) -> int:
@@ -133,8 +138,12 @@ def map_columns(labels: list[str], council_id: str | None = None, syn: Synonyms 
             continue
         for fld, rank in syn.variants[key]:
             candidates.append((1, rank, fld, col))
+    # Fields in table order (payment_date, amount, supplier..., expense_type before description), each
+    # taking its best-ranked free column: a column listed under two fields goes to the earlier field
+    # unless that field already has a better column.
+    order = {f: i for i, f in enumerate(syn.fields)}
     taken_cols: set[int] = set()
-    for _, _, fld, col in sorted(candidates):
+    for _, _, fld, col in sorted(candidates, key=lambda c: (c[0], order.get(c[2], len(order)), c[1], c[3])):
         if fld in cmap.field_to_col or col in taken_cols:
             continue
         cmap.field_to_col[fld] = col

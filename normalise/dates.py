@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 
-_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm]|Z|[+-]\d{2}:?\d{2})?)?$"
 # (regex on the value, strptime format of its date part); tried in order
 DAY_FORMATS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^(\d{4}-\d{2}-\d{2})" + _TIME), "%Y-%m-%d"),
@@ -34,9 +34,11 @@ DAY_FORMATS: list[tuple[re.Pattern, str]] = [
 ]
 _SERIAL = re.compile(r"^(\d{5})(?:\.\d+)?$")  # Excel day number (1954..2173)
 _TIME_ONLY = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
-    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m
-} | {"sept": 9}
+_MONTHS = (
+    {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+    | {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+    | {"sept": 9}
+)
 _MONTH_RE = "(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _MONTH_YEAR = re.compile(rf"^{_MONTH_RE}[\s\-/']*(\d{{4}}|\d{{2}})$", re.I)
 _MONTH_RANGE = re.compile(
@@ -129,14 +131,14 @@ def find_period(text: str) -> tuple[str, dt.date, dt.date] | None:
     """Find a period mentioned inside free text (a preamble line, a file name): the first match of
     ``<month> <year> - <month> <year>``, ``<month>-<month>-<year>`` or ``<month> <year>``."""
     t = re.sub(r"[_\s]+", " ", text)
-    rng = re.search(
-        rf"\b{_MONTH_RE}[\s\-]*(\d{{4}})?\s*(?:-|–|to)\s*{_MONTH_RE}[\s\-]*(\d{{4}})\b", t, re.I
-    )
+    rng = re.search(rf"\b{_MONTH_RE}[\s\-]*(\d{{4}})?\s*(?:-|–|to)\s*{_MONTH_RE}[\s\-]*(\d{{4}})\b", t, re.I)
     if rng and (p := parse_period(rng.group(0))):
         return p
     day_range = re.search(
         rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH_RE}\s+(\d{{4}})\s*(?:-|–|to)\s*"
-        rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH_RE}\s+(\d{{4}})\b", t, re.I,
+        rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH_RE}\s+(\d{{4}})\b",
+        t,
+        re.I,
     )
     if day_range:
         m1, y1 = _MONTHS[day_range.group(1).lower()], int(day_range.group(2))

@@ -14,7 +14,8 @@ from normalise.columns import header_score, load_synonyms
 MAX_SCAN = 30
 MIN_KNOWN_LABELS = 2
 _THRESHOLD = re.compile(
-    r"(?:over|above|exceeding|greater than(?: or equal to)?|threshold[^0-9£]*|>=?)[\s\-_:]*£?\s*(\d[\d,]*)", re.I
+    r"(?:over|above|exceeding|greater than(?: or equal to)?|threshold[^0-9£]*|>=?)[\s\-_:]*£?\s*(\d[\d,]*)",
+    re.I,
 )
 
 

@@ -48,7 +48,10 @@ def kind_from_header(cmap: ColumnMap) -> tuple[str | None, str]:
     if "supplier_name" in present and "payment_date" not in present:
         detail = present & set(r["supplier_totals"]["forbidden_fields"])
         if not detail or (aggregate and "transaction_ref" not in present):
-            return "supplier_totals", "supplier and amount only, no dates or transactions: per-supplier totals"
+            return (
+                "supplier_totals",
+                "supplier and amount only, no dates or transactions: per-supplier totals",
+            )
     return None, ""
 
 
@@ -79,6 +82,8 @@ def _match_unique(values: pd.Series, pattern: re.Pattern) -> np.ndarray:
     codes, uniques = pd.factorize(values)
     if len(uniques) == 0:
         return np.zeros(len(values), dtype=bool)
-    arr = pc.utf8_trim_whitespace(pa.array(np.asarray(uniques, dtype=object).astype(str), type=pa.large_string()))
+    arr = pc.utf8_trim_whitespace(
+        pa.array(np.asarray(uniques, dtype=object).astype(str), type=pa.large_string())
+    )
     hit = pc.match_substring_regex(arr, f"^(?:{pattern.pattern})", ignore_case=True)
     return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)[codes]

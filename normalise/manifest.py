@@ -12,6 +12,7 @@ count, so that every payment is counted once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -83,6 +84,11 @@ def files_row(entry: dict, report: dict) -> dict:
     }
 
 
+def url_key(url: str) -> str:
+    """The files.csv key of a file that was never stored: sha256 of ``url:<url>``."""
+    return hashlib.sha256(f"url:{url}".encode()).hexdigest()
+
+
 def _declared_charset(content_type: str) -> str | None:
     m = re.search(r"charset=([\w-]+)", content_type or "", re.I)
     return m.group(1).lower() if m else None
@@ -114,8 +120,11 @@ def normalise_one(entry: dict, out_dir: Path) -> dict:
     report["normaliser_version"] = _version()
     declared = _declared_charset(entry.get("content_type", ""))
     found = report.get("encoding")
-    if declared and found and declared.replace("-", "") not in found.replace("-", "") and not (
-        declared in ("utf-8", "utf8") and found == "utf-8-sig"
+    if (
+        declared
+        and found
+        and declared.replace("-", "") not in found.replace("-", "")
+        and not (declared in ("utf-8", "utf8") and found == "utf-8-sig")
     ):
         report.setdefault("warnings", []).append(
             f"the server declared charset {declared} but the bytes are {found}; read as {found}"
@@ -126,7 +135,9 @@ def normalise_one(entry: dict, out_dir: Path) -> dict:
     rows_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(rows_path, lambda p: result.rows.to_parquet(p, index=False))
-    _atomic_write(report_path, lambda p: p.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8"))
+    _atomic_write(
+        report_path, lambda p: p.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    )
     return files_row(entry, report)
 
 
@@ -176,7 +187,9 @@ def _periods_meet(a: dict, b: dict) -> bool:
     return a["period_start"] <= b["period_end"] and b["period_start"] <= a["period_end"]
 
 
-def normalise_manifest(manifest: Path, out_dir: Path, *, workers: int = 1, progress: bool = True) -> list[dict]:
+def normalise_manifest(
+    manifest: Path, out_dir: Path, *, workers: int = 1, progress: bool = True
+) -> list[dict]:
     """Normalise every new/changed/unchanged file of a crawl and write ``out_dir/files.csv``."""
     manifest, out_dir = Path(manifest), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,7 +200,15 @@ def normalise_manifest(manifest: Path, out_dir: Path, *, workers: int = 1, progr
     for e in entries:
         sha = e.get("sha256", "")
         if not sha:
-            continue  # nothing stored (failed fetch): no file to describe
+            # Nothing stored (the crawler rejected an HTML page, or the fetch failed): still listed,
+            # so nothing disappears silently, keyed by the hash of its URL.
+            if e.get("status") in ("rejected", "failed") and e.get("url"):
+                key = url_key(e["url"])
+                row = files_row(
+                    {**e, "sha256": key}, {"kind": "rejected", "error": e.get("error") or e["status"]}
+                )
+                files.setdefault(key, row)
+            continue
         e["abs_path"] = str((base / e["path"]).resolve()) if e.get("path") else ""
         status = e.get("status", "")
         if status in PROCESS_STATUSES and e["abs_path"]:
@@ -201,8 +222,20 @@ def normalise_manifest(manifest: Path, out_dir: Path, *, workers: int = 1, progr
                 prev = out_dir / "reports" / f"{sha}.json"
                 if prev.exists():
                     old = files_row(e, json.loads(prev.read_text(encoding="utf-8")))
-                    row.update({k: old[k] for k in ("kind", "rows_read", "rows_kept", "rows_rejected",
-                                                    "period_start", "period_end", "quality_score")})
+                    row.update(
+                        {
+                            k: old[k]
+                            for k in (
+                                "kind",
+                                "rows_read",
+                                "rows_kept",
+                                "rows_rejected",
+                                "period_start",
+                                "period_end",
+                                "quality_score",
+                            )
+                        }
+                    )
             files[sha] = row
     results = _run(list(todo.values()), out_dir, workers, progress)
     for row in results:

@@ -63,9 +63,18 @@ PAYMENT_FIELDS = field_names("payment")
 ROW_KINDS = ("payments", "card")
 MAX_ERRORS_LISTED = 200
 _TEXT_FIELDS = [
-    "transaction_ref", "supplier_ref", "supplier_company_number", "supplier_charity_number",
-    "supplier_vat_number", "expense_type", "expense_code", "service_area", "directorate", "cost_centre",
-    "description", "procurement_category",
+    "transaction_ref",
+    "supplier_ref",
+    "supplier_company_number",
+    "supplier_charity_number",
+    "supplier_vat_number",
+    "expense_type",
+    "expense_code",
+    "service_area",
+    "directorate",
+    "cost_centre",
+    "description",
+    "procurement_category",
 ]
 _PLACEHOLDERS = {"n/a", "na", "#n/a", "nil", "none", "not yet available", "not applicable", "-", "null"}
 
@@ -101,10 +110,11 @@ def _dtype(name: str) -> str:
         return "bool"
     if name == "source_row":
         return "int64"
-    return "object"
+    return "str"  # same Parquet type (large_string) as files with rows
 
 
 # ------------------------------------------------------------------------------------- one file
+
 
 def normalise_file(
     path: Path,
@@ -150,7 +160,8 @@ def _normalise_bytes(
     if not results:
         raise HeaderError("no sheet has a recognisable header: " + "; ".join(s["reason"] for s in skipped))
     kind = _file_kind(results)
-    kept = [r for r in results if r.kind == kind and r.rows is not None]
+    # a workbook's card sheet next to its payments sheet: both kept (card rows are flagged is_card)
+    kept = [r for r in results if r.kind in ROW_KINDS and r.rows is not None]
     if kind in ROW_KINDS:
         rows = pd.concat([r.rows for r in kept], ignore_index=True) if kept else empty_rows()
         pence = np.concatenate([r.pence for r in kept]) if kept else np.zeros(0, np.int64)
@@ -163,8 +174,18 @@ def _normalise_bytes(
     if len(rows):
         rows["council_id"] = final_id
     report = build_report(
-        name=name, sha256=sha256, fmt=fmt, tables=tables, results=results, skipped=skipped, kind=kind,
-        rows=rows, pence=pence, council_id=final_id, given_council=council_id, content_council=content_id,
+        name=name,
+        sha256=sha256,
+        fmt=fmt,
+        tables=tables,
+        results=results,
+        skipped=skipped,
+        kind=kind,
+        rows=rows,
+        pence=pence,
+        council_id=final_id,
+        given_council=council_id,
+        content_council=content_id,
         normaliser_version=NORMALISER_VERSION,
     )
     total = int(pence.sum()) if kind in ROW_KINDS else 0
@@ -181,6 +202,7 @@ def _file_kind(results: list[TableResult]) -> str:
 
 # ------------------------------------------------------------------------------------- one table
 
+
 def _normalise_table(
     table: RawTable, name: str, sha256: str, council_id: str | None, registry: list[dict] | None
 ) -> TableResult:
@@ -192,8 +214,12 @@ def _normalise_table(
     width = len(labels)
     preamble = preamble_lines(cells, h)
     info: dict = {
-        "sheet": table.sheet, "encoding": table.encoding, "header_row": int(table.line_numbers[h]),
-        "preamble": preamble, "repairs": list(table.repairs), "warnings": list(table.warnings),
+        "sheet": table.sheet,
+        "encoding": table.encoding,
+        "header_row": int(table.line_numbers[h]),
+        "preamble": preamble,
+        "repairs": list(table.repairs),
+        "warnings": list(table.warnings),
     }
     cmap = map_columns(labels, council_id)
     info["columns"] = cmap.as_report()
@@ -219,12 +245,16 @@ def _normalise_table(
     info["blank_rows"] = int(blank.sum())
     # the header again (files concatenated from several exports)
     clean_labels = [" ".join(lab.replace("\xa0", " ").split()) for lab in labels]
-    repeated = (data[0] == clean_labels[0]).to_numpy(dtype=bool).copy() if width > 1 else np.zeros(len(data), bool)
+    repeated = np.zeros(len(data), dtype=bool)
+    first = next((c for c, lab in enumerate(clean_labels) if lab), None)
+    if width > 1 and first is not None and first < data.shape[1]:
+        repeated |= (data[first] == clean_labels[first]).to_numpy(dtype=bool)
     for i in np.flatnonzero(repeated):
         repeated[i] = [str(v) for v in data.iloc[i].tolist()[:width]] == clean_labels[: data.shape[1]]
     if repeated.any():
-        info["warnings"].append(f"{int(repeated.sum())} rows repeat the header (ignored; rows "
-                                f"{lines[repeated][:10].tolist()})")
+        info["warnings"].append(
+            f"{int(repeated.sum())} rows repeat the header (ignored; rows {lines[repeated][:10].tolist()})"
+        )
         blank |= repeated
     cells_filled = cells_filled[~blank]
     data, lines = data.loc[~blank].reset_index(drop=True), lines[~blank]
@@ -259,10 +289,13 @@ def _normalise_table(
                 idx = np.array(malformed)
                 p2, ok2 = parse_pence(data.loc[idx, amount_col])
                 pence[idx], ok[idx] = p2, ok2
-                info["repairs"].append({
-                    "repair": "cells run together (a fixed-width date fused with its neighbour) split",
-                    "count": len(malformed), "rows": [int(lines[i]) for i in malformed],
-                })
+                info["repairs"].append(
+                    {
+                        "repair": "cells run together (a fixed-width date fused with its neighbour) split",
+                        "count": len(malformed),
+                        "rows": [int(lines[i]) for i in malformed],
+                    }
+                )
     info["malformed_rows"] = len(malformed)
     info["malformed_row_numbers"] = [int(lines[i]) for i in malformed]
     info["rows_read"] = rows_read
@@ -273,10 +306,14 @@ def _normalise_table(
     amount_label = labels[amount_col]
     for i in np.flatnonzero(~ok)[:MAX_ERRORS_LISTED]:
         raw = data.at[i, amount_col]
-        errors.append({
-            "row": int(lines[i]), "field": amount_label,
-            "error": "amount missing" if raw == "" else "not an amount", "value": raw[:100],
-        })
+        errors.append(
+            {
+                "row": int(lines[i]),
+                "field": amount_label,
+                "error": "amount missing" if raw == "" else "not an amount",
+                "value": raw[:100],
+            }
+        )
     info["rows_rejected"] = int((~ok).sum())
     data, lines, pence = data.loc[ok].reset_index(drop=True), lines[ok], pence[ok]
 
@@ -292,8 +329,14 @@ def _normalise_table(
         dates = parse_dates(data[date_col])
         bad = (dates["date_status"] == "invalid").to_numpy(dtype=bool)
         for i in np.flatnonzero(bad)[: max(0, MAX_ERRORS_LISTED - len(errors))]:
-            errors.append({"row": int(lines[i]), "field": labels[date_col], "error": "not a date (day first)",
-                           "value": data.at[i, date_col][:100]})
+            errors.append(
+                {
+                    "row": int(lines[i]),
+                    "field": labels[date_col],
+                    "error": "not a date (day first)",
+                    "value": data.at[i, date_col][:100],
+                }
+            )
         info["date_errors"] = int(bad.sum())
         info["dates_time_only"] = int((dates["date_status"] == "time_only").sum())
     else:
@@ -315,9 +358,11 @@ def _normalise_table(
     if kind is None:
         kind, kind_reason = "payments", "line-level payments"
         card_flag = col("card_flag")
-        if card_flag is not None and len(data) and kinds_mod.card_rows(
-            pd.Series([""] * len(data)), None, card_flag
-        ).all():
+        if (
+            card_flag is not None
+            and len(data)
+            and kinds_mod.card_rows(pd.Series([""] * len(data)), None, card_flag).all()
+        ):
             kind, kind_reason = "card", f"every line is flagged in {cmap.label_of('card_flag')!r}"
         elif kinds_mod.looks_like_card_file(pence):
             kind, kind_reason = "card", "most lines are small card receipts (median under £100)"
@@ -340,8 +385,16 @@ def _normalise_table(
 
 
 def _build_rows(
-    data: pd.DataFrame, lines: np.ndarray, pence: np.ndarray, dates: pd.DataFrame, cmap: ColumnMap,
-    supplier: pd.Series, sha256: str, sheet: str | None, kind: str, info: dict,
+    data: pd.DataFrame,
+    lines: np.ndarray,
+    pence: np.ndarray,
+    dates: pd.DataFrame,
+    cmap: ColumnMap,
+    supplier: pd.Series,
+    sha256: str,
+    sheet: str | None,
+    kind: str,
+    info: dict,
 ) -> pd.DataFrame:
     n = len(data)
     index = pd.RangeIndex(n)
@@ -404,10 +457,14 @@ def _build_rows(
 
 
 _ACTIVE = {
-    "formula": (r"^(?:[=+@]|-[A-Za-z(])", "look like spreadsheet formulas (kept as text; a spreadsheet "
-                                       "opening the CSV may run them)"),
-    "markup": (r"(?i)<\s*/?\s*(?:script|iframe|object|embed|img|a)\b|javascript:", "contain HTML/script markup "
-                                                                                "(kept as text, never interpreted)"),
+    "formula": (
+        r"^(?:[=+@]|-[A-Za-z(])",
+        "look like spreadsheet formulas (kept as text; a spreadsheet opening the CSV may run them)",
+    ),
+    "markup": (
+        r"(?i)<\s*/?\s*(?:script|iframe|object|embed|img|a)\b|javascript:",
+        "contain HTML/script markup (kept as text, never interpreted)",
+    ),
 }
 
 
@@ -422,7 +479,9 @@ def _warn_active_text(out: dict, fields: list[str], lines: np.ndarray, info: dic
             continue
         arr = pa.array(np.asarray(uniques, dtype=object).astype(str), type=pa.large_string())
         for key, (pattern, _) in _ACTIVE.items():
-            hit = np.asarray(pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False), dtype=bool)
+            hit = np.asarray(
+                pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False), dtype=bool
+            )
             if hit.any():
                 mask = hit[codes]
                 hits[key].extend(lines[mask].tolist())
@@ -473,7 +532,9 @@ def normalise_one(entry: dict, out_dir: Path) -> dict:
     return _one(entry, out_dir)
 
 
-def normalise_manifest(manifest: Path, out_dir: Path, *, workers: int = 1, progress: bool = True) -> list[dict]:
+def normalise_manifest(
+    manifest: Path, out_dir: Path, *, workers: int = 1, progress: bool = True
+) -> list[dict]:
     """See normalise/manifest.py (kept here for the public import path)."""
     from normalise.manifest import normalise_manifest as _run
 

@@ -42,9 +42,7 @@ class RawTable:
 
 # ---------------------------------------------------------------- text decoding and repair
 
-_CP1252_CONT = "".join(
-    bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xC0)
-)
+_CP1252_CONT = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(0x80, 0xC0))
 _MOJIBAKE = re.compile("[\u00c2-\u00f4][" + re.escape(_CP1252_CONT) + "]{1,3}")
 _C1 = re.compile("[\u0080-\u009f]")
 
@@ -95,8 +93,9 @@ def _fix_cell(text: str) -> tuple[str, list[int]]:
         except UnicodeDecodeError:
             return m.group(0)
 
-    for i, (pattern, func) in enumerate(zip((r[0] for r in _REPAIRS), (utf8_as_cp1252, c1, lambda m: " "),
-                                            strict=True)):
+    for i, (pattern, func) in enumerate(
+        zip((r[0] for r in _REPAIRS), (utf8_as_cp1252, c1, lambda m: " "), strict=True)
+    ):
         new = pattern.sub(func, text)
         if new != text:
             used.append(i)
@@ -119,8 +118,9 @@ def repair_cells(df: pd.DataFrame, line_numbers: np.ndarray) -> tuple[pd.DataFra
         s = df[col]
         if pc.all(pc.string_is_ascii(s.array._pa_array)).as_py() if hasattr(s.array, "_pa_array") else False:
             continue
-        suspect = mask_unique(s, lambda a: pc.and_(pc.invert(pc.string_is_ascii(a)),
-                                                   pc.match_substring_regex(a, _SUSPECT)))
+        suspect = mask_unique(
+            s, lambda a: pc.and_(pc.invert(pc.string_is_ascii(a)), pc.match_substring_regex(a, _SUSPECT))
+        )
         idx = np.flatnonzero(suspect)
         if not len(idx):
             continue
@@ -144,6 +144,7 @@ def repair_cells(df: pd.DataFrame, line_numbers: np.ndarray) -> tuple[pd.DataFra
 
 
 # ---------------------------------------------------------------- CSV
+
 
 def _delimiter(lines: list[str]) -> str:
     """Pick the separator that splits the first lines most consistently (comma wins ties)."""
@@ -203,12 +204,21 @@ def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
 
 def _read_text(text: str, sep: str, ncols: int, quoting: int) -> pd.DataFrame:
     return pd.read_csv(
-        io.StringIO(text), sep=sep, header=None, names=range(ncols), dtype=str,
-        keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c", quoting=quoting,
+        io.StringIO(text),
+        sep=sep,
+        header=None,
+        names=range(ncols),
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=False,
+        engine="c",
+        quoting=quoting,
     )
 
 
 # ---------------------------------------------------------------- spreadsheets
+
 
 def _cell_text(v: object) -> str:
     """Typed spreadsheet cell -> text. Numbers keep their shortest repr (exact pence later)."""
@@ -259,6 +269,7 @@ def read_workbook(data: bytes) -> list[RawTable]:
 
 # ---------------------------------------------------------------- dispatch
 
+
 def read_tables(data: bytes, depth: int = 0) -> tuple[str, list[RawTable]]:
     """Sniff and read. Returns (format, tables). Raises ReadError/SniffError with a plain reason."""
     fmt = sniff(data)
@@ -284,7 +295,8 @@ def read_tables(data: bytes, depth: int = 0) -> tuple[str, list[RawTable]]:
     tables: list[RawTable] = []
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         members = [
-            i for i in zf.infolist()
+            i
+            for i in zf.infolist()
             if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not i.filename.endswith(".json")
         ]
         for info in members:

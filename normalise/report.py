@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from normalise.columns import example_labels
 from normalise.rulefiles import load_yaml
 
 CODE_PATH = Path(__file__).with_name("code2015.yml")
@@ -26,11 +27,21 @@ def code_rules() -> dict:
 def empty_report(name: str, sha256: str, error: str) -> dict:
     """The report of a file that could not be read at all."""
     return {
-        "file": name, "sha256": sha256, "kind": "rejected", "kind_reason": error, "error": error,
-        "rows_read": 0, "data_rows": 0, "rows_kept": 0, "rows_rejected": 0, "total_pence": 0,
-        "malformed_rows": 0, "errors": [], "warnings": [], "repairs": [], "problems": [
-            {"severity": "error", "rule": "readable", "message": error}
-        ],
+        "file": name,
+        "sha256": sha256,
+        "kind": "rejected",
+        "kind_reason": error,
+        "error": error,
+        "rows_read": 0,
+        "data_rows": 0,
+        "rows_kept": 0,
+        "rows_rejected": 0,
+        "total_pence": 0,
+        "malformed_rows": 0,
+        "errors": [],
+        "warnings": [],
+        "repairs": [],
+        "problems": [{"severity": "error", "rule": "readable", "message": error}],
     }
 
 
@@ -39,11 +50,27 @@ def _date(v) -> str | None:
 
 
 def build_report(
-    *, name: str, sha256: str, fmt: str, tables: list, results: list, skipped: list[dict], kind: str,
-    rows: pd.DataFrame, pence: np.ndarray, council_id: str, given_council: str | None,
-    content_council: str | None, normaliser_version: str,
+    *,
+    name: str,
+    sha256: str,
+    fmt: str,
+    tables: list,
+    results: list,
+    skipped: list[dict],
+    kind: str,
+    rows: pd.DataFrame,
+    pence: np.ndarray,
+    council_id: str,
+    given_council: str | None,
+    content_council: str | None,
+    normaliser_version: str,
 ) -> dict:
-    chosen = [r for r in results if r.kind == kind]
+    row_kinds = ("payments", "card")
+    chosen = (
+        [r for r in results if r.kind in row_kinds]
+        if kind in row_kinds
+        else [r for r in results if r.kind == kind]
+    )
     stats = [r.info.get("_stats") for r in chosen if r.info.get("_stats")]
     all_pence = np.concatenate([r.pence for r in chosen]) if chosen else np.zeros(0, np.int64)
     redacted = np.concatenate([s["redacted"] for s in stats]) if stats else np.zeros(0, bool)
@@ -101,7 +128,9 @@ def build_report(
         "error": None,
         "council_id": council_id,
         "council_from_content": content_council,
-        "council_evidence": next((r.info.get("council_evidence") for r in results if r.info.get("council_evidence")), ""),
+        "council_evidence": next(
+            (r.info.get("council_evidence") for r in results if r.info.get("council_evidence")), ""
+        ),
         "header_row": info0.get("header_row"),
         "preamble": info0.get("preamble", []),
         "threshold": threshold,
@@ -133,11 +162,15 @@ def build_report(
         "warnings": warnings,
         "sheets": [
             {
-                "sheet": r.info.get("sheet"), "kind": r.kind, "header_row": r.info.get("header_row"),
-                "data_rows": r.info.get("data_rows", 0), "rows_rejected": r.info.get("rows_rejected", 0),
+                "sheet": r.info.get("sheet"),
+                "kind": r.kind,
+                "header_row": r.info.get("header_row"),
+                "data_rows": r.info.get("data_rows", 0),
+                "rows_rejected": r.info.get("rows_rejected", 0),
             }
             for r in results
-        ] + [{"sheet": s["sheet"], "kind": "skipped", "reason": s["reason"]} for s in skipped],
+        ]
+        + [{"sheet": s["sheet"], "kind": "skipped", "reason": s["reason"]} for s in skipped],
     }
     report["code_2015"] = code_fields(report, kind)
     report["problems"] = problems(report)
@@ -161,46 +194,102 @@ def problems(report: dict) -> list[dict]:
     rules = code_rules()
     kind = report["kind"]
     if kind in ("supplier_totals", "not_spend"):
-        out.append({"severity": "error", "rule": rules["rules"]["itemised"],
-                    "message": f"this file is {kind.replace('_', ' ')}: {report['kind_reason']}"})
+        out.append(
+            {
+                "severity": "error",
+                "rule": rules["rules"]["itemised"],
+                "message": f"this file is {kind.replace('_', ' ')}: {report['kind_reason']}",
+            }
+        )
     for item in rules["fields"]:
         if report["code_2015"].get(item["key"]):
             continue
         severity = item.get("severity_card" if kind == "card" else "severity", "error")
-        out.append({"severity": severity, "rule": item["rule"],
-                    "message": f"no column for {item['label']} (looked for: {', '.join(item['any_of'])})"})
+        out.append(
+            {
+                "severity": severity,
+                "rule": item["rule"],
+                "message": f"no column for {item['label']} (a column headed e.g. "
+                f"{', '.join(repr(x) for f in item['any_of'] for x in example_labels(f, 1))})",
+            }
+        )
     if kind in ("payments", "card") and not report["data_rows"]:
-        out.append({"severity": "error", "rule": rules["rules"]["itemised"],
-                    "message": "the file has a header but no data rows"})
+        out.append(
+            {
+                "severity": "error",
+                "rule": rules["rules"]["itemised"],
+                "message": "the file has a header but no data rows",
+            }
+        )
     if report["rows_rejected"]:
-        out.append({"severity": "error", "rule": rules["rules"]["amount"],
-                    "message": f"{report['rows_rejected']} rows have no readable amount (see errors for rows)"})
+        out.append(
+            {
+                "severity": "error",
+                "rule": rules["rules"]["amount"],
+                "message": f"{report['rows_rejected']} rows have no readable amount (see errors for rows)",
+            }
+        )
     if report["date_errors"]:
-        out.append({"severity": "error", "rule": rules["rules"]["date"],
-                    "message": f"{report['date_errors']} rows have a date that is not a day-first date"})
+        out.append(
+            {
+                "severity": "error",
+                "rule": rules["rules"]["date"],
+                "message": f"{report['date_errors']} rows have a date that is not a day-first date",
+            }
+        )
     if report["dates_time_only"]:
-        out.append({"severity": "error", "rule": rules["rules"]["date"],
-                    "message": f"{report['dates_time_only']} rows have only a time (00:00:00) where the date "
-                               "should be: the date was lost when the file was exported"})
+        out.append(
+            {
+                "severity": "error",
+                "rule": rules["rules"]["date"],
+                "message": f"{report['dates_time_only']} rows have only a time (00:00:00) where the date "
+                "should be: the date was lost when the file was exported",
+            }
+        )
     if report["code_2015"].get("date") and not report["date_min"] and report["rows_kept"]:
-        out.append({"severity": "error", "rule": rules["rules"]["date"],
-                    "message": "no row has a day-level payment date (only a period or nothing)"})
+        out.append(
+            {
+                "severity": "error",
+                "rule": rules["rules"]["date"],
+                "message": "no row has a day-level payment date (only a period or nothing)",
+            }
+        )
     if report["malformed_rows"]:
-        out.append({"severity": "warning", "rule": rules["rules"]["machine_readable"],
-                    "message": f"{report['malformed_rows']} rows had cells run together and were repaired "
-                               "(rows listed under repairs)"})
+        out.append(
+            {
+                "severity": "warning",
+                "rule": rules["rules"]["machine_readable"],
+                "message": f"{report['malformed_rows']} rows had cells run together and were repaired "
+                "(rows listed under repairs)",
+            }
+        )
     for w in report["warnings"]:
         out.append({"severity": "warning", "rule": rules["rules"]["machine_readable"], "message": w})
     if report["duplicate_rows"]:
-        out.append({"severity": "info", "rule": "duplicates",
-                    "message": f"{report['duplicate_rows']} rows repeat another row exactly (kept: split "
-                               "invoice lines look like this)"})
+        out.append(
+            {
+                "severity": "info",
+                "rule": "duplicates",
+                "message": f"{report['duplicate_rows']} rows repeat another row exactly (kept: split "
+                "invoice lines look like this)",
+            }
+        )
     if report["below_threshold_rows"] and kind == "payments":
-        out.append({"severity": "info", "rule": "threshold",
-                    "message": f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}"})
+        out.append(
+            {
+                "severity": "info",
+                "rule": "threshold",
+                "message": f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}",
+            }
+        )
     if report["redacted_rows"]:
-        out.append({"severity": "info", "rule": rules["rules"]["redaction"],
-                    "message": f"{report['redacted_rows']} rows have the payee redacted "
-                               f"(£{report['redacted_pence'] / 100:,.2f})"})
+        out.append(
+            {
+                "severity": "info",
+                "rule": rules["rules"]["redaction"],
+                "message": f"{report['redacted_rows']} rows have the payee redacted "
+                f"(£{report['redacted_pence'] / 100:,.2f})",
+            }
+        )
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda p: order[p["severity"]])

@@ -64,7 +64,9 @@ def _is_native(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)
 
 
-def _field_errors(s: pd.Series, f: dict, missing_values: list[str]) -> tuple[np.ndarray, np.ndarray, pd.Series]:
+def _field_errors(
+    s: pd.Series, f: dict, missing_values: list[str]
+) -> tuple[np.ndarray, np.ndarray, pd.Series]:
     """(missing mask, bad-type mask, the values) for one column."""
     ftype = f.get("type", "string")
     if _is_native(s) and ftype in ("number", "integer", "boolean"):
@@ -91,8 +93,10 @@ def _field_errors(s: pd.Series, f: dict, missing_values: list[str]) -> tuple[np.
     elif ftype == "integer":
         ok = s.str.strip().str.match(_INTEGER).to_numpy(dtype=bool)
     elif ftype == "boolean":
-        ok = s.isin(f.get("trueValues", ["true", "True", "TRUE", "1"])
-                    + f.get("falseValues", ["false", "False", "FALSE", "0"])).to_numpy(dtype=bool)
+        ok = s.isin(
+            f.get("trueValues", ["true", "True", "TRUE", "1"])
+            + f.get("falseValues", ["false", "False", "FALSE", "0"])
+        ).to_numpy(dtype=bool)
     else:
         ok = np.ones(len(s), dtype=bool)
     return missing, ~missing & ~ok, s
@@ -123,26 +127,56 @@ def check_frame(frame: pd.DataFrame, schema_name: str = "payment", limit: int | 
         values, rows = s[check], positions[check]
         if "enum" in cons:
             allowed = cons["enum"] if _is_native(values) else [str(v) for v in cons["enum"]]
-            add(~values.isin(allowed).to_numpy(dtype=bool), rows, order, name, "constraint-error",
-                f'constraint "enum" is "{cons["enum"]}"')
+            add(
+                ~values.isin(allowed).to_numpy(dtype=bool),
+                rows,
+                order,
+                name,
+                "constraint-error",
+                f'constraint "enum" is "{cons["enum"]}"',
+            )
         if "pattern" in cons:
-            add(~_fullmatch(values, cons["pattern"]), rows, order, name,
-                "constraint-error", f'constraint "pattern" is "{cons["pattern"]}"')
+            add(
+                ~_fullmatch(values, cons["pattern"]),
+                rows,
+                order,
+                name,
+                "constraint-error",
+                f'constraint "pattern" is "{cons["pattern"]}"',
+            )
         if "minimum" in cons or "maximum" in cons:
             num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
             for key, bad in (("minimum", lambda n, c: n < c), ("maximum", lambda n, c: n > c)):
                 if key in cons:
-                    add(bad(num, cons[key]), rows, order, name, "constraint-error",
-                        f'constraint "{key}" is "{cons[key]}"')
+                    add(
+                        bad(num, cons[key]),
+                        rows,
+                        order,
+                        name,
+                        "constraint-error",
+                        f'constraint "{key}" is "{cons[key]}"',
+                    )
         if "minLength" in cons or "maxLength" in cons:
             length = values.astype("str").str.len().to_numpy()
             for key, bad in (("minLength", lambda n, c: n < c), ("maxLength", lambda n, c: n > c)):
                 if key in cons:
-                    add(bad(length, cons[key]), rows, order, name, "constraint-error",
-                        f'constraint "{key}" is "{cons[key]}"')
+                    add(
+                        bad(length, cons[key]),
+                        rows,
+                        order,
+                        name,
+                        "constraint-error",
+                        f'constraint "{key}" is "{cons[key]}"',
+                    )
         if cons.get("unique"):
-            add(values.duplicated().to_numpy(dtype=bool), rows, order, name, "unique-error",
-                "the same as in an earlier row")
+            add(
+                values.duplicated().to_numpy(dtype=bool),
+                rows,
+                order,
+                name,
+                "unique-error",
+                "the same as in an earlier row",
+            )
     found.sort(key=lambda e: (e[0], e[1]))
     if limit is not None:
         found = found[:limit]

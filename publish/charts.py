@@ -54,7 +54,7 @@ def hbar(items: Sequence[tuple[str, float]], *, title: str, fmt=money, width: in
         fill = colours[i] if colours else PALETTE[0]
         parts.append(
             f"<text x='{label_w - 8}' y='{y + 17}' text-anchor='end' font-size='13' fill='#0b0c0c'>"
-            f"{escape(_clip(label, 34))}</text>"
+            f"{escape(_clip(label, 30))}</text>"
             f"<rect x='{label_w}' y='{y + 4}' width='{w:.1f}' height='{row_h - 8}' fill='{fill}' rx='2'>"
             f"<title>{escape(label)}: {escape(fmt(value))}</title></rect>"
             f"<text x='{label_w + w + 6:.1f}' y='{y + 17}' font-size='12' fill='#505a5f'>{escape(fmt(value))}</text>"
@@ -123,8 +123,10 @@ def line(series: dict[str, Sequence[tuple[str, float]]], *, title: str, width: i
                    f"<text x='{left - 6}' y='{y + 4:.1f}' text-anchor='end' font-size='11' fill='#505a5f'>"
                    f"{escape(fmt(v))}</text>")
 
+    inset = 30  # keep end points and their labels clear of the axis labels
+
     def px(i: int) -> float:
-        return left + (pw * i / (len(xs) - 1) if len(xs) > 1 else pw / 2)
+        return left + inset + ((pw - 2 * inset) * i / (len(xs) - 1) if len(xs) > 1 else (pw - 2 * inset) / 2)
 
     for i, x in enumerate(xs):
         out.append(f"<text x='{px(i):.1f}' y='{top + ph + 18}' text-anchor='middle' font-size='12'>"

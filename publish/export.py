@@ -56,7 +56,14 @@ def table_schema(conn: sqlite3.Connection, table: str) -> dict:
 
 def write_downloads(db_path: Path, out_dir: Path) -> Path:
     """Write ``out_dir/datapackage.json``, ``out_dir/csv/*.csv`` and ``out_dir/parquet/*.parquet``."""
+    import psutil
+
     out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.*-*"):  # left by killed builds
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = out_dir.with_name(f".{out_dir.name}.building-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "csv").mkdir(parents=True)

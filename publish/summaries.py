@@ -24,7 +24,7 @@ METADATA = Path(__file__).resolve().parents[1] / "metadata.yml"
 # Indexes: every join key and the orders the pages and canned queries use; default facets are added
 # from metadata.yml. Each index on 10M payments costs seconds of build time, so no speculative ones.
 INDEXES: dict[str, list[list[str]]] = {
-    "payments": [["council_id", "amount_pence"], ["supplier_id", "council_id"], ["source_sha256"],
+    "payments": [["council_id", "amount_pence"], ["supplier_id", "amount_pence"], ["source_sha256"],
                  ["amount_pence"]],
     "files": [["council_id"], ["status"], ["kind"]],
     "suppliers": [["sector"], ["total_pence"], ["councils"]],
@@ -42,13 +42,66 @@ FTS: dict[str, list[str]] = {
 }
 
 
-def write_aliases(conn: sqlite3.Connection) -> None:
-    """Every published spelling per entity and council. Withheld individuals have no alias rows."""
-    conn.execute(
-        "insert into supplier_aliases (supplier_id, alias, council_id, payments, total_pence) "
-        "select supplier_id, supplier_name, council_id, count(*), sum(amount_pence) from payments "
-        "where supplier_id is not null and supplier_id != ? and supplier_name is not null "
-        "group by 1, 2, 3", (WITHHELD_ID,))
+def alias_counts(pub: pd.DataFrame) -> pd.DataFrame:
+    """Payments and pence per (entity, spelling, council) in one batch. Withheld individuals excluded."""
+    keep = pub["supplier_id"].notna() & (pub["supplier_id"] != WITHHELD_ID) & pub["supplier_name"].notna()
+    p = pub.loc[keep, ["supplier_id", "supplier_name", "council_id", "amount_pence"]]
+    return p.assign(payments=1).groupby(["supplier_id", "supplier_name", "council_id"], as_index=False).agg(
+        payments=("payments", "sum"), total_pence=("amount_pence", "sum"))
+
+
+def write_aliases(conn: sqlite3.Connection, parts: list[pd.DataFrame]) -> None:
+    """Every published spelling per entity and council (batches combined)."""
+    if not parts:
+        return
+    df = pd.concat(parts, ignore_index=True).groupby(["supplier_id", "supplier_name", "council_id"],
+                                                     as_index=False)[["payments", "total_pence"]].sum()
+    df = df.rename(columns={"supplier_name": "alias"})
+    cols = ["supplier_id", "alias", "council_id", "payments", "total_pence"]
+    insert_rows(conn, "supplier_aliases", as_tuples(df[cols]), cols)
+
+
+LEAN_CATEGORIES = ("council_id", "financial_year", "sector", "subsector", "sercop_group", "sercop_division",
+                   "redaction_reason", "capital_revenue", "date_precision", "supplier_id", "expense_type",
+                   "service_area", "source_sha256")
+
+
+def lean(part: pd.DataFrame) -> pd.DataFrame:
+    """A batch of the in-memory payments frame with repeated strings as categoricals (10× smaller)."""
+    for col in LEAN_CATEGORIES:
+        if col in part.columns:
+            part[col] = part[col].astype("category")
+    return part
+
+
+def concat_lean(parts: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)  # categories differ per batch: re-encode once
+    return lean(out)
+
+
+def summary_frames(p: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """council × year × sector, council × year × division, supplier × council × year, from the
+    in-memory payments (a GROUP BY over 10M rows in SQLite costs a minute each)."""
+    base = pd.DataFrame({
+        "council_id": p["council_id"].astype(object),
+        "financial_year": p["financial_year"].astype(object).fillna("unknown"),
+        "sector": p["sector"].astype(object).fillna("unknown"),
+        "sercop_division": p["sercop_division"].astype(object).fillna("unknown"),
+        "supplier_id": p["supplier_id"].astype(object),
+        "payments": 1,
+        "total_pence": p["amount_pence"].fillna(0).astype("int64"),
+    })
+    out = {}
+    for name, keys in (("council_year_sector", ["council_id", "financial_year", "sector"]),
+                       ("council_year_division", ["council_id", "financial_year", "sercop_division"]),
+                       ("supplier_council_year", ["supplier_id", "council_id", "financial_year"])):
+        src = base.dropna(subset=["supplier_id"]) if "supplier_id" in keys else base
+        t = src.groupby(keys, as_index=False)[["payments", "total_pence"]].sum()
+        t["total_gbp"] = (t["total_pence"] / 100).round(2)
+        out[name] = t
+    return out
 
 
 def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts: pd.DataFrame) -> None:
@@ -61,20 +114,6 @@ def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts:
     merged = merged.rename(columns={"council": "council_id"})
     cols = ["kind", "value", "council_id", "code", "label", "confidence", "rule", "payments", "total_pence"]
     insert_rows(conn, "categories", as_tuples(merged[cols]), cols)
-
-
-def write_summaries(conn: sqlite3.Connection) -> None:
-    """council × year × sector, council × year × division, supplier × council × year."""
-    for table, key in (("council_year_sector", "sector"), ("council_year_division", "sercop_division")):
-        conn.execute(
-            f"insert into {table} (council_id, financial_year, {key}, payments, total_pence, total_gbp) "
-            f"select council_id, coalesce(financial_year, 'unknown'), coalesce({key}, 'unknown'), count(*), "
-            f"sum(amount_pence), round(sum(amount_pence) / 100.0, 2) from payments group by 1, 2, 3")
-    conn.execute(
-        "insert into supplier_council_year (supplier_id, council_id, financial_year, payments, total_pence, "
-        "total_gbp) select supplier_id, council_id, coalesce(financial_year, 'unknown'), count(*), "
-        "sum(amount_pence), round(sum(amount_pence) / 100.0, 2) from payments "
-        "where supplier_id is not null group by 1, 2, 3")
 
 
 def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, registers_db: Path | None,

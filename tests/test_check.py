@@ -27,7 +27,9 @@ def test_publishable_file_exits_0(tmp_path: Path) -> None:
 
 def test_missing_fields_and_bad_rows_exit_1_naming_the_rule(tmp_path: Path) -> None:
     p = tmp_path / "feb.csv"
-    p.write_text("Supplier Name,Net Amount,Payment Date\nACME LTD,12.00,31/02/2026\nBETA LTD,n/a,01/02/2026\n")
+    p.write_text(
+        "Supplier Name,Net Amount,Payment Date\nACME LTD,12.00,31/02/2026\nBETA LTD,n/a,01/02/2026\n"
+    )
     result = CliRunner().invoke(main, ["check", str(p)])
     assert result.exit_code == 1
     out = result.output

@@ -13,7 +13,7 @@ from normalise.pipeline import normalise_file, normalise_one
 GOOD_CSV = (
     "Body Name,Payment Date,Transaction Number,Net Amount,Supplier Name,Service Area,Expense Type\n"
     "Leeds City Council,02/01/2018,1,100.00,ACME LTD,Highways,Repairs\n"
-    "Leeds City Council,03/01/2018,2,\"1,200.50\",BETA LTD,Parks,Tools\n"
+    'Leeds City Council,03/01/2018,2,"1,200.50",BETA LTD,Parks,Tools\n'
 )
 
 
@@ -98,8 +98,14 @@ def test_ten_megabyte_single_line(tmp_path: Path) -> None:
 def test_wrong_declared_encoding_is_a_warning(tmp_path: Path) -> None:
     p = tmp_path / "cp1252.csv"
     p.write_bytes((GOOD_CSV.replace("ACME LTD", "CAFÉ £ LTD")).encode("cp1252"))
-    entry = {"sha256": "a" * 64, "council_id": "E08000035", "abs_path": str(p), "url": "http://x/y.csv",
-             "content_type": "text/csv; charset=utf-8", "path": "y.csv"}
+    entry = {
+        "sha256": "a" * 64,
+        "council_id": "E08000035",
+        "abs_path": str(p),
+        "url": "http://x/y.csv",
+        "content_type": "text/csv; charset=utf-8",
+        "path": "y.csv",
+    }
     row = normalise_one(entry, tmp_path / "out")
     assert row["status"] == "counted" and row["rows_kept"] == 2
     import json
@@ -149,9 +155,15 @@ def test_missing_file_is_reported(tmp_path: Path, name: str) -> None:
 def _frame():
     import pandas as pd
 
-    return pd.DataFrame({"Supplier Name": ["ACME LTD", "BETA LTD"], "Payment Date": ["02/01/2024", "03/01/2024"],
-                         "Net Amount": [1200.5, -30.25], "Service Area": ["Parks", "Roads"],
-                         "Expense Type": ["Tools", "Repairs"]})
+    return pd.DataFrame(
+        {
+            "Supplier Name": ["ACME LTD", "BETA LTD"],
+            "Payment Date": ["02/01/2024", "03/01/2024"],
+            "Net Amount": [1200.5, -30.25],
+            "Service Area": ["Parks", "Roads"],
+            "Expense Type": ["Tools", "Repairs"],
+        }
+    )
 
 
 def test_ods_is_read(tmp_path: Path) -> None:
@@ -167,7 +179,9 @@ def test_workbook_sheets_with_and_without_header(tmp_path: Path) -> None:
 
     p = tmp_path / "year.xlsx"
     with pd.ExcelWriter(p, engine="openpyxl") as xw:
-        pd.DataFrame({"Notes": ["This workbook lists payments over £500"]}).to_excel(xw, sheet_name="Notes", index=False)
+        pd.DataFrame({"Notes": ["This workbook lists payments over £500"]}).to_excel(
+            xw, sheet_name="Notes", index=False
+        )
         _frame().to_excel(xw, sheet_name="Jan 24", index=False)
         _frame().to_excel(xw, sheet_name="Feb 24", index=False)
     result = normalise_file(p)
@@ -196,8 +210,10 @@ def test_header_without_rows_is_not_publishable(tmp_path: Path) -> None:
 
 def test_repeated_header_rows_are_not_data(tmp_path: Path) -> None:
     p = tmp_path / "concat.csv"
-    p.write_bytes(b"Supplier Name,Amount,Payment Date\nA,1.00,01/01/2020\n"
-                  b"Supplier Name,Amount,Payment Date\nB,2,02/01/2020\n")
+    p.write_bytes(
+        b"Supplier Name,Amount,Payment Date\nA,1.00,01/01/2020\n"
+        b"Supplier Name,Amount,Payment Date\nB,2,02/01/2020\n"
+    )
     result = normalise_file(p)
     assert result.rows["source_row"].tolist() == [2, 4] and result.report["rows_rejected"] == 0
     assert any("repeat the header" in w for w in result.report["warnings"])
@@ -210,3 +226,17 @@ def test_period_column_gives_month_precision(tmp_path: Path) -> None:
     assert rows["date_precision"].tolist() == ["month", "month"]
     assert rows["period_start"].tolist() == ["2010-09-01", "2010-10-01"]
     assert rows["payment_date"].tolist() == ["", ""]
+
+
+def test_workbook_with_payments_and_card_sheets_keeps_both(tmp_path: Path) -> None:
+    import pandas as pd
+
+    card = _frame().assign(**{"Merchant Category": ["Stationery", "Books"]})
+    p = tmp_path / "both.xlsx"
+    with pd.ExcelWriter(p, engine="openpyxl") as xw:
+        _frame().to_excel(xw, sheet_name="Payments", index=False)
+        card.to_excel(xw, sheet_name="Card", index=False)
+    result = normalise_file(p)
+    assert result.kind == "payments" and len(result.rows) == 4
+    assert result.rows.groupby("source_sheet")["is_card"].all().to_dict() == {"Card": True, "Payments": False}
+    assert result.total_pence == 2 * 117025 == result.report["total_pence"]

@@ -14,7 +14,7 @@ from councilspend.schemas import field_names
 CSV = (
     "Body Name,Payment Date,Transaction Number,Net Amount,Irrecoverable VAT,Supplier Name,Service Area,"
     "Expense Type,Merchant Category,Capital or Revenue\n"
-    "Leeds City Council,02/01/2018,1,\"(1,234.50)\",0.00,ACME LTD,Highways,Repairs,,R\n"
+    'Leeds City Council,02/01/2018,1,"(1,234.50)",0.00,ACME LTD,Highways,Repairs,,R\n'
     "Leeds City Council,2018-01-03,2,£99.99,0.00,REDACTED PERSONAL DATA,Parks,Tools,,C\n"
 )
 
@@ -31,8 +31,9 @@ def test_normalise_files_to_csv_and_report(tmp_path: Path) -> None:
     src = tmp_path / "jan.csv"
     src.write_text(CSV, encoding="utf-8")
     out, rep = tmp_path / "rows.csv", tmp_path / "report.json"
-    result = CliRunner().invoke(main, ["normalise", str(src), "--council", "E08000035", "--out", str(out),
-                                       "--report", str(rep)])
+    result = CliRunner().invoke(
+        main, ["normalise", str(src), "--council", "E08000035", "--out", str(out), "--report", str(rep)]
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8").splitlines()
     assert text[0].split(",") == field_names("payment")
@@ -52,7 +53,9 @@ def test_normalise_rejected_file_exits_1_but_writes_others(tmp_path: Path) -> No
     good.write_text(CSV, encoding="utf-8")
     bad.write_bytes(b"")
     out, rep = tmp_path / "rows.csv", tmp_path / "report.json"
-    result = CliRunner().invoke(main, ["normalise", str(bad), str(good), "--out", str(out), "--report", str(rep)])
+    result = CliRunner().invoke(
+        main, ["normalise", str(bad), str(good), "--out", str(out), "--report", str(rep)]
+    )
     assert result.exit_code == 1
     assert len(pd.read_csv(out)) == 2
     reports = json.loads(rep.read_text())["files"]
@@ -68,10 +71,21 @@ def test_normalise_manifest_mode(tmp_path: Path) -> None:
     sha = hashlib.sha256(data).hexdigest()
     (crawl / "files" / f"{sha}.csv").write_bytes(data)
     row = dict.fromkeys(field_names("manifest"), "")
-    row.update(url="http://x/jan.csv", council_id="E08000035", sha256=sha, status="new", path=f"files/{sha}.csv")
+    row.update(
+        url="http://x/jan.csv", council_id="E08000035", sha256=sha, status="new", path=f"files/{sha}.csv"
+    )
     pd.DataFrame([row]).to_csv(crawl / "manifest.csv", index=False)
-    result = CliRunner().invoke(main, ["normalise", "--manifest", str(crawl / "manifest.csv"),
-                                       "--out-dir", str(tmp_path / "norm"), "--no-progress"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "normalise",
+            "--manifest",
+            str(crawl / "manifest.csv"),
+            "--out-dir",
+            str(tmp_path / "norm"),
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     files = pd.read_csv(tmp_path / "norm" / "files.csv")
     assert files["status"].tolist() == ["counted"] and files["total_pence"].tolist() == [-113451]

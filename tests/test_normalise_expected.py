@@ -84,9 +84,7 @@ def test_rows_agree_with_report(shared: Path, row: dict) -> None:
         assert rows.empty and result.total_pence == 0
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in EXPECTED if int(r["malformed_rows"])], ids=lambda r: r["path"]
-)
+@pytest.mark.parametrize("row", [r for r in EXPECTED if int(r["malformed_rows"])], ids=lambda r: r["path"])
 def test_malformed_rows_are_repaired_and_reported_by_row(shared: Path, row: dict) -> None:
     result = _result(shared, row["path"])
     repairs = [r for r in result.report["repairs"] if "run together" in r["repair"]]

@@ -13,10 +13,14 @@ from councilspend.schemas import descriptor, field_names
 from normalise.pipeline import normalise_manifest
 
 HEADER = "Body Name,Payment Date,Transaction Number,Net Amount,Supplier Name,Service Area,Expense Type\n"
-JAN = ["Leeds City Council,05/01/2024,1,100.00,ACME LTD,Parks,Tools",
-       "Leeds City Council,06/01/2024,2,200.00,BETA LTD,Parks,Tools"]
-FEB = ["Leeds City Council,05/02/2024,3,300.00,ACME LTD,Parks,Tools",
-       "Leeds City Council,06/02/2024,4,400.00,GAMMA LTD,Parks,Tools"]
+JAN = [
+    "Leeds City Council,05/01/2024,1,100.00,ACME LTD,Parks,Tools",
+    "Leeds City Council,06/01/2024,2,200.00,BETA LTD,Parks,Tools",
+]
+FEB = [
+    "Leeds City Council,05/02/2024,3,300.00,ACME LTD,Parks,Tools",
+    "Leeds City Council,06/02/2024,4,400.00,GAMMA LTD,Parks,Tools",
+]
 MAR = ["Leeds City Council,05/03/2024,5,500.00,ACME LTD,Parks,Tools"]
 
 
@@ -37,8 +41,17 @@ def crawl(tmp_path: Path) -> Path:
     def add(content: bytes, status: str, url: str, ext: str = "csv", **extra) -> str:
         sha, rel = _store(crawl, content, ext)
         row = dict.fromkeys(fields, "")
-        row.update(url=url, council_id="E08000035", sha256=sha, bytes=len(content), status=status, path=rel,
-                   file_name=url.rsplit("/", 1)[-1], fetched_at="2026-01-01T00:00:00+0000", source="page")
+        row.update(
+            url=url,
+            council_id="E08000035",
+            sha256=sha,
+            bytes=len(content),
+            status=status,
+            path=rel,
+            file_name=url.rsplit("/", 1)[-1],
+            fetched_at="2026-01-01T00:00:00+0000",
+            source="page",
+        )
         row.update(extra)
         rows.append(row)
         return sha
@@ -47,13 +60,34 @@ def crawl(tmp_path: Path) -> Path:
     add((HEADER + "\n".join(FEB) + "\n").encode(), "new", "http://c/2024-02.csv")
     add((HEADER + "\n".join(JAN + FEB + MAR) + "\n").encode(), "new", "http://c/2024-q4.csv")
     newer = add((HEADER + "\n".join(MAR) + "\n").encode(), "changed", "http://c/2024-03-fixed.csv")
-    add((HEADER + "\n".join(MAR[:0] + ["Leeds City Council,05/03/2024,5,999.00,OLD LTD,Parks,Tools"]) + "\n")
-        .encode(), "superseded", "http://c/2024-03-fixed.csv", superseded_by=newer)
+    add(
+        (
+            HEADER
+            + "\n".join(MAR[:0] + ["Leeds City Council,05/03/2024,5,999.00,OLD LTD,Parks,Tools"])
+            + "\n"
+        ).encode(),
+        "superseded",
+        "http://c/2024-03-fixed.csv",
+        superseded_by=newer,
+    )
     add(b"\x00\x01garbage" * 100, "new", "http://c/broken.csv")
-    add(b"<html><body>Not found</body></html>", "rejected", "http://c/missing.csv", ext="html",
-        error="HTML page")
+    add(
+        b"<html><body>Not found</body></html>",
+        "rejected",
+        "http://c/missing.csv",
+        ext="html",
+        error="HTML page",
+    )
     # the same bytes found at a second URL: described once
     add((HEADER + "\n".join(JAN) + "\n").encode(), "new", "http://c/copy-of-january.csv")
+    # what the crawler writes for a page it refused to store, and for a failed fetch: no sha256
+    for url, status, error in (
+        ("http://c/login.csv", "rejected", "HTML page, not a data file"),
+        ("http://c/gone.csv", "failed", "HTTP 404"),
+    ):
+        row = dict.fromkeys(fields, "")
+        row.update(url=url, council_id="E08000035", status=status, error=error, source="page")
+        rows.append(row)
     pd.DataFrame(rows, columns=fields).to_csv(crawl / "manifest.csv", index=False)
     return crawl
 
@@ -63,10 +97,18 @@ def test_manifest_counts_each_payment_once(crawl: Path, tmp_path: Path) -> None:
     files = normalise_manifest(crawl / "manifest.csv", out, workers=2, progress=False)
     df = pd.read_csv(out / "files.csv", dtype=str, keep_default_na=False)
     assert list(df.columns) == field_names("published/files")
-    assert df["sha256"].is_unique and len(df) == len(files) == 7
+    assert df["sha256"].is_unique and len(df) == len(files) == 9
+    never_stored = df[df["url"].isin(["http://c/login.csv", "http://c/gone.csv"])]
+    assert (
+        never_stored["kind"].tolist() == ["rejected"] * 2
+        and never_stored["status"].tolist() == ["rejected"] * 2
+    )
+    assert set(never_stored["reason"]) == {"HTML page, not a data file", "HTTP 404"}
     by_name = {r["file_name"]: r for r in files}
     assert by_name["2024-q4.csv"]["status"] == "counted"
-    assert by_name["2024-01.csv"]["status"] == "overlap" or by_name["copy-of-january.csv"]["status"] == "overlap"
+    assert (
+        by_name["2024-01.csv"]["status"] == "overlap" or by_name["copy-of-january.csv"]["status"] == "overlap"
+    )
     assert by_name["2024-02.csv"]["status"] == "overlap"
     assert by_name["2024-03-fixed.csv"]["status"] in ("overlap", "counted")
     assert by_name["broken.csv"]["status"] == "rejected" and by_name["broken.csv"]["kind"] == "rejected"
@@ -80,8 +122,11 @@ def test_manifest_counts_each_payment_once(crawl: Path, tmp_path: Path) -> None:
         if r["kind"] in ("payments", "card"):
             assert (out / "rows" / f"{r['sha256']}.parquet").exists()
             assert (out / "reports" / f"{r['sha256']}.json").exists()
-    d = {k: v for k, v in descriptor("published/files").items()
-         if k not in ("name", "title", "description", "foreignKeys")}  # councils is another table
+    d = {
+        k: v
+        for k, v in descriptor("published/files").items()
+        if k not in ("name", "title", "description", "foreignKeys")
+    }  # councils is another table
     with system.use_context(trusted=True):
         report = Resource(path=str(out / "files.csv"), schema=Schema.from_descriptor(d)).validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
@@ -105,3 +150,13 @@ def test_rows_parquet_has_schema_columns(crawl: Path, tmp_path: Path) -> None:
     assert list(rows.columns) == field_names("payment")
     assert rows["council_id"].unique().tolist() == ["E08000035"]
     assert rows["amount"].sum() == 1500.0 and rows["source_row"].tolist() == [2, 3, 4, 5, 6]
+
+
+def test_every_rows_file_has_the_same_parquet_schema(crawl: Path, tmp_path: Path) -> None:
+    """Publish reads all rows files as one dataset: an empty (rejected) file must not differ."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "normalised"
+    normalise_manifest(crawl / "manifest.csv", out, progress=False)
+    schemas = {str(pq.read_schema(p).remove_metadata()) for p in (out / "rows").glob("*.parquet")}
+    assert len(list((out / "rows").glob("*.parquet"))) >= 5 and len(schemas) == 1

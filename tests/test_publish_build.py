@@ -219,3 +219,16 @@ def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
     build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
     assert not tmp_db.exists()
     assert q(db, "select count(*) from payments")[0][0] > payments_before
+
+
+def test_publish_and_serve_commands(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from publish.cli import publish, serve
+
+    write_sample_normalised(tmp_path / "normalised", months=1, n_repeats=1)
+    result = CliRunner().invoke(publish, ["--data", str(tmp_path), "--no-downloads"])
+    assert result.exit_code == 0, result.output
+    assert q(tmp_path / "councilspend.db", "select count(*) from payments")[0][0] > 0
+    missing = CliRunner().invoke(serve, ["--data", str(tmp_path / "nowhere")])
+    assert missing.exit_code != 0 and "councilspend publish" in missing.output

@@ -79,6 +79,14 @@ def test_individuals_are_not_named_in_canonical_name() -> None:
     assert "Bloggs" not in row["evidence"]
 
 
+def test_identifiers_present_on_some_rows_only() -> None:
+    df = pd.DataFrame({"supplier_name": ["Some Charity", "Acme Ltd", "Acme Ltd"],
+                       "supplier_charity_number": ["1107583", None, ""],
+                       "supplier_company_number": [None, "445790", None]})
+    out = classify_suppliers(df)
+    assert out["supplier_id"].tolist() == ["GB-CHC-1107583", "GB-COH-00445790", "GB-COH-00445790"]
+
+
 def test_redaction_flag_from_the_normaliser_wins() -> None:
     row = one("Acme Ltd", is_redacted="true")
     assert (row["sector"], row["confidence"]) == ("redacted", 1.0)

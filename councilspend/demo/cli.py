@@ -50,9 +50,15 @@ def _guard_real_crawl(data: DataDir) -> None:
 
 
 def _load_outturn(paths: list[Path], registers_db: Path) -> None:
-    """Load the demo's RSX files with the categories stage's loader (the same one real files use)."""
-    from normalise.categories import outturn
+    """Load the demo's RSX files with the categories stage's loader (the same one real files use).
 
+    The demo loads no supplier registers (it must not need ../shared), but registers.db is shared
+    by both loaders: create it with its (empty) register tables first, as `registers load` would.
+    """
+    from normalise.categories import outturn
+    from normalise.suppliers.registers import connect
+
+    connect(registers_db).close()
     for path in paths:
         outturn.load_outturn(path, registers_db)
 

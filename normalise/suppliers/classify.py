@@ -388,7 +388,7 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
     index: dict[tuple, int] = {}
     codes = [index.setdefault(t, len(index)) for t in row_ids]
     rows_per_name = Counter(codes)
-    distinct = pd.DataFrame(list(index), columns=["name", "cn", "ch", "vat", "red"])
+    distinct = pd.DataFrame(list(index), columns=["name", "cn", "ch", "vat", "red"], dtype=object)
     d_names = distinct["name"].tolist()
     texts = [plain_text(n) for n in d_names]
     keys = [match_key(n) for n in d_names]
