@@ -131,7 +131,8 @@ def find_period(text: str) -> tuple[str, dt.date, dt.date] | None:
     """Find a period mentioned inside free text (a preamble line, a file name): the first match of
     ``<month> <year> - <month> <year>``, ``<month>-<month>-<year>`` or ``<month> <year>``."""
     t = re.sub(r"[_\s]+", " ", text)
-    rng = re.search(rf"\b{_MONTH_RE}[\s\-]*(\d{{4}})?\s*(?:-|–|to)\s*{_MONTH_RE}[\s\-]*(\d{{4}})\b", t, re.I)
+    month_range = rf"\b{_MONTH_RE}[\s\-]*(\d{{4}})?\s*(?:-|–|to)\s*{_MONTH_RE}[\s\-]*(\d{{4}})\b"
+    rng = re.search(month_range, t, re.I)
     if rng and (p := parse_period(rng.group(0))):
         return p
     day_range = re.search(

@@ -173,6 +173,11 @@ def _normalise_bytes(
     final_id = council_id or content_id or "unknown"
     if len(rows):
         rows["council_id"] = final_id
+    # the threshold the council publishes above: stated in the file, else the registry's
+    for entry in registry or []:
+        if str(entry.get("id") or entry.get("council_id") or "") == final_id and entry.get("threshold"):
+            for r in results:
+                r.info["threshold"] = r.info.get("threshold") or int(entry["threshold"])
     report = build_report(
         name=name,
         sha256=sha256,

@@ -58,6 +58,7 @@ def prepare_jinja2_environment(env):
 
     env.loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES)), env.loader])
     env.filters["money"] = money
+    env.filters["gbp"] = lambda v: "–" if v is None else (f"-£{-v:,.2f}" if v < 0 else f"£{v:,.2f}")
     env.filters["pct"] = lambda v: "–" if v is None else f"{float(v):.1f}%"
 
 

@@ -240,3 +240,15 @@ def test_workbook_with_payments_and_card_sheets_keeps_both(tmp_path: Path) -> No
     assert result.kind == "payments" and len(result.rows) == 4
     assert result.rows.groupby("source_sheet")["is_card"].all().to_dict() == {"Card": True, "Payments": False}
     assert result.total_pence == 2 * 117025 == result.report["total_pence"]
+
+
+def test_registry_threshold_and_council_cross_check(tmp_path: Path) -> None:
+    p = tmp_path / "leeds.csv"
+    p.write_text(GOOD_CSV, encoding="utf-8")
+    registry = [{"id": "E08000035", "name": "Leeds City Council", "threshold": 250}]
+    same = normalise_file(p, council_id="E08000035", registry=registry).report
+    assert same["threshold"] == 250 and same["below_threshold_rows"] == 1
+    assert same["council_from_content"] == "E08000035" and not same["warnings"]
+    other = normalise_file(p, council_id="E08000032").report  # the crawl says Bradford
+    assert other["council_id"] == "E08000032"
+    assert any("file's own Body column says E08000035" in w for w in other["warnings"])

@@ -133,7 +133,8 @@ def test_redaction_matches_phrases_not_redactive_publishing() -> None:
 
 def test_labels_normalise_camelcase_bom_and_pound() -> None:
     assert normalise_label("ï»¿Body Name") == normalise_label("BodyName") == "bodyname"
-    assert normalise_label("NetAmount") == normalise_label(" Net amount ") == normalise_label("Net Amount(£)")
+    assert normalise_label("NetAmount") == normalise_label(" Net amount ")
+    assert normalise_label("NetAmount") == normalise_label("Net Amount(£)")
     assert normalise_label("ProClass") == normalise_label("Proclass")
     assert normalise_label("Name:  ") == "name"
 

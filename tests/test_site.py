@@ -110,9 +110,10 @@ async def test_council_page_figures_equal_summary_tables(ds, site: Path) -> None
     expected = rows(site, "select total_pence from council_year_sector where council_id = ? "
                           "order by financial_year, total_pence desc", (COUNCIL,))
     assert pence == [p for (p,) in expected]
-    shown = [(r[0], r[1].replace(" ", "_")) for r in _cells(html, "sectors")]
-    assert shown == rows(site, "select financial_year, sector from council_year_sector where council_id = ? "
-                               "order by financial_year, total_pence desc", (COUNCIL,))
+    shown = [(r[0], r[1].replace(" ", "_"), r[3]) for r in _cells(html, "sectors")]
+    expected_rows = rows(site, "select financial_year, sector, total_pence from council_year_sector "
+                               "where council_id = ? order by financial_year, total_pence desc", (COUNCIL,))
+    assert shown == [(y, s, ("-" if p < 0 else "") + f"£{abs(p) / 100:,.2f}") for y, s, p in expected_rows]
     divisions = [int(p) for p in re.findall(r'data-pence="(-?\d+)"',
                                             html.split('id="divisions"')[1].split("</table>")[0])]
     assert divisions == [p for (p,) in rows(site, "select total_pence from council_year_division where "
