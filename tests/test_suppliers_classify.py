@@ -163,3 +163,13 @@ def test_expense_type_turns_a_levy_to_a_public_body_into_a_transfer() -> None:
     df = pd.DataFrame({"supplier_name": ["Anyshire Combined Authority"] * 2 + ["Acme Ltd"],
                        "expense_type": ["Transport Levy", "Consultancy", "Transport Levy"]})
     assert classify_suppliers(df)["sector"].tolist() == ["transfer", "public", "private"]
+
+
+def test_a_registers_db_without_registers_falls_back_to_rules(tmp_path: Path) -> None:
+    import sqlite3
+
+    empty = tmp_path / "outturn_only.db"
+    with sqlite3.connect(empty) as conn:
+        conn.execute("CREATE TABLE outturn (x)")
+    assert one("Anyshire County Council", empty)["sector"] == "public"
+    assert one("Anyshire County Council", tmp_path / "missing.db")["sector"] == "public"

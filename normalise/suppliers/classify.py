@@ -9,6 +9,7 @@ Work is done once per distinct name (and once per distinct council context), nev
 from __future__ import annotations
 
 import csv
+import logging
 import re
 import sqlite3
 from collections import Counter, defaultdict
@@ -32,6 +33,7 @@ from normalise.suppliers.keys import (
 )
 from normalise.suppliers.resolve import CONFIDENT, resolve
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 RULES_FILE = HERE / "rules.yml"
 OVERRIDES_FILE = HERE / "overrides.csv"
@@ -182,6 +184,12 @@ class Registers:
         self.conn = None
         if db is not None and Path(db).exists():
             self.conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
+            if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name='names'").fetchone():
+                log.warning("%s has no supplier registers loaded; using name rules only", db)
+                self.conn.close()
+                self.conn = None
+        elif db is not None:
+            log.warning("registers database %s not found; using name rules only", db)
         self.rules = load_rules()
 
     def close(self) -> None:
@@ -371,7 +379,12 @@ def classify_suppliers(df: pd.DataFrame, registers_db: Path | None = None) -> pd
 
 
 def _clean(values: pd.Series, fn) -> list:
-    return [fn(v) if v else None for v in values.tolist()]
+    # Only real, non-empty strings reach the normalisers: a stray float NaN must not become "nan".
+    out = []
+    for v in values.tolist():
+        cleaned = fn(v) if isinstance(v, str) and v else None
+        out.append(cleaned if isinstance(cleaned, str) and cleaned else None)
+    return out
 
 
 def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
@@ -496,9 +509,12 @@ def _intrinsic(distinct: pd.DataFrame, texts: list[str], keys: list[str], regs: 
         if rule:
             cands.append(rule)
         person = personal_name_shape(text, cfg["individuals"])
-        if person and not _has_trading_name(name):
+        if person and not _has_trading_name(name) and not _looks_like_markup(name):
             cands.append(person)
-        if text and any(ch_.isalpha() for ch_ in text):
+        if _looks_like_markup(name):
+            # "<script>…</script>" or "=HYPERLINK(…)" is an injection or a broken export, not a firm.
+            cands.append(Decision("unknown", "", 0.2, "default: name looks like markup or a formula", "default"))
+        elif text and any(ch_.isalpha() for ch_ in text):
             cands.append(Decision("private", "", DEFAULT_CONFIDENCE,
                                   "default: a trading name with no other cue (most are businesses)", "default"))
         else:
@@ -591,6 +607,13 @@ def _payer_lookup(councils: list[str], regs: Registers) -> dict[str, tuple[str |
 
 
 AUTHORITIES_FILE = HERE.parent / "authorities.yml"
+
+
+_MARKUP = re.compile(r"<\s*/?\s*[a-z!][^>]*>|^\s*[=+@]\s*[A-Za-z]+\s*\(", re.IGNORECASE)
+
+
+def _looks_like_markup(name: str) -> bool:
+    return bool(_MARKUP.search(name or ""))
 
 
 @lru_cache(maxsize=1)
