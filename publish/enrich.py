@@ -8,12 +8,9 @@ and the result is joined back onto every row. The classifiers belong to other st
 from __future__ import annotations
 
 import hashlib
-import logging
 from pathlib import Path
 
 import pandas as pd
-
-log = logging.getLogger(__name__)
 
 WITHHELD_NAME = "Individual (name withheld)"
 WITHHELD_ID = "individual-withheld"
@@ -33,25 +30,39 @@ def supplier_keys(rows: pd.DataFrame) -> pd.DataFrame:
     return supplier_keys_for_rows(rows).drop_duplicates(ignore_index=True)
 
 
+def _category_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per row, what to classify: the first filled of the columns the categories stage prefers.
+
+    Files without an expense type (Calderdale, Hyndburn) still say what was bought in their
+    procurement category or description; files without a service area name a directorate.
+    """
+    from normalise.categories.row_values import expense_value, service_value
+
+    return pd.DataFrame({
+        "expense": _norm(expense_value(rows)).to_numpy(),
+        "code": _norm(rows["expense_code"]).to_numpy(),
+        "service": _norm(service_value(rows)).to_numpy(),
+        "council": _norm(rows["council_id"]).to_numpy(),
+    })
+
+
 def category_keys(rows: pd.DataFrame) -> pd.DataFrame:
-    """Distinct expense types and service areas (directorate stands in when a file has no service area)."""
-    service = _norm(rows["service_area"]).where(_norm(rows["service_area"]) != "", _norm(rows["directorate"]))
-    expense = pd.DataFrame({"kind": "expense_type", "value": _norm(rows["expense_type"]),
-                            "council": _norm(rows["council_id"]), "code": _norm(rows["expense_code"])})
-    services = pd.DataFrame({"kind": "service_area", "value": service,
-                             "council": _norm(rows["council_id"]), "code": ""})
+    """Distinct (kind, value, council, code) keys to classify."""
+    v = _category_values(rows)
+    expense = pd.DataFrame({"kind": "expense_type", "value": v["expense"], "council": v["council"],
+                            "code": v["code"]})
+    services = pd.DataFrame({"kind": "service_area", "value": v["service"], "council": v["council"], "code": ""})
     return pd.concat([expense, services], ignore_index=True).drop_duplicates(ignore_index=True)
 
 
 def category_counts(rows: pd.DataFrame, pence: pd.Series) -> pd.DataFrame:
     """Payments and pence per category key, for the categories table."""
-    service = _norm(rows["service_area"]).where(_norm(rows["service_area"]) != "", _norm(rows["directorate"]))
-    council = _norm(rows["council_id"])
+    v = _category_values(rows)
     p = pence.fillna(0).astype("int64").to_numpy()
     frames = [
-        pd.DataFrame({"kind": "expense_type", "value": _norm(rows["expense_type"]), "council": council,
-                      "code": _norm(rows["expense_code"]), "payments": 1, "total_pence": p}),
-        pd.DataFrame({"kind": "service_area", "value": service, "council": council, "code": "",
+        pd.DataFrame({"kind": "expense_type", "value": v["expense"], "council": v["council"],
+                      "code": v["code"], "payments": 1, "total_pence": p}),
+        pd.DataFrame({"kind": "service_area", "value": v["service"], "council": v["council"], "code": "",
                       "payments": 1, "total_pence": p}),
     ]
     return pd.concat(frames, ignore_index=True).groupby(CATEGORY_KEY, as_index=False).sum()
@@ -99,14 +110,9 @@ def mask_individuals(classified: pd.DataFrame) -> pd.DataFrame:
 
 def classify_categories(keys: pd.DataFrame) -> pd.DataFrame:
     """Run the categories stage on distinct expense types / service areas."""
-    try:
-        from normalise.categories import classify_categories as classify
-    except ImportError as exc:
-        log.warning("category classifier unavailable (%s); every category is published as 'unknown'", exc)
-        out = keys.copy()
-        out["label"], out["confidence"], out["rule"] = "unknown", 0.0, "category classifier unavailable"
-    else:
-        out = classify(keys.copy())
+    from normalise.categories import classify_categories as classify
+
+    out = classify(keys.copy())
     for col in ("label", "confidence", "rule"):
         if col not in out.columns:
             raise RuntimeError(f"normalise.categories.classify_categories returned no {col}")
@@ -128,12 +134,10 @@ def attach(rows: pd.DataFrame, suppliers: pd.DataFrame, categories: pd.DataFrame
     out["is_individual"] = out["is_individual"].fillna(False).astype(bool)
     exp = categories[categories["kind"] == "expense_type"]
     svc = categories[categories["kind"] == "service_area"]
-    council = _norm(rows["council_id"])
-    service = _norm(rows["service_area"]).where(_norm(rows["service_area"]) != "", _norm(rows["directorate"]))
-    e = pd.DataFrame({"value": _norm(rows["expense_type"]), "council": council,
-                      "code": _norm(rows["expense_code"])}).merge(
+    v = _category_values(rows)
+    e = pd.DataFrame({"value": v["expense"], "council": v["council"], "code": v["code"]}).merge(
         exp[["value", "council", "code", "label"]], on=["value", "council", "code"], how="left")
-    s = pd.DataFrame({"value": service, "council": council}).merge(
+    s = pd.DataFrame({"value": v["service"], "council": v["council"]}).merge(
         svc[["value", "council", "label"]].drop_duplicates(["value", "council"]),
         on=["value", "council"], how="left")
     out["sercop_group"] = e["label"].fillna("unknown").to_numpy()
