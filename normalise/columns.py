@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from normalise.rulefiles import load_yaml
@@ -24,8 +24,13 @@ def normalise_label(label: object) -> str:
     """``'ï»¿NetAmount(£) '`` -> ``'netamount'``: the key used to look labels up.
 
     Lower case with everything but letters and digits removed, so spacing and CamelCase do not
-    matter: ``Net Amount``, ``NetAmount``, ``Net  amount`` and ``ProClass``/``Proclass`` meet."""
-    text = "" if label is None else str(label)
+    matter: ``Net Amount``, ``NetAmount``, ``Net  amount`` and ``ProClass``/``Proclass`` meet.
+    Cached: the header search asks about the same preamble and header cells in every file."""
+    return _normalise_text(label if isinstance(label, str) else ("" if label is None else str(label)))
+
+
+@lru_cache(maxsize=65536)
+def _normalise_text(text: str) -> str:
     text = text.replace("\ufeff", "").replace("ï»¿", "")
     text = _POUND.sub("", text).lower()
     return _NOT_ALNUM.sub("", text)

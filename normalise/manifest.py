@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from councilspend.schemas import descriptor, field_names
 
@@ -134,11 +136,17 @@ def normalise_one(entry: dict, out_dir: Path) -> dict:
     report_path = out_dir / "reports" / f"{sha}.json"
     rows_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(rows_path, lambda p: result.rows.to_parquet(p, index=False))
+    _atomic_write(rows_path, lambda p: write_rows(result.rows, p))
     _atomic_write(
         report_path, lambda p: p.write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     )
     return files_row(entry, report)
+
+
+def write_rows(rows: pd.DataFrame, path: Path) -> None:
+    """The rows as Parquet, written by pyarrow directly: the same file (pandas metadata included, so
+    ``pd.read_parquet`` gives back the same dtypes) at about half the cost of ``DataFrame.to_parquet``."""
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path)
 
 
 def _row_keys(rows_path: Path) -> np.ndarray:
@@ -156,22 +164,30 @@ def mark_overlaps(files: list[dict], out_dir: Path) -> None:
     for f in files:
         if f["status"] == "counted":
             by_council.setdefault(f["council_id"], []).append(f)
+    keys: dict[str, np.ndarray] = {}
+
+    def key_of(f: dict) -> np.ndarray:
+        # read lazily: a council's month files do not meet each other, so most are never read
+        if f["sha256"] not in keys:
+            keys[f["sha256"]] = _row_keys(out_dir / "rows" / f"{f['sha256']}.parquet")
+        return keys[f["sha256"]]
+
     for group in by_council.values():
         if len(group) < 2:
             continue
-        keys = {f["sha256"]: _row_keys(out_dir / "rows" / f"{f['sha256']}.parquet") for f in group}
+        keys.clear()  # one council's fingerprints in memory at a time
         # bigger files first, so a quarter file is kept and its month files marked
         # (ties: the newest fetch is kept, the older copy marked)
         group.sort(key=lambda f: f.get("fetched_at") or "", reverse=True)
-        group.sort(key=lambda f: -len(keys[f["sha256"]]))
+        group.sort(key=lambda f: -int(f.get("rows_kept") or 0))
         for i, small in enumerate(group):
-            k_small = keys[small["sha256"]]
-            if not len(k_small):
-                continue
             for big in group[:i]:
                 if big["status"] != "counted" or not _periods_meet(small, big):
                     continue
-                share = np.isin(k_small, keys[big["sha256"]]).mean()
+                k_small = key_of(small)
+                if not len(k_small):
+                    break
+                share = np.isin(k_small, key_of(big)).mean()
                 if share >= OVERLAP_SHARE:
                     small["status"] = "overlap"
                     small["reason"] = (

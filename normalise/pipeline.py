@@ -33,6 +33,7 @@ from normalise.readers import RawTable, ReadError, read_tables
 from normalise.redaction import detect as detect_redaction
 from normalise.report import build_report, empty_report
 from normalise.rows import (
+    arrow,
     blank_mask,
     clean_cells,
     const_text,
@@ -262,7 +263,7 @@ def _normalise_table(
         )
         blank |= repeated
     cells_filled = cells_filled[~blank]
-    data, lines = data.loc[~blank].reset_index(drop=True), lines[~blank]
+    data, lines = _take(data, ~blank), lines[~blank]
 
     kind, kind_reason = kinds_mod.kind_from_header(cmap)
     amount_col = cmap.field_to_col.get("amount")
@@ -276,7 +277,7 @@ def _normalise_table(
         {"row": int(lines[i]), "amount_pence": int(pence[i])} for i in np.flatnonzero(totals)
     ]
     keep = ~totals
-    data, lines, pence, ok = data.loc[keep].reset_index(drop=True), lines[keep], pence[keep], ok[keep]
+    data, lines, pence, ok = _take(data, keep), lines[keep], pence[keep], ok[keep]
 
     # repair rows whose cells ran together (date fused with amount or supplier)
     date_col = cmap.field_to_col.get("payment_date")
@@ -320,7 +321,7 @@ def _normalise_table(
             }
         )
     info["rows_rejected"] = int((~ok).sum())
-    data, lines, pence = data.loc[ok].reset_index(drop=True), lines[ok], pence[ok]
+    data, lines, pence = _take(data, ok), lines[ok], pence[ok]
 
     def col(fld: str) -> pd.Series | None:
         c = cmap.field_to_col.get(fld)
@@ -387,6 +388,13 @@ def _normalise_table(
 
     rows = _build_rows(data, lines, pence, dates, cmap, supplier, sha256, table.sheet, kind, info)
     return TableResult(rows, pence, kind, kind_reason, info)
+
+
+def _take(data: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The kept rows, renumbered from 0. Most files keep every row: then nothing is copied."""
+    if keep.all():
+        return data
+    return data.loc[keep].reset_index(drop=True)
 
 
 def _build_rows(
@@ -456,9 +464,10 @@ def _build_rows(
     out["source_sha256"] = const(sha256)
     out["source_sheet"] = const(sheet or "")
     out["source_row"] = lines.astype(np.int64)
-    out = {k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v) for k, v in out.items()}
+    # plain arrays (no index to align): building the frame is then a cheap gather
+    out = {k: (v.array if isinstance(v, pd.Series) else v) for k, v in out.items()}
     _warn_active_text(out, ["supplier_name", *_TEXT_FIELDS], lines, info)
-    return pd.DataFrame(out, index=index)[PAYMENT_FIELDS]
+    return pd.DataFrame({k: out[k] for k in PAYMENT_FIELDS}, index=index)
 
 
 _ACTIVE = {
@@ -473,11 +482,23 @@ _ACTIVE = {
 }
 
 
+_ACTIVE_ANY = "|".join(f"(?:{pattern})" for pattern, _ in _ACTIVE.values())
+
+
 def _warn_active_text(out: dict, fields: list[str], lines: np.ndarray, info: dict) -> None:
     """Formula-looking (``=HYPERLINK(...)``) and markup (``<script>``) cells are kept verbatim, and
     reported: the rows go to a CSV that someone may open in Excel, and to a web page."""
     hits: dict[str, list[int]] = {key: [] for key in _ACTIVE}
     examples: dict[str, str] = {}
+    # one RE2 pass over all the text columns at once: almost every file has no such cell
+    columns = [arrow(out[fld]) for fld in fields]
+    chunks = [
+        c.cast(pa.large_string())
+        for col in columns
+        for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col])
+    ]
+    if not chunks or not pc.any(pc.match_substring_regex(pa.chunked_array(chunks), _ACTIVE_ANY)).as_py():
+        return
     for fld in fields:
         codes, uniques = pd.factorize(out[fld])
         if not len(uniques):

@@ -222,6 +222,8 @@ def _read_text(text: str, sep: str, ncols: int, quoting: int) -> pd.DataFrame:
 
 def _cell_text(v: object) -> str:
     """Typed spreadsheet cell -> text. Numbers keep their shortest repr (exact pence later)."""
+    if type(v) is str:  # most cells: skip the checks below
+        return v
     if v is None or v == "":
         return ""
     if isinstance(v, bool):

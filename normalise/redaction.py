@@ -37,8 +37,9 @@ def reason_for(text: str) -> str:
 
 def _classify_unique(values: pd.Series, pattern: re.Pattern) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(values.astype(str))
-    hit = np.array([bool(pattern.match(" ".join(u.split()))) for u in uniques], dtype=bool)
-    why = np.array([reason_for(u) if h else "" for u, h in zip(uniques, hit, strict=True)], dtype=object)
+    texts = [str(u) for u in np.asarray(uniques, dtype=object)]  # one conversion, not Arrow iteration
+    hit = np.array([bool(pattern.match(" ".join(u.split()))) for u in texts], dtype=bool)
+    why = np.array([reason_for(u) if h else "" for u, h in zip(texts, hit, strict=True)], dtype=object)
     if len(uniques) == 0:
         return np.zeros(len(values), bool), np.full(len(values), "", dtype=object)
     return hit[codes], why[codes]

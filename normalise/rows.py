@@ -31,10 +31,12 @@ _FUSED_ANYWHERE = r"\S(?:\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})|(?:\d{2}/\d{2}/\d{
 _DAY_TEXT = re.compile(r"^(\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})$")
 
 
-def arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
-    """The pyarrow array behind a Series of text (converting if it is not arrow-backed)."""
-    if hasattr(s.array, "_pa_array"):
-        return s.array._pa_array
+def arrow(s: pd.Series | pd.api.extensions.ExtensionArray) -> pa.Array | pa.ChunkedArray:
+    """The pyarrow array behind a Series (or array) of text (converting if it is not arrow-backed)."""
+    arr = s.array if isinstance(s, pd.Series) else s
+    if hasattr(arr, "_pa_array"):
+        return arr._pa_array
+    s = pd.Series(s) if not isinstance(s, pd.Series) else s
     return pa.array(s.astype(object).where(s.notna(), "").astype(str).tolist(), type=pa.large_string())
 
 
@@ -175,7 +177,11 @@ def text_from_codes(values: list[str], codes: np.ndarray) -> pd.Series:
 
 
 def const_text(value: str, n: int) -> pd.Series:
-    return text_from_codes([value], np.zeros(n, dtype=np.int64))
+    """The same text n times, built straight from Arrow buffers (a file's sha256, council, sheet)."""
+    b = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(b)
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(b * n))
+    return pd.Series(pd.array(arr, dtype="str"))
 
 
 def text_column(values: np.ndarray) -> pd.Series:

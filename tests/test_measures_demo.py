@@ -15,10 +15,8 @@ from publish.measures import SECTORS, compute
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict[str, pd.DataFrame]]:
-    try:
-        from councilspend.demo.generator import generate, generate_payments
-    except ImportError as exc:
-        pytest.skip(f"councilspend.demo.generator is not importable yet ({exc})")
+    from councilspend.demo.generator import generate, generate_payments
+
     out = tmp_path_factory.mktemp("demo")
     seed, rpm = 7, 6
     truth = generate(out, seed=seed, rows_per_month=rpm)
@@ -79,10 +77,7 @@ def test_division_measures_equal_the_demo_truth(demo: tuple[dict, dict[str, pd.D
 
 def test_classifier_agrees_with_the_demo_vocabulary_where_the_measures_depend_on_it() -> None:
     """M2/M3 depend on which expense types are third-party payments or unknown, and on divisions."""
-    try:
-        from councilspend.demo.ledger import load_vocabulary
-    except ImportError as exc:
-        pytest.skip(f"councilspend.demo.ledger is not importable yet ({exc})")
+    from councilspend.demo.ledger import load_vocabulary
     from normalise.categories import classify_categories
 
     vocab = load_vocabulary()

@@ -19,14 +19,9 @@ COUNTED_KINDS = {"payments", "card"}
 
 
 def _pipeline():
-    try:
-        from normalise.pipeline import normalise_file
-    except ImportError as exc:
-        pytest.skip(f"normalise.pipeline.normalise_file is not importable yet ({exc})")
-    try:
-        from normalise.suppliers import classify_suppliers
-    except ImportError as exc:
-        pytest.skip(f"normalise.suppliers.classify_suppliers is not importable yet ({exc})")
+    from normalise.pipeline import normalise_file
+    from normalise.suppliers import classify_suppliers
+
     return normalise_file, classify_suppliers
 
 

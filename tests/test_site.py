@@ -206,6 +206,8 @@ async def test_unknown_council_and_supplier_are_404(ds) -> None:
 
 
 async def test_database_is_read_only(ds) -> None:
+    # Immutable: Datasette opens it read-only (mode=ro, immutable=1), so no write can reach the file.
+    assert ds.get_database("councilspend").is_mutable is False
     r = await ds.client.get("/councilspend.json", params={"sql": "delete from payments", "_shape": "array"})
     assert r.status_code in (400, 403)
     assert (await ds.client.get("/councilspend/payments.json?_size=1")).status_code == 200
