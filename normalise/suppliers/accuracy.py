@@ -14,11 +14,9 @@ from rich.table import Table
 from normalise.suppliers.classify import SECTORS, classify_suppliers
 
 GOLD_COLUMNS = ("council", "supplier_name_raw", "total_gbp", "sector", "confidence")
-# The gold file hides personal names as "<individual name>"; score them on a stand-in of the same
-# shape (the evidence says whether the original had a title).
+# The gold file hides personal names as "<individual name>". Any stand-in we chose would be a name
+# our own rules already know, so those rows are left out of the score and counted instead.
 PLACEHOLDER = "<individual name>"
-STAND_INS = ("Jane Smith", "Robert Green", "Susan Taylor", "Peter Walker", "Karen Hughes")
-TITLED_STAND_INS = ("Mrs K Wilson", "Mr P Jones")
 
 
 def read_gold(path: Path) -> pd.DataFrame:
@@ -31,16 +29,10 @@ def read_gold(path: Path) -> pd.DataFrame:
         row = bad[0]
         raise ValueError(f"{path}: row {row + 2}: sector {gold['sector'][row]!r} is not one of {SECTORS}")
     gold["total_gbp"] = pd.to_numeric(gold["total_gbp"], errors="coerce").fillna(0.0)
-    names = []
-    plain = titled = 0
-    for name, evidence in zip(gold["supplier_name_raw"], gold.get("evidence", [""] * len(gold)), strict=True):
-        if name.strip() == PLACEHOLDER:
-            if "title" in evidence:
-                name, titled = TITLED_STAND_INS[titled % len(TITLED_STAND_INS)], titled + 1
-            else:
-                name, plain = STAND_INS[plain % len(STAND_INS)], plain + 1
-        names.append(name)
-    gold["supplier_name"] = names
+    withheld = gold["supplier_name_raw"].str.strip() == PLACEHOLDER
+    gold = gold[~withheld].reset_index(drop=True)
+    gold["supplier_name"] = gold["supplier_name_raw"]
+    gold.attrs["withheld_names_excluded"] = int(withheld.sum())
     return gold
 
 
@@ -53,6 +45,7 @@ def score_gold(path: Path, registers_db: Path | None) -> pd.DataFrame:
         scored[c] = out[c].values
     scored["correct"] = scored["sector"] == scored["gold"]
     scored["gbp"] = scored["total_gbp"].abs()
+    scored.attrs.update(gold.attrs)
     return scored
 
 
@@ -77,6 +70,7 @@ def summarise(scored: pd.DataFrame) -> dict:
         "per_sector": {s: acc(scored[scored["gold"] == s]) + acc(high[high["gold"] == s]) for s in SECTORS
                        if (scored["gold"] == s).any()},
         "unknown_gbp_share": float(scored.loc[scored["sector"] == "unknown", "gbp"].sum() / scored["gbp"].sum()),
+        "withheld_names_excluded": scored.attrs.get("withheld_names_excluded", 0),
         "public_private_confusions": confused[["council", "supplier_name", "gold", "sector"]].values.tolist(),
     }
 
@@ -91,7 +85,8 @@ def accuracy_table(scored: pd.DataFrame) -> Table:
     (c, g, n), (hc, hg, hn) = s["all"], s["high"]
     table.add_row("ALL", str(n), _pct(c), _pct(g), str(hn), _pct(hc), _pct(hg), style="bold")
     table.caption = (f"unknown share of £: {_pct(s['unknown_gbp_share'])}; "
-                     f"public<->private confusions on high-confidence labels: {len(s['public_private_confusions'])}")
+                     f"public<->private confusions on high-confidence labels: {len(s['public_private_confusions'])}; "
+                     f"gold rows with withheld names, not scored: {s['withheld_names_excluded']}")
     return table
 
 
@@ -104,7 +99,7 @@ def format_summary(scored: pd.DataFrame) -> str:
     (c, g, n), (hc, hg, hn) = s["all"], s["high"]
     lines.append(f"{'ALL':16} {n:4d} {_pct(c):>7} {_pct(g):>7} {hn:5d} {_pct(hc):>7} {_pct(hg):>7}")
     lines.append(f"unknown share of £: {_pct(s['unknown_gbp_share'])}; public<->private confusions (high): "
-                 f"{len(s['public_private_confusions'])}")
+                 f"{len(s['public_private_confusions'])}; withheld names not scored: {s['withheld_names_excluded']}")
     return "\n".join(lines)
 
 
