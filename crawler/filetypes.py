@@ -2,7 +2,8 @@
 
 Councils serve files under misleading names (an HTML error page as ``march.csv``, a CSV as
 ``.xls``) or none (``?download=123``), so the name comes from Content-Disposition, then the URL,
-then the Content-Type, and the bytes are sniffed before anything is stored.
+then the Content-Type, and the bytes are sniffed (``normalise.sniff``, the same test the normaliser
+applies) before anything is stored.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from crawler.links import default_rules
+from normalise.sniff import sniff  # one notion of 'what these bytes are', shared with the normaliser
 
 CONTENT_TYPE_EXT = {
     "text/csv": "csv",
@@ -63,39 +65,6 @@ def file_name(url: str, content_disposition: str | None = None) -> str:
     return PurePosixPath(unquote(urlsplit(url).path)).name
 
 
-def sniff(body: bytes) -> str:
-    """Coarse type from the first bytes: html, pdf, zip, ole (legacy .xls), text, or binary."""
-    head = body[:2048]
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "zip"
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return "ole"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
-        b"<html" in text and (b"<body" in text or b"<head" in text)
-    ):
-        return "html"
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "binary"
-    return "text"
-
-
-def _zip_kind(body: bytes) -> str:
-    """xlsx, ods or plain zip, from the archive's members."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(body)) as zf:
-            names = zf.namelist()
-            if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
-                return "xlsx"
-            if "mimetype" in names and b"spreadsheet" in zf.read("mimetype"):
-                return "ods"
-    except (zipfile.BadZipFile, KeyError, OSError):
-        return "zip"
-    return "zip"
-
-
 def extension(name: str, content_type: str | None, body: bytes) -> str:
     """Extension to store the file under (lower case, no dot); '' when unknown."""
     rules = default_rules()
@@ -106,13 +75,9 @@ def extension(name: str, content_type: str | None, body: bytes) -> str:
     if mime in CONTENT_TYPE_EXT and CONTENT_TYPE_EXT[mime] != "html":
         return CONTENT_TYPE_EXT[mime]
     kind = sniff(body)
-    if kind == "zip":
-        return _zip_kind(body)
-    if kind == "ole":
-        return "xls"
-    if kind == "pdf":
-        return "pdf"
-    if kind == "text" and re.search(rb"[,\t;|]", body[:4096].split(b"\n", 1)[0]):
+    if kind in ("xls", "xlsx", "ods", "zip", "pdf"):
+        return kind
+    if kind == "csv" and re.search(rb"[,\t;|]", body[:4096].split(b"\n", 1)[0]):
         return "tsv" if b"\t" in body[:4096].split(b"\n", 1)[0] else "csv"
     return ext
 
@@ -122,6 +87,8 @@ def rejection(body: bytes, ext: str, content_type: str | None) -> str | None:
     if not body:
         return "empty file (0 bytes)"
     kind = sniff(body)
+    if kind == "empty":
+        return "empty file (only white space)"
     shown = f".{ext}" if ext else "a file"
     if kind == "pdf" or ext == "pdf":
         return "PDF, not a spreadsheet"

@@ -79,6 +79,14 @@ def test_sniffing_and_extension_choice():
     assert extension("spend.xls", "text/csv", b"a,b\n") == "xls"
 
 
+def test_crawler_and_normaliser_agree_on_what_is_html():
+    """A CSV whose cell quotes HTML is still a CSV: the crawler must not reject what the normaliser reads."""
+    body = b"Date,Supplier,Amount,Description\n01/04/2024,Acme Ltd,100.00,<html><body>pasted</body></html>\n"
+    assert rejection(body, "csv", "text/csv") is None
+    assert rejection(b"<!DOCTYPE html><html><body>Not found</body></html>", "csv", "text/csv").startswith("HTML page")
+    assert rejection(b"  \r\n ", "csv", "text/csv").startswith("empty file")
+
+
 @pytest.mark.parametrize(
     ("body", "ext", "reason"),
     [
