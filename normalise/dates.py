@@ -12,6 +12,7 @@ import calendar
 import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm]|Z|[+-]\d{2}:?\d{2})?)?$"
@@ -117,8 +118,8 @@ def parse_one(text: str) -> tuple:
 
 def parse_dates(values: pd.Series) -> pd.DataFrame:
     """Parse a column of date text; one output row per input row, columns RESULT_COLUMNS."""
-    codes, uniques = pd.factorize(values.astype(str), sort=False)
-    parsed = pd.DataFrame([parse_one(u) for u in uniques], columns=RESULT_COLUMNS)
+    codes, uniques = pd.factorize(values if values.dtype == "str" else values.astype(str), sort=False)
+    parsed = pd.DataFrame([parse_one(u) for u in np.asarray(uniques, dtype=object).tolist()], columns=RESULT_COLUMNS)
     if len(parsed) == 0:
         parsed = pd.DataFrame([parse_one("")], columns=RESULT_COLUMNS)
         codes = codes.clip(min=0)

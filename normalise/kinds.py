@@ -82,6 +82,6 @@ def _match_unique(values: pd.Series, pattern: re.Pattern) -> np.ndarray:
     finding the distinct values first)."""
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    arr = pc.utf8_trim_whitespace(arrow(values.astype("str")))
+    arr = pc.utf8_trim_whitespace(arrow(values if values.dtype == "str" else values.astype("str")))
     hit = pc.fill_null(pc.match_substring_regex(arr, f"^(?:{pattern.pattern})", ignore_case=True), False)
     return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)

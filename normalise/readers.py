@@ -262,7 +262,14 @@ def read_workbook(data: bytes) -> list[RawTable]:
         width = max(len(r) for r in rows)
         if width > MAX_COLUMNS:
             raise ReadError(f"sheet {name!r} has {width:,} columns: this is not a spending table")
-        df = pd.DataFrame([[_cell_text(v) for v in r] + [""] * (width - len(r)) for r in rows], dtype="str")
+        # column by column (text cells pass through untouched): a third of the cost of a frame of lists
+        padded = [r if len(r) == width else [*r, *([""] * (width - len(r)))] for r in rows]
+        df = pd.DataFrame(
+            {
+                j: pd.array([v if type(v) is str else _cell_text(v) for v in column], dtype="str")
+                for j, column in enumerate(zip(*padded, strict=True))
+            }
+        )
         lines = np.arange(1, len(df) + 1, dtype=np.int64)
         df, repairs = repair_cells(df, lines)
         tables.append(RawTable(df, lines, sheet=name, repairs=repairs))

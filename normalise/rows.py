@@ -31,6 +31,17 @@ _FUSED_ANYWHERE = r"\S(?:\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})|(?:\d{2}/\d{2}/\d{
 _DAY_TEXT = re.compile(r"^(\d{2}/\d{2}/\d{4}|\d{4}-\d{2}-\d{2})$")
 
 
+TEXT = pd.Series([""], dtype="str").dtype  # pandas' default text dtype (Arrow-backed, NaN missing)
+
+
+def text_array(arr: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Wrap Arrow text as a pandas "str" array without copying: ``pd.array(arr, dtype="str")`` gives
+    the same array but validates and converts first, which costs 3x more on every small column."""
+    if pa.types.is_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    return pd.arrays.ArrowStringArray(arr, dtype=TEXT)
+
+
 def arrow(s: pd.Series | pd.api.extensions.ExtensionArray) -> pa.Array | pa.ChunkedArray:
     """The pyarrow array behind a Series (or array) of text (converting if it is not arrow-backed)."""
     arr = s.array if isinstance(s, pd.Series) else s
@@ -46,7 +57,7 @@ def map_unique(s: pd.Series, func) -> pd.Series:
     codes, uniques = pd.factorize(s)
     if not len(uniques):
         return s
-    new = pd.array(func(arrow(pd.Series(uniques))), dtype="str")
+    new = text_array(func(arrow(pd.Series(uniques))))
     return pd.Series(new.take(codes), index=s.index)
 
 
@@ -67,16 +78,15 @@ def clean_cells(df: pd.DataFrame) -> pd.DataFrame:
     """NBSP -> space and surrounding whitespace stripped, in every cell (one pass of two pyarrow
     kernels per column: cheaper than de-duplicating first)."""
     return pd.DataFrame(
-        {col: pd.Series(pd.array(_clean(arrow(df[col])), dtype="str"), index=df.index) for col in df.columns},
-        index=df.index,
+        {col: text_array(_clean(arrow(s))) for col, s in df.items()}, index=df.index
     )
 
 
 def filled(df: pd.DataFrame) -> np.ndarray:
     """Boolean matrix (rows x columns): which cells are non-empty. One pyarrow kernel per column."""
     out = np.zeros((len(df), df.shape[1]), dtype=bool)
-    for j, col in enumerate(df.columns):
-        lengths = pc.fill_null(pc.utf8_length(arrow(df[col])), 0)
+    for j, (_, s) in enumerate(df.items()):  # items(): no per-column label lookup
+        lengths = pc.fill_null(pc.utf8_length(arrow(s)), 0)
         out[:, j] = np.asarray(lengths.to_numpy(zero_copy_only=False)) > 0
     return out
 
@@ -173,7 +183,7 @@ def text_from_codes(values: list[str], codes: np.ndarray) -> pd.Series:
     per row). Code -1 means missing and gives ""."""
     table = pa.array(list(values) + [""], type=pa.large_string())
     idx = np.where(codes < 0, len(values), codes).astype(np.int64)
-    return pd.Series(pd.array(table.take(pa.array(idx)), dtype="str"))
+    return pd.Series(text_array(table.take(pa.array(idx))), copy=False)
 
 
 def const_text(value: str, n: int) -> pd.Series:
@@ -181,7 +191,7 @@ def const_text(value: str, n: int) -> pd.Series:
     b = value.encode("utf-8")
     offsets = np.arange(n + 1, dtype=np.int64) * len(b)
     arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(b * n))
-    return pd.Series(pd.array(arr, dtype="str"))
+    return pd.Series(text_array(arr), copy=False)
 
 
 def text_column(values: np.ndarray) -> pd.Series:

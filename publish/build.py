@@ -295,17 +295,20 @@ def _write_suppliers(conn: sqlite3.Connection, suppliers: pd.DataFrame, by_year:
     totals = pd.DataFrame({"councils": g["council_id"].nunique(), "payments": g["payments"].sum(),
                            "total_pence": g["total_pence"].sum(), "first_year": g["financial_year"].min(),
                            "last_year": g["financial_year"].max()})
-    rows = []
-    for sid, t in totals.iterrows():
-        if sid not in first.index:
-            continue
-        s = first.loc[sid]
-        conf = pd.to_numeric(s["confidence"], errors="coerce")
-        pence = int(t["total_pence"])
-        rows.append((sid, s["canonical_name"], s["sector"], s["subsector"] or None,
-                     None if pd.isna(conf) else float(conf), s["evidence"] or None, int(t["councils"]),
-                     int(t["payments"]), pence, round(pence / 100, 2), t["first_year"], t["last_year"]))
-    insert_rows(conn, "suppliers", rows)
+    totals = totals[totals.index.isin(first.index)]
+    s = first.loc[totals.index]  # whole columns at once: a row-by-row loop was a minute at 10M rows
+    conf = pd.to_numeric(s["confidence"], errors="coerce")
+    pence = totals["total_pence"].astype("int64")
+    out = pd.DataFrame({
+        "supplier_id": totals.index.astype(object), "name": s["canonical_name"].to_numpy(),
+        "sector": s["sector"].to_numpy(), "subsector": s["subsector"].astype(object).to_numpy(),
+        "confidence": conf.astype("float64").to_numpy(), "evidence": s["evidence"].astype(object).to_numpy(),
+        "councils": totals["councils"].astype("int64").to_numpy(), "payments": totals["payments"].astype(
+            "int64").to_numpy(), "total_pence": pence.to_numpy(), "total_gbp": (pence / 100).round(2).to_numpy(),
+        "first_year": totals["first_year"].to_numpy(), "last_year": totals["last_year"].to_numpy()})
+    for col in ("subsector", "evidence"):  # "" means none, as before
+        out[col] = out[col].where(out[col].notna() & (out[col] != ""), None)
+    insert_rows(conn, "suppliers", as_tuples(out), list(out.columns))
 
 
 def _write_quality(conn: sqlite3.Connection, payments: pd.DataFrame) -> None:

@@ -15,6 +15,7 @@ docs/methodology.md. All money is integer pence; shares are floats rounded to 4 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 #: Payee sectors from the suppliers stage, in display order (M1 has one column per sector).
@@ -97,8 +98,42 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     return p
 
 
+class _Groups:
+    """The rows of ``p`` grouped by ``keys``, factorised once.
+
+    A measure is ~30 masked sums over the same groups; letting pandas group by the string keys each
+    time re-factorised 10 million strings per sum (two minutes at national scale). Here the keys are
+    factorised once, rows are sorted by group once, and each sum is one ``np.add.reduceat`` on
+    integer pence (exact, like the ``groupby().sum()`` it replaces, with the same sorted index).
+    """
+
+    def __init__(self, p: pd.DataFrame, keys: list[str]):
+        g = p.groupby([p[k] for k in keys], sort=True)
+        codes = g.ngroup().to_numpy()
+        self.index = g.size().index
+        self.sizes = g.size().to_numpy()
+        self.order = np.argsort(codes, kind="stable")
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.intp)
+        self.amount = p["amount_pence"].to_numpy(dtype="int64")
+
+    def sum(self, mask: pd.Series | None, name: str) -> pd.Series:
+        values = self.amount if mask is None else np.where(mask.to_numpy(dtype=bool), self.amount, 0)
+        sums = np.add.reduceat(values[self.order], self.starts) if len(self.starts) else values[:0]
+        return pd.Series(sums.astype("int64"), index=self.index, name=name)
+
+
+_GROUPS: dict[tuple[int, tuple[str, ...]], _Groups] = {}
+
+
+def _groups(p: pd.DataFrame, keys: list[str]) -> _Groups:
+    key = (id(p), tuple(keys))
+    if key not in _GROUPS:
+        _GROUPS[key] = _Groups(p, keys)
+    return _GROUPS[key]
+
+
 def _sum_where(p: pd.DataFrame, keys: list[str], mask: pd.Series, name: str) -> pd.Series:
-    return p["amount_pence"].where(mask, 0).groupby([p[k] for k in keys]).sum().rename(name)
+    return _groups(p, keys).sum(mask, name)
 
 
 def _months(p: pd.DataFrame, coverage_months: pd.DataFrame | None) -> pd.DataFrame:
@@ -135,11 +170,11 @@ def _outturn_lookup(outturn: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def _core(p: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    g = p.groupby([p[k] for k in keys])
+    g = _groups(p, keys)
     out = pd.concat(
         [
-            g.size().rename("rows"),
-            g["amount_pence"].sum().rename("spend_pence"),
+            pd.Series(g.sizes.astype("int64"), index=g.index, name="rows"),
+            g.sum(None, "spend_pence"),
             _sum_where(p, keys, p["is_transfer"], "transfer_pence"),
             _sum_where(p, keys, p["is_unknown"], "unknown_pence"),
             _sum_where(p, keys, p["is_redacted"], "redacted_pence"),
@@ -171,6 +206,14 @@ def compute(
     ``council_year_division_measures`` and ``council_year_delivery_models``.
     """
     p = _prepare(payments)
+    try:
+        return _compute(p, outturn, coverage_months)
+    finally:
+        _GROUPS.clear()
+
+
+def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.DataFrame | None
+             ) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
 
     dims = KEY + ["sector", "sercop_division"]

@@ -137,9 +137,10 @@ def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, registers_d
             if isinstance(frame[col].dtype, pd.CategoricalDtype):
                 frame[col] = frame[col].astype(object)
         frame = frame.astype(object).where(frame.notna(), None)
-        db[name].insert_all(frame.to_dict("records"), batch_size=5000)
-        if "council_id" in frame.columns and not db[name].count == 0:
-            db[name].add_foreign_key("council_id", "councils", "council_id", ignore=True)
+        # The foreign key is declared when the table is created: sqlite-utils' add_foreign_key
+        # rewrites the schema and VACUUMs the whole database (minutes at 10M payments).
+        fks = [("council_id", "councils", "council_id")] if "council_id" in frame.columns else None
+        db[name].insert_all(frame.to_dict("records"), batch_size=5000, foreign_keys=fks)
         written.append(name)
     return written
 
@@ -154,13 +155,14 @@ def coverage_months(files: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     counted = files[files["status"] == "counted"]
-    for council_id, start, end in zip(counted["council_id"], counted["period_start"], counted["period_end"],
-                                      strict=True):
-        s, e = pd.to_datetime(start, errors="coerce"), pd.to_datetime(end, errors="coerce")
+    # Parse every file's period at once: one to_datetime per file was 20 s on 10,000 monthly files.
+    starts = pd.to_datetime(counted["period_start"], errors="coerce", format="mixed")
+    ends = pd.to_datetime(counted["period_end"], errors="coerce", format="mixed")
+    for council_id, s, e in zip(counted["council_id"], starts, ends, strict=True):
         if pd.isna(s) or pd.isna(e) or e < s or (e - s).days > 400:
             continue
-        for m in pd.period_range(s, e, freq="M"):
-            rows.append((council_id, m.strftime("%Y-%m")))
+        first, last = s.year * 12 + s.month - 1, e.year * 12 + e.month - 1
+        rows.extend((council_id, f"{m // 12:04d}-{m % 12 + 1:02d}") for m in range(first, last + 1))
     out = pd.DataFrame(rows, columns=["council_id", "month"]).drop_duplicates()
     out["financial_year"] = financial_year(out["month"] + "-01").astype(object)
     return out[["council_id", "financial_year", "month"]]
