@@ -285,6 +285,14 @@ class Bench:
         m = self._measure("rerun", _py_stage("pipeline", data_dir=str(gen.root), workers=self.opts.workers,
                                              registry=str(gen.councils_yml)))
         self._set("rerun_seconds", m if isinstance(m, str) else m.seconds)
+        if not isinstance(m, str):
+            before = (self.pipeline.result or {}).get("normaliser_version")
+            after = (m.result or {}).get("normaliser_version")
+            if before != after:
+                self.notes.append(
+                    f"the normaliser's version changed between the full run and the re-run ({before} -> {after}): "
+                    "code or rules were edited during the bench, so the re-run normalised everything again"
+                )
         self._ratio("rerun_share", self.metrics["rerun_seconds"], self.metrics["pipeline_seconds"])
 
     def _workers(self, gen: Generated) -> None:

@@ -82,7 +82,11 @@ def pipeline(data_dir: str, workers: int, registry: str | None) -> dict:
     _import("publish.build", "build_database")
     norm = normalise(str(d.manifest), str(d.normalised), workers)
     built = build(data_dir, registry)
-    return {"normalise_seconds": norm["seconds"], "build_seconds": built["seconds"], "rows": norm["rows"]}
+    import importlib
+
+    version = getattr(importlib.import_module("normalise.pipeline"), "NORMALISER_VERSION", None)
+    return {"normalise_seconds": norm["seconds"], "build_seconds": built["seconds"], "rows": norm["rows"],
+            "normaliser_version": version}
 
 
 def pandas_floor(csv_path: str, db_path: str) -> dict:

@@ -203,8 +203,15 @@ def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
 
 
 def _read_text(text: str, sep: str, ncols: int, quoting: int) -> pd.DataFrame:
+    # UTF-8 bytes let the C parser read the buffer directly (~20% faster than a StringIO, which it
+    # pulls through Python in chunks). Text that cannot be encoded (lone surrogates) goes as str.
+    try:
+        source: io.IOBase = io.BytesIO(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        source = io.StringIO(text)
     return pd.read_csv(
-        io.StringIO(text),
+        source,
+        encoding="utf-8",
         sep=sep,
         header=None,
         names=range(ncols),
