@@ -29,11 +29,12 @@ def bench_result(tmp_path_factory):
     return json.loads(out.read_text(encoding="utf-8")), result.output, tmp / "work"
 
 
-def test_json_has_every_metric_as_number_or_reason(bench_result):
+def test_json_has_every_metric_as_a_number(bench_result):
     data, _, _ = bench_result
     assert list(data["metrics"]) == METRIC_KEYS
+    # Every stage exists, so every metric is measured: a "not measured: …" here is a real failure.
     for key, value in data["metrics"].items():
-        assert isinstance(value, int | float) or value.startswith("not measured: "), (key, value)
+        assert isinstance(value, int | float), (key, value)
     assert data["machine"]["cores"] >= 1
     assert data["versions"]["pandas"] and data["versions"]["sqlite-utils"]
     assert data["data"]["rows"] == 2000
@@ -52,8 +53,6 @@ def test_baselines_loaded_the_same_rows(bench_result):
 def test_pipeline_figures_when_the_stages_exist(bench_result):
     data, _, work = bench_result
     m = data["metrics"]
-    if isinstance(m["pipeline_seconds"], str) and "stage missing" in m["pipeline_seconds"]:
-        pytest.skip(m["pipeline_seconds"])
     # The stages exist, so the pipeline must run on the generated files (a failure is a real bug).
     assert isinstance(m["pipeline_seconds"], float), (m["pipeline_seconds"], data["notes"])
     assert (work / "data" / "councilspend.db").exists()
