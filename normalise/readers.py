@@ -24,6 +24,7 @@ from normalise.sniff import SniffError, check_zip_safe, sniff
 
 MAX_COLUMNS = 1000  # a spending table has tens of columns; thousands means this is not a table
 MAX_ZIP_DEPTH = 1
+MAX_SCAN_LINES = 30  # lines looked at to choose the delimiter
 
 
 class ReadError(ValueError):
@@ -148,7 +149,7 @@ def repair_cells(df: pd.DataFrame, line_numbers: np.ndarray) -> tuple[pd.DataFra
 
 def _delimiter(lines: list[str]) -> str:
     """Pick the separator that splits the first lines most consistently (comma wins ties)."""
-    sample = [ln for ln in lines[:30] if ln.strip()]
+    sample = [ln for ln in lines[:MAX_SCAN_LINES] if ln.strip()]
     best, best_score = ",", 0.0
     for sep in (",", "\t", ";", "|"):
         counts = [ln.count(sep) for ln in sample]
@@ -163,25 +164,27 @@ def _delimiter(lines: list[str]) -> str:
 
 def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
     text, encoding = decode(data)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if len(lines) > 1 and lines[-1] == "":
-        lines.pop()
-    sep = _delimiter(lines)
-    ncols = max(map(str.count, lines, [sep] * len(lines))) + 1
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    sep = _delimiter(text.split("\n", MAX_SCAN_LINES)[:MAX_SCAN_LINES])
+    try:
+        encoded: bytes | None = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: counted below, parsed from the str
+        encoded = None
+    n_lines, per_line = _separators_per_line(encoded or text.encode("utf-8", "surrogatepass"), sep)
+    ncols = int(per_line.max()) + 1
     if ncols > MAX_COLUMNS:
-        worst = int(np.argmax([ln.count(sep) for ln in lines])) + 1
+        worst = int(np.argmax(per_line)) + 1
         raise ReadError(f"line {worst} has {ncols:,} cells: this is not a spending table")
-    n_lines = len(lines)
-    del lines
+    del per_line
     warnings: list[str] = []
     try:
-        df = _read_text(text, sep, ncols, csv.QUOTE_MINIMAL)
+        df = _read_text(text, encoded, sep, ncols, csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, ValueError) as exc:
         # An unbalanced quote swallows the rest of the file; read quotes as plain text instead,
         # so no row is lost, and say so.
         try:
-            df = _read_text(text, sep, ncols, csv.QUOTE_NONE)
+            df = _read_text(text, encoded, sep, ncols, csv.QUOTE_NONE)
         except (pd.errors.ParserError, ValueError):
             raise ReadError(f"CSV could not be split into cells: {exc}") from exc
         warnings.append(f"unbalanced quotes ({exc}); quotes were read as plain text")
@@ -202,13 +205,23 @@ def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
     return RawTable(df, line_numbers, sheet=sheet, encoding=encoding, repairs=repairs, warnings=warnings)
 
 
-def _read_text(text: str, sep: str, ncols: int, quoting: int) -> pd.DataFrame:
+def _separators_per_line(encoded: bytes, sep: str) -> tuple[int, np.ndarray]:
+    """(number of lines, separators on each line), counted with numpy on the UTF-8 bytes: splitting
+    a 100k-line text into Python strings to count them cost more than parsing it. Newline and the
+    separators are ASCII, so they never occur inside a multi-byte character."""
+    raw = np.frombuffer(encoded, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    n_lines = len(newlines) + 1
+    if n_lines > 1 and encoded.endswith(b"\n"):
+        n_lines -= 1  # a final line break does not start another line
+    line_of_sep = np.searchsorted(newlines, np.flatnonzero(raw == ord(sep)))
+    return n_lines, np.bincount(line_of_sep, minlength=n_lines)
+
+
+def _read_text(text: str, encoded: bytes | None, sep: str, ncols: int, quoting: int) -> pd.DataFrame:
     # UTF-8 bytes let the C parser read the buffer directly (~20% faster than a StringIO, which it
     # pulls through Python in chunks). Text that cannot be encoded (lone surrogates) goes as str.
-    try:
-        source: io.IOBase = io.BytesIO(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        source = io.StringIO(text)
+    source: io.IOBase = io.BytesIO(encoded) if encoded is not None else io.StringIO(text)
     return pd.read_csv(
         source,
         encoding="utf-8",

@@ -180,12 +180,13 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     next_id = 1
     for rows in nd.iter_batches():
         with _stage("join and shape a batch"):
-            enriched = enrich.attach(rows, suppliers, categories)
+            values = enrich.category_values(rows)
+            enriched = enrich.attach(rows, suppliers, categories, values)
             pub = published_payments(enriched, next_id)
         next_id += len(pub)
         with _stage(f"insert {len(pub)} payments"):
             insert_rows(conn, "payments", as_tuples(pub))
-        cat_counts.append(enrich.category_counts(rows, pub["amount_pence"]))
+        cat_counts.append(enrich.category_counts(rows, pub["amount_pence"], values))
         alias_parts.append(summaries.alias_counts(pub))
         part = pub[MEASURE_COLUMNS].copy()
         part["amount"] = part["amount_pence"].astype("Float64") / 100
@@ -314,9 +315,13 @@ def _write_suppliers(conn: sqlite3.Connection, suppliers: pd.DataFrame, by_year:
 def _write_quality(conn: sqlite3.Connection, payments: pd.DataFrame) -> None:
     files = pd.read_sql("select * from files", conn)
     dated = payments.dropna(subset=["payment_date"])
-    months = pd.DataFrame({"council_id": dated["council_id"].astype(object),
-                           "financial_year": dated["financial_year"].astype(object),
-                           "month": dated["payment_date"].dt.strftime("%Y-%m")}).drop_duplicates()
+    # Distinct (council, year, month) on integer codes first, then text: strftime on 10M dates was slow.
+    d = dated["payment_date"].dt
+    months = pd.DataFrame({"council_id": dated["council_id"], "financial_year": dated["financial_year"],
+                           "ym": d.year * 100 + d.month}).drop_duplicates()
+    months = pd.DataFrame({"council_id": months["council_id"].astype(object),
+                           "financial_year": months["financial_year"].astype(object),
+                           "month": [f"{v // 100:04d}-{v % 100:02d}" for v in months["ym"]]})
     red = payments["is_redacted"].astype(bool)
     pays = pd.DataFrame({"council_id": payments["council_id"].astype(object), "payments": 1,
                          "redacted_rows": red.astype(int),

@@ -55,9 +55,10 @@ def category_keys(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([expense, services], ignore_index=True).drop_duplicates(ignore_index=True)
 
 
-def category_counts(rows: pd.DataFrame, pence: pd.Series) -> pd.DataFrame:
-    """Payments and pence per category key, for the categories table."""
-    v = _category_values(rows)
+def category_counts(rows: pd.DataFrame, pence: pd.Series, values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Payments and pence per category key, for the categories table (``values``: the batch's
+    :func:`category_values`, when the caller already has them)."""
+    v = category_values(rows) if values is None else values
     p = pence.fillna(0).astype("int64").to_numpy()
     frames = [
         pd.DataFrame({"kind": "expense_type", "value": v["expense"], "council": v["council"],
@@ -123,7 +124,14 @@ def classify_categories(keys: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def attach(rows: pd.DataFrame, suppliers: pd.DataFrame, categories: pd.DataFrame) -> pd.DataFrame:
+def category_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """What each row's categories are classified from; computed once per batch and passed to
+    :func:`attach` and :func:`category_counts` (seconds per million rows)."""
+    return _category_values(rows)
+
+
+def attach(rows: pd.DataFrame, suppliers: pd.DataFrame, categories: pd.DataFrame,
+           values: pd.DataFrame | None = None) -> pd.DataFrame:
     """Join classifications onto canonical rows (same length and order as ``rows``)."""
     keys = supplier_keys_for_rows(rows)
     sup = keys.merge(suppliers, on=SUPPLIER_KEY, how="left", validate="many_to_one")
@@ -134,7 +142,7 @@ def attach(rows: pd.DataFrame, suppliers: pd.DataFrame, categories: pd.DataFrame
     out["is_individual"] = out["is_individual"].fillna(False).astype(bool)
     exp = categories[categories["kind"] == "expense_type"]
     svc = categories[categories["kind"] == "service_area"]
-    v = _category_values(rows)
+    v = category_values(rows) if values is None else values
     e = pd.DataFrame({"value": v["expense"], "council": v["council"], "code": v["code"]}).merge(
         exp[["value", "council", "code", "label"]], on=["value", "council", "code"], how="left")
     s = pd.DataFrame({"value": v["service"], "council": v["council"]}).merge(

@@ -113,7 +113,7 @@ class _Groups:
         self.index = g.size().index
         self.sizes = g.size().to_numpy()
         self.order = np.argsort(codes, kind="stable")
-        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.intp)
+        self.starts = (np.cumsum(self.sizes) - self.sizes).astype(np.intp)
         self.amount = p["amount_pence"].to_numpy(dtype="int64")
 
     def sum(self, mask: pd.Series | None, name: str) -> pd.Series:

@@ -54,9 +54,14 @@ def prepare_jinja2_environment(env):
     # templates first in the loader so they also override Datasette's base.html.
     from jinja2 import ChoiceLoader, FileSystemLoader
 
+    env.loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES)), env.loader])
+    add_filters(env)
+
+
+def add_filters(env) -> None:
+    """The site's formatting filters (also used by the synchronous environment in ``publish.pages``)."""
     from publish.charts import money
 
-    env.loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES)), env.loader])
     env.filters["money"] = money
     env.filters["gbp"] = lambda v: "–" if v is None else (f"-£{-v:,.2f}" if v < 0 else f"£{v:,.2f}")
     env.filters["pct"] = lambda v: "–" if v is None else f"{float(v):.1f}%"

@@ -55,12 +55,19 @@ async def league(db) -> dict:
         "select council_id, sum(total_pence) pence from council_year_sector group by 1")).rows}
     by_council: dict[str, dict] = {}
     if MEASURES_TABLE in tables:
-        result = await db.execute(f"select * from {MEASURES_TABLE} order by council_id, financial_year")
+        # Only each council's latest year, and only the columns the table shows: reading every
+        # council-year with all ~45 measure columns was most of the home page's time.
+        present = set(await db.table_columns(MEASURES_TABLE))
+        wanted = ["council_id", "financial_year", *(c for c, _ in COLUMNS.values() if c in present)]
+        cols = ", ".join(f"m.[{c}]" for c in dict.fromkeys(wanted))
+        result = await db.execute(f"""
+            select {cols} from {MEASURES_TABLE} m join (
+              select council_id, max(financial_year) fy from {MEASURES_TABLE}
+              where financial_year is not null and financial_year != 'unknown' group by council_id
+            ) latest on latest.council_id = m.council_id and latest.fy = m.financial_year""")
         for r in result.rows:
             row = _page_row(dict(r))
-            if row.get("financial_year") in (None, "unknown"):
-                continue
-            by_council[row["council_id"]] = row  # ordered by year: the last one wins
+            by_council[row["council_id"]] = row
     rows = []
     for c in councils:
         if c["council_id"] not in totals:

@@ -10,6 +10,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 import yaml
@@ -84,24 +85,38 @@ def concat_lean(parts: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
 def summary_frames(p: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """council × year × sector, council × year × division, supplier × council × year, from the
     in-memory payments (a GROUP BY over 10M rows in SQLite costs a minute each)."""
+    # Group on categorical codes (sorted categories, so rows come out in the order an object
+    # GROUP BY gives): grouping 10 million Python strings three times took minutes.
     base = pd.DataFrame({
-        "council_id": p["council_id"].astype(object),
-        "financial_year": p["financial_year"].astype(object).fillna("unknown"),
-        "sector": p["sector"].astype(object).fillna("unknown"),
-        "sercop_division": p["sercop_division"].astype(object).fillna("unknown"),
-        "supplier_id": p["supplier_id"].astype(object),
-        "payments": 1,
+        "council_id": _sorted_category(p["council_id"]),
+        "financial_year": _sorted_category(p["financial_year"], "unknown"),
+        "sector": _sorted_category(p["sector"], "unknown"),
+        "sercop_division": _sorted_category(p["sercop_division"], "unknown"),
+        "supplier_id": _sorted_category(p["supplier_id"]),
+        "payments": np.ones(len(p), dtype="int64"),
         "total_pence": p["amount_pence"].fillna(0).astype("int64"),
     })
     out = {}
     for name, keys in (("council_year_sector", ["council_id", "financial_year", "sector"]),
                        ("council_year_division", ["council_id", "financial_year", "sercop_division"]),
                        ("supplier_council_year", ["supplier_id", "council_id", "financial_year"])):
-        src = base.dropna(subset=["supplier_id"]) if "supplier_id" in keys else base
-        t = src.groupby(keys, as_index=False)[["payments", "total_pence"]].sum()
+        src = base.dropna(subset=keys)
+        t = src.groupby(keys, as_index=False, observed=True, sort=True)[["payments", "total_pence"]].sum()
+        for k in keys:
+            t[k] = t[k].astype(str)
         t["total_gbp"] = (t["total_pence"] / 100).round(2)
         out[name] = t
     return out
+
+
+def _sorted_category(s: pd.Series, fill: str | None = None) -> pd.Series:
+    c = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+    if fill is not None:
+        if fill not in c.cat.categories:
+            c = c.cat.add_categories([fill])
+        c = c.fillna(fill)
+    cats = c.cat.categories
+    return c.cat.set_categories(sorted(cats)) if list(cats) != sorted(cats) else c
 
 
 def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts: pd.DataFrame) -> None:

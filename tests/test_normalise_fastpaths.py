@@ -20,7 +20,7 @@ from python_calamine import CalamineWorkbook
 from normalise import manifest as manifest_mod
 from normalise.dates import RESULT_COLUMNS, parse_dates, parse_one
 from normalise.pipeline import empty_rows, normalise_file
-from normalise.readers import _cell_text, read_workbook
+from normalise.readers import _cell_text, _separators_per_line, read_workbook
 from normalise.report import duplicate_rows
 from normalise.rows import const_text, filled, text_array
 
@@ -192,3 +192,21 @@ def test_parse_dates_gives_each_row_its_own_parse() -> None:
     empty = parse_dates(pd.Series([], dtype="str"))
     assert list(empty.columns) == RESULT_COLUMNS
     assert empty["date_precision"].dtype == empty["date_status"].dtype == pd.Series(["x"]).dtype
+
+
+def test_separators_counted_per_line_like_splitting_the_text() -> None:
+    texts = [
+        "a,b,c\n£1,234,é\n\n,,,,\n",
+        "a;b\nc;d;e",
+        "only one line",
+        "x\ty\n\n\nz\t\t\tq\n",
+        "Σ,€,\u2020\n" * 3,
+    ]
+    for text in texts:
+        sep = ";" if ";" in text else ("\t" if "\t" in text else ",")
+        lines = text.split("\n")
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
+        n_lines, per_line = _separators_per_line(text.encode("utf-8"), sep)
+        assert n_lines == len(lines)
+        assert per_line.tolist() == [ln.count(sep) for ln in lines]

@@ -18,20 +18,26 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from normalise.suppliers.keys import (
+    MATCH_KEY_RAW_CUES,
     charity_number,
     charity_org_id,
     company_number,
     council_key,
+    council_key_from_plain,
     display_name,
     match_key,
+    match_key_from_plain,
     plain_text,
     vat_number,
 )
 from normalise.suppliers.resolve import CONFIDENT, resolve
+from normalise.suppliers.rule_scan import best_rules, regex_mask
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -288,6 +294,8 @@ def _preferred_org_id(facts: list[OrgFact]) -> str:
 
 # --- name rules ---------------------------------------------------------------------------------
 
+_DIGIT = re.compile(r"[0-9]")
+
 
 GROUP_SIZE = 8
 
@@ -320,17 +328,22 @@ def best_rule(text: str, groups: list[tuple[re.Pattern, list[Rule]]]) -> Decisio
     return None
 
 
-def personal_name_shape(text: str, cfg: dict) -> Decision | None:
-    """A payee written like a private person: "Mr J Smith", "Jane Smith", "J A Smith", foster carers."""
-    if cfg["carer_re"].search(text):
+def personal_name_shape(text: str, cfg: dict, carer: bool | None = None) -> Decision | None:
+    """A payee written like a private person: "Mr J Smith", "Jane Smith", "J A Smith", foster carers.
+
+    ``carer``: whether ``cfg["carer_re"]`` matches ``text``, when already known (vectorised callers).
+    """
+    if carer if carer is not None else cfg["carer_re"].search(text):
         return Decision("individual", "carer", cfg["carer_confidence"], "individual: carer wording", "individual")
     words = text.split()
-    if not 2 <= len(words) <= 4 or any(w in cfg["business"] or any(c.isdigit() for c in w) for w in words):
+    # ``text`` is plain_text (a-z, 0-9, spaces), so "a word has a digit" is "the text has a digit"
+    if not 2 <= len(words) <= 4 or not cfg["business"].isdisjoint(words) or _DIGIT.search(text):
         return None
     if words[0] in cfg["titles_set"]:
         return Decision("individual", "person", cfg["title_confidence"], "individual: title + name", "individual")
-    middle_ok = all(len(w) == 1 or w in forenames() for w in words[1:-1])
-    if words[0] in forenames() and len(words[-1]) > 1 and len(words) <= 3 and middle_ok:
+    known = forenames()
+    middle_ok = all(len(w) == 1 or w in known for w in words[1:-1])
+    if words[0] in known and len(words[-1]) > 1 and len(words) <= 3 and middle_ok:
         return Decision("individual", "person", cfg["forename_confidence"], "individual: forename + surname",
                         "individual")
     singles = [w for w in words if len(w) == 1]
@@ -378,34 +391,61 @@ def classify_suppliers(df: pd.DataFrame, registers_db: Path | None = None) -> pd
         regs.close()
 
 
-def _clean(values: pd.Series, fn) -> list:
-    # Only real, non-empty strings reach the normalisers: a stray float NaN must not become "nan".
+def _per_distinct(values: list, fn) -> list:
+    """``[fn(v) for v in values]``, calling ``fn`` once per distinct string (payees repeat a lot).
+
+    Only strings are cached: ``1``, ``1.0`` and ``True`` are equal dict keys but not equal names.
+    """
+    cache: dict[str, object] = {}
     out = []
-    for v in values.tolist():
-        cleaned = fn(v) if isinstance(v, str) and v else None
-        out.append(cleaned if isinstance(cleaned, str) and cleaned else None)
+    for v in values:
+        if type(v) is str:
+            r = cache.get(v, _MISSING)
+            if r is _MISSING:
+                r = cache[v] = fn(v)
+        else:
+            r = fn(v)
+        out.append(r)
     return out
+
+
+_MISSING = object()
+
+
+def _clean(df: pd.DataFrame, column: str, fn) -> list:
+    # Only real, non-empty strings reach the normalisers: a stray float NaN must not become "nan".
+    if column not in df.columns:
+        return [None] * len(df)
+
+    def one(v):
+        cleaned = fn(v) if isinstance(v, str) and v else None
+        return cleaned if isinstance(cleaned, str) and cleaned else None
+
+    return _per_distinct(_col(df, column).tolist(), one)
 
 
 def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
     council = (_col(df, "council") if "council" in df.columns else _col(df, "council_id")).tolist()
     row_ids = list(zip(
-        [display_name(v) for v in df["supplier_name"].tolist()],
-        _clean(_col(df, "supplier_company_number"), company_number),
-        _clean(_col(df, "supplier_charity_number"), charity_number),
-        _clean(_col(df, "supplier_vat_number"), vat_number),
+        _per_distinct(df["supplier_name"].tolist(), display_name),
+        _clean(df, "supplier_company_number", company_number),
+        _clean(df, "supplier_charity_number", charity_number),
+        _clean(df, "supplier_vat_number", vat_number),
         _redacted_flag(df).tolist(),
         strict=True,
     ))
     # ---- intrinsic decision per distinct (name, identifiers): row -> code -> distinct ----
     index: dict[tuple, int] = {}
     codes = [index.setdefault(t, len(index)) for t in row_ids]
+    del row_ids
     rows_per_name = Counter(codes)
     distinct = pd.DataFrame(list(index), columns=["name", "cn", "ch", "vat", "red"], dtype=object)
+    del index
     d_names = distinct["name"].tolist()
-    texts = [plain_text(n) for n in d_names]
-    keys = [match_key(n) for n in d_names]
-    decisions = _intrinsic(distinct, texts, keys, regs, cfg)
+    name_arr = pa.array(d_names, type=pa.string())
+    texts = _per_distinct(d_names, plain_text)
+    keys = _match_keys(d_names, name_arr, texts)
+    decisions = _intrinsic(distinct, name_arr, texts, keys, regs, cfg)
 
     # ---- entity resolution across the distinct names ----
     org_ids = [d.org_id for d in decisions]
@@ -417,55 +457,84 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
     # ---- council context: overrides, payer itself, payer's own companies, expense type ----
     payer = _payer_lookup(sorted(set(council) - {""}), regs)
     expense = _col(df, "expense_type").tolist()
-    contextual: dict[tuple[str, str, int], Decision] = {}
-    final = []
+    contextual: dict[tuple[str, str, int], int] = {}
+    final: list[Decision] = []
+    row_final = []
     for c, e, code in zip(council, expense, codes, strict=True):
         ck = (c, e, code)
-        if ck not in contextual:
+        j = contextual.get(ck)
+        if j is None:
             dec = _in_context(decisions[code], keys[code], texts[code], c, payer.get(c), cfg)
-            contextual[ck] = _by_expense_type(dec, e, cfg)
-        final.append(contextual[ck])
+            j = contextual[ck] = len(final)
+            final.append(_by_expense_type(dec, e, cfg))
+        row_final.append(j)
+    take = np.asarray(row_final, dtype=np.int64)
+    codes_arr = np.asarray(codes, dtype=np.int64)
     out = df.copy()
-    out["supplier_id"] = [entity_ids[code] for code in codes]
+    out["supplier_id"] = np.asarray(entity_ids, dtype=object)[codes_arr]
     # never repeat a private person's name in a column meant for display
-    out["canonical_name"] = [INDIVIDUAL_LABEL if d.sector == "individual" else canonical[code]
-                             for d, code in zip(final, codes, strict=True)]
-    out["sector"] = [d.sector for d in final]
-    out["subsector"] = [d.subsector for d in final]
-    out["confidence"] = [round(float(d.confidence), 3) for d in final]
-    out["evidence"] = [d.evidence for d in final]
+    individual = np.array([d.sector == "individual" for d in final], dtype=bool)[take]
+    out["canonical_name"] = np.where(individual, INDIVIDUAL_LABEL, np.asarray(canonical, dtype=object)[codes_arr])
+    out["sector"] = np.asarray([d.sector for d in final], dtype=object)[take]
+    out["subsector"] = np.asarray([d.subsector for d in final], dtype=object)[take]
+    out["confidence"] = np.asarray([round(float(d.confidence), 3) for d in final], dtype="float64")[take]
+    out["evidence"] = np.asarray([d.evidence for d in final], dtype=object)[take]
     return out
 
 
-def _intrinsic(distinct: pd.DataFrame, texts: list[str], keys: list[str], regs: Registers,
+def _match_keys(names: list[str], name_arr: pa.Array, texts: list[str]) -> list[str]:
+    """``match_key`` of each distinct name, from its plain text unless the raw name has a cue that matters."""
+    raw = np.zeros(len(names), dtype=bool)
+    for cue in MATCH_KEY_RAW_CUES:
+        raw |= regex_mask(name_arr, cue)
+    return [match_key(n) if r else match_key_from_plain(t) for n, t, r in zip(names, texts, raw.tolist(), strict=True)]
+
+
+def _intrinsic(distinct: pd.DataFrame, name_arr: pa.Array, texts: list[str], keys: list[str], regs: Registers,
                cfg: dict) -> list[Decision]:
-    groups = _rule_groups(tuple(cfg["rules"]))
     overrides = load_overrides()
     cc_by_key, cc_by_number = load_council_companies(COUNCIL_COMPANIES_FILE, DEMO_COUNCIL_COMPANIES_FILE)
+    names = distinct["name"].tolist()
+    cns = distinct["cn"].tolist()
+    chs = distinct["ch"].tolist()
+    reds = distinct["red"].tolist()
+
+    # every regular expression over all distinct names at once (rule_scan.py)
+    text_arr = pa.array(texts, type=pa.string())
+    rules = [(r, Decision(r.sector, r.subsector, r.confidence, f"rule {r.id}", "rule")) for r in cfg["rules"]]
+    rule_of = {id(r): d for r, d in rules}
+    best = [rule_of[id(r)] if r is not None else None for r in best_rules(texts, cfg["rules"])]
+    councilish = regex_mask(text_arr, _COUNCILISH).tolist()
+    markup = regex_mask(name_arr, _MARKUP).tolist()
+    trading = regex_mask(name_arr, _TRADING_NAME).tolist()
+    carer = regex_mask(text_arr, cfg["individuals"]["carer_re"]).tolist()
 
     # register look-ups in bulk: names (match key, council key) and identifiers
-    name_hits = regs.names(sorted(set(keys) - {""}))
-    ckeys = [council_key(n) for n in distinct["name"]]
-    la_hits = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
-    id_orgs = {f"GB-COH-{c}" for c in distinct["cn"] if c} | {charity_org_id(c) for c in distinct["ch"] if c}
-    wanted = set(id_orgs)
-    for i, key in enumerate(keys):
-        wanted |= name_hits.get(key, set())
-        if _COUNCILISH.search(texts[i]) or ckeys[i] == key:
-            wanted |= la_hits.get(ckeys[i], set())
-    facts = regs.facts_for(wanted) if regs.conn is not None else {}
+    if regs.conn is not None:
+        name_hits = regs.names(sorted(set(keys) - {""}))
+        ckeys = [council_key_from_plain(t) if "(" not in n else council_key(n) for n, t in zip(names, texts, strict=True)]
+        la_hits = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
+        wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
+        for i, key in enumerate(keys):
+            wanted |= name_hits.get(key, set())
+            if councilish[i] or ckeys[i] == key:
+                wanted |= la_hits.get(ckeys[i], set())
+        facts = regs.facts_for(wanted)
+    else:  # nothing to look up: every register step below finds nothing
+        name_hits, la_hits, facts = {}, {}, {}
+        ckeys = [""] * len(names)
 
+    ind_cfg = cfg["individuals"]
     out: list[Decision] = []
-    for i, row in enumerate(distinct.itertuples(index=False)):
-        name, cn, ch, red = row.name, row.cn, row.ch, row.red
-        text, key = texts[i], keys[i]
+    for i, text in enumerate(texts):
+        cn, ch, red, key = cns[i], chs[i], reds[i], keys[i]
         cands: list[Decision] = []
         if (key, "") in overrides:
             cands.append(overrides[(key, "")])
         if red:
-            cands.append(Decision("redacted", "", 1.0, "is_redacted flag set by the normaliser", "redaction"))
+            cands.append(_REDACTED_FLAG)
         elif not text:
-            cands.append(Decision("redacted", "blank", 0.6, "blank payee name", "redaction"))
+            cands.append(_BLANK_NAME)
         cc = cc_by_number.get(cn) if cn else None
         cc = cc or cc_by_key.get(key)
         if cc:
@@ -488,12 +557,12 @@ def _intrinsic(distinct: pd.DataFrame, texts: list[str], keys: list[str], regs: 
             cands.append(d or Decision("third_sector", "charity", 0.95, f"charity number {ch} in the file",
                                        "identifier", org))
         # register names
-        if ckeys[i] and (_COUNCILISH.search(text) or ckeys[i] == key):
+        if ckeys[i] and (councilish[i] or ckeys[i] == key):
             las = la_hits.get(ckeys[i], set())
             if len(las) == 1:
                 d = regs.decide(facts.get(next(iter(las)), []), "name", text)
                 if d:
-                    conf = d.confidence if _COUNCILISH.search(text) else 0.75
+                    conf = d.confidence if councilish[i] else 0.75
                     cands.append(replace(d, confidence=conf, step="register"))
         hits = name_hits.get(key, set())
         if hits:
@@ -501,26 +570,32 @@ def _intrinsic(distinct: pd.DataFrame, texts: list[str], keys: list[str], regs: 
             ds = [d for d in ds if d]
             if ds:
                 agree = len({d.sector for d in ds}) == 1
-                best = ds[0]
+                first = ds[0]
                 cap = 0.9 if agree else 0.7
-                cands.append(replace(best, confidence=min(best.confidence, cap),
-                                     evidence=best.evidence + ("" if agree else f" (+{len(ds) - 1} others)")))
-        rule = best_rule(text, groups)
-        if rule:
-            cands.append(rule)
-        person = personal_name_shape(text, cfg["individuals"])
-        if person and not _has_trading_name(name) and not _looks_like_markup(name):
+                cands.append(replace(first, confidence=min(first.confidence, cap),
+                                     evidence=first.evidence + ("" if agree else f" (+{len(ds) - 1} others)")))
+        if best[i]:
+            cands.append(best[i])
+        person = personal_name_shape(text, ind_cfg, carer[i])
+        if person and not trading[i] and not markup[i]:
             cands.append(person)
-        if _looks_like_markup(name):
+        if markup[i]:
             # "<script>…</script>" or "=HYPERLINK(…)" is an injection or a broken export, not a firm.
-            cands.append(Decision("unknown", "", 0.2, "default: name looks like markup or a formula", "default"))
-        elif text and any(ch_.isalpha() for ch_ in text):
-            cands.append(Decision("private", "", DEFAULT_CONFIDENCE,
-                                  "default: a trading name with no other cue (most are businesses)", "default"))
+            cands.append(_MARKUP_DEFAULT)
+        elif text and not text.replace(" ", "").isdigit():  # plain text: a-z, 0-9 and spaces only
+            cands.append(_PRIVATE_DEFAULT)
         else:
-            cands.append(Decision("unknown", "", 0.2, "default: no usable name", "default"))
+            cands.append(_UNKNOWN_DEFAULT)
         out.append(_with_register_id(_best(cands), cands))
     return out
+
+
+_REDACTED_FLAG = Decision("redacted", "", 1.0, "is_redacted flag set by the normaliser", "redaction")
+_BLANK_NAME = Decision("redacted", "blank", 0.6, "blank payee name", "redaction")
+_MARKUP_DEFAULT = Decision("unknown", "", 0.2, "default: name looks like markup or a formula", "default")
+_PRIVATE_DEFAULT = Decision("private", "", DEFAULT_CONFIDENCE,
+                            "default: a trading name with no other cue (most are businesses)", "default")
+_UNKNOWN_DEFAULT = Decision("unknown", "", 0.2, "default: no usable name", "default")
 
 
 def _with_register_id(best: Decision, cands: list[Decision]) -> Decision:
@@ -534,8 +609,11 @@ def _with_register_id(best: Decision, cands: list[Decision]) -> Decision:
     return replace(best, org_id=reg.org_id, canonical=reg.canonical, evidence=f"{best.evidence}; {reg.evidence}")
 
 
+_TRADING_NAME = re.compile(r"\b(t/a|t/as|trading as)\b", re.IGNORECASE)
+
+
 def _has_trading_name(name: str) -> bool:
-    return bool(re.search(r"\b(t/a|t/as|trading as)\b", name, re.IGNORECASE))
+    return bool(_TRADING_NAME.search(name))
 
 
 def _unify(distinct: pd.DataFrame, decisions: list[Decision], entity_ids: list[str], methods: list[str],
@@ -546,21 +624,25 @@ def _unify(distinct: pd.DataFrame, decisions: list[Decision], entity_ids: list[s
         groups[e].append(i)
     out = list(decisions)
     canonical = [""] * len(decisions)
-    keys = list(zip(distinct["name"], distinct["cn"], distinct["ch"], distinct["vat"], distinct["red"], strict=True))
+    names = distinct["name"].tolist()
     for members in groups.values():
+        if len(members) == 1:  # most entities: its own decision, its register name or its own spelling
+            i = members[0]
+            canonical[i] = decisions[i].canonical or names[i]
+            continue
         best_i = max(members, key=lambda i: decisions[i].rank())
         best = decisions[best_i]
         register_name = next((decisions[i].canonical for i in members if decisions[i].canonical), None)
         counts = Counter()
         for i in members:
-            counts[keys[i][0]] += rows_per_name.get(i, 0)
+            counts[names[i]] += rows_per_name.get(i, 0)
         popular = max(counts.items(), key=lambda kv: (kv[1], len(kv[0]), kv[0]))[0] if counts else ""
         name = register_name or popular
         for i in members:
             canonical[i] = name
             if i != best_i and decisions[i].rank() < best.rank() and decisions[i].step not in ("redaction",):
                 how = methods[i] if methods[i] != "single" else "same entity"
-                alias = "another spelling" if best.sector == "individual" else repr(distinct["name"][best_i])
+                alias = "another spelling" if best.sector == "individual" else repr(names[best_i])
                 out[i] = replace(best, evidence=f"{best.evidence} [via alias {alias}, {how}]")
     return out, canonical
 

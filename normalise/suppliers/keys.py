@@ -56,6 +56,8 @@ def display_name(raw: object) -> str:
 
 def ascii_fold(text: str) -> str:
     """Lower-case ASCII: accents dropped, so "Café" and "Cafe" match."""
+    if text.isascii():  # NFKD leaves ASCII unchanged: skip the Unicode round trip for most names
+        return text.lower()
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
 
 
@@ -102,7 +104,17 @@ def match_key(raw: object) -> str:
     name, _trading = split_trading_as(display_name(raw))
     if "#" in name and not name.startswith("#"):
         name = name.split("#", 1)[0]
-    words = plain_text(_ACCOUNT_NOTE.sub(" ", name)).split()
+    return match_key_from_plain(plain_text(_ACCOUNT_NOTE.sub(" ", name)))
+
+
+# A name with none of these has ``match_key(name) == match_key_from_plain(plain_text(name))``:
+# callers that already have the plain text of many names use it to skip the raw-name work.
+MATCH_KEY_RAW_CUES = (_TRADING_AS, _ACCOUNT_NOTE, re.compile("#"))
+
+
+def match_key_from_plain(text: str) -> str:
+    """``match_key`` of a name whose ``plain_text`` is ``text`` and which has no ``MATCH_KEY_RAW_CUES``."""
+    words = text.split()
     if len(words) > 1 and words[0] == "the":
         words = words[1:]
     return _strip_suffixes(" ".join(_join_initials(words)), _SUFFIX_RE)
@@ -143,9 +155,12 @@ def council_key(raw: object) -> str:
     Bracketed notes ("(Direct Debit)", "(200398)", an unclosed "(RADIUS ACCOUNT") and leading
     markers such as "(DD ONLY)" are dropped first.
     """
-    text = _PARENS.sub(" ", display_name(raw))
-    text = plain_text(text).replace(" and ", " ")
-    text = _COUNCIL_WORDS.sub(" ", text)
+    return council_key_from_plain(plain_text(_PARENS.sub(" ", display_name(raw))))
+
+
+def council_key_from_plain(text: str) -> str:
+    """``council_key`` of a name whose ``plain_text`` is ``text`` and which has no "(" in it."""
+    text = _COUNCIL_WORDS.sub(" ", text.replace(" and ", " "))
     return _SPACES.sub(" ", text).strip()
 
 
