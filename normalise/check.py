@@ -9,27 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from normalise.pipeline import FileResult, normalise_file
-from normalise.validate import validate_rows
 
 MAX_LINES = 12
 
 
 def check_file(path: Path, council_id: str | None = None) -> tuple[FileResult, dict]:
-    """Normalise the file and add the schema check; returns (result, report with verdict)."""
+    """Normalise the file (which checks every row against the schema); returns (result, report with verdict)."""
     result = normalise_file(Path(path), council_id=council_id)
     report = result.report
-    schema_errors = validate_rows(result.rows, limit=100) if len(result.rows) else []
-    report["schema_errors"] = schema_errors
-    if schema_errors:
-        report.setdefault("problems", []).insert(
-            0,
-            {
-                "severity": "error",
-                "rule": "councilspend payment schema",
-                "message": f"{len(schema_errors)} values do not fit the canonical payment schema "
-                f"(first: row {schema_errors[0]['rowNumber']} {schema_errors[0]['fieldName']})",
-            },
-        )
     report["publishable"] = publishable(report)
     return result, report
 

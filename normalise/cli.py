@@ -99,13 +99,15 @@ def normalise(
     import pandas as pd
 
     from normalise.pipeline import normalise_file
-    from normalise.validate import check_frame, to_text_frame
+    from normalise.validate import to_text_frame
 
-    frames, reports, rejected = [], [], 0
+    frames, reports, rejected, misfits = [], [], 0, 0
     for path in files:
         result = normalise_file(path, council_id=council_id)
         text = to_text_frame(result.rows)
-        result.report["schema_errors"] = check_frame(text, limit=100)
+        if result.report.get("schema_errors"):
+            misfits += 1
+            click.echo(f"{path}: {result.report['problems'][0]['message']}", err=True)
         frames.append(text)
         reports.append(result.report)
         if result.kind == "rejected":
@@ -120,7 +122,7 @@ def normalise(
     if report_path:
         payload = reports[0] if len(reports) == 1 else {"files": reports}
         report_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    if rejected:
+    if rejected or misfits:
         sys.exit(1)
 
 

@@ -45,6 +45,7 @@ from normalise.rows import (
     total_row_mask,
 )
 from normalise.sniff import SniffError
+from normalise.validate import validate_rows
 
 RULES_VERSION = "1"  # bump by hand for a change the digest below cannot see (e.g. a library upgrade)
 
@@ -194,8 +195,33 @@ def _normalise_bytes(
         content_council=content_id,
         normaliser_version=NORMALISER_VERSION,
     )
+    rows = rows[PAYMENT_FIELDS]
+    _add_schema_check(report, rows)
     total = int(pence.sum()) if kind in ROW_KINDS else 0
-    return FileResult(rows[PAYMENT_FIELDS], report, kind, total)
+    return FileResult(rows, report, kind, total)
+
+
+def _add_schema_check(report: dict, rows: pd.DataFrame) -> None:
+    """Every output row is checked against the payment contract; misfits are problems, not silence.
+
+    An unidentified council is the caller's to supply (the crawl always does), not a fault in the
+    file, so it is a warning; any other misfit is an error.
+    """
+    errors = validate_rows(rows, limit=100) if len(rows) else []
+    report["schema_errors"] = errors
+    council = [e for e in errors if e["fieldName"] == "council_id"]
+    others = [e for e in errors if e["fieldName"] != "council_id"]
+    if council:
+        report.setdefault("problems", []).insert(0, {
+            "severity": "warning", "rule": "councilspend payment schema",
+            "message": "the file does not say which council published it: pass its GSS code with --council"})
+    if not others:
+        return
+    first = others[0]
+    message = (f"{len(others)}{'+' if len(errors) >= 100 else ''} values do not fit the canonical payment "
+               f"schema (first: row {first['rowNumber']}, field {first['fieldName']}: {first['note']})")
+    report.setdefault("problems", []).insert(
+        0, {"severity": "error", "rule": "councilspend payment schema", "message": message})
 
 
 def _file_kind(results: list[TableResult]) -> str:

@@ -12,14 +12,15 @@ from councilspend.schemas import field_names, frictionless_schema
 from normalise.pipeline import normalise_file
 from normalise.validate import check_frame, to_text_frame, validate_rows
 
-SAMPLES = [
-    "craven/payments.csv",
-    "hyndburn/September-24.csv",
-    "lambeth/2012-06-payments.csv",
-    "lancashire-pcc/pcc-2018-19.xlsx",
-    "windsor-and-maidenhead/file_with_extra_lines_at_top.csv",
-    "oxford/expenditure-over-500-apr-jun-2014.csv",
-]
+# file -> the GSS code the crawl would supply (the council whose site listed it)
+SAMPLES = {
+    "craven/payments.csv": "E07000163",
+    "hyndburn/September-24.csv": "E07000120",
+    "lambeth/2012-06-payments.csv": "E09000022",
+    "lancashire-pcc/pcc-2018-19.xlsx": "E23000003",  # Lancashire police force area
+    "windsor-and-maidenhead/file_with_extra_lines_at_top.csv": "E06000040",
+    "oxford/expenditure-over-500-apr-jun-2014.csv": "E07000178",
+}
 
 
 def _frictionless(path: Path) -> list[tuple]:
@@ -34,7 +35,7 @@ def _ours(text: pd.DataFrame) -> list[tuple]:
 
 @pytest.mark.parametrize("rel", SAMPLES)
 def test_normalise_output_is_valid_for_frictionless(shared: Path, tmp_path: Path, rel: str) -> None:
-    result = normalise_file(shared / "data" / "real" / rel)
+    result = normalise_file(shared / "data" / "real" / rel, council_id=SAMPLES[rel])
     text = to_text_frame(result.rows)
     assert list(text.columns) == field_names("payment")
     out = tmp_path / "rows.csv"
@@ -43,9 +44,9 @@ def test_normalise_output_is_valid_for_frictionless(shared: Path, tmp_path: Path
     assert validate_rows(result.rows) == []
 
 
-@pytest.mark.parametrize("rel", SAMPLES[:3])
+@pytest.mark.parametrize("rel", list(SAMPLES)[:3])
 def test_same_errors_as_frictionless_on_broken_rows(shared: Path, tmp_path: Path, rel: str) -> None:
-    text = to_text_frame(normalise_file(shared / "data" / "real" / rel).rows)
+    text = to_text_frame(normalise_file(shared / "data" / "real" / rel, council_id=SAMPLES[rel]).rows)
     breakages = {
         "amount": ["abc", "2000000000", "1,000"],
         "payment_date": ["2020-13-01", "31/01/2020"],
@@ -56,7 +57,7 @@ def test_same_errors_as_frictionless_on_broken_rows(shared: Path, tmp_path: Path
         "source_sha256": ["xyz"],
         "capital_revenue": ["other"],
         "redaction_reason": ["because"],
-        "council_id": [""],
+        "council_id": ["", "unknown"],
         "irrecoverable_vat": ["n/a"],
         "period_end": ["2020-02-30"],
     }
@@ -70,3 +71,11 @@ def test_same_errors_as_frictionless_on_broken_rows(shared: Path, tmp_path: Path
     ours = _ours(text)
     assert len(ours) >= 15
     assert ours == _frictionless(out)
+
+
+def test_unidentified_council_is_a_schema_misfit_and_a_warning(shared: Path) -> None:
+    """Without --council and with no council in the content, rows break the GSS pattern: said, not hidden."""
+    result = normalise_file(shared / "data" / "real" / "hyndburn" / "September-24.csv")
+    assert {e["fieldName"] for e in result.report["schema_errors"]} == {"council_id"}
+    first = result.report["problems"][0]
+    assert first["severity"] == "warning" and "--council" in first["message"]

@@ -27,7 +27,7 @@ from normalise.suppliers.keys import fuzzy_key
 
 FUZZY_CUTOFF = 90
 TOKEN_TYPO_CUTOFF = 80
-BLOCK_CHUNK = 1000
+ROW_CHUNK = 256
 SMALL_BLOCK = 40
 LENGTH_FACTOR = 1.23
 CONFIDENT = 0.6
@@ -45,7 +45,7 @@ class _UnionFind:
 
     def __init__(self, org_ids: Sequence[str | None], sectors: Sequence[str | None]):
         n = len(org_ids)
-        self.parent = np.arange(n)
+        self.parent = list(range(n))  # a list: element access from Python is far cheaper than numpy
         self.org = list(org_ids)
         self.sector = list(sectors)
 
@@ -89,7 +89,8 @@ def tokens_compatible(a: str, b: str) -> bool:
     for x, y in differing:
         if x in DISTINGUISHING or y in DISTINGUISHING:
             return False
-        if any(c.isdigit() for c in x + y):
+        xy = x + y
+        if not xy.isalpha() and any(c.isdigit() for c in xy):  # isalpha: the usual case, no digit possible
             return False
         if min(len(x), len(y)) < 4 or fuzz.ratio(x, y) < TOKEN_TYPO_CUTOFF:
             return False
@@ -127,24 +128,50 @@ def fuzzy_pairs(keys: list[str]) -> list[tuple[int, int, int]]:
                             seen.add((i, j))
                             out.append((i, j, int(score)))
             continue
-        # ratio >= 90 needs lengths within a factor of 1.22: compare each chunk of the block (sorted by
-        # length) only with the keys whose length is in range.
-        order = sorted(range(len(block)), key=lambda x: len(block[x]))
-        block = [block[x] for x in order]
-        ids = [ids[x] for x in order]
-        lengths = np.array([len(k) for k in block])
-        for start in range(0, len(block), BLOCK_CHUNK):
-            rows_ = block[start : start + BLOCK_CHUNK]
-            lo = int(np.searchsorted(lengths, len(rows_[0]) / LENGTH_FACTOR, side="left"))
-            hi = int(np.searchsorted(lengths, len(rows_[-1]) * LENGTH_FACTOR, side="right"))
-            scores = process.cdist(rows_, block[lo:hi], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
-                                   dtype=np.uint8, workers=-1)
-            rows, cols = np.nonzero(scores)
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                i, j = ids[start + r], ids[lo + c]
-                if i < j and (i, j) not in seen:
-                    seen.add((i, j))
-                    out.append((i, j, int(scores[r, c])))
+        out += _block_pairs(block, ids, seen)
+    return out
+
+
+def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Pairs scoring >= FUZZY_CUTOFF in one large block, in the order a full block x block scan finds them.
+
+    ratio >= 90 needs lengths within a factor of 1.22, so with keys sorted by length each chunk of rows is
+    compared only with the keys at or after it whose length is in range (the upper triangle: each pair
+    is scored once, half the work of a full scan). Pairs are then put in the order of the full scan
+    (row by row in length order, a pair recorded at the member with the smaller id), so union-find
+    merges, and any merge it refuses, happen exactly as they always have.
+    """
+    order = sorted(range(len(block)), key=lambda x: len(block[x]))
+    block = [block[x] for x in order]
+    id_arr = np.array([ids[x] for x in order], dtype=np.int64)
+    lengths = np.array([len(k) for k in block])
+    rows_found: list[np.ndarray] = []
+    cols_found: list[np.ndarray] = []
+    scores_found: list[np.ndarray] = []
+    for start in range(0, len(block), ROW_CHUNK):
+        end = min(start + ROW_CHUNK, len(block))
+        hi = int(np.searchsorted(lengths, lengths[end - 1] * LENGTH_FACTOR, side="right"))
+        scores = process.cdist(block[start:end], block[start:hi], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
+                               dtype=np.uint8, workers=-1)
+        r, c = np.nonzero(scores)
+        keep = c > r  # c is offset from ``start`` too: keep each pair once, at its earlier row
+        r, c = r[keep], c[keep]
+        rows_found.append(r + start)
+        cols_found.append(c + start)
+        scores_found.append(scores[r, c])
+    if not rows_found:
+        return []
+    p, q = np.concatenate(rows_found), np.concatenate(cols_found)
+    score = np.concatenate(scores_found)
+    p_first = id_arr[p] < id_arr[q]
+    rec, other = np.where(p_first, p, q), np.where(p_first, q, p)
+    order_ = np.lexsort((other, rec))
+    out: list[tuple[int, int, int]] = []
+    for i, j, sc in zip(id_arr[rec[order_]].tolist(), id_arr[other[order_]].tolist(), score[order_].tolist(),
+                        strict=True):
+        if (i, j) not in seen:
+            seen.add((i, j))
+            out.append((i, j, sc))
     return out
 
 
