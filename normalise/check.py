@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from normalise.pipeline import FileResult, normalise_file
 
 MAX_LINES = 12
@@ -17,8 +19,42 @@ def check_file(path: Path, council_id: str | None = None) -> tuple[FileResult, d
     """Normalise the file (which checks every row against the schema); returns (result, report with verdict)."""
     result = normalise_file(Path(path), council_id=council_id)
     report = result.report
+    people = possible_individuals(result.rows)
+    report["possible_individuals"] = people
+    if people:
+        # The Code allows naming sole traders, so this is a warning, not a Code failure.
+        # Care and direct payments to people are the usual case.
+        report.setdefault("problems", []).append({
+            "severity": "warning", "rule": "Data protection: payments to private individuals",
+            "message": f"{len(people)} payee name(s) look like private individuals: check whether they "
+                       "should be redacted before publishing ("
+                       + ", ".join(repr(p["name"]) for p in people[:5]) + (", ..." if len(people) > 5 else "")
+                       + ")"})
     report["publishable"] = publishable(report)
     return result, report
+
+
+def possible_individuals(rows: pd.DataFrame | None) -> list[dict]:
+    """Payees the suppliers classifier thinks are private individuals (name, rows, pence), biggest first.
+
+    Shown only to the person checking their own file; the published site never names them.
+    """
+    if rows is None or not len(rows) or "supplier_name" not in rows.columns:
+        return []
+    from normalise.suppliers import classify_suppliers
+
+    names = rows[["supplier_name"]].astype("string").fillna("")
+    names["pence"] = (pd.to_numeric(rows.get("amount"), errors="coerce").fillna(0) * 100).round()
+    if "is_redacted" in rows.columns:
+        names = names[~rows["is_redacted"].astype("boolean").fillna(False).to_numpy()]
+    grouped = names[names["supplier_name"] != ""].groupby("supplier_name", as_index=False).agg(
+        rows=("pence", "size"), pence=("pence", "sum"))
+    if grouped.empty:
+        return []
+    classified = classify_suppliers(grouped[["supplier_name"]].copy())
+    grouped["sector"] = classified["sector"].to_numpy()
+    ind = grouped[grouped["sector"] == "individual"].sort_values("pence", ascending=False)
+    return [{"name": r.supplier_name, "rows": int(r.rows), "pence": int(r.pence)} for r in ind.itertuples()]
 
 
 def publishable(report: dict) -> bool:

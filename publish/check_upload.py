@@ -2,7 +2,7 @@
 
 The upload is written to a private temporary directory, read by the normaliser's hardened readers
 (size and zip-bomb limits live there), and deleted before the page is rendered: nothing is stored.
-Possible personal names are found with the suppliers classifier, and shown only to the uploader.
+Possible personal names (``normalise.check.possible_individuals``) are shown only to the uploader.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 MAX_LISTED_ROWS = 100
 
 
@@ -20,31 +18,10 @@ def _run_check(path: Path) -> dict:
     """``normalise.check.check_file``'s report (what ``councilspend check`` prints), plus names to redact."""
     from normalise.check import check_file, render
 
-    result, report = check_file(path)
+    _, report = check_file(path)
     report = dict(report)
-    report["_individuals"] = _individuals(result.rows)
     report["_text"] = render(report)
     return report
-
-
-def _individuals(rows: pd.DataFrame | None) -> list[dict]:
-    """Payees the suppliers classifier thinks are private individuals (name, rows, £)."""
-    if rows is None or not len(rows) or "supplier_name" not in rows.columns:
-        return []
-    from normalise.suppliers import classify_suppliers
-
-    names = rows[["supplier_name"]].astype("string").fillna("")
-    names["pence"] = (pd.to_numeric(rows.get("amount"), errors="coerce").fillna(0) * 100).round()
-    if "is_redacted" in rows.columns:
-        names = names[~rows["is_redacted"].astype("boolean").fillna(False).to_numpy()]
-    grouped = names[names["supplier_name"] != ""].groupby("supplier_name", as_index=False).agg(
-        rows=("pence", "size"), pence=("pence", "sum"))
-    if grouped.empty:
-        return []
-    classified = classify_suppliers(grouped[["supplier_name"]].copy())
-    grouped["sector"] = classified["sector"].to_numpy()
-    ind = grouped[grouped["sector"] == "individual"].sort_values("pence", ascending=False)
-    return [{"name": r.supplier_name, "rows": int(r.rows), "pence": int(r.pence)} for r in ind.itertuples()]
 
 
 async def check_bytes(name: str, data: bytes) -> dict:
@@ -67,14 +44,7 @@ def for_page(file_name: str, report: dict) -> dict:
         {"severity": p.get("severity", "warning"), "message": p.get("message", ""), "rule": p.get("rule", "")}
         for p in report.get("problems", [])
     ]
-    individuals = report.get("_individuals", [])
-    if individuals:
-        # The Code allows naming sole traders, so this is a warning, not a Code failure: the verdict
-        # stays the one `councilspend check` gives. Care and direct payments to people are the usual case.
-        problems.insert(0, {
-            "severity": "warning", "rule": "Data protection: payments to private individuals",
-            "message": f"{len(individuals)} payee name(s) look like private individuals: check whether they "
-                       "should be redacted before publishing (listed below)"})
+    individuals = report.get("possible_individuals", [])
     publishable = report.get("publishable", True) and not any(p["severity"] == "error" for p in problems)
     facts = []
     for label, key in (("Kind of file", "kind"), ("Format", "format"), ("Encoding", "encoding"),
