@@ -66,3 +66,38 @@ def test_measures_of_an_empty_payments_frame_are_empty() -> None:
     empty["amount_pence"] = pd.Series(dtype="int64")
     out = measures.compute(empty)
     assert out["council_year_measures"].empty and out["summary_group"].empty
+
+
+async def test_league_takes_each_councils_latest_real_year(tmp_path: Path) -> None:
+    """The home page reads only each council's latest year (not every council-year) and skips 'unknown'."""
+    import sqlite3
+
+    from datasette.app import Datasette
+
+    from publish import site_measures
+
+    path = tmp_path / "league.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        create table councils (council_id text primary key, name text, council_type text);
+        create table council_quality (council_id text, quality_score integer, months_covered integer);
+        create table council_year_sector (council_id text, financial_year text, sector text, total_pence integer);
+        create table council_year_measures (council_id text, financial_year text, m2_share real, m3_share real,
+                                            months_present integer, complete integer, spend_pence integer);
+        insert into councils values ('E1', 'Ambridge', 'unitary'), ('E2', 'Barchester', 'district'),
+                                    ('E3', 'Casterbridge', 'county');
+        insert into council_year_sector values ('E1', '2023-24', 'private', 100), ('E2', '2024-25', 'public', 50),
+                                               ('E3', '2024-25', 'public', 7);
+        insert into council_year_measures values
+            ('E1', '2023-24', 0.25, null, 12, 1, 100), ('E1', '2024-25', 0.5, 0.1, 6, 0, 80),
+            ('E1', 'unknown', 0.9, null, 0, 0, 5), ('E2', '2024-25', 0.75, null, 12, 1, 50),
+            ('E3', 'unknown', 0.9, null, 0, 0, 7);
+    """)
+    conn.commit()
+    conn.close()
+    db = Datasette([str(path)]).get_database("league")
+    league = await site_measures.league(db)
+    rows = {r["council_id"]: r for r in league["rows"]}
+    assert [r["council_id"] for r in league["rows"]] == ["E2", "E1", "E3"]
+    assert rows["E1"]["financial_year"] == "2024-25" and rows["E1"]["m2_pct"] == 50.0 and rows["E1"]["months"] == 6
+    assert rows["E3"]["m2_pct"] is None and rows["E3"]["total_pence"] == 7

@@ -159,8 +159,6 @@ def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]]) -
         rows_found.append(r + start)
         cols_found.append(c + start)
         scores_found.append(scores[r, c])
-    if not rows_found:
-        return []
     p, q = np.concatenate(rows_found), np.concatenate(cols_found)
     score = np.concatenate(scores_found)
     p_first = id_arr[p] < id_arr[q]

@@ -1,0 +1,114 @@
+"""The vectorised fast paths give exactly what the simple per-name code gives.
+
+Speed work on supplier classification (rule_scan.py, the upper-triangle fuzzy scan, per-distinct
+caches) must never change a single output value; each test here compares a fast path with the
+plain definition it replaces, on inputs chosen to hit the edge cases (non-ASCII text, vetoes,
+patterns RE2 cannot run, large fuzzy blocks, values that are equal as dict keys but not as names).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from rapidfuzz import fuzz, process
+
+from benchmarks.suppliers import generate_names, run
+from normalise.suppliers import classify_suppliers
+from normalise.suppliers.classify import _match_keys, _rule_groups, best_rule, load_rules
+from normalise.suppliers.keys import match_key, plain_text
+from normalise.suppliers.resolve import FUZZY_CUTOFF, SMALL_BLOCK, _blocks, fuzzy_pairs
+from normalise.suppliers.rule_scan import best_rules, regex_mask
+
+AWKWARD = ["Acme Ltd", "ACME LIMITED T/A Widgets", "Smith & Sons (123456)", "Foo#Internal Invoices",
+           "#N/A", "Café Nero", "HM Revenue & Customs", "Pension Fund Consultants Ltd", "Mr J Smith",
+           "Tower Hamlets Council", "<script>x</script>", "=HYPERLINK(\"x\")", "Age UK Camden", "",
+           "Zoë’s Childcare", "KELVIN \u212a LTD", "Town\u2003Council", "The Foo Bar & Baz (South) Ltd"]
+
+
+def test_best_rules_matches_the_per_name_cascade() -> None:
+    rules = load_rules()["rules"]
+    texts = [plain_text(n) for n in AWKWARD + generate_names(3000, seed=5)]
+    groups = _rule_groups(tuple(rules))
+    expected = [best_rule(t, groups) for t in texts]
+    got = best_rules(texts, rules)
+    assert [(r.id if r else None) for r in got] == [(d.evidence[5:] if d else None) for d in expected]
+    assert sum(r is not None for r in got) > 1000  # the sample really exercises the rules
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: re.Pattern
+    unless: re.Pattern | None
+    confidence: float
+
+
+def test_best_rules_runs_python_only_patterns_and_vetoes() -> None:
+    rules = [_Rule(re.compile(r"\bcare\b(?! home)"), re.compile(r"\bltd\b"), 0.9),  # look-ahead: not RE2
+             _Rule(re.compile(r"\bcare\b"), None, 0.5)]
+    got = best_rules(["acme care", "acme care home", "acme care ltd", "nothing"], rules)
+    assert got == [rules[0], rules[1], rules[1], None]
+
+
+def test_regex_mask_agrees_with_python_on_non_ascii() -> None:
+    values = ["Town\u2003Council", "kelvin \u212a", "plain k", None, "<\u00a0b>"]
+    for pattern in (re.compile(r"town\scouncil", re.IGNORECASE), re.compile(r"\bk\b", re.IGNORECASE),
+                    re.compile(r"<\s*/?\s*[a-z!][^>]*>", re.IGNORECASE)):
+        expected = [v is not None and pattern.search(v) is not None for v in values]
+        assert regex_mask(pa.array(values, pa.string()), pattern).tolist() == expected
+
+
+def test_match_keys_shortcut_equals_match_key() -> None:
+    names = AWKWARD + generate_names(2000, seed=9)
+    texts = [plain_text(n) for n in names]
+    assert _match_keys(names, pa.array(names, pa.string()), texts) == [match_key(n) for n in names]
+
+
+def _reference_pairs(keys: list[str]) -> list[tuple[int, int, int]]:
+    """The full block x block scan the fast fuzzy scan must reproduce, pair for pair and in order."""
+    out, seen = [], set()
+    for ids in _blocks(keys):
+        block = [keys[i] for i in ids]
+        large = len(block) > SMALL_BLOCK
+        if large:  # scored with cdist, whose uint8 scores are rounded (fuzz.ratio's are truncated by int())
+            order = sorted(range(len(block)), key=lambda x: len(block[x]))
+            block, ids = [block[x] for x in order], [ids[x] for x in order]
+            matrix = process.cdist(block, block, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, dtype=np.uint8)
+        for x in range(len(block)):
+            for y in range(len(block)):
+                if not large and y <= x:
+                    continue
+                score = matrix[x, y] if large else fuzz.ratio(block[x], block[y], score_cutoff=FUZZY_CUTOFF)
+                i, j = (ids[x], ids[y]) if large else tuple(sorted((ids[x], ids[y])))
+                if score and i < j and (i, j) not in seen:
+                    seen.add((i, j))
+                    out.append((i, j, int(score)))
+    return out
+
+
+def test_fuzzy_pairs_equal_a_full_scan_in_the_same_order() -> None:
+    keys = list(dict.fromkeys(match_key(n) for n in generate_names(1500, seed=3)))
+    assert max(len(b) for b in _blocks(keys)) > SMALL_BLOCK  # the large-block path is exercised
+    expected = _reference_pairs(keys)
+    assert len(expected) > 20
+    assert fuzzy_pairs(keys) == expected
+
+
+def test_equal_dict_keys_that_are_different_names_stay_different() -> None:
+    # 1, 1.0 and True are one dict key; as payee names they must stay "1", "1.0" and "True".
+    df = pd.DataFrame({"supplier_name": pd.Series([1, 1.0, True, "Acme Ltd", np.nan, 1], dtype=object)})
+    out = classify_suppliers(df)
+    assert out["canonical_name"].tolist()[:3] == ["1", "1.0", "True"]
+    assert out["supplier_id"].iloc[0] == out["supplier_id"].iloc[5]
+    assert out["sector"].iloc[3] == "private"
+
+
+def test_benchmark_script_runs_every_stage() -> None:
+    names = generate_names(400, seed=2)
+    assert len(names) == len(set(names)) == 400
+    results = run(300, seed=1, registers=None)
+    assert set(results["stages"]) == {"match_keys", "resolution", "classification"}
+    assert all(s["names_per_s"] > 0 and s["peak_rss_mb"] > 0 for s in results["stages"].values())
