@@ -18,8 +18,8 @@ from rapidfuzz import fuzz, process
 
 from benchmarks.suppliers import generate_names, run
 from normalise.suppliers import classify_suppliers
-from normalise.suppliers.classify import _match_keys, _rule_groups, best_rule, load_rules
-from normalise.suppliers.keys import match_key, plain_text
+from normalise.suppliers.classify import _match_keys, _plain_texts, _rule_groups, best_rule, load_rules
+from normalise.suppliers.keys import display_name, match_key, plain_text
 from normalise.suppliers.resolve import FUZZY_CUTOFF, SMALL_BLOCK, _blocks, fuzzy_pairs
 from normalise.suppliers.rule_scan import best_rules, regex_mask
 
@@ -59,6 +59,12 @@ def test_regex_mask_agrees_with_python_on_non_ascii() -> None:
                     re.compile(r"<\s*/?\s*[a-z!][^>]*>", re.IGNORECASE)):
         expected = [v is not None and pattern.search(v) is not None for v in values]
         assert regex_mask(pa.array(values, pa.string()), pattern).tolist() == expected
+
+
+def test_plain_texts_equal_plain_text() -> None:
+    names = [display_name(n) for n in AWKWARD + ["A\x00B", "x\u2019s", "R&D+Co", " ", "a\tb"]]
+    names += generate_names(2000, seed=4)
+    assert _plain_texts(names, pa.array(names, pa.string())) == [plain_text(n) for n in names]
 
 
 def test_match_keys_shortcut_equals_match_key() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from normalise.suppliers.keys import (
@@ -443,7 +444,7 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
     del index
     d_names = distinct["name"].tolist()
     name_arr = pa.array(d_names, type=pa.string())
-    texts = _per_distinct(d_names, plain_text)
+    texts = _plain_texts(d_names, name_arr)
     keys = _match_keys(d_names, name_arr, texts)
     decisions = _intrinsic(distinct, name_arr, texts, keys, regs, cfg)
 
@@ -479,6 +480,19 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
     out["subsector"] = np.asarray([d.subsector for d in final], dtype=object)[take]
     out["confidence"] = np.asarray([round(float(d.confidence), 3) for d in final], dtype="float64")[take]
     out["evidence"] = np.asarray([d.evidence for d in final], dtype=object)[take]
+    return out
+
+
+def _plain_texts(names: list[str], name_arr: pa.Array) -> list[str]:
+    """``plain_text`` of each distinct display name: Arrow kernels for ASCII names, Python for the rest."""
+    text = pc.utf8_lower(name_arr)
+    text = pc.replace_substring_regex(text, "['`]", "")
+    text = pc.replace_substring_regex(text, "[&+]", " and ")
+    text = pc.replace_substring_regex(text, "[^a-z0-9]+", " ")
+    out = pc.utf8_trim(text, " ").to_pylist()
+    ascii_ = pc.string_is_ascii(name_arr).to_numpy(zero_copy_only=False)
+    for i in np.nonzero(~ascii_)[0].tolist():  # accents to fold, curly apostrophes: the Python definition
+        out[i] = plain_text(names[i])
     return out
 
 

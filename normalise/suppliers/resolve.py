@@ -74,7 +74,11 @@ class _UnionFind:
 
 def tokens_compatible(a: str, b: str) -> bool:
     """The guard: may two fuzzily similar keys name the same organisation?"""
-    ta, tb = a.split(), b.split()
+    return _words_compatible(a.split(), b.split())
+
+
+def _words_compatible(ta: list[str], tb: list[str]) -> bool:
+    """``tokens_compatible`` on keys already split into words (resolve splits each key once)."""
     if len(ta) != len(tb):
         extra = set(ta) ^ set(tb)
         if not extra <= IGNORABLE_EXTRA:
@@ -221,8 +225,9 @@ def resolve(
 
     distinct = list(by_key)
     fkeys = [fuzzy_key(k) for k in distinct]
+    fwords = [k.split() for k in fkeys]
     for a, b, score in fuzzy_pairs(fkeys):
-        if not tokens_compatible(fkeys[a], fkeys[b]):
+        if not _words_compatible(fwords[a], fwords[b]):
             continue
         ia, ib = by_key[distinct[a]], by_key[distinct[b]]
         if uf.union(ia, ib):
