@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import combinations
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -28,6 +29,7 @@ from normalise.suppliers.keys import fuzzy_key
 FUZZY_CUTOFF = 90
 TOKEN_TYPO_CUTOFF = 80
 ROW_CHUNK = 256
+HUGE_BLOCK = 2000  # only blocks this large are worth splitting by shared word positions
 SMALL_BLOCK = 40
 LENGTH_FACTOR = 1.23
 CONFIDENT = 0.6
@@ -116,8 +118,12 @@ def _blocks(keys: list[str]) -> list[list[int]]:
     return [ids for ids in groups.values() if len(ids) > 1]
 
 
-def fuzzy_pairs(keys: list[str]) -> list[tuple[int, int, int]]:
-    """(i, j, score) for keys within the same block scoring at least FUZZY_CUTOFF."""
+def fuzzy_pairs(keys: list[str], compatible_only: bool = False) -> list[tuple[int, int, int]]:
+    """(i, j, score) for keys within the same block scoring at least FUZZY_CUTOFF.
+
+    ``compatible_only``: pairs that ``tokens_compatible`` is sure to reject may be left out (all that
+    ``resolve`` needs); the pairs it would accept, and their order, are unchanged.
+    """
     out: list[tuple[int, int, int]] = []
     seen: set[tuple[int, int]] = set()
     for ids in _blocks(keys):
@@ -132,39 +138,37 @@ def fuzzy_pairs(keys: list[str]) -> list[tuple[int, int, int]]:
                             seen.add((i, j))
                             out.append((i, j, int(score)))
             continue
-        out += _block_pairs(block, ids, seen)
+        out += _block_pairs(block, ids, seen, compatible_only)
     return out
 
 
-def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]],
+                 compatible_only: bool = False) -> list[tuple[int, int, int]]:
     """Pairs scoring >= FUZZY_CUTOFF in one large block, in the order a full block x block scan finds them.
 
-    ratio >= 90 needs lengths within a factor of 1.22, so with keys sorted by length each chunk of rows is
-    compared only with the keys at or after it whose length is in range (the upper triangle: each pair
-    is scored once, half the work of a full scan). Pairs are then put in the order of the full scan
-    (row by row in length order, a pair recorded at the member with the smaller id), so union-find
-    merges, and any merge it refuses, happen exactly as they always have.
+    ratio >= 90 needs lengths within a factor of 1.22, so with keys sorted by length each key is compared
+    only with the keys after it whose length is in range (the upper triangle: each pair is scored
+    once). Pairs are then put in the order of the full scan (row by row in length order, a pair
+    recorded at the member with the smaller id), so union-find merges, and any merge it refuses,
+    happen exactly as they always have. With ``compatible_only``, a very large block whose keys all
+    have n words is scanned only within sub-blocks of keys sharing n - 2 word positions
+    (``tokens_compatible`` allows at most two differing words), when that is less work.
     """
     order = sorted(range(len(block)), key=lambda x: len(block[x]))
     block = [block[x] for x in order]
     id_arr = np.array([ids[x] for x in order], dtype=np.int64)
-    lengths = np.array([len(k) for k in block])
-    rows_found: list[np.ndarray] = []
-    cols_found: list[np.ndarray] = []
-    scores_found: list[np.ndarray] = []
-    for start in range(0, len(block), ROW_CHUNK):
-        end = min(start + ROW_CHUNK, len(block))
-        hi = int(np.searchsorted(lengths, lengths[end - 1] * LENGTH_FACTOR, side="right"))
-        scores = process.cdist(block[start:end], block[start:hi], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
-                               dtype=np.uint8, workers=-1)
-        r, c = np.nonzero(scores)
-        keep = c > r  # c is offset from ``start`` too: keep each pair once, at its earlier row
-        r, c = r[keep], c[keep]
-        rows_found.append(r + start)
-        cols_found.append(c + start)
-        scores_found.append(scores[r, c])
-    p, q = np.concatenate(rows_found), np.concatenate(cols_found)
-    score = np.concatenate(scores_found)
+    groups = _shared_position_groups(block) if compatible_only and len(block) >= HUGE_BLOCK else None
+    if groups is None:
+        p, q, score = _triangle_pairs(block, np.arange(len(block)))
+    else:
+        found = [_triangle_pairs(block, g) for g in groups]
+        p = np.concatenate([f[0] for f in found])
+        q = np.concatenate([f[1] for f in found])
+        score = np.concatenate([f[2] for f in found])
+        _, first = np.unique(p * len(block) + q, return_index=True)  # found once per shared position set
+        p, q, score = p[first], q[first], score[first]
+    if not len(p):
+        return []
     p_first = id_arr[p] < id_arr[q]
     rec, other = np.where(p_first, p, q), np.where(p_first, q, p)
     order_ = np.lexsort((other, rec))
@@ -175,6 +179,52 @@ def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]]) -
             seen.add((i, j))
             out.append((i, j, sc))
     return out
+
+
+def _triangle_pairs(block: list[str], members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(p, q, score), p < q, scoring >= FUZZY_CUTOFF among ``members`` (ascending positions in the
+    length-sorted block)."""
+    keys = [block[m] for m in members]
+    lengths = np.array([len(k) for k in keys])
+    ps, qs = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    scs = [np.zeros(0, dtype=np.uint8)]
+    for start in range(0, len(keys), ROW_CHUNK):
+        end = min(start + ROW_CHUNK, len(keys))
+        hi = int(np.searchsorted(lengths, lengths[end - 1] * LENGTH_FACTOR, side="right"))
+        scores = process.cdist(keys[start:end], keys[start:hi], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
+                               dtype=np.uint8, workers=-1)
+        r, c = np.nonzero(scores)
+        keep = c > r  # c is offset from ``start`` too: keep each pair once, at its earlier row
+        r, c = r[keep], c[keep]
+        ps.append(members[r + start])
+        qs.append(members[c + start])
+        scs.append(scores[r, c])
+    return np.concatenate(ps), np.concatenate(qs), np.concatenate(scs)
+
+
+def _shared_position_groups(block: list[str]) -> list[np.ndarray] | None:
+    """Sub-blocks (ascending positions) holding every pair of keys that share n - 2 word positions.
+
+    None when the keys do not all have the same number n >= 3 of words, or when the sub-blocks would
+    cost more than half a scan of the whole block.
+    """
+    words = [k.split() for k in block]
+    n = len(words[0])
+    if n < 3 or any(len(w) != n for w in words):
+        return None
+    groups: list[np.ndarray] = []
+    cost = 0
+    for combo in combinations(range(n), n - 2):
+        by_shared: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for pos, w in enumerate(words):
+            by_shared[tuple(w[c] for c in combo)].append(pos)
+        for members in by_shared.values():
+            if len(members) > 1:
+                groups.append(np.array(members, dtype=np.int64))
+                cost += len(members) ** 2
+        if cost * 4 > len(block) ** 2:
+            return None
+    return groups
 
 
 def local_id(key: str) -> str:
@@ -226,7 +276,7 @@ def resolve(
     distinct = list(by_key)
     fkeys = [fuzzy_key(k) for k in distinct]
     fwords = [k.split() for k in fkeys]
-    for a, b, score in fuzzy_pairs(fkeys):
+    for a, b, score in fuzzy_pairs(fkeys, compatible_only=True):
         if not _words_compatible(fwords[a], fwords[b]):
             continue
         ia, ib = by_key[distinct[a]], by_key[distinct[b]]
