@@ -3,6 +3,7 @@ request time, so pages stay fast on 10 million rows) and renders a template in `
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from publish.quality import CODE_FIELDS, problems_list
 REPO = Path(__file__).resolve().parents[1]
 METHODOLOGY = REPO / "docs" / "methodology.md"
 MAX_UPLOAD = 50 * 1024 * 1024
+# Checks run at most this many at once: each may hold a 50 MB upload and a core; more would starve
+# the pages everyone else is reading. A busy server says so (503) rather than queueing unboundedly.
+MAX_CONCURRENT_CHECKS = 2
+_check_slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
 SECTOR_ORDER = ["private", "third_sector", "mutual", "council_company", "public", "individual", "redacted",
                 "transfer", "unknown"]
 EXTERNAL_MODELS = ("public", "council_company")
@@ -262,6 +267,14 @@ def downloads_dir(datasette) -> Path | None:
 async def check(request, datasette):
     if request.method != "POST":
         return await _render(datasette, request, "cs_check.html", {"report": None, "max_mb": MAX_UPLOAD // 2**20})
+    if _check_slots.locked():
+        return await _check_error(datasette, request,
+                                  "The checker is busy with other files. Please try again in a minute.", 503)
+    async with _check_slots:
+        return await _check_upload(request, datasette)
+
+
+async def _check_upload(request, datasette):
     length = int(request.headers.get("content-length") or 0)
     if length > MAX_UPLOAD + 64 * 1024:
         return await _check_error(datasette, request, f"The file is larger than {MAX_UPLOAD // 2**20} MB.", 413)

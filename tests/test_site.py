@@ -244,6 +244,16 @@ async def test_check_page_rejects_empty_and_oversized_uploads(ds, monkeypatch) -
     assert r.status_code == 413 and "larger than" in r.text
 
 
+async def test_check_page_says_busy_instead_of_queueing(ds, monkeypatch) -> None:
+    import asyncio
+
+    from publish import pages
+
+    monkeypatch.setattr(pages, "_check_slots", asyncio.Semaphore(0))  # every slot taken
+    r = await ds.client.post("/check", files={"file": ("march.csv", CHECK_CSV, "text/csv")})
+    assert r.status_code == 503 and "busy" in r.text
+
+
 async def test_gzip_middleware_compresses_pages(site: Path) -> None:
     import gzip
 
