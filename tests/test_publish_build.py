@@ -232,3 +232,13 @@ def test_publish_and_serve_commands(tmp_path: Path) -> None:
     assert q(tmp_path / "councilspend.db", "select count(*) from payments")[0][0] > 0
     missing = CliRunner().invoke(serve, ["--data", str(tmp_path / "nowhere")])
     assert missing.exit_code != 0 and "councilspend publish" in missing.output
+
+
+def test_every_published_table_has_a_yaml_contract(site: Path) -> None:
+    """A table published without a contract would be validated against its own SQLite types: a check
+    that cannot fail. Every table (bar FTS shadows and SQLite's own) must have a YAML schema."""
+    from publish.export import exportable_tables
+
+    with sqlite3.connect(site) as conn:
+        tables = set(exportable_tables(conn))
+    assert tables - set(published_tables()) == set()

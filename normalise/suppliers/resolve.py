@@ -161,7 +161,8 @@ def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]],
     if groups is None:
         p, q, score = _triangle_pairs(block, np.arange(len(block)))
     else:
-        found = [_triangle_pairs(block, g) for g in groups]
+        found = [_triangle_pairs(block, g) for g in groups if len(g) > SMALL_BLOCK]
+        found.append(_listed_pairs(block, [g for g in groups if len(g) <= SMALL_BLOCK]))
         p = np.concatenate([f[0] for f in found])
         q = np.concatenate([f[1] for f in found])
         score = np.concatenate([f[2] for f in found])
@@ -200,6 +201,25 @@ def _triangle_pairs(block: list[str], members: np.ndarray) -> tuple[np.ndarray, 
         qs.append(members[c + start])
         scs.append(scores[r, c])
     return np.concatenate(ps), np.concatenate(qs), np.concatenate(scs)
+
+
+def _listed_pairs(block: list[str], groups: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like ``_triangle_pairs`` for many small groups at once: their pairs listed, scored by ``cpdist``."""
+    if not groups:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    lengths = np.array([len(k) for k in block])
+    ps, qs = [], []
+    for g in groups:
+        i, j = np.triu_indices(len(g), k=1)
+        ps.append(g[i])
+        qs.append(g[j])
+    p, q = np.concatenate(ps), np.concatenate(qs)
+    ok = lengths[q] <= lengths[p] * LENGTH_FACTOR  # positions are length-sorted: len(p) <= len(q)
+    p, q = p[ok], q[ok]
+    scores = process.cpdist([block[x] for x in p.tolist()], [block[x] for x in q.tolist()], scorer=fuzz.ratio,
+                            score_cutoff=FUZZY_CUTOFF, dtype=np.uint8, workers=-1)
+    hit = scores > 0
+    return p[hit], q[hit], scores[hit]
 
 
 def _shared_position_groups(block: list[str]) -> list[np.ndarray] | None:
