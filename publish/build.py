@@ -22,7 +22,7 @@ import pandas as pd
 import psutil
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from publish import enrich, quality, summaries
+from publish import enrich, fingerprint, quality, summaries
 from publish.inputs import NormalisedDir, open_normalised
 from publish.payments_table import as_tuples, published_payments
 from publish.tables import columns, create, insert_rows
@@ -45,6 +45,7 @@ def build_database(
     registers_db: Path | None = None,
     progress: bool = True,
     downloads: bool = True,
+    force: bool = False,
 ) -> Path:
     """Build ``db_path`` from ``data_dir/normalised``; return ``db_path``.
 
@@ -52,6 +53,8 @@ def build_database(
     registers and revenue outturn) defaults to ``data_dir/registers.db`` when it exists. With
     ``downloads`` the CSV + Frictionless Data Package and Parquet downloads are written to
     ``db_path.parent/downloads``. Also writes ``<db stem>-inspect.json`` for ``datasette --inspect-file``.
+    When nothing it is built from has changed since the last build, the database is kept as it is
+    (``force`` rebuilds anyway): see ``publish/fingerprint.py``.
     """
     data_dir, db_path = Path(data_dir), Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,8 +63,14 @@ def build_database(
     if registry is None:
         registry = _default_registry()
     _remove_stale_temps(db_path)
-    tmp = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     inspect_path = inspect_path_for(db_path)
+    inputs = fingerprint.inputs_fingerprint(data_dir / "normalised", registry, registers_db, downloads)
+    required = [inspect_path] + ([db_path.parent / "downloads" / "datapackage.json"] if downloads else [])
+    if not force and fingerprint.unchanged(db_path, inputs, required):
+        log.info("inputs unchanged since %s was built; kept it", db_path)
+        return db_path
+    fingerprint.stamp_path(db_path).unlink(missing_ok=True)
+    tmp = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     inspect_tmp = inspect_path.with_name(f".{inspect_path.name}.building-{os.getpid()}")
     try:
         nd = open_normalised(data_dir / "normalised")
@@ -75,6 +84,7 @@ def build_database(
         inspect_tmp.write_text(json.dumps(inspect, indent=1), encoding="utf-8")
         os.replace(tmp, db_path)
         os.replace(inspect_tmp, inspect_path)
+        fingerprint.write_stamp(db_path, inputs)
     finally:
         for leftover in (tmp, Path(f"{tmp}-journal"), inspect_tmp):
             leftover.unlink(missing_ok=True)

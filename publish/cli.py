@@ -18,19 +18,22 @@ from councilspend.paths import DataDir
 @click.option("--registers", "registers_db", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Registers database (supplier registers, revenue outturn) [default: DATA/registers.db].")
 @click.option("--no-downloads", is_flag=True, help="Skip the CSV/Data Package and Parquet downloads.")
-def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_downloads: bool) -> None:
+@click.option("--force", is_flag=True, help="Rebuild even when nothing has changed since the last build.")
+def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_downloads: bool,
+            force: bool) -> None:
     """Build the SQLite database the site serves, from DATA/normalised.
 
     Classifies payees and categories, computes the M1/M2/M3 measures, writes summary tables, indexes,
     full-text search and the downloads. The new database replaces the old one only when complete,
-    so a failed build leaves the site serving the previous data.
+    so a failed build leaves the site serving the previous data. When nothing it is built from
+    has changed (normalised files, registry, registers, code and rules), the database is kept.
     """
     from publish.build import build_database
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = DataDir(data_dir)
     db_path = db_path or data.database
-    out = build_database(data_dir, db_path, registers_db=registers_db, downloads=not no_downloads)
+    out = build_database(data_dir, db_path, registers_db=registers_db, downloads=not no_downloads, force=force)
     click.echo(f"Built {out}. Serve it with: councilspend serve --data {data_dir}")
 
 

@@ -242,3 +242,25 @@ def test_every_published_table_has_a_yaml_contract(site: Path) -> None:
     with sqlite3.connect(site) as conn:
         tables = set(exportable_tables(conn))
     assert tables - set(published_tables()) == set()
+
+
+def test_unchanged_inputs_keep_the_database_changed_inputs_rebuild_it(tmp_path: Path) -> None:
+    norm = write_sample_normalised(tmp_path / "normalised", months=1, n_repeats=1)
+    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    built = db.stat().st_mtime_ns
+    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
+    assert db.stat().st_mtime_ns == built  # nothing changed: kept, not rebuilt
+    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
+    forced = db.stat().st_mtime_ns
+    assert forced != built
+    # a re-normalised file (new bytes in rows/) is a change
+    rows = sorted((norm / "rows").glob("*.parquet"))[0]
+    rows.write_bytes(rows.read_bytes())
+    os.utime(rows, ns=(forced + 10**9, forced + 10**9))
+    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
+    assert db.stat().st_mtime_ns != forced
+    # so is another registry (a council renamed)
+    again = db.stat().st_mtime_ns
+    renamed = [dict(c, name=c["name"] + " (renamed)") if i == 0 else c for i, c in enumerate(COUNCILS)]
+    build_database(tmp_path, db, registry=renamed, progress=False, downloads=False)
+    assert db.stat().st_mtime_ns != again

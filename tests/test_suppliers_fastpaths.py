@@ -20,7 +20,7 @@ from benchmarks.suppliers import generate_names, run
 from normalise.suppliers import classify_suppliers
 from normalise.suppliers.classify import _match_keys, _plain_texts, _rule_groups, best_rule, load_rules
 from normalise.suppliers.keys import display_name, match_key, plain_text
-from normalise.suppliers.resolve import FUZZY_CUTOFF, SMALL_BLOCK, _blocks, fuzzy_pairs
+from normalise.suppliers.resolve import FUZZY_CUTOFF, SMALL_BLOCK, _blocks, fuzzy_pairs, tokens_compatible
 from normalise.suppliers.rule_scan import best_rules, regex_mask
 
 AWKWARD = ["Acme Ltd", "ACME LIMITED T/A Widgets", "Smith & Sons (123456)", "Foo#Internal Invoices",
@@ -118,3 +118,16 @@ def test_benchmark_script_runs_every_stage() -> None:
     results = run(300, seed=1, registers=None)
     assert set(results["stages"]) == {"match_keys", "resolution", "classification"}
     assert all(s["names_per_s"] > 0 and s["peak_rss_mb"] > 0 for s in results["stages"].values())
+
+
+def test_compatible_only_keeps_every_pair_the_guard_accepts_in_order(monkeypatch) -> None:
+    from normalise.suppliers import resolve as resolve_module
+
+    monkeypatch.setattr(resolve_module, "HUGE_BLOCK", SMALL_BLOCK + 1)  # split every large block
+    keys = list(dict.fromkeys(match_key(n) for n in generate_names(3000, seed=8)))
+    accepted = [p for p in fuzzy_pairs(keys) if tokens_compatible(keys[p[0]], keys[p[1]])]
+    pruned = fuzzy_pairs(keys, compatible_only=True)
+    assert len(accepted) > 20
+    assert [p for p in pruned if tokens_compatible(keys[p[0]], keys[p[1]])] == accepted
+    assert any(resolve_module._shared_position_groups(sorted((keys[i] for i in b), key=len)) is not None
+               for b in _blocks(keys) if len(b) > SMALL_BLOCK)  # the split path really ran
