@@ -13,12 +13,11 @@ import json
 from functools import cache
 from pathlib import Path
 
-import publish
 from councilspend import schemas
-from normalise import categories, suppliers
 
-CODE_DIRS = [Path(publish.__file__).parent, Path(suppliers.__file__).parent, Path(categories.__file__).parent,
-             schemas.SCHEMA_DIR / "published"]
+_REPO_PACKAGES = Path(__file__).resolve().parents[1]
+CODE_DIRS = [Path(__file__).resolve().parent, _REPO_PACKAGES / "normalise" / "suppliers",
+             _REPO_PACKAGES / "normalise" / "categories", schemas.SCHEMA_DIR / "published"]
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".csv", ".txt", ".html"}
 
 
