@@ -214,7 +214,8 @@ def _add_schema_check(report: dict, rows: pd.DataFrame) -> None:
     if council:
         report.setdefault("problems", []).insert(0, {
             "severity": "warning", "rule": "councilspend payment schema",
-            "message": "the file does not say which council published it: pass its GSS code with --council"})
+            "message": "the file does not say which council published it: add a column such as 'Body Name' or "
+                       "'Organisation URI' (or give the council's GSS code, e.g. --council on the command line)"})
     if not others:
         return
     first = others[0]

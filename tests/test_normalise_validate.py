@@ -78,4 +78,4 @@ def test_unidentified_council_is_a_schema_misfit_and_a_warning(shared: Path) -> 
     result = normalise_file(shared / "data" / "real" / "hyndburn" / "September-24.csv")
     assert {e["fieldName"] for e in result.report["schema_errors"]} == {"council_id"}
     first = result.report["problems"][0]
-    assert first["severity"] == "warning" and "--council" in first["message"]
+    assert first["severity"] == "warning" and "--council" in first["message"] and "Body Name" in first["message"]
