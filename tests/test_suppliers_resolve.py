@@ -10,7 +10,7 @@ import pytest
 
 from normalise.suppliers import classify_suppliers
 from normalise.suppliers.keys import company_number, council_key, match_key, split_trading_as, vat_number
-from normalise.suppliers.resolve import resolve, tokens_compatible
+from normalise.suppliers.resolve import initialism_pairs, resolve, tokens_compatible
 
 SAME = [
     ["VEOLIA ES (UK) LTD", "Veolia ES (UK) Limited", "veolia es uk ltd", "The Veolia E.S. (UK) Ltd"],
@@ -91,3 +91,38 @@ def test_real_bolton_matches(shared: Path) -> None:
     mixed = sum(1 for numbers in companies.values() if len(numbers) > 1)
     assert mixed <= 0.01 * len(companies)
     assert len(companies) <= 1.1 * b["company_number"].nunique()  # variants collapse
+
+
+def test_initialisms_join_issue_5_veolia_variants() -> None:
+    names = ["VEOLIA ES (UK) LTD", "Veolia ES (UK) Limited", "Veolia Environmental Services",
+             "VEOLIA ENVIRONMENTAL SERVICES (UK) PLC"]
+    assert len(set(_ids(names))) == 1
+    assert len(set(_ids(["Acme GBS Ltd", "ACME GLOBAL BUSINESS SERVICES LIMITED"]))) == 1
+
+
+INITIALISM_DIFFERENT = [
+    ["ABC Ltd", "Alpha Beta Care Ltd"],  # the short word leads: nothing shared to vouch for it
+    ["Acme FM (North) Ltd", "Acme Facilities Management (South) Ltd"],  # place words differ
+    ["Acme Car Hire Ltd", "Acme Commercial Auto Repairs Hire Ltd"],  # "car" is a word, not initials
+    ["Mind in Camden", "Mind International Network Camden"],
+    ["North ES Ltd", "North Environmental Services Ltd"],  # a place word alone does not name anyone
+    ["Sunrise HT Ltd", "Sunrise Healthcare Trust"],  # "trust" never stands in a run of initials
+    ["Acme ES 2 Ltd", "Acme Environmental Services 3 Ltd"],
+]
+
+
+@pytest.mark.parametrize("names", INITIALISM_DIFFERENT, ids=lambda v: v[0])
+def test_initialisms_do_not_merge_different_entities(names: list[str]) -> None:
+    assert len(set(_ids(names))) == len(names)
+
+
+def test_initialisms_respect_org_ids() -> None:
+    ids = _ids(["Veolia ES (UK) Ltd", "Veolia Environmental Services"],
+               supplier_company_number=["02215767", "01234567"])
+    assert ids == ["GB-COH-02215767", "GB-COH-01234567"]
+
+
+def test_initialism_pairs_on_keys() -> None:
+    keys = ["veolia es uk", "veolia environmental services", "age uk camden", "age uk barnet", "abc",
+            "alpha beta care", "acme it", "acme information technology"]
+    assert initialism_pairs(keys) == [(0, 1), (6, 7)]

@@ -8,7 +8,10 @@ Order of evidence (strongest first), all feeding one union-find:
 3. fuzzy: ``rapidfuzz`` ``fuzz.ratio >= 90`` on ``fuzzy_key`` inside blocks (first word + first two
    letters of the second; and the alphabetically first word), then a guard that rejects merges whose
    differing words are not typos of each other ("age uk camden" / "age uk barnet"), carry a number
-   or a compass word, or add a word ("x trust" / "x nhs trust").
+   or a compass word, or add a word ("x trust" / "x nhs trust");
+4. initialisms: "veolia es uk" / "veolia environmental services uk" when both start with the same
+   distinctive word(s), one has a short all-letter word (2-4 letters) where the other has consecutive
+   words with those initials, and the words after agree (ignoring "uk", "the", "group", ...).
 
 Two groups are never merged when they carry different org-ids, or different sectors that are each
 held with confidence (so an NHS trust never merges with a charity of a similar name).
@@ -17,6 +20,7 @@ held with confidence (so an NHS trust never merges with a charity of a similar n
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import combinations
@@ -35,6 +39,16 @@ LENGTH_FACTOR = 1.23
 CONFIDENT = 0.6
 # Words whose presence or absence does not change the entity ("Veolia ES UK" = "Veolia ES").
 IGNORABLE_EXTRA = frozenset({"the", "and", "of", "uk", "group", "holdings"})
+INITIALISM_MIN, INITIALISM_MAX = 2, 4
+INITIALISM_WORD_MIN = 3  # "car" is not "c(ommercial) a(nd) r(esidential)": short words do not spell initials
+# Short words that are English, not initials: "Mind in Camden" is not "Mind International Network Camden".
+NOT_INITIALISMS = frozenset(
+    {"in", "at", "on", "by", "to", "for", "my", "we", "go", "do", "is", "be", "as", "or", "an", "up", "so", "no",
+     "us", "me", "he", "our", "all", "one", "two", "ten"}
+)
+# A consonant-vowel-consonant run marks a 3-4 letter word ("car", "hire", "fish"); initialisms rarely
+# have one ("abc", "gbs", "hse", "ict").
+_WORDLIKE = re.compile(r"[^aeiou][aeiou][^aeiou]")
 DISTINGUISHING = frozenset(
     {"north", "south", "east", "west", "central", "northern", "southern", "eastern", "western", "upper",
      "lower", "greater", "new", "old", "nhs", "trust", "foundation", "council", "county", "city", "borough",
@@ -247,6 +261,77 @@ def _shared_position_groups(block: list[str]) -> list[np.ndarray] | None:
     return groups
 
 
+def _could_be_initialism(t: str) -> bool:
+    """A 2-4 letter word that may stand for initials: not a place/NHS/school word, not plain English."""
+    return (INITIALISM_MIN <= len(t) <= INITIALISM_MAX and t.isalpha() and t not in DISTINGUISHING
+            and t not in IGNORABLE_EXTRA and t not in NOT_INITIALISMS and not (len(t) > 2 and _WORDLIKE.search(t)))
+
+
+def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
+    """(signature, role) for each short all-letter word after the first ("A") and each run of words
+    after the first whose initials could be spelt by one ("B"). An A and a B with the same signature
+    share the leading words and the (ignorable-stripped) trailing words, with the short word standing
+    for the run."""
+    out: list[tuple[str, str]] = []
+    n = len(words)
+    for k in range(1, n):
+        lead = words[:k]
+        if all(w in DISTINGUISHING or w in IGNORABLE_EXTRA for w in lead):
+            break  # the leading words must say whose name this is, not just where or what
+        head = " ".join(lead)
+        t = words[k]
+        if _could_be_initialism(t):
+            tail = " ".join(w for w in words[k + 1:] if w not in IGNORABLE_EXTRA)
+            out.append((f"{head}|{t}|{tail}", "A"))
+        for m in range(INITIALISM_MIN, INITIALISM_MAX + 1):
+            run = words[k:k + m]
+            if len(run) < m:
+                break
+            w = run[-1]
+            if (len(w) < INITIALISM_WORD_MIN or not w.isalpha() or w in DISTINGUISHING
+                    or w in IGNORABLE_EXTRA):
+                break
+            if m == INITIALISM_MIN:  # check the first word of the run once
+                w0 = run[0]
+                if (len(w0) < INITIALISM_WORD_MIN or not w0.isalpha() or w0 in DISTINGUISHING
+                        or w0 in IGNORABLE_EXTRA):
+                    break
+            tail = " ".join(x for x in words[k + m:] if x not in IGNORABLE_EXTRA)
+            out.append((f"{head}|{''.join(x[0] for x in run)}|{tail}", "B"))
+    return out
+
+
+def initialism_pairs(keys: list[str]) -> list[tuple[int, int]]:
+    """(i, j), i < j, where one key abbreviates words of the other to their initials.
+
+    "veolia es uk" / "veolia environmental services uk": same leading word(s), "es" = the initials of
+    "environmental services", same words after (ignoring "uk", "the", "group", ...). Place, NHS and
+    school words never stand in a run or for the short word, the run's words have >= 3 letters and no
+    digits, and the short word never leads (so "abc" is not "alpha beta care"). Only names whose first
+    word is also the first word of some name with a short word are examined.
+    """
+    short_first: set[str] = set()
+    for key in keys:
+        words = key.split()
+        if len(words) > 1 and any(_could_be_initialism(w) for w in words[1:]):
+            short_first.add(words[0])
+    by_sig: dict[str, tuple[list[int], list[int]]] = {}
+    for i, key in enumerate(keys):
+        words = key.split()
+        if len(words) < 2 or words[0] not in short_first:
+            continue
+        for sig, role in _initialism_sigs(words):
+            entry = by_sig.setdefault(sig, ([], []))
+            entry[0 if role == "A" else 1].append(i)
+    out: set[tuple[int, int]] = set()
+    for shorts, runs in by_sig.values():
+        for a in shorts:
+            for b in runs:
+                if a != b:
+                    out.add((min(a, b), max(a, b)))
+    return sorted(out)
+
+
 def local_id(key: str) -> str:
     """Stable id for an entity no register knows: the same key gives the same id in every run."""
     return "CS-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:10].upper()
@@ -262,8 +347,8 @@ def resolve(
 
     ``keys``: the match key of each distinct name; ``org_ids``: a register org-id if known;
     ``id_keys``: other shared identifiers (e.g. ``"VAT:123456789"``); ``sectors``: a sector held with
-    confidence, else None. Returns (entity id per name, how it was joined: "id", "exact", "fuzzy:NN"
-    or "single").
+    confidence, else None. Returns (entity id per name, how it was joined: "id", "exact", "fuzzy:NN",
+    "initials" or "single").
     """
     n = len(keys)
     org_ids = list(org_ids) if org_ids is not None else [None] * n
@@ -304,6 +389,13 @@ def resolve(
             for i in (ia, ib):
                 if method[i] in ("single", "exact"):
                     method[i] = f"fuzzy:{score}"
+
+    for a, b in initialism_pairs(fkeys):
+        ia, ib = by_key[distinct[a]], by_key[distinct[b]]
+        if uf.union(ia, ib):
+            for i in (ia, ib):
+                if method[i] in ("single", "exact"):
+                    method[i] = "initials"
 
     roots = [uf.find(i) for i in range(n)]
     members: dict[int, list[int]] = defaultdict(list)
