@@ -206,105 +206,54 @@ def problems(report: dict) -> list[dict]:
     """Everything a council officer should fix, worst first. severity: error (the file is not
     publishable under the Code as it stands), warning (should fix), info."""
     out: list[dict] = []
+
+    def add(severity: str, rule: str, message: str) -> None:
+        out.append({"severity": severity, "rule": rule, "message": message})
+
     rules = code_rules()
     kind = report["kind"]
     if kind in ("supplier_totals", "not_spend"):
-        out.append(
-            {
-                "severity": "error",
-                "rule": rules["rules"]["itemised"],
-                "message": f"this file is {kind.replace('_', ' ')}: {report['kind_reason']}",
-            }
-        )
+        add("error", rules["rules"]["itemised"],
+            f"this file is {kind.replace('_', ' ')}: {report['kind_reason']}")
     for item in rules["fields"]:
         if report["code_2015"].get(item["key"]):
             continue
         severity = item.get("severity_card" if kind == "card" else "severity", "error")
-        out.append(
-            {
-                "severity": severity,
-                "rule": item["rule"],
-                "message": f"no column for {item['label']} (a column headed e.g. "
-                f"{', '.join(repr(x) for f in item['any_of'] for x in example_labels(f, 1))})",
-            }
-        )
+        add(severity, item["rule"],
+            f"no column for {item['label']} (a column headed e.g. "
+            f"{', '.join(repr(x) for f in item['any_of'] for x in example_labels(f, 1))})")
     if kind in ("payments", "card") and not report["data_rows"]:
-        out.append(
-            {
-                "severity": "error",
-                "rule": rules["rules"]["itemised"],
-                "message": "the file has a header but no data rows",
-            }
-        )
+        add("error", rules["rules"]["itemised"],
+            "the file has a header but no data rows")
     if report["rows_rejected"]:
-        out.append(
-            {
-                "severity": "error",
-                "rule": rules["rules"]["amount"],
-                "message": f"{report['rows_rejected']} rows have no readable amount (see errors for rows)",
-            }
-        )
+        add("error", rules["rules"]["amount"],
+            f"{report['rows_rejected']} rows have no readable amount (see errors for rows)")
     if report["date_errors"]:
-        out.append(
-            {
-                "severity": "error",
-                "rule": rules["rules"]["date"],
-                "message": f"{report['date_errors']} rows have a date that is not a day-first date",
-            }
-        )
+        add("error", rules["rules"]["date"],
+            f"{report['date_errors']} rows have a date that is not a day-first date")
     if report["dates_time_only"]:
-        out.append(
-            {
-                "severity": "error",
-                "rule": rules["rules"]["date"],
-                "message": f"{report['dates_time_only']} rows have only a time (00:00:00) where the date "
-                "should be: the date was lost when the file was exported",
-            }
-        )
+        add("error", rules["rules"]["date"],
+            f"{report['dates_time_only']} rows have only a time (00:00:00) where the date "
+            "should be: the date was lost when the file was exported")
     if report["code_2015"].get("date") and not report["date_min"] and report["rows_kept"]:
-        out.append(
-            {
-                "severity": "error",
-                "rule": rules["rules"]["date"],
-                "message": "no row has a day-level payment date (only a period or nothing)",
-            }
-        )
+        add("error", rules["rules"]["date"],
+            "no row has a day-level payment date (only a period or nothing)")
     if report["malformed_rows"]:
-        out.append(
-            {
-                "severity": "warning",
-                "rule": rules["rules"]["machine_readable"],
-                "message": f"{report['malformed_rows']} rows had cells run together and were repaired "
-                "(rows listed under repairs)",
-            }
-        )
+        add("warning", rules["rules"]["machine_readable"],
+            f"{report['malformed_rows']} rows had cells run together and were repaired "
+            "(rows listed under repairs)")
     for w in report["warnings"]:
-        out.append({"severity": "warning", "rule": rules["rules"]["machine_readable"], "message": w})
+        add("warning", rules["rules"]["machine_readable"], w)
     if report["duplicate_rows"]:
-        out.append(
-            {
-                "severity": "info",
-                "rule": "duplicates",
-                "message": f"{report['duplicate_rows']} rows repeat another row exactly (kept: split "
-                "invoice lines look like this)",
-            }
-        )
+        add("info", "duplicates",
+            f"{report['duplicate_rows']} rows repeat another row exactly (kept: split "
+            "invoice lines look like this)")
     if report["below_threshold_rows"] and kind == "payments":
-        out.append(
-            {
-                "severity": "info",
-                "rule": "threshold",
-                "message": f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}",
-            }
-        )
+        add("info", "threshold",
+            f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}")
     if report["redacted_rows"]:
-        out.append(
-            {
-                "severity": "info",
-                "rule": rules["rules"]["redaction"],
-                "message": f"{report['redacted_rows']} rows have the payee redacted "
-                f"(£{report['redacted_pence'] / 100:,.2f})",
-            }
-        )
+        add("info", rules["rules"]["redaction"],
+            f"{report['redacted_rows']} rows have the payee redacted "
+            f"(£{report['redacted_pence'] / 100:,.2f})")
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda p: order[p["severity"]])
