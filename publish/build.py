@@ -20,21 +20,24 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from publish import enrich, fingerprint, quality, summaries
+from publish import enrich, fingerprint, keys, quality, summaries
+from publish.aggregates import Totals
+from publish.ingest import ArrowWriter
 from publish.inputs import NormalisedDir, open_normalised
-from publish.payments_table import as_tuples, published_payments
+from publish.payment_rows import Lookups, shape
+from publish.payments_table import as_tuples
 from publish.tables import columns, create, insert_rows
 
 log = logging.getLogger(__name__)
 
-KEY_COLUMNS = ["council_id", "supplier_name", "supplier_company_number", "supplier_charity_number",
-               "supplier_vat_number", "is_redacted", "expense_type", "expense_code", "service_area", "directorate"]
-# What publish.measures.compute receives: every classified column a measure could need, not the text.
-MEASURE_COLUMNS = ["id", "council_id", "payment_date", "date_precision", "financial_year", "amount_pence",
-                   "supplier_id", "sector", "is_redacted", "redaction_reason", "expense_type", "sercop_group",
-                   "service_area", "sercop_division", "capital_revenue", "is_card", "source_sha256"]
+# What pass 2 reads: the published columns' sources and the category keys' sources.
+PASS2_COLUMNS = sorted({*keys.SOURCE_COLUMNS, "payment_date", "period_start", "date_precision", "amount",
+                        "redaction_reason", "transaction_ref", "capital_revenue", "is_card", "source_sha256",
+                        "source_row"})
 
 
 def build_database(
@@ -160,15 +163,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     counted = nd.counted
     # Pass 1: distinct keys.
     t1 = bar.add_task("Reading payees and categories", total=len(counted))
-    sup_keys, cat_keys = [], []
     with _stage("distinct keys"):
-        for rows in nd.iter_batches(KEY_COLUMNS + ["source_sha256"]):
-            sup_keys.append(enrich.supplier_keys(rows))
-            cat_keys.append(enrich.category_keys(rows))
-            bar.advance(t1, rows["source_sha256"].nunique())
-        empty = pd.DataFrame(columns=KEY_COLUMNS)
-        sup_keys = pd.concat(sup_keys or [enrich.supplier_keys(empty)]).drop_duplicates(ignore_index=True)
-        cat_keys = pd.concat(cat_keys or [enrich.category_keys(empty)]).drop_duplicates(ignore_index=True)
+        sup_keys, cat_keys = _distinct_keys(nd, bar, t1)
     t2 = bar.add_task("Classifying payees and categories", total=2)
     with _stage(f"classify {len(sup_keys)} payee keys"):
         suppliers = enrich.classify_suppliers(sup_keys, registers_db)
@@ -176,6 +172,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     with _stage(f"classify {len(cat_keys)} category keys"):
         categories = enrich.classify_categories(cat_keys)
     bar.advance(t2)
+    lookups = Lookups.build(suppliers, categories)
 
     conn = sqlite3.connect(tmp)
     conn.execute("PRAGMA journal_mode=OFF")
@@ -183,56 +180,40 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     conn.execute("PRAGMA cache_size=-200000")
     for table in ("councils", "files", "suppliers", "payments"):
         create(conn, table)
+    conn.commit()
 
-    # Pass 2: payments, file by file.
+    # Pass 2: payments, a batch of whole files at a time; only running sums stay in memory.
     t3 = bar.add_task("Writing payments", total=len(counted))
-    measure_parts, file_stats, cat_counts, alias_parts = [], {}, [], []
-    next_id = 1
-    for rows in nd.iter_batches():
-        with _stage("join and shape a batch"):
-            values = enrich.category_values(rows)
-            enriched = enrich.attach(rows, suppliers, categories, values)
-            pub = published_payments(enriched, next_id)
-        next_id += len(pub)
-        with _stage(f"insert {len(pub)} payments"):
-            insert_rows(conn, "payments", as_tuples(pub))
-        cat_counts.append(enrich.category_counts(rows, pub["amount_pence"], values))
-        alias_parts.append(summaries.alias_counts(pub))
-        part = pub[MEASURE_COLUMNS].copy()
-        part["amount"] = part["amount_pence"].astype("Float64") / 100
-        part["subsector"] = enriched["subsector"].astype("string").to_numpy()
-        part["payment_date"] = pd.to_datetime(part["payment_date"], errors="coerce")
-        measure_parts.append(summaries.lean(part))
-        per_file = pd.DataFrame({"sha": pub["source_sha256"], "ind": enriched["is_individual"].to_numpy(),
-                                 "red": pub["is_redacted"]}).groupby("sha").sum()
-        for sha, r in per_file.iterrows():
-            file_stats[sha] = {"individual_rows": int(r["ind"]), "redacted_rows": int(r["red"])}
-        bar.advance(t3, len(per_file))
+    totals = Totals()
+    with _stage("payments"), ArrowWriter(tmp) as writer:
+        for rows in nd.iter_tables(PASS2_COLUMNS):
+            shaped = shape(rows, lookups, writer.rows + 1)
+            writer.append("payments", shaped.table)
+            totals.add(shaped)
+            bar.advance(t3, pc.count_distinct(rows["source_sha256"]).as_py())
 
     t4 = bar.add_task("Summaries, indexes and search", total=6)
-    payments = summaries.concat_lean(measure_parts, [*MEASURE_COLUMNS, "amount", "subsector"])
-    del measure_parts
-    tables = summaries.summary_frames(payments)
-    _write_councils(conn, registry, nd)
-    _write_files(conn, nd, file_stats)
-    _write_suppliers(conn, suppliers, tables["supplier_council_year"])
-    bar.advance(t4)
-    for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
-                  "supplier_council_year"):
-        create(conn, table)
-    summaries.write_aliases(conn, alias_parts)
-    counts = pd.concat(cat_counts).groupby(enrich.CATEGORY_KEY, as_index=False).sum() if cat_counts else None
-    summaries.write_categories(conn, categories, counts if counts is not None else pd.DataFrame(
-        columns=[*enrich.CATEGORY_KEY, "payments", "total_pence"]))
-    for name, frame in tables.items():
-        insert_rows(conn, name, as_tuples(frame[columns(name)]))
-    bar.advance(t4)
-    _write_quality(conn, payments)
-    conn.commit()
+    with _stage("summaries"):
+        grain = totals.result("measures")
+        tables = summaries.summary_frames(grain, totals.result("suppliers"))
+        _write_councils(conn, registry, nd)
+        _write_files(conn, nd, totals.result("files"))
+        _write_suppliers(conn, suppliers, tables["supplier_council_year"])
+        bar.advance(t4)
+        for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
+                      "supplier_council_year"):
+            create(conn, table)
+        summaries.write_aliases(conn, totals.result("aliases"))
+        summaries.write_categories(conn, categories, totals.result("categories"))
+        for name, frame in tables.items():
+            insert_rows(conn, name, as_tuples(frame[columns(name)]))
+        bar.advance(t4)
+        _write_quality(conn, grain)
+        conn.commit()
     bar.advance(t4)
     with _stage("measures"):
-        summaries.write_measures(conn, payments, registers_db, summaries.coverage_months(nd.files))
-    del payments
+        summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), registers_db,
+                                 summaries.coverage_months(nd.files))
     conn.commit()
     bar.advance(t4)
     with _stage("indexes and full-text search"):
@@ -244,6 +225,25 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     conn.commit()
     conn.close()
     bar.advance(t4)
+
+
+def _distinct_keys(nd: NormalisedDir, bar, task) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Distinct payee keys and category keys over every counted file (Arrow, batch by batch)."""
+    sup, exp, svc = [], [], []
+    for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
+        sup.append(keys.distinct(keys.supplier_parts(rows)))
+        e, s = keys.category_parts(rows)
+        exp.append(keys.distinct(e))
+        svc.append(keys.distinct(s))
+        bar.advance(task, pc.count_distinct(rows["source_sha256"]).as_py())
+    empty = pa.table({c: pa.array([], pa.large_string()) for c in keys.SUPPLIER_KEY})
+    sup_keys = keys.distinct(pa.concat_tables(sup) if sup else empty).to_pandas()
+    e_empty = pa.table({c: pa.array([], pa.large_string()) for c in ("value", "council", "code")})
+    e_keys = keys.distinct(pa.concat_tables(exp) if exp else e_empty).to_pandas()
+    s_keys = keys.distinct(pa.concat_tables(svc) if svc else e_empty.drop(["code"])).to_pandas()
+    cat_keys = pd.concat([e_keys.assign(kind="expense_type"), s_keys.assign(kind="service_area", code="")],
+                         ignore_index=True)[keys.CATEGORY_KEY]
+    return sup_keys.astype(object), cat_keys.astype(object)
 
 
 def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir) -> None:
@@ -279,7 +279,8 @@ def _str_or_none(v: object) -> str | None:
     return None if v in (None, "") else str(v)
 
 
-def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: dict[str, dict]) -> None:
+def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: pd.DataFrame) -> None:
+    """``stats``: individual and redacted rows per published file (``Totals.result("files")``)."""
     files = nd.files.copy()
     cols = columns("files")
     for col in cols:
@@ -287,8 +288,9 @@ def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: dict[str, d
             files[col] = ""
     for sha, why in nd.unreadable.items():
         files.loc[files["sha256"] == sha, ["status", "reason"]] = ["unreadable", why]
-    files["individual_rows"] = [stats.get(s, {}).get("individual_rows") for s in files["sha256"]]
-    files["redacted_rows"] = [stats.get(s, {}).get("redacted_rows") for s in files["sha256"]]
+    by_sha = stats.set_index("source_sha256")
+    files["individual_rows"] = files["sha256"].map(by_sha["is_individual"]).astype("Int64")
+    files["redacted_rows"] = files["sha256"].map(by_sha["is_redacted"]).astype("Int64")
     present = [quality.code_fields_present(nd.report(s)) for s in files["sha256"]]
     files["code_fields_present"] = [None if p is None else sum(p.values()) for p in present]
     files["code_fields_missing"] = [
@@ -322,20 +324,15 @@ def _write_suppliers(conn: sqlite3.Connection, suppliers: pd.DataFrame, by_year:
     insert_rows(conn, "suppliers", as_tuples(out), list(out.columns))
 
 
-def _write_quality(conn: sqlite3.Connection, payments: pd.DataFrame) -> None:
+def _write_quality(conn: sqlite3.Connection, grain: pd.DataFrame) -> None:
+    """``grain``: payments summed by council, year and month (``Totals.result("measures")``)."""
     files = pd.read_sql("select * from files", conn)
-    dated = payments.dropna(subset=["payment_date"])
-    # Distinct (council, year, month) on integer codes first, then text: strftime on 10M dates was slow.
-    d = dated["payment_date"].dt
-    months = pd.DataFrame({"council_id": dated["council_id"], "financial_year": dated["financial_year"],
-                           "ym": d.year * 100 + d.month}).drop_duplicates()
-    months = pd.DataFrame({"council_id": months["council_id"].astype(object),
-                           "financial_year": months["financial_year"].astype(object),
-                           "month": [f"{v // 100:04d}-{v % 100:02d}" for v in months["ym"]]})
-    red = payments["is_redacted"].astype(bool)
-    pays = pd.DataFrame({"council_id": payments["council_id"].astype(object), "payments": 1,
-                         "redacted_rows": red.astype(int),
-                         "redacted_pence": payments["amount_pence"].where(red, 0).fillna(0).astype("int64")}
+    dated = grain[grain["month"].notna()]
+    months = dated[["council_id", "financial_year", "month"]].drop_duplicates().astype(object)
+    red = grain["is_redacted"].astype(bool)
+    pays = pd.DataFrame({"council_id": grain["council_id"].astype(object), "payments": grain["payments"],
+                         "redacted_rows": grain["payments"].where(red, 0),
+                         "redacted_pence": grain["total_pence"].where(red, 0).astype("int64")}
                         ).groupby("council_id", as_index=False).sum()
     table = quality.council_quality(files, months, pays)
     create(conn, "council_quality")

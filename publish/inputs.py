@@ -108,6 +108,29 @@ class NormalisedDir:
             yield _to_pandas(parts)
 
 
+    def iter_tables(self, columns: list[str] | None = None, min_rows: int = 250_000) -> Iterator[pa.Table]:
+        """Like :meth:`iter_batches`, as Arrow tables (what the build shapes and inserts)."""
+        parts, n = [], 0
+        for _sha, table in self._iter_tables(columns):
+            parts.append(table)
+            n += table.num_rows
+            if n >= min_rows:
+                yield _concat(parts)
+                parts, n = [], 0
+        if parts:
+            yield _concat(parts)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table from per-file tables whose column types may differ (an all-empty column read as
+    null, integers in one file and floats in another)."""
+    plain = [t.replace_schema_metadata(None) for t in tables]
+    try:
+        return pa.concat_tables(plain, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pa.Table.from_pandas(_to_pandas(tables), preserve_index=False)
+
+
 def _to_pandas(tables: list[pa.Table]) -> pd.DataFrame:
     """One DataFrame from per-file tables; files whose column types differ (an all-empty column read
     as null, integers in one file and floats in another) are converted one by one and concatenated."""

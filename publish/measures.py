@@ -79,6 +79,8 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     p["is_redacted"] = pd.Series(redacted, index=p.index).fillna(False).astype(bool) | (p["sector"] == "redacted")
     card = payments["is_card"] if "is_card" in payments.columns else False
     p["is_card"] = pd.Series(card, index=p.index).fillna(False).astype(bool)
+    # Rows may be pre-summed (publish/aggregates.py): ``payments`` is then how many payments each is.
+    p["n"] = payments["payments"].astype("int64") if "payments" in payments.columns else 1
 
     date = pd.Series(pd.NaT, index=p.index, dtype="datetime64[ns]")
     for col in ("payment_date", "period_start"):
@@ -87,7 +89,10 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     fy = payments["financial_year"] if "financial_year" in payments.columns else pd.Series(None, index=p.index)
     fy = fy.astype("object").where(fy.notna() & (fy.astype(str) != ""), financial_year(date))
     p["financial_year"] = fy.astype("object").where(fy.notna(), "unknown").astype(str)
-    p["month"] = date.dt.strftime("%Y-%m").astype("object").where(date.notna(), None)
+    if "month" in payments.columns and "payment_date" not in payments.columns:
+        p["month"] = payments["month"].astype("object").where(payments["month"].notna(), None)
+    else:
+        p["month"] = date.dt.strftime("%Y-%m").astype("object").where(date.notna(), None)
 
     p["is_transfer"] = p["sector"] == "transfer"
     p["is_unknown"] = ~p["is_transfer"] & ((p["sector"] == "unknown") | (p["sercop_group"] == "unknown"))
@@ -115,6 +120,8 @@ class _Groups:
         self.order = np.argsort(codes, kind="stable")
         self.starts = (np.cumsum(self.sizes) - self.sizes).astype(np.intp)
         self.amount = p["amount_pence"].to_numpy(dtype="int64")
+        n = p["n"].to_numpy(dtype="int64") if "n" in p.columns else np.ones(len(p), dtype="int64")
+        self.rows = np.add.reduceat(n[self.order], self.starts) if len(self.starts) else n[:0]
 
     def sum(self, mask: pd.Series | None, name: str) -> pd.Series:
         values = self.amount if mask is None else np.where(mask.to_numpy(dtype=bool), self.amount, 0)
@@ -173,7 +180,7 @@ def _core(p: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     g = _groups(p, keys)
     out = pd.concat(
         [
-            pd.Series(g.sizes.astype("int64"), index=g.index, name="rows"),
+            pd.Series(g.rows.astype("int64"), index=g.index, name="rows"),
             g.sum(None, "spend_pence"),
             _sum_where(p, keys, p["is_transfer"], "transfer_pence"),
             _sum_where(p, keys, p["is_unknown"], "unknown_pence"),
@@ -218,10 +225,10 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
 
     dims = KEY + ["sector", "sercop_division"]
     out["summary_sector_division"] = (
-        p.groupby(dims).agg(amount_pence=("amount_pence", "sum"), rows=("amount_pence", "size")).reset_index()
+        p.groupby(dims).agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum")).reset_index()
     )
     out["summary_group"] = (
-        p.groupby(KEY + ["sercop_group"]).agg(amount_pence=("amount_pence", "sum"), rows=("amount_pence", "size"))
+        p.groupby(KEY + ["sercop_group"]).agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum"))
         .reset_index()
     )
 
@@ -279,7 +286,7 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
     model = model.where(~p["is_public_pass_through"], "public_body_precepts_levies_pensions")
     dm = p.assign(delivery_model=model).dropna(subset=["delivery_model"])
     out["council_year_delivery_models"] = (
-        dm.groupby(KEY + ["delivery_model"]).agg(amount_pence=("amount_pence", "sum"), rows=("amount_pence", "size"))
+        dm.groupby(KEY + ["delivery_model"]).agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum"))
         .reset_index()
     )
     return out

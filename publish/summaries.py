@@ -10,12 +10,10 @@ import logging
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlite_utils
 import yaml
 
-from publish.enrich import WITHHELD_ID
 from publish.payments_table import as_tuples
 from publish.tables import insert_rows
 
@@ -43,80 +41,35 @@ FTS: dict[str, list[str]] = {
 }
 
 
-def alias_counts(pub: pd.DataFrame) -> pd.DataFrame:
-    """Payments and pence per (entity, spelling, council) in one batch. Withheld individuals excluded."""
-    keep = pub["supplier_id"].notna() & (pub["supplier_id"] != WITHHELD_ID) & pub["supplier_name"].notna()
-    p = pub.loc[keep, ["supplier_id", "supplier_name", "council_id", "amount_pence"]]
-    return p.assign(payments=1).groupby(["supplier_id", "supplier_name", "council_id"], as_index=False).agg(
-        payments=("payments", "sum"), total_pence=("amount_pence", "sum"))
-
-
-def write_aliases(conn: sqlite3.Connection, parts: list[pd.DataFrame]) -> None:
-    """Every published spelling per entity and council (batches combined)."""
-    if not parts:
-        return
-    df = pd.concat(parts, ignore_index=True).groupby(["supplier_id", "supplier_name", "council_id"],
-                                                     as_index=False)[["payments", "total_pence"]].sum()
-    df = df.rename(columns={"supplier_name": "alias"})
+def write_aliases(conn: sqlite3.Connection, aliases: pd.DataFrame) -> None:
+    """Every published spelling per entity and council (``Totals.result("aliases")``)."""
+    df = aliases.rename(columns={"supplier_name": "alias"})
     cols = ["supplier_id", "alias", "council_id", "payments", "total_pence"]
     insert_rows(conn, "supplier_aliases", as_tuples(df[cols]), cols)
 
 
-LEAN_CATEGORIES = ("council_id", "financial_year", "sector", "subsector", "sercop_group", "sercop_division",
-                   "redaction_reason", "capital_revenue", "date_precision", "supplier_id", "expense_type",
-                   "service_area", "source_sha256")
-
-
-def lean(part: pd.DataFrame) -> pd.DataFrame:
-    """A batch of the in-memory payments frame with repeated strings as categoricals (10× smaller)."""
-    for col in LEAN_CATEGORIES:
-        if col in part.columns:
-            part[col] = part[col].astype("category")
-    return part
-
-
-def concat_lean(parts: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
-    if not parts:
-        return pd.DataFrame(columns=cols)
-    out = pd.concat(parts, ignore_index=True)  # categories differ per batch: re-encode once
-    return lean(out)
-
-
-def summary_frames(p: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """council × year × sector, council × year × division, supplier × council × year, from the
-    in-memory payments (a GROUP BY over 10M rows in SQLite costs a minute each)."""
-    # Group on categorical codes (sorted categories, so rows come out in the order an object
-    # GROUP BY gives): grouping 10 million Python strings three times took minutes.
-    base = pd.DataFrame({
-        "council_id": _sorted_category(p["council_id"]),
-        "financial_year": _sorted_category(p["financial_year"], "unknown"),
-        "sector": _sorted_category(p["sector"], "unknown"),
-        "sercop_division": _sorted_category(p["sercop_division"], "unknown"),
-        "supplier_id": _sorted_category(p["supplier_id"]),
-        "payments": np.ones(len(p), dtype="int64"),
-        "total_pence": p["amount_pence"].fillna(0).astype("int64"),
-    })
+    batches' running sums (``publish/aggregates.py``): a GROUP BY over 10M payments in SQLite costs
+    a minute each, and holding every payment in memory costs gigabytes."""
     out = {}
-    for name, keys in (("council_year_sector", ["council_id", "financial_year", "sector"]),
-                       ("council_year_division", ["council_id", "financial_year", "sercop_division"]),
-                       ("supplier_council_year", ["supplier_id", "council_id", "financial_year"])):
-        src = base.dropna(subset=keys)
-        t = src.groupby(keys, as_index=False, observed=True, sort=True)[["payments", "total_pence"]].sum()
+    for name, frame, keys in (
+            ("council_year_sector", grain, ["council_id", "financial_year", "sector"]),
+            ("council_year_division", grain, ["council_id", "financial_year", "sercop_division"]),
+            ("supplier_council_year", by_supplier, ["supplier_id", "council_id", "financial_year"])):
+        src = frame[keys + ["payments", "total_pence"]].copy()
+        for k in keys:
+            if k in ("financial_year", "sector", "sercop_division"):
+                src[k] = src[k].where(src[k].notna(), "unknown")
+        src = src.dropna(subset=keys)
+        t = src.groupby(keys, as_index=False, sort=True)[["payments", "total_pence"]].sum()
         for k in keys:
             t[k] = t[k].astype(str)
+        t["payments"] = t["payments"].astype("int64")
+        t["total_pence"] = t["total_pence"].astype("int64")
         t["total_gbp"] = (t["total_pence"] / 100).round(2)
         out[name] = t
     return out
-
-
-def _sorted_category(s: pd.Series, fill: str | None = None) -> pd.Series:
-    c = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
-    if fill is not None:
-        if fill not in c.cat.categories:
-            c = c.cat.add_categories([fill])
-        c = c.fillna(fill)
-    cats = c.cat.categories
-    return c.cat.set_categories(sorted(cats)) if list(cats) != sorted(cats) else c
 
 
 def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts: pd.DataFrame) -> None:
