@@ -7,11 +7,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from publish import charts
+from publish import charts, keys, payment_rows
 from publish.inputs import InputError, open_normalised
-from publish.payments_table import financial_year, iso_dates, to_pence
+from publish.payments_table import financial_year
 from publish.plugin import foi_url
 from publish.quality import code_fields_present, council_quality, problems_list
 from publish.summaries import coverage_months
@@ -22,16 +23,35 @@ def test_financial_year_runs_april_to_march() -> None:
     assert financial_year(s).tolist()[:3] == ["2023-24", "2024-25", "2024-25"]
     assert pd.isna(financial_year(s).iloc[3])
     assert financial_year(s).iloc[4] == "1999-00"
+    # The build's Arrow version gives the same years.
+    dates = payment_rows._dates(pa.chunked_array([pa.array(
+        ["2024-03-31", "2024-04-01", "2025-03-31", None, "1999-12-31"], pa.large_string())]))
+    assert payment_rows.financial_years(dates).to_pylist() == ["2023-24", "2024-25", "2024-25", None, "1999-00"]
 
 
-def test_to_pence_is_exact_and_keeps_sign() -> None:
-    assert to_pence(pd.Series([0.1 + 0.2, -125.4, 1234.56, None])).tolist()[:3] == [30, -12540, 123456]
-    assert pd.isna(to_pence(pd.Series([None])).iloc[0])
+def test_pence_are_exact_and_keep_sign() -> None:
+    rows = pa.table({"amount": [0.1 + 0.2, -125.4, 1234.56, None, 0.005]})
+    assert payment_rows._pence(rows).to_pylist() == [30, -12540, 123456, None, 0]
 
 
-def test_iso_dates_accepts_dates_strings_and_timestamps() -> None:
-    s = pd.Series([dt.date(2024, 4, 2), "2024-05-03", pd.Timestamp("2024-06-04"), None], dtype=object)
-    assert iso_dates(s).tolist()[:3] == ["2024-04-02", "2024-05-03", "2024-06-04"]
+def test_dates_accept_iso_strings_dates_and_timestamps() -> None:
+    text = pa.chunked_array([pa.array(["2024-05-03", "", "31/12/2024", None, "2024-06-04 00:00:00"])])
+    assert payment_rows._dates(text).cast(pa.string()).to_pylist() == [
+        "2024-05-03", None, None, None, "2024-06-04"]
+    typed = pa.table({"d": pa.array([dt.date(2024, 4, 2), None]),
+                      "t": pa.array([pd.Timestamp("2024-06-04"), None])})
+    assert payment_rows._dates(keys.column(typed, "d")).cast(pa.string()).to_pylist() == ["2024-04-02", None]
+    assert payment_rows._dates(keys.column(typed, "t")).cast(pa.string()).to_pylist() == ["2024-06-04", None]
+
+
+def test_keys_match_the_categories_rule_for_first_filled_columns() -> None:
+    """Arrow's first-filled (build) and normalise.categories.row_values (CLI) agree."""
+    from normalise.categories.row_values import expense_value
+
+    df = pd.DataFrame({"expense_type": ["  ", None, "Agency staff ", ""],
+                       "procurement_category": ["Care", "IT", None, ""], "description": ["x", "y", "z", " "]})
+    got = keys.first_filled(pa.Table.from_pandas(df), keys.EXPENSE_COLUMNS).to_pylist()
+    assert got == expense_value(df).tolist() == ["Care", "IT", "Agency staff", ""]
 
 
 def test_charts_escape_labels_and_scale_bars() -> None:
