@@ -30,7 +30,7 @@ from publish.ingest import ArrowWriter
 from publish.inputs import NormalisedDir, open_normalised
 from publish.payment_rows import Lookups, shape
 from publish.payments_table import as_tuples
-from publish.tables import columns, create, insert_rows
+from publish.tables import columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
         summaries.write_aliases(conn, totals.result("aliases"))
         summaries.write_categories(conn, categories, totals.result("categories"))
         for name, frame in tables.items():
-            insert_rows(conn, name, as_tuples(frame[columns(name)]))
+            insert_frame(conn, name, frame)
         bar.advance(t4)
         _write_quality(conn, grain)
         conn.commit()
@@ -321,7 +321,7 @@ def _write_suppliers(conn: sqlite3.Connection, suppliers: pd.DataFrame, by_year:
         "first_year": totals["first_year"].to_numpy(), "last_year": totals["last_year"].to_numpy()})
     for col in ("subsector", "evidence"):  # "" means none, as before
         out[col] = out[col].where(out[col].notna() & (out[col] != ""), None)
-    insert_rows(conn, "suppliers", as_tuples(out), list(out.columns))
+    insert_frame(conn, "suppliers", out, list(out.columns))
 
 
 def _write_quality(conn: sqlite3.Connection, grain: pd.DataFrame) -> None:

@@ -14,8 +14,7 @@ import pandas as pd
 import sqlite_utils
 import yaml
 
-from publish.payments_table import as_tuples
-from publish.tables import insert_rows
+from publish.tables import insert_frame
 
 log = logging.getLogger(__name__)
 METADATA = Path(__file__).resolve().parents[1] / "metadata.yml"
@@ -45,7 +44,7 @@ def write_aliases(conn: sqlite3.Connection, aliases: pd.DataFrame) -> None:
     """Every published spelling per entity and council (``Totals.result("aliases")``)."""
     df = aliases.rename(columns={"supplier_name": "alias"})
     cols = ["supplier_id", "alias", "council_id", "payments", "total_pence"]
-    insert_rows(conn, "supplier_aliases", as_tuples(df[cols]), cols)
+    insert_frame(conn, "supplier_aliases", df, cols)
 
 
 def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -81,7 +80,7 @@ def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts:
     merged["confidence"] = pd.to_numeric(merged["confidence"], errors="coerce")
     merged = merged.rename(columns={"council": "council_id"})
     cols = ["kind", "value", "council_id", "code", "label", "confidence", "rule", "payments", "total_pence"]
-    insert_rows(conn, "categories", as_tuples(merged[cols]), cols)
+    insert_frame(conn, "categories", merged, cols)
 
 
 def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, registers_db: Path | None,
