@@ -34,6 +34,7 @@ from publish.tables import columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
 
+ENTITY_COLUMNS = ["canonical_name", "sector", "subsector", "confidence", "evidence"]
 # What pass 2 reads: the published columns' sources and the category keys' sources.
 PASS2_COLUMNS = sorted({*keys.SOURCE_COLUMNS, "payment_date", "period_start", "date_precision", "amount",
                         "redaction_reason", "transaction_ref", "capital_revenue", "is_card", "source_sha256",
@@ -173,6 +174,9 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
         categories = enrich.classify_categories(cat_keys)
     bar.advance(t2)
     lookups = Lookups.build(suppliers, categories)
+    # One row per entity is all the suppliers table needs; the per-key frame is millions of rows.
+    entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
+    del suppliers, sup_keys
 
     conn = sqlite3.connect(tmp)
     conn.execute("PRAGMA journal_mode=OFF")
@@ -198,7 +202,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
         tables = summaries.summary_frames(grain, totals.result("suppliers"))
         _write_councils(conn, registry, nd)
         _write_files(conn, nd, totals.result("files"))
-        _write_suppliers(conn, suppliers, tables["supplier_council_year"])
+        _write_suppliers(conn, entities, tables["supplier_council_year"])
         bar.advance(t4)
         for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
                       "supplier_council_year"):
@@ -301,9 +305,9 @@ def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: pd.DataFram
     insert_rows(conn, "files", as_tuples(files))
 
 
-def _write_suppliers(conn: sqlite3.Connection, suppliers: pd.DataFrame, by_year: pd.DataFrame) -> None:
+def _write_suppliers(conn: sqlite3.Connection, entities: pd.DataFrame, by_year: pd.DataFrame) -> None:
     """One row per entity; totals come from the payments actually published."""
-    first = suppliers.drop_duplicates("supplier_id").set_index("supplier_id")
+    first = entities.drop_duplicates("supplier_id").set_index("supplier_id")
     g = by_year.groupby("supplier_id")
     totals = pd.DataFrame({"councils": g["council_id"].nunique(), "payments": g["payments"].sum(),
                            "total_pence": g["total_pence"].sum(), "first_year": g["financial_year"].min(),

@@ -65,7 +65,8 @@ class NormalisedDir:
         try:
             pf = pq.ParquetFile(path)
             names = set(pf.schema_arrow.names)
-            table = pf.read(columns=[c for c in wanted if c in names])
+            # One small file at a time: a thread pool per file costs more than it saves.
+            table = pf.read(columns=[c for c in wanted if c in names], use_threads=False)
         except Exception as exc:  # noqa: BLE001 - any reader failure is reported per file
             raise InputError(f"{path}: cannot read rows ({type(exc).__name__}: {exc})") from exc
         missing = [c for c in REQUIRED if c in wanted and c not in table.column_names]

@@ -168,7 +168,9 @@ def add_indexes_and_search(conn: sqlite3.Connection) -> None:
     tables = set(db.table_names())
     wanted = {t: list(ix) for t, ix in INDEXES.items()}
     for table, facets in facet_columns().items():
-        wanted.setdefault(table, []).extend([f] for f in facets)
+        leading = {ix[0] for ix in wanted.get(table, [])}
+        # A composite index that starts with the facet column serves the facet too.
+        wanted.setdefault(table, []).extend([f] for f in facets if f not in leading)
     for table, indexes in wanted.items():
         if table not in tables:
             continue
