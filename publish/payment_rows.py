@@ -190,4 +190,6 @@ def _scrubbed(description: pa.ChunkedArray, name: pa.ChunkedArray, individual: p
 def _scrub(description: object, name: object) -> object:
     if not isinstance(description, str) or not isinstance(name, str) or not name.strip():
         return description
+    if name.strip().casefold() not in description.casefold():  # most don't: skip compiling a regex
+        return description
     return re.sub(re.escape(name.strip()), "[name withheld]", description, flags=re.IGNORECASE)
