@@ -47,10 +47,11 @@ def _sum(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame
     for k in key:
         col = frame[k]
         if isinstance(col.dtype, pd.CategoricalDtype):
-            codes, uniques = col.cat.codes.to_numpy().astype(np.int64) + 1, [None, *col.cat.categories]
+            codes = col.cat.codes.to_numpy().astype(np.int64) + 1
+            uniques = np.concatenate([np.array([None], dtype=object), col.cat.categories.to_numpy(dtype=object)])
         else:
             codes, found = pd.factorize(col, use_na_sentinel=False)
-            codes, uniques = codes.astype(np.int64), list(found)
+            codes, uniques = codes.astype(np.int64), np.asarray(found, dtype=object)
         radix *= max(len(uniques), 1)
         if radix >= 2**62:  # too many combinations to pack: let pandas group
             return _sum_pandas(frame, key, values)
@@ -64,9 +65,7 @@ def _sum(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame
     rest = first.astype(np.int64)
     for k, uniques in zip(reversed(key), reversed(levels), strict=True):
         rest, code = np.divmod(rest, len(uniques))
-        labels = np.empty(len(uniques), dtype=object)
-        labels[:] = uniques
-        out[k] = labels[code]
+        out[k] = uniques[code]
     result = pd.DataFrame({k: out[k] for k in key})
     for v in values:
         data = frame[v].to_numpy().astype(np.int64)

@@ -131,10 +131,12 @@ def _remove_stale_temps(db_path: Path) -> None:
 
 @contextmanager
 def _stage(name: str):
-    """Log how long a build stage took (``logging`` INFO): where the time goes on 10M rows."""
+    """Log how long a build stage took and the memory held after it (``logging`` INFO): where the
+    time and the memory go on 10M rows."""
     start = time.perf_counter()
     yield
-    log.info("build stage %s: %.1f s", name, time.perf_counter() - start)
+    rss = psutil.Process().memory_info().rss / 2**20
+    log.info("build stage %s: %.1f s (RSS now %.0f MB)", name, time.perf_counter() - start, rss)
 
 
 class _NoProgress:
