@@ -249,7 +249,7 @@ def _distinct_keys(nd: NormalisedDir, bar, task) -> tuple[pd.DataFrame, pd.DataF
     s_keys = keys.distinct(pa.concat_tables(svc) if svc else e_empty.drop(["code"])).to_pandas()
     cat_keys = pd.concat([e_keys.assign(kind="expense_type"), s_keys.assign(kind="service_area", code="")],
                          ignore_index=True)[keys.CATEGORY_KEY]
-    return sup_keys.astype(object), cat_keys.astype(object)
+    return sup_keys, cat_keys  # Arrow-backed strings: a third of the memory of Python str objects
 
 
 def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir) -> None:
