@@ -131,3 +131,32 @@ def test_compatible_only_keeps_every_pair_the_guard_accepts_in_order(monkeypatch
     assert [p for p in pruned if tokens_compatible(keys[p[0]], keys[p[1]])] == accepted
     assert any(resolve_module._shared_position_groups(sorted((keys[i] for i in b), key=len)) is not None
                for b in _blocks(keys) if len(b) > SMALL_BLOCK)  # the split path really ran
+
+
+def test_council_context_screen_equals_the_per_row_loop(monkeypatch) -> None:
+    """``_in_contexts`` decides only the rows its numpy screen lets through; every row must come out as
+    the plain per-row loop (``_in_context`` then ``_by_expense_type`` on each row) has it."""
+    from normalise.suppliers import classify as cls
+
+    def per_row(decisions, keys, texts, codes, council, expense, payer, cfg):
+        final, final_code, take = [], [], []
+        for code, c, e in zip(codes.tolist(), council[0].tolist(), expense[0].tolist(), strict=True):
+            c, e = council[1][c], expense[1][e]
+            dec = cls._in_context(decisions[code], keys[code], texts[code], c, payer.get(c), cfg)
+            take.append(len(final))
+            final.append(cls._by_expense_type(dec, e, cfg))
+            final_code.append(code)
+        return final, final_code, np.asarray(take, dtype=np.int64)
+
+    names = ["Barnet Homes Ltd", "Camden Council", "London Borough of Camden", "Leeds City Council",
+             "Transport for London", "Anyshire Fire and Rescue Service", "Barnet Cares Ltd", "Mr J Bloggs",
+             "Redacted", "Environment Agency", "Camden Homes", "Leeds Living Ltd", None, "Acme Ltd"]
+    councils = ["barnet", "camden", "E08000035", "leeds", "", None, "E09000007", "tower-hamlets"]
+    expenses = ["", "Transport Levy", "Consultancy", "Pension Contributions", None, "Precept"]
+    rows = [(n, c, e) for i, n in enumerate(names) for j, c in enumerate(councils)
+            for e in expenses[(i + j) % 3 :: 2]]
+    df = pd.DataFrame(rows, columns=["supplier_name", "council", "expense_type"], dtype=object)
+    fast = classify_suppliers(df)
+    monkeypatch.setattr(cls, "_in_contexts", per_row)
+    pd.testing.assert_frame_equal(fast, classify_suppliers(df))
+    assert {"transfer", "council_company", "public"} <= set(fast["sector"])

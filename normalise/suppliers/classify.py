@@ -13,9 +13,10 @@ import logging
 import re
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -70,14 +71,21 @@ class Decision:
     canonical: str | None = None
 
     def rank(self) -> tuple[float, int]:
-        return (round(self.confidence, 3), -STEP_ORDER[self.step])
+        return _rank(self.confidence, self.step)
+
+
+@lru_cache(maxsize=1024)
+def _rank(confidence: float, step: str) -> tuple[float, int]:
+    """``Decision.rank``: called millions of times on a handful of (confidence, step) pairs."""
+    return (round(confidence, 3), -STEP_ORDER[step])
 
 
 def _best(candidates: Iterable[Decision]) -> Decision | None:
-    best = None
+    best, best_rank = None, None
     for c in candidates:
-        if best is None or c.rank() > best.rank():
-            best = c
+        rank = c.rank()
+        if best is None or rank > best_rank:
+            best, best_rank = c, rank
     return best
 
 
@@ -413,35 +421,122 @@ def _per_distinct(values: list, fn) -> list:
 _MISSING = object()
 
 
-def _clean(df: pd.DataFrame, column: str, fn) -> list:
-    # Only real, non-empty strings reach the normalisers: a stray float NaN must not become "nan".
-    if column not in df.columns:
-        return [None] * len(df)
+def _cleaner(fn: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """``fn`` for an identifier column: only real, non-empty strings in, a non-empty string or None out."""
 
-    def one(v):
+    def one(v: str) -> str | None:
+        # a stray float NaN must not become "nan"
         cleaned = fn(v) if isinstance(v, str) and v else None
         return cleaned if isinstance(cleaned, str) and cleaned else None
 
-    return _per_distinct(_col(df, column).tolist(), one)
+    return one
+
+
+def _clean(df: pd.DataFrame, column: str, fn) -> list:
+    if column not in df.columns:
+        return [None] * len(df)
+    return _per_distinct(_col(df, column).tolist(), _cleaner(fn))
+
+
+def _is_true(value: object) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes", "t")
+
+
+def _same(value: str) -> str:
+    return value
+
+
+_EACH = object()  # ``_encode``: call ``fn`` on each missing value, as the row-by-row definition does
+
+
+def _encode(values: pd.Series, fn: Callable[[str], object], missing: object) -> tuple[np.ndarray, list] | None:
+    """(codes, results) with ``results[codes[row]] == fn(values[row])``, ``fn`` called once per distinct value.
+
+    Why: hashing a column once (``pd.factorize``) costs far less than a Python dict look-up per row, and
+    the input has millions of rows. Missing values (None, NaN, NA) get ``missing`` (or, with ``_EACH``,
+    ``fn`` of each one). None when the column holds non-string values: factorize pools ``1``, ``1.0``
+    and ``True``, which are different names, so the caller must go row by row.
+    """
+    codes, uniques = pd.factorize(values)
+    distinct = uniques.tolist()
+    if any(type(v) is not str for v in distinct):
+        return None
+    results = [fn(v) for v in distinct]
+    codes = codes.astype(np.int64, copy=False)
+    gaps = np.flatnonzero(codes < 0)
+    if len(gaps) and missing is _EACH:
+        for row in gaps.tolist():
+            codes[row] = len(results)
+            results.append(fn(values.iat[row]))
+    elif len(gaps):
+        codes[gaps] = len(results)
+        results.append(missing)
+    return codes, results
+
+
+def _column_codes(df: pd.DataFrame, column: str, fn: Callable[[str], object], missing: object,
+                  row_by_row: Callable[[], list]) -> tuple[np.ndarray, list]:
+    """``_encode`` of one input column; ``[missing]`` for every row when the column is absent, and
+    ``row_by_row()`` (the per-row definition) when the column has non-string values."""
+    if column not in df.columns:
+        return np.zeros(len(df), dtype=np.int64), [missing]
+    encoded = _encode(df[column], fn, missing)
+    if encoded is None:
+        return np.arange(len(df), dtype=np.int64), row_by_row()
+    return encoded
+
+
+def _value_codes(codes: np.ndarray, results: list) -> np.ndarray:
+    """Row codes renumbered so that rows whose results are equal share a code ("A  B" and "A B")."""
+    values = np.empty(len(results), dtype=object)
+    values[:] = results
+    ids, _ = pd.factorize(values)  # None is -1
+    if np.array_equal(ids, np.arange(len(ids))):  # results all different (the usual case): codes as they are
+        return codes
+    return ids.astype(np.int64)[codes] + 1
+
+
+def _first_seen_codes(parts: list[np.ndarray]) -> np.ndarray:
+    """One code per distinct tuple across row-aligned code arrays, numbered in order of first appearance.
+
+    The order matters: entity resolution and its tie-breaks follow the order of the distinct names.
+    Parts are packed into one int64 key (factorized early only if it would overflow), then factorized once.
+    """
+    key = parts[0].astype(np.int64)
+    bound = int(key.max()) + 1 if len(key) else 1  # every key value is below bound
+    for part in parts[1:]:
+        size = int(part.max()) + 1 if len(part) else 1
+        if size == 1:  # a constant column (an absent or empty identifier) distinguishes nothing
+            continue
+        if bound * size >= 2**62:
+            key, uniques = pd.factorize(key)
+            key, bound = key.astype(np.int64), len(uniques)
+        key = key * size + part
+        bound *= size
+    return pd.factorize(key)[0].astype(np.int64)
 
 
 def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
-    council = (_col(df, "council") if "council" in df.columns else _col(df, "council_id")).tolist()
-    row_ids = list(zip(
-        _per_distinct(df["supplier_name"].tolist(), display_name),
-        _clean(df, "supplier_company_number", company_number),
-        _clean(df, "supplier_charity_number", charity_number),
-        _clean(df, "supplier_vat_number", vat_number),
-        _redacted_flag(df).tolist(),
-        strict=True,
-    ))
+    # ---- each input column reduced to codes into its distinct cleaned values ----
+    names = _column_codes(df, "supplier_name", display_name, _EACH,
+                          lambda: _per_distinct(df["supplier_name"].tolist(), display_name))
+    cns = _column_codes(df, "supplier_company_number", _cleaner(company_number), None,
+                        lambda: _clean(df, "supplier_company_number", company_number))
+    chs = _column_codes(df, "supplier_charity_number", _cleaner(charity_number), None,
+                        lambda: _clean(df, "supplier_charity_number", charity_number))
+    vats = _column_codes(df, "supplier_vat_number", _cleaner(vat_number), None,
+                         lambda: _clean(df, "supplier_vat_number", vat_number))
+    reds = _column_codes(df, "is_redacted", _is_true, False, lambda: _redacted_flag(df).tolist())
+
     # ---- intrinsic decision per distinct (name, identifiers): row -> code -> distinct ----
-    index: dict[tuple, int] = {}
-    codes = [index.setdefault(t, len(index)) for t in row_ids]
-    del row_ids
-    rows_per_name = Counter(codes)
-    distinct = pd.DataFrame(list(index), columns=["name", "cn", "ch", "vat", "red"], dtype=object)
-    del index
+    columns = {"name": names, "cn": cns, "ch": chs, "vat": vats, "red": reds}
+    codes = _first_seen_codes([_value_codes(c, r) for c, r in columns.values()])
+    # codes are numbered by first appearance: a row starts a new code exactly when it beats the running max
+    first = np.flatnonzero(np.concatenate(([True], codes[1:] > np.maximum.accumulate(codes)[:-1])))
+    distinct = pd.DataFrame({col: [r[k] for k in c[first].tolist()] for col, (c, r) in columns.items()},
+                            dtype=object)
+    del columns, names, cns, chs, vats, reds
+    rows_per_name = np.bincount(codes, minlength=len(first)).tolist()
     d_names = distinct["name"].tolist()
     name_arr = pa.array(d_names, type=pa.string())
     texts = _plain_texts(d_names, name_arr)
@@ -456,31 +551,134 @@ def _classify(df: pd.DataFrame, regs: Registers, cfg: dict) -> pd.DataFrame:
     decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
 
     # ---- council context: overrides, payer itself, payer's own companies, expense type ----
-    payer = _payer_lookup(sorted(set(council) - {""}), regs)
-    expense = _col(df, "expense_type").tolist()
+    council_col = "council" if "council" in df.columns else "council_id"
+    council = _column_codes(df, council_col, _same, "", lambda: _col(df, council_col).tolist())
+    expense = _column_codes(df, "expense_type", _same, "", lambda: _col(df, "expense_type").tolist())
+    payer = _payer_lookup(sorted(set(council[1]) - {""}), regs)
+    final, final_code, take = _in_contexts(decisions, keys, texts, codes, council, expense, payer, cfg)
+
+    out = df.copy(deep=not _COPY_ON_WRITE)
+    out["supplier_id"] = _string_column(entity_ids, codes)
+    # never repeat a private person's name in a column meant for display
+    out["canonical_name"] = _string_column(
+        [INDIVIDUAL_LABEL if d.sector == "individual" else canonical[k] for d, k in zip(final, final_code, strict=True)],
+        take)
+    out["sector"] = _string_column([d.sector for d in final], take)
+    out["subsector"] = _string_column([d.subsector for d in final], take)
+    out["confidence"] = _rounded_confidences(final)[take]
+    out["evidence"] = _string_column([d.evidence for d in final], take)
+    return out
+
+
+def _in_contexts(decisions: list[Decision], keys: list[str], texts: list[str], codes: np.ndarray,
+                 council: tuple[np.ndarray, list[str]], expense: tuple[np.ndarray, list[str]],
+                 payer: dict[str, tuple[str | None, str]], cfg: dict) -> tuple[list[Decision], list[int], np.ndarray]:
+    """Each row's decision in its council and expense-type context: ``final[take[row]]``.
+
+    Why: the input is often one row per (council, payee), so calling ``_in_context`` and
+    ``_by_expense_type`` on every row was the slowest step at scale, while they change almost no
+    decision. Rows are screened with numpy on the conditions those functions test (each a necessary
+    condition for a change); only rows that pass are decided in Python, by those same functions.
+    ``final`` starts as ``decisions`` (so ``take`` starts as ``codes``); ``final_code[j]`` is the
+    distinct name behind ``final[j]``.
+    """
+    council_codes, council_values = council
+    expense_codes, expense_values = expense
+    overrides = load_overrides()
+    spec = cfg.get("expense_transfer")
+
+    # per council value: (org-id, council key) of the payer, as ints comparable with the decisions' below
+    payers = [payer.get(c) for c in council_values]
+    payer_orgs = {p[0] for p in payers if p and p[0] is not None}
+    org_id = {o: i for i, o in enumerate(sorted(payer_orgs))}
+    payer_words = {p[1].split(" ", 1)[0] for p in payers if p and p[1]}
+    word_id = {w: i for i, w in enumerate(sorted(payer_words))}
+    override_councils = {c for _, c in overrides if c}
+    override_keys = {k for k, c in overrides if c}
+    c_active = np.array([bool(p) for p in payers], dtype=bool)
+    c_override = np.array([bool(c) and c in override_councils for c in council_values], dtype=bool)
+    c_org = np.array([org_id[p[0]] if p and p[0] is not None else -2 for p in payers], dtype=np.int64)
+    c_has_key = np.array([bool(p and p[1]) for p in payers], dtype=bool)
+    c_word = np.array([word_id[p[1].split(" ", 1)[0]] if p and p[1] else -2 for p in payers], dtype=np.int64)
+
+    # per distinct name: what in its decision could react to a council
+    d_passive = np.array([d.step in ("override", "redaction") for d in decisions], dtype=bool)
+    d_override = np.array([k in override_keys for k in keys], dtype=bool)
+    d_org = np.array([org_id.get(d.org_id, -1) for d in decisions], dtype=np.int64)
+    d_local_authority = np.array([d.sector == "public" and d.subsector == "local_authority" for d in decisions],
+                                 dtype=bool)
+    d_weak = np.array([d.sector in ("private", "unknown") and d.confidence < 0.9 for d in decisions], dtype=bool)
+    d_word = np.array([word_id.get(t.split(" ", 1)[0], -1) for t in texts], dtype=np.int64)
+    d_levy = np.array([bool(spec) and d.sector in spec["sectors"] and d.step != "override" for d in decisions],
+                      dtype=bool)
+    e_levy = np.array([bool(spec and e and re.search(spec["pattern"], plain_text(e))) for e in expense_values],
+                      dtype=bool)
+
+    # ``_in_context``: a council override; else the payer itself (same org-id, or a local authority with
+    # the payer's key); else a weak decision whose text starts with the payer's key (so its first word)
+    cc, dc = council_codes, codes
+    payer_cue = ((d_org[dc] == c_org[cc]) | (d_local_authority[dc] & c_has_key[cc])
+                 | (d_weak[dc] & (d_word[dc] == c_word[cc])))
+    screened = (c_override[cc] & d_override[dc]) | (c_active[cc] & ~d_passive[dc] & payer_cue)
+    screened |= e_levy[expense_codes] & d_levy[dc]  # ``_by_expense_type`` on an unchanged decision
+    rows = np.flatnonzero(screened)
+    del payer_cue, screened
+
+    final = list(decisions)
+    final_code = list(range(len(decisions)))
+    take = codes.copy()
     contextual: dict[tuple[str, str, int], int] = {}
-    final: list[Decision] = []
-    row_final = []
-    for c, e, code in zip(council, expense, codes, strict=True):
-        ck = (c, e, code)
+    for row, c, e, code in zip(rows.tolist(), cc[rows].tolist(), expense_codes[rows].tolist(), dc[rows].tolist(),
+                               strict=True):
+        ck = (council_values[c], expense_values[e], code)
         j = contextual.get(ck)
         if j is None:
-            dec = _in_context(decisions[code], keys[code], texts[code], c, payer.get(c), cfg)
+            dec = _in_context(decisions[code], keys[code], texts[code], council_values[c], payers[c], cfg)
             j = contextual[ck] = len(final)
-            final.append(_by_expense_type(dec, e, cfg))
-        row_final.append(j)
-    take = np.asarray(row_final, dtype=np.int64)
-    codes_arr = np.asarray(codes, dtype=np.int64)
-    out = df.copy()
-    out["supplier_id"] = np.asarray(entity_ids, dtype=object)[codes_arr]
-    # never repeat a private person's name in a column meant for display
-    individual = np.array([d.sector == "individual" for d in final], dtype=bool)[take]
-    out["canonical_name"] = np.where(individual, INDIVIDUAL_LABEL, np.asarray(canonical, dtype=object)[codes_arr])
-    out["sector"] = np.asarray([d.sector for d in final], dtype=object)[take]
-    out["subsector"] = np.asarray([d.subsector for d in final], dtype=object)[take]
-    out["confidence"] = np.asarray([round(float(d.confidence), 3) for d in final], dtype="float64")[take]
-    out["evidence"] = np.asarray([d.evidence for d in final], dtype=object)[take]
+            final.append(_by_expense_type(dec, expense_values[e], cfg))
+            final_code.append(code)
+        take[row] = j
+    return final, final_code, take
+
+
+def _rounded_confidences(decisions: list[Decision]) -> np.ndarray:
+    """``round(confidence, 3)`` of each decision; a run has a handful of distinct confidences, so each is
+    rounded once."""
+    memo: dict[float, float] = {}
+    out = np.empty(len(decisions), dtype="float64")
+    for i, d in enumerate(decisions):
+        r = memo.get(d.confidence)
+        if r is None:
+            r = memo[d.confidence] = round(float(d.confidence), 3)
+        out[i] = r
     return out
+
+
+# With copy-on-write (always on from pandas 3) a shallow copy of the input cannot be changed through the
+# output: the input columns need not be duplicated.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or pd.get_option("mode.copy_on_write") is True
+
+
+def _inferred_string_dtype() -> pd.StringDtype | None:
+    """The Arrow-backed dtype pandas gives an object array of strings (pandas >= 3), else None."""
+    dtype = pd.Series(np.array(["x"], dtype=object)).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return dtype
+    return None
+
+
+_STRING_DTYPE = _inferred_string_dtype()
+
+
+def _string_column(values: list, take: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``np.asarray(values, dtype=object)[take]``, stored as pandas would store it.
+
+    Why: where pandas keeps strings in Arrow, an Arrow ``take`` builds the column directly, instead of
+    an object array of millions of references that pandas then converts string by string.
+    """
+    if _STRING_DTYPE is not None and all(type(v) is str for v in values):
+        return pd.array(pa.array(values, type=pa.large_string()).take(pa.array(take)), dtype=_STRING_DTYPE)
+    return np.asarray(values, dtype=object)[take]
 
 
 def _plain_texts(names: list[str], name_arr: pa.Array) -> list[str]:
@@ -501,7 +699,17 @@ def _match_keys(names: list[str], name_arr: pa.Array, texts: list[str]) -> list[
     raw = np.zeros(len(names), dtype=bool)
     for cue in MATCH_KEY_RAW_CUES:
         raw |= regex_mask(name_arr, cue)
-    return [match_key(n) if r else match_key_from_plain(t) for n, t, r in zip(names, texts, raw.tolist(), strict=True)]
+    from_plain: dict[str, str] = {}  # names differing only in case or punctuation share a plain text
+    out = []
+    for n, t, r in zip(names, texts, raw.tolist(), strict=True):
+        if r:
+            out.append(match_key(n))
+            continue
+        key = from_plain.get(t)
+        if key is None:
+            key = from_plain[t] = match_key_from_plain(t)
+        out.append(key)
+    return out
 
 
 def _intrinsic(distinct: pd.DataFrame, name_arr: pa.Array, texts: list[str], keys: list[str], regs: Registers,
@@ -539,12 +747,13 @@ def _intrinsic(distinct: pd.DataFrame, name_arr: pa.Array, texts: list[str], key
         ckeys = [""] * len(names)
 
     ind_cfg = cfg["individuals"]
+    everywhere = {k: d for (k, council), d in overrides.items() if not council}
     out: list[Decision] = []
     for i, text in enumerate(texts):
         cn, ch, red, key = cns[i], chs[i], reds[i], keys[i]
         cands: list[Decision] = []
-        if (key, "") in overrides:
-            cands.append(overrides[(key, "")])
+        if key in everywhere:
+            cands.append(everywhere[key])
         if red:
             cands.append(_REDACTED_FLAG)
         elif not text:
@@ -578,7 +787,7 @@ def _intrinsic(distinct: pd.DataFrame, name_arr: pa.Array, texts: list[str], key
                 if d:
                     conf = d.confidence if councilish[i] else 0.75
                     cands.append(replace(d, confidence=conf, step="register"))
-        hits = name_hits.get(key, set())
+        hits = name_hits.get(key)
         if hits:
             ds = [regs.decide(facts.get(o, []), "name", text) for o in sorted(hits)]
             ds = [d for d in ds if d]
@@ -631,30 +840,32 @@ def _has_trading_name(name: str) -> bool:
 
 
 def _unify(distinct: pd.DataFrame, decisions: list[Decision], entity_ids: list[str], methods: list[str],
-           rows_per_name: Counter) -> tuple[list[Decision], list[str]]:
+           rows_per_name: Sequence[int]) -> tuple[list[Decision], list[str]]:
     """One decision and one display name per entity: the most confident member's decision."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, e in enumerate(entity_ids):
-        groups[e].append(i)
     out = list(decisions)
-    canonical = [""] * len(decisions)
     names = distinct["name"].tolist()
-    for members in groups.values():
-        if len(members) == 1:  # most entities: its own decision, its register name or its own spelling
-            i = members[0]
-            canonical[i] = decisions[i].canonical or names[i]
-            continue
-        best_i = max(members, key=lambda i: decisions[i].rank())
+    # most entities have one member: its own decision, its register name or its own spelling
+    canonical = [d.canonical or n for d, n in zip(decisions, names, strict=True)]
+    # members of the larger entities, grouped by entity (in order of first member), ascending within each
+    group, _ = pd.factorize(np.asarray(entity_ids, dtype=object))
+    shared = np.flatnonzero(np.bincount(group)[group] > 1)
+    shared = shared[np.argsort(group[shared], kind="stable")]
+    starts = np.flatnonzero(np.diff(group[shared], prepend=-1)).tolist()
+    ranks = [d.rank() for d in decisions]
+    shared_list = shared.tolist()
+    for start, end in pairwise([*starts, len(shared_list)]):
+        members = shared_list[start:end]
+        best_i = max(members, key=ranks.__getitem__)
         best = decisions[best_i]
         register_name = next((decisions[i].canonical for i in members if decisions[i].canonical), None)
         counts = Counter()
         for i in members:
-            counts[names[i]] += rows_per_name.get(i, 0)
+            counts[names[i]] += rows_per_name[i]
         popular = max(counts.items(), key=lambda kv: (kv[1], len(kv[0]), kv[0]))[0] if counts else ""
         name = register_name or popular
         for i in members:
             canonical[i] = name
-            if i != best_i and decisions[i].rank() < best.rank() and decisions[i].step not in ("redaction",):
+            if i != best_i and ranks[i] < ranks[best_i] and decisions[i].step not in ("redaction",):
                 how = methods[i] if methods[i] != "single" else "same entity"
                 alias = "another spelling" if best.sector == "individual" else repr(names[best_i])
                 out[i] = replace(best, evidence=f"{best.evidence} [via alias {alias}, {how}]")

@@ -49,7 +49,12 @@ def display_name(raw: object) -> str:
     if raw is None or (isinstance(raw, float) and raw != raw):
         return ""
     text = str(raw)
-    if not _NEEDS_CLEANING.search(text):
+    if text.isascii() and text.isprintable():
+        # the only whitespace printable ASCII has is " ", and it has no invisible characters: string
+        # tests in C answer what _NEEDS_CLEANING would, for most names
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+    elif not _NEEDS_CLEANING.search(text):
         return text
     return _SPACES.sub(" ", _INVISIBLE.sub(" ", text)).strip()
 
@@ -88,11 +93,23 @@ def _suffix_re(suffixes: tuple[str, ...]) -> re.Pattern:
 
 _SUFFIX_RE = _suffix_re(LEGAL_SUFFIXES)
 _FUZZY_SUFFIX_RE = _suffix_re(LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES)
+# The last word of each pattern's suffixes. A suffix match ends the text, so a text whose last word is
+# none of these (most names) has nothing to strip: one split instead of a regular-expression search.
+_LAST_WORDS = {pattern: frozenset(s.split()[-1] for s in suffixes)
+               for pattern, suffixes in ((_SUFFIX_RE, LEGAL_SUFFIXES),
+                                         (_FUZZY_SUFFIX_RE, LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES))}
 
 
 def _strip_suffixes(text: str, pattern: re.Pattern) -> str:
     """Drop trailing legal forms, always keeping the first word ("Company Ltd" → "company")."""
-    return pattern.sub("", text) if " " in text else text
+    if " " not in text:
+        return text
+    last_words = _LAST_WORDS.get(pattern)
+    if last_words is not None:
+        words = text.rsplit(None, 1)
+        if words and words[-1] not in last_words:
+            return text
+    return pattern.sub("", text)
 
 
 def match_key(raw: object) -> str:
@@ -117,7 +134,9 @@ def match_key_from_plain(text: str) -> str:
     words = text.split()
     if len(words) > 1 and words[0] == "the":
         words = words[1:]
-    return _strip_suffixes(" ".join(_join_initials(words)), _SUFFIX_RE)
+    if words and min(map(len, words)) == 1:  # only a one-letter word can start a run of initials
+        words = _join_initials(words)
+    return _strip_suffixes(" ".join(words), _SUFFIX_RE)
 
 
 def _join_initials(words: list[str]) -> list[str]:

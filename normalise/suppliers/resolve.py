@@ -274,30 +274,32 @@ def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
     for the run."""
     out: list[tuple[str, str]] = []
     n = len(words)
+    # the leading words must say whose name this is, not just where or what; every lead starts with
+    # words[0], so it alone decides
+    if n < 2 or words[0] in DISTINGUISHING or words[0] in IGNORABLE_EXTRA:
+        return out
+    # tails[p]: words[p:] without ignorable words, joined (worked out once, not once per signature)
+    tails = [""] * (n + 1)
+    for p in range(n - 1, -1, -1):
+        w = words[p]
+        if w in IGNORABLE_EXTRA:
+            tails[p] = tails[p + 1]
+        else:
+            tails[p] = f"{w} {tails[p + 1]}" if tails[p + 1] else w
+    # a word that may stand in a run: >= 3 letters, no digits, not a place/NHS/school or ignorable word
+    in_run = [len(w) >= INITIALISM_WORD_MIN and w.isalpha() and w not in DISTINGUISHING
+              and w not in IGNORABLE_EXTRA for w in words]
     for k in range(1, n):
-        lead = words[:k]
-        if all(w in DISTINGUISHING or w in IGNORABLE_EXTRA for w in lead):
-            break  # the leading words must say whose name this is, not just where or what
-        head = " ".join(lead)
+        head = " ".join(words[:k])
         t = words[k]
         if _could_be_initialism(t):
-            tail = " ".join(w for w in words[k + 1:] if w not in IGNORABLE_EXTRA)
-            out.append((f"{head}|{t}|{tail}", "A"))
-        for m in range(INITIALISM_MIN, INITIALISM_MAX + 1):
-            run = words[k:k + m]
-            if len(run) < m:
+            out.append((f"{head}|{t}|{tails[k + 1]}", "A"))
+        if not in_run[k]:
+            continue
+        for m in range(INITIALISM_MIN, min(INITIALISM_MAX, n - k) + 1):
+            if not in_run[k + m - 1]:
                 break
-            w = run[-1]
-            if (len(w) < INITIALISM_WORD_MIN or not w.isalpha() or w in DISTINGUISHING
-                    or w in IGNORABLE_EXTRA):
-                break
-            if m == INITIALISM_MIN:  # check the first word of the run once
-                w0 = run[0]
-                if (len(w0) < INITIALISM_WORD_MIN or not w0.isalpha() or w0 in DISTINGUISHING
-                        or w0 in IGNORABLE_EXTRA):
-                    break
-            tail = " ".join(x for x in words[k + m:] if x not in IGNORABLE_EXTRA)
-            out.append((f"{head}|{''.join(x[0] for x in run)}|{tail}", "B"))
+            out.append((f"{head}|{''.join(x[0] for x in words[k:k + m])}|{tails[k + m]}", "B"))
     return out
 
 
@@ -358,7 +360,10 @@ def resolve(
 
     by_id: dict[str, int] = {}
     for i in range(n):
-        ids = ([org_ids[i]] if org_ids[i] else []) + list(id_keys[i] if id_keys is not None else [])
+        extra = id_keys[i] if id_keys is not None else ()
+        if not org_ids[i] and not extra:  # most names: nothing to join on
+            continue
+        ids = ([org_ids[i]] if org_ids[i] else []) + list(extra)
         for ident in ids:
             if ident in by_id:
                 if uf.union(by_id[ident], i, check_sector=False):
@@ -379,19 +384,20 @@ def resolve(
             by_key[key] = i
 
     distinct = list(by_key)
+    first = list(by_key.values())  # the first name with each distinct key
     fkeys = [fuzzy_key(k) for k in distinct]
     fwords = [k.split() for k in fkeys]
     for a, b, score in fuzzy_pairs(fkeys, compatible_only=True):
         if not _words_compatible(fwords[a], fwords[b]):
             continue
-        ia, ib = by_key[distinct[a]], by_key[distinct[b]]
+        ia, ib = first[a], first[b]
         if uf.union(ia, ib):
             for i in (ia, ib):
                 if method[i] in ("single", "exact"):
                     method[i] = f"fuzzy:{score}"
 
     for a, b in initialism_pairs(fkeys):
-        ia, ib = by_key[distinct[a]], by_key[distinct[b]]
+        ia, ib = first[a], first[b]
         if uf.union(ia, ib):
             for i in (ia, ib):
                 if method[i] in ("single", "exact"):
@@ -407,6 +413,5 @@ def resolve(
         if org:
             entity[r] = org
         else:
-            named = sorted(keys[i] for i in idx if keys[i])
-            entity[r] = local_id(named[0] if named else "")
+            entity[r] = local_id(min((keys[i] for i in idx if keys[i]), default=""))
     return [entity[r] for r in roots], method
