@@ -109,7 +109,7 @@ class Totals:
         self.parts["aliases"].append(_sum(base[named.to_numpy()], ALIAS_KEY, SUMS))
         files = base[["source_sha256", "is_individual"]].assign(is_redacted=base["is_redacted"].astype(np.int64))
         self.parts["files"].append(_sum(files, FILE_KEY, ["is_individual", "is_redacted"]))
-        council = _codes(keys_text(t["council_id"]))
+        council = _codes(pc.fill_null(t["council_id"], ""))  # as in the category keys
         for kind, value, code in (("expense_type", shaped.expense_value, shaped.expense_code),
                                   ("service_area", shaped.service_value, None)):
             cats = pd.DataFrame({"value": _codes(value), "council": council,
@@ -136,7 +136,3 @@ class Totals:
                 out[k] = out[k].where(out[k].notna(), None)
         return out
 
-
-def keys_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Council ids as in category keys (missing as "")."""
-    return pc.fill_null(col, "")
