@@ -107,15 +107,18 @@ async def council(request, datasette):
     latest = site_measures.latest_year(years)
     divisions = await _rows(db, "select * from council_year_division where council_id = :c "
                                 "order by financial_year, total_pence desc", {"c": cid})
-    top = await _rows(db, """
-        select s.supplier_id, s.name, s.sector, sum(y.payments) payments, sum(y.total_pence) total_pence
-        from supplier_council_year y join suppliers s on s.supplier_id = y.supplier_id
-        where y.council_id = :c group by 1, 2, 3 order by total_pence desc limit 20""", {"c": cid})
+    # Sum per supplier on the covering (council_id, supplier_id, payments, total_pence) index first,
+    # then join: a council pays ~10k suppliers, and joining before grouping cost ~40 ms at 10M rows.
+    per_supplier = """select supplier_id, sum(payments) payments, sum(total_pence) total_pence
+        from supplier_council_year where council_id = :c group by supplier_id"""
+    top = await _rows(db, f"""
+        select s.supplier_id, s.name, s.sector, t.payments, t.total_pence
+        from ({per_supplier} order by total_pence desc limit 20) t
+        join suppliers s on s.supplier_id = t.supplier_id order by t.total_pence desc""", {"c": cid})
     models = await _rows(db, f"""
-        select s.supplier_id, s.name, s.sector, s.subsector, sum(y.payments) payments, sum(y.total_pence) total_pence
-        from supplier_council_year y join suppliers s on s.supplier_id = y.supplier_id
-        where y.council_id = :c and s.sector in {EXTERNAL_MODELS!r} group by 1, 2, 3, 4
-        order by total_pence desc limit 30""", {"c": cid})
+        select s.supplier_id, s.name, s.sector, s.subsector, t.payments, t.total_pence
+        from ({per_supplier}) t join suppliers s on s.supplier_id = t.supplier_id
+        where s.sector in {EXTERNAL_MODELS!r} order by t.total_pence desc limit 30""", {"c": cid})
     delivery = []
     if "council_year_delivery_models" in await _tables(db):
         delivery = await _rows(db, "select * from council_year_delivery_models where council_id = :c "
