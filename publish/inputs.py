@@ -98,28 +98,25 @@ class NormalisedDir:
                      ) -> Iterator[pd.DataFrame]:
         """Counted rows in batches of at least ``min_rows`` (whole files): pandas' per-call overhead
         is paid per batch, not per file, so a thousand small monthly files cost what one big one does."""
-        parts, n = [], 0
-        for _sha, table in self._iter_tables(columns):
-            parts.append(table)
-            n += table.num_rows
-            if n >= min_rows:
-                yield _to_pandas(parts)
-                parts, n = [], 0
-        if parts:
+        for parts in self._grouped(columns, min_rows):
             yield _to_pandas(parts)
-
 
     def iter_tables(self, columns: list[str] | None = None, min_rows: int = 250_000) -> Iterator[pa.Table]:
         """Like :meth:`iter_batches`, as Arrow tables (what the build shapes and inserts)."""
+        for parts in self._grouped(columns, min_rows):
+            yield _concat(parts)
+
+    def _grouped(self, columns: list[str] | None, min_rows: int) -> Iterator[list[pa.Table]]:
+        """Per-file tables grouped until a group holds at least ``min_rows`` rows."""
         parts, n = [], 0
         for _sha, table in self._iter_tables(columns):
             parts.append(table)
             n += table.num_rows
             if n >= min_rows:
-                yield _concat(parts)
+                yield parts
                 parts, n = [], 0
         if parts:
-            yield _concat(parts)
+            yield parts
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
