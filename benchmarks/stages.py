@@ -10,6 +10,7 @@ rather than inventing a figure.
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import sys
 import time
@@ -67,9 +68,25 @@ def build(data_dir: str, registry: str | None) -> dict:
     accepted = inspect.signature(build_database).parameters
     # No progress bar in a measured child; downloads (CSV/Parquet exports) are not the database.
     kwargs.update({k: False for k in ("progress", "downloads") if k in accepted})
+    stages = _StageLog()
+    logging.getLogger("publish.build").addHandler(stages)
+    logging.getLogger("publish.build").setLevel(logging.INFO)
     start = time.perf_counter()
     build_database(data, data / "councilspend.db", **kwargs)
-    return {"seconds": time.perf_counter() - start}
+    return {"seconds": time.perf_counter() - start, "build_stages": stages.stages}
+
+
+class _StageLog(logging.Handler):
+    """Collects the build's own stage log ("build stage NAME: S s (RSS now M MB)") for the JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.stages: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("build stage") and len(record.args or ()) == 3:
+            name, seconds, rss = record.args
+            self.stages.append({"stage": name, "seconds": round(seconds, 2), "rss_mb": round(rss)})
 
 
 def pipeline(data_dir: str, workers: int, registry: str | None) -> dict:
@@ -86,7 +103,7 @@ def pipeline(data_dir: str, workers: int, registry: str | None) -> dict:
 
     version = getattr(importlib.import_module("normalise.pipeline"), "NORMALISER_VERSION", None)
     return {"normalise_seconds": norm["seconds"], "build_seconds": built["seconds"], "rows": norm["rows"],
-            "normaliser_version": version}
+            "normaliser_version": version, "build_stages": built.get("build_stages", [])}
 
 
 def pandas_floor(csv_path: str, db_path: str) -> dict:

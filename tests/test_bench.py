@@ -60,6 +60,12 @@ def test_pipeline_figures_when_the_stages_exist(bench_result):
     assert isinstance(m["pipeline_vs_sqlite_utils"], float)
     assert isinstance(m["rerun_share"], float)
     assert isinstance(m["speedup_2_workers"], float)
+    # The build's own stage log comes back with the figures: where a national build's time goes.
+    stages = data["stages"]["pipeline"]["build_stages"]
+    names = [s["stage"] for s in stages]
+    assert names[0] == "distinct keys" and "payments" in names and "indexes and full-text search" in names
+    assert all(s["seconds"] >= 0 and s["rss_mb"] > 10 for s in stages)
+    assert any(n.startswith("build stages: distinct keys") for n in data["notes"])
 
 
 def test_table_printed(bench_result):
