@@ -15,14 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from councilspend.schemas import field_names
+from councilspend.schemas import descriptor, field_names
 
 log = logging.getLogger(__name__)
 
 PAYMENT_COLUMNS = field_names("payment")
 REQUIRED = ["council_id", "amount", "source_sha256", "source_row"]
+_ARROW = {"number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool_()}
+#: Each payment column's Arrow type, from the contract (text and dates are strings in the Parquet).
+_CONTRACT = {f["name"]: f.get("type", "string") for f in descriptor("payment")["fields"]}
+ARROW_TYPES = {name: _ARROW.get(kind, pa.large_string()) for name, kind in _CONTRACT.items()}
 
 
 class InputError(Exception):
@@ -72,9 +77,10 @@ class NormalisedDir:
         missing = [c for c in REQUIRED if c in wanted and c not in table.column_names]
         if missing:
             raise InputError(f"{path}: missing required column(s) {', '.join(missing)}")
+        table = _conform(table, path)
         for col in wanted:
             if col not in table.column_names:
-                table = table.append_column(col, pa.nulls(table.num_rows))
+                table = table.append_column(col, pa.nulls(table.num_rows, ARROW_TYPES.get(col, pa.large_string())))
         return table.select(wanted)
 
     def read_rows(self, sha: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -117,6 +123,37 @@ class NormalisedDir:
                 parts, n = [], 0
         if parts:
             yield parts
+
+
+def _conform(table: pa.Table, path: Path) -> pa.Table:
+    """Cast each column to its contract type; a value that is not of it is an error naming the file,
+    the source row and the field (the caller records the file as unreadable and goes on)."""
+    for i, name in enumerate(table.column_names):
+        want = ARROW_TYPES.get(name)
+        col = table.column(i)
+        if want is not None and col.type != want:
+            try:
+                table = table.set_column(i, name, col.cast(want))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+                raise InputError(_bad_value(table, path, name, want, exc)) from exc
+    if "amount" in table.column_names and table["amount"].null_count:
+        row = _source_row(table, pc.index(pc.is_null(table["amount"]), True).as_py())
+        raise InputError(f"{path}: row {row}: field 'amount' is empty (the contract requires it)")
+    return table
+
+
+def _bad_value(table: pa.Table, path: Path, name: str, want: pa.DataType, exc: Exception) -> str:
+    """Which row's value failed the cast (the error path only, so a Python loop is fine)."""
+    for i, value in enumerate(table[name].to_pylist()):
+        try:
+            pa.array([value]).cast(want)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return f"{path}: row {_source_row(table, i)}: field {name!r}: {value!r} is not a {_CONTRACT[name]}"
+    return f"{path}: field {name!r} is not a {_CONTRACT[name]} ({exc})"
+
+
+def _source_row(table: pa.Table, i: int) -> object:
+    return table["source_row"][i].as_py() if "source_row" in table.column_names else i + 1
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

@@ -192,6 +192,29 @@ def test_unreadable_rows_file_is_reported_and_others_still_published(tmp_path: P
     assert q(db, "select count(*) from payments")[0][0] == good["rows_kept"].astype(int).sum()
 
 
+def test_rows_file_with_a_value_of_the_wrong_type_names_file_row_and_field(tmp_path: Path) -> None:
+    """A Parquet file whose amount is text ('twelve') is reported with its row; the others are published."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    norm = write_sample_normalised(tmp_path / "normalised", months=2, n_repeats=1)
+    files = pd.read_csv(norm / "files.csv", dtype=str, keep_default_na=False)
+    bad = files.loc[files["status"] == "counted", "sha256"].iloc[0]
+    path = norm / "rows" / f"{bad}.parquet"
+    table = pq.read_table(path)
+    amounts = table["amount"].cast(pa.string()).to_pylist()
+    amounts[2] = "twelve"
+    table = table.set_column(table.column_names.index("amount"), "amount", pa.array(amounts))
+    pq.write_table(table, path)
+    row = table["source_row"][2].as_py()
+    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    status, reason = q(db, "select status, reason from files where sha256 = ?", (bad,))[0]
+    assert status == "unreadable"
+    assert f"{bad}.parquet: row {row}: field 'amount': 'twelve' is not a number" in reason
+    good = files[(files["status"] == "counted") & (files["sha256"] != bad)]
+    assert q(db, "select count(*) from payments")[0][0] == good["rows_kept"].astype(int).sum()
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
