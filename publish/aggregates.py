@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from publish.enrich import WITHHELD_ID
+from publish.keys import CATEGORY_KEY
 from publish.payment_rows import Shaped
 
 #: The grain of ``publish.measures.compute``'s input and of the council summaries.
@@ -24,7 +25,6 @@ MEASURE_KEY = ["council_id", "financial_year", "month", "sector", "sercop_group"
                "is_redacted", "is_card"]
 SUPPLIER_KEY = ["supplier_id", "council_id", "financial_year"]
 ALIAS_KEY = ["supplier_id", "supplier_name", "council_id"]
-CATEGORY_KEY = ["kind", "value", "council", "code"]
 FILE_KEY = ["source_sha256"]
 SUMS = ["payments", "total_pence"]
 

@@ -308,8 +308,9 @@ def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: pd.DataFram
 
 
 def _write_suppliers(conn: sqlite3.Connection, entities: pd.DataFrame, by_year: pd.DataFrame) -> None:
-    """One row per entity; totals come from the payments actually published."""
-    first = entities.drop_duplicates("supplier_id").set_index("supplier_id")
+    """One row per entity (``entities``: one row per supplier_id); totals come from the payments
+    actually published."""
+    first = entities.set_index("supplier_id")
     g = by_year.groupby("supplier_id")
     totals = pd.DataFrame({"councils": g["council_id"].nunique(), "payments": g["payments"].sum(),
                            "total_pence": g["total_pence"].sum(), "first_year": g["financial_year"].min(),

@@ -11,14 +11,14 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from normalise.categories.row_values import EXPENSE_COLUMNS, SERVICE_COLUMNS
+
 SEP = "\x1f"
 #: Payee key parts, named as ``normalise.suppliers.classify_suppliers`` reads them.
 SUPPLIER_KEY = ["council", "supplier_name", "supplier_company_number", "supplier_charity_number",
                 "supplier_vat_number", "is_redacted"]
 CATEGORY_KEY = ["kind", "value", "council", "code"]
 #: Canonical columns the keys are made from (what pass 1 reads).
-EXPENSE_COLUMNS = ("expense_type", "procurement_category", "description")
-SERVICE_COLUMNS = ("service_area", "directorate", "cost_centre")
 SOURCE_COLUMNS = ["council_id", "supplier_name", "supplier_company_number", "supplier_charity_number",
                   "supplier_vat_number", "is_redacted", "expense_code", *EXPENSE_COLUMNS, *SERVICE_COLUMNS]
 

@@ -128,7 +128,7 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
                                  individual),
         "is_card": keys.flag(rows, "is_card").cast(pa.int64()),
         "source_sha256": keys.column(rows, "source_sha256"),
-        "source_row": _integers(rows, "source_row"),
+        "source_row": rows["source_row"],  # int64: publish.inputs casts every file to the contract
     }
     for name in PASS_THROUGH:
         cols[name] = keys.column(rows, name)
@@ -163,16 +163,6 @@ def _pence(rows: pa.Table) -> pa.ChunkedArray:
     missing = np.isnan(values)
     pence = np.round(np.where(missing, 0, values) * 100).astype(np.int64)
     return pa.chunked_array([pa.array(pence, pa.int64(), mask=missing)])
-
-
-def _integers(rows: pa.Table, name: str) -> pa.ChunkedArray:
-    if name not in rows.column_names:
-        return pa.chunked_array([pa.nulls(rows.num_rows, pa.int64())])
-    col = rows[name]
-    if pa.types.is_integer(col.type):
-        return col.cast(pa.int64())
-    s = pd.to_numeric(col.to_pandas(), errors="coerce").astype("Int64")
-    return pa.chunked_array([pa.array(s, pa.int64())])
 
 
 def _scrubbed(description: pa.ChunkedArray, name: pa.ChunkedArray, individual: pa.ChunkedArray
