@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from publish.ingest import ArrowWriter
 from publish.inputs import NormalisedDir, open_normalised
 from publish.payment_rows import Lookups, shape
 from publish.payments_table import as_tuples
+from publish.search_index import SideSearchIndex
 from publish.tables import columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,7 @@ def build_database(
         os.replace(inspect_tmp, inspect_path)
         fingerprint.write_stamp(db_path, inputs)
     finally:
-        for leftover in (tmp, Path(f"{tmp}-journal"), inspect_tmp):
+        for leftover in (tmp, inspect_tmp, *tmp.parent.glob(f"{tmp.name}[.-]*")):
             leftover.unlink(missing_ok=True)
     return db_path
 
@@ -124,8 +127,8 @@ def _remove_stale_temps(db_path: Path) -> None:
     """Delete temp files of builds that were killed (their process is gone)."""
     for p in [*db_path.parent.glob(f".{db_path.name}.building-*"),
               *db_path.parent.glob(f".{inspect_path_for(db_path).name}.building-*")]:
-        pid = p.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+        pid = re.search(r"\.building-(\d+)", p.name)  # also journals and the search index's side files
+        if pid and not psutil.pid_exists(int(pid.group(1))):
             p.unlink(missing_ok=True)
 
 
@@ -191,40 +194,62 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     # Pass 2: payments, a batch of whole files at a time; only running sums stay in memory.
     t3 = bar.add_task("Writing payments", total=len(counted))
     totals = Totals()
+    search = SideSearchIndex(tmp, "payments", summaries.FTS["payments"])
     with _stage("payments"), ArrowWriter(tmp) as writer:
         for rows in nd.iter_tables(PASS2_COLUMNS):
             shaped = shape(rows, lookups, writer.rows + 1)
             writer.append("payments", shaped.table)
+            search.spool(shaped.table)
             totals.add(shaped)
             bar.advance(t3, pc.count_distinct(rows["source_sha256"]).as_py())
+    del lookups
 
-    t4 = bar.add_task("Summaries, indexes and search", total=6)
-    with _stage("summaries"):
-        grain = totals.result("measures")
-        tables = summaries.summary_frames(grain, totals.result("suppliers"))
-        _write_councils(conn, registry, nd)
-        _write_files(conn, nd, totals.result("files"))
-        _write_suppliers(conn, entities, tables["supplier_council_year"])
+    # Three jobs at once, on two cores: SQLite sorts the payments' indexes (a worker thread; SQLite
+    # runs without the GIL), FTS5 indexes the payments into a side database (another), and this
+    # thread computes the summaries. Nothing writes to the database until the sorts are done.
+    t4 = bar.add_task("Summaries, indexes and search", total=5)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
+    try:
+        indexing = pool.submit(summaries.index_table, tmp, "payments")
+        searching = pool.submit(search.build)
+        with _stage("summaries computed"):
+            grain = totals.result("measures")
+            tables = summaries.summary_frames(grain, totals.result("suppliers"))
+            supplier_rows = _supplier_rows(entities, tables["supplier_council_year"])
+            aliases, category_totals = totals.result("aliases"), totals.result("categories")
+            file_rows = _file_rows(nd, totals.result("files"))
+            del totals
         bar.advance(t4)
-        for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
-                      "supplier_council_year"):
-            create(conn, table)
-        summaries.write_aliases(conn, totals.result("aliases"))
-        summaries.write_categories(conn, categories, totals.result("categories"))
-        for name, frame in tables.items():
-            insert_frame(conn, name, frame)
+        with _stage("payment indexes (waited for)"):
+            indexing.result()
         bar.advance(t4)
-        _write_quality(conn, grain)
+        with _stage("summaries written"):
+            _write_councils(conn, registry, nd)
+            insert_rows(conn, "files", file_rows)
+            insert_frame(conn, "suppliers", supplier_rows, list(supplier_rows.columns))
+            for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
+                          "supplier_council_year"):
+                create(conn, table)
+            summaries.write_aliases(conn, aliases)
+            summaries.write_categories(conn, categories, category_totals)
+            for name, frame in tables.items():
+                insert_frame(conn, name, frame)
+            _write_quality(conn, grain)
+            conn.commit()
+        with _stage("measures"):
+            summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), registers_db,
+                                     summaries.coverage_months(nd.files))
         conn.commit()
-    bar.advance(t4)
-    with _stage("measures"):
-        summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), registers_db,
-                                 summaries.coverage_months(nd.files))
-    conn.commit()
-    bar.advance(t4)
-    with _stage("indexes and full-text search"):
-        summaries.add_indexes_and_search(conn)
-    bar.advance(t4)
+        bar.advance(t4)
+        with _stage("other indexes and search"):
+            summaries.add_indexes_and_search(conn, searched_elsewhere=("payments",))
+        with _stage("payments search (waited for, copied in)"):
+            searching.result()
+            search.install(conn)
+        bar.advance(t4)
+    finally:
+        pool.shutdown(wait=True)
+        search.discard()
     conn.execute("PRAGMA analysis_limit=2000")  # sampled statistics: seconds instead of minutes on 10M rows
     with _stage("analyze"):
         conn.execute("ANALYZE")
@@ -285,8 +310,9 @@ def _str_or_none(v: object) -> str | None:
     return None if v in (None, "") else str(v)
 
 
-def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: pd.DataFrame) -> None:
-    """``stats``: individual and redacted rows per published file (``Totals.result("files")``)."""
+def _file_rows(nd: NormalisedDir, stats: pd.DataFrame) -> list[tuple]:
+    """The files table's rows. ``stats``: individual and redacted rows per published file
+    (``Totals.result("files")``)."""
     files = nd.files.copy()
     cols = columns("files")
     for col in cols:
@@ -304,11 +330,11 @@ def _write_files(conn: sqlite3.Connection, nd: NormalisedDir, stats: pd.DataFram
     files = files[cols].replace("", None)
     for col in ("rows_read", "rows_kept", "rows_rejected", "total_pence", "quality_score", "code_fields_present"):
         files[col] = pd.to_numeric(files[col], errors="coerce").astype("Int64")
-    insert_rows(conn, "files", as_tuples(files))
+    return as_tuples(files)
 
 
-def _write_suppliers(conn: sqlite3.Connection, entities: pd.DataFrame, by_year: pd.DataFrame) -> None:
-    """One row per entity (``entities``: one row per supplier_id); totals come from the payments
+def _supplier_rows(entities: pd.DataFrame, by_year: pd.DataFrame) -> pd.DataFrame:
+    """The suppliers table: one row per entity (``entities``: one row per supplier_id); totals come from the payments
     actually published."""
     first = entities.set_index("supplier_id")
     g = by_year.groupby("supplier_id")
@@ -328,7 +354,7 @@ def _write_suppliers(conn: sqlite3.Connection, entities: pd.DataFrame, by_year: 
         "first_year": totals["first_year"].to_numpy(), "last_year": totals["last_year"].to_numpy()})
     for col in ("subsector", "evidence"):  # "" means none, as before
         out[col] = out[col].where(out[col].notna() & (out[col] != ""), None)
-    insert_frame(conn, "suppliers", out, list(out.columns))
+    return out
 
 
 def _write_quality(conn: sqlite3.Connection, grain: pd.DataFrame) -> None:

@@ -169,7 +169,25 @@ def facet_columns(metadata: Path = METADATA) -> dict[str, list[str]]:
     return out
 
 
-def add_indexes_and_search(conn: sqlite3.Connection) -> None:
+def index_table(db_path: Path, table: str) -> None:
+    """Create ``INDEXES[table]`` through a connection of its own.
+
+    The build runs this for payments on a worker thread (SQLite sorts without the GIL) while the
+    main thread computes the summaries and the payments' search index is built beside it.
+    """
+    conn = sqlite3.connect(db_path, timeout=3600)
+    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-200000"):
+        conn.execute(f"PRAGMA {pragma}")
+    db = sqlite_utils.Database(conn)
+    for cols in INDEXES[table]:
+        db[table].create_index(cols, if_not_exists=True)
+    conn.commit()
+    conn.close()
+
+
+def add_indexes_and_search(conn: sqlite3.Connection, searched_elsewhere: tuple[str, ...] = ()) -> None:
+    """Every index and FTS table; tables in ``searched_elsewhere`` get their FTS table another way
+    (``publish.search_index``)."""
     db = sqlite_utils.Database(conn)
     tables = set(db.table_names())
     wanted = {t: list(ix) for t, ix in INDEXES.items()}
@@ -194,4 +212,6 @@ def add_indexes_and_search(conn: sqlite3.Connection) -> None:
                 if col in present:
                     db[name].create_index([col], if_not_exists=True)
     for table, cols in FTS.items():
+        if table in searched_elsewhere:
+            continue
         db[table].enable_fts(cols, fts_version="FTS5", create_triggers=False, replace=True)

@@ -215,6 +215,32 @@ def test_rows_file_with_a_value_of_the_wrong_type_names_file_row_and_field(tmp_p
     assert q(db, "select count(*) from payments")[0][0] == good["rows_kept"].astype(int).sum()
 
 
+def test_payments_search_index_is_what_sqlite_utils_would_build(tmp_path: Path) -> None:
+    """The payments' FTS5 index is built in a side database and copied in (publish/search_index.py):
+    it must pass FTS5's own integrity check against the payments and equal, segment for segment,
+    the index sqlite-utils' ``enable_fts`` builds in place."""
+    import shutil
+
+    import sqlite_utils
+
+    db = build_sample_site(tmp_path, months=2, n_repeats=2)
+    conn = sqlite3.connect(db)
+    conn.execute("insert into payments_fts(payments_fts) values('integrity-check')")
+    assert not list(tmp_path.glob("*.fts*"))
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    other = sqlite3.connect(copy)
+    other.execute("drop table payments_fts")
+    sqlite_utils.Database(other)["payments"].enable_fts(["supplier_name", "description"], fts_version="FTS5",
+                                                         create_triggers=False, replace=True)
+    for shadow in ("data", "idx", "docsize", "config"):
+        sql = f"select * from payments_fts_{shadow} order by 1, 2"
+        assert conn.execute(sql).fetchall() == other.execute(sql).fetchall(), shadow
+    ddl = "select sql from sqlite_master where name = 'payments_fts'"
+    assert conn.execute(ddl).fetchall() == other.execute(ddl).fetchall()
+    assert conn.execute("select count(*) from payments_fts where payments_fts match 'ltd'").fetchone()[0] > 0
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -244,7 +270,7 @@ def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
     assert q(db, "pragma integrity_check") == [("ok",)]
     # The next build cleans the dead build's temporary file and completes.
     build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
-    assert not tmp_db.exists()
+    assert not list(tmp_path.glob(f"{tmp_db.name}*"))  # the database, its journal, the search side files
     assert q(db, "select count(*) from payments")[0][0] > payments_before
 
 
