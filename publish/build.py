@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 import pyarrow as pa
@@ -106,12 +107,14 @@ def inspect_data(tmp: Path, final: Path) -> dict:
     """What ``datasette inspect`` writes, computed for ``tmp`` but naming ``final`` (swapped in later)."""
     from datasette.inspect import inspect_hash
 
-    conn = sqlite3.connect(tmp)
-    tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
-    counts = {t: {"count": conn.execute(f'select count(*) from "{t}"').fetchone()[0]} for t in tables}
-    conn.close()
-    return {final.stem: {"hash": inspect_hash(tmp), "size": tmp.stat().st_size, "file": str(final),
-                         "tables": counts}}
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing gigabytes and counting rows, at once
+        digest = pool.submit(inspect_hash, tmp)
+        conn = sqlite3.connect(tmp)
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+        counts = {t: {"count": conn.execute(f'select count(*) from "{t}"').fetchone()[0]} for t in tables}
+        conn.close()
+        return {final.stem: {"hash": digest.result(), "size": tmp.stat().st_size, "file": str(final),
+                             "tables": counts}}
 
 
 def _default_registry() -> list[dict]:
@@ -187,6 +190,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-200000")
+    conn.execute(f"PRAGMA threads={summaries.SORT_THREADS}")
     for table in ("councils", "files", "suppliers", "payments"):
         create(conn, table)
     conn.commit()
@@ -209,6 +213,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     # thread computes the summaries. Nothing writes to the database until the sorts are done.
     t4 = bar.add_task("Summaries, indexes and search", total=5)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
+    alias_search = None
     try:
         indexing = pool.submit(summaries.index_table, tmp, "payments")
         searching = pool.submit(search.build)
@@ -216,9 +221,14 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
             grain = totals.result("measures")
             tables = summaries.summary_frames(grain, totals.result("suppliers"))
             supplier_rows = _supplier_rows(entities, tables["supplier_council_year"])
-            aliases, category_totals = totals.result("aliases"), totals.result("categories")
+            aliases, category_totals = summaries.alias_rows(totals.result("aliases")), totals.result("categories")
             file_rows = _file_rows(nd, totals.result("files"))
             del totals
+        # Millions of spellings at national scale: their search index is built beside, like payments'.
+        alias_search = SideSearchIndex(tmp, "supplier_aliases", summaries.FTS["supplier_aliases"])
+        alias_ids = pa.array(np.arange(1, len(aliases) + 1, dtype=np.int64))
+        searching_aliases = pool.submit(alias_search.build_from, pa.table(
+            {"id": alias_ids, "alias": pa.array(aliases["alias"].astype(object), pa.large_string())}))
         bar.advance(t4)
         with _stage("payment indexes (waited for)"):
             indexing.result()
@@ -242,14 +252,17 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
         conn.commit()
         bar.advance(t4)
         with _stage("other indexes and search"):
-            summaries.add_indexes_and_search(conn, searched_elsewhere=("payments",))
-        with _stage("payments search (waited for, copied in)"):
-            searching.result()
-            search.install(conn)
+            summaries.add_indexes_and_search(conn, searched_elsewhere=("payments", "supplier_aliases"))
+        with _stage("search indexes (waited for, copied in)"):
+            for future, side in ((searching, search), (searching_aliases, alias_search)):
+                future.result()
+                side.install(conn)
         bar.advance(t4)
     finally:
         pool.shutdown(wait=True)
-        search.discard()
+        for side in (search, alias_search):
+            if side is not None:
+                side.discard()
     conn.execute("PRAGMA analysis_limit=2000")  # sampled statistics: seconds instead of minutes on 10M rows
     with _stage("analyze"):
         conn.execute("ANALYZE")

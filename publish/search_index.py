@@ -37,8 +37,8 @@ class SideSearchIndex:
 
     def __init__(self, db_path: Path, table: str, columns: list[str], id_column: str = "id"):
         self.table, self.columns, self.id_column = table, columns, id_column
-        self.spool_path = Path(f"{db_path}.fts-rows.arrow")
-        self.side_path = Path(f"{db_path}.fts.db")
+        self.spool_path = Path(f"{db_path}.fts-{table}.arrow")
+        self.side_path = Path(f"{db_path}.fts-{table}.db")
         self._spool: pa.ipc.RecordBatchStreamWriter | None = None
         self._schema: pa.Schema | None = None
         self.rows = 0
@@ -51,6 +51,11 @@ class SideSearchIndex:
             self._spool = pa.ipc.new_stream(str(self.spool_path), self._schema)
         self._spool.write_table(part.cast(self._schema))
         self.rows += part.num_rows
+
+    def build_from(self, rows: pa.Table) -> None:
+        """Spool ``rows`` and :meth:`build` (a summary table indexed before it is written)."""
+        self.spool(rows)
+        self.build()
 
     def build(self) -> None:
         """Index the spooled rows into the side database (runs on a worker thread)."""

@@ -46,11 +46,18 @@ FTS: dict[str, list[str]] = {
 }
 
 
-def write_aliases(conn: sqlite3.Connection, aliases: pd.DataFrame) -> None:
-    """Every published spelling per entity and council (``Totals.result("aliases")``)."""
-    df = aliases.rename(columns={"supplier_name": "alias"})
-    cols = ["supplier_id", "alias", "council_id", "payments", "total_pence"]
-    insert_frame(conn, "supplier_aliases", df, cols)
+ALIAS_COLUMNS = ["supplier_id", "alias", "council_id", "payments", "total_pence"]
+
+
+def alias_rows(aliases: pd.DataFrame) -> pd.DataFrame:
+    """Every published spelling per entity and council (``Totals.result("aliases")``), in the order
+    :func:`write_aliases` inserts them: row ``i`` gets rowid ``i + 1`` (what its search index uses)."""
+    return aliases.rename(columns={"supplier_name": "alias"})[ALIAS_COLUMNS].reset_index(drop=True)
+
+
+def write_aliases(conn: sqlite3.Connection, rows: pd.DataFrame) -> None:
+    """``rows`` from :func:`alias_rows`, into an empty ``supplier_aliases``."""
+    insert_frame(conn, "supplier_aliases", rows, ALIAS_COLUMNS)
 
 
 def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -169,6 +176,10 @@ def facet_columns(metadata: Path = METADATA) -> dict[str, list[str]]:
     return out
 
 
+#: Helper threads for SQLite's sorter (``PRAGMA threads``): a 10M-row index sorts in half the time.
+SORT_THREADS = 2
+
+
 def index_table(db_path: Path, table: str) -> None:
     """Create ``INDEXES[table]`` through a connection of its own.
 
@@ -176,7 +187,7 @@ def index_table(db_path: Path, table: str) -> None:
     main thread computes the summaries and the payments' search index is built beside it.
     """
     conn = sqlite3.connect(db_path, timeout=3600)
-    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-200000"):
+    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-200000", f"threads={SORT_THREADS}"):
         conn.execute(f"PRAGMA {pragma}")
     db = sqlite_utils.Database(conn)
     for cols in INDEXES[table]:
