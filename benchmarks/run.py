@@ -239,7 +239,8 @@ class Bench:
             self.notes.append(f"pipeline kept {r.get('rows')} rows of {gen.rows} generated")
         if r.get("build_stages"):
             self.notes.append("build stages: " + " · ".join(
-                f"{s['stage']} {s['seconds']:.1f} s ({s['rss_mb']} MB)" for s in r["build_stages"]))
+                f"{s['stage']} {s['seconds']:.1f} s, CPU {s['cpu_seconds']:.1f} s ({s['rss_mb']} MB)"
+                for s in r["build_stages"]))
 
     def _baselines(self, gen: Generated) -> None:
         sqlite_utils = shutil.which("sqlite-utils", path=str(Path(sys.executable).parent)) or "sqlite-utils"

@@ -77,16 +77,17 @@ def build(data_dir: str, registry: str | None) -> dict:
 
 
 class _StageLog(logging.Handler):
-    """Collects the build's own stage log ("build stage NAME: S s (RSS now M MB)") for the JSON."""
+    """Collects the build's own stage log ("build stage NAME: S s, CPU C s (RSS now M MB)") for the JSON."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.stages: list[dict] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("build stage") and len(record.args or ()) == 3:
-            name, seconds, rss = record.args
-            self.stages.append({"stage": name, "seconds": round(seconds, 2), "rss_mb": round(rss)})
+        if record.msg.startswith("build stage") and len(record.args or ()) == 4:
+            name, seconds, cpu, rss = record.args
+            self.stages.append({"stage": name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+                                "rss_mb": round(rss)})
 
 
 def pipeline(data_dir: str, workers: int, registry: str | None) -> dict:
