@@ -23,12 +23,12 @@ class ArrowWriter:
     next :meth:`append` or on exit.
     """
 
-    def __init__(self, db_path: Path):
+    def __init__(self, db_path: Path, cache_mb: int = 200):
         import adbc_driver_sqlite.dbapi as adbc
 
         self._conn = adbc.connect(str(db_path), autocommit=True)
         self._cur = self._conn.cursor()
-        for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", "PRAGMA cache_size=-200000"):
+        for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", f"PRAGMA cache_size=-{cache_mb * 1000}"):
             self._cur.execute(pragma)
             self._cur.fetchall()
         self._cur.execute("BEGIN")

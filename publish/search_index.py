@@ -67,7 +67,8 @@ class SideSearchIndex:
         side.close()
         if not self.spool_path.exists():
             return
-        with pa.memory_map(str(self.spool_path)) as source, ArrowWriter(self.side_path) as writer:
+        # FTS5 appends its segments: a small page cache does, and it runs beside two other jobs.
+        with pa.memory_map(str(self.spool_path)) as source, ArrowWriter(self.side_path, cache_mb=32) as writer:
             for batch in pa.ipc.open_stream(source):
                 writer.append(f"{self.table}_fts", pa.Table.from_batches([batch]))
         self.spool_path.unlink(missing_ok=True)
