@@ -2,8 +2,9 @@
 
 Two passes over the counted files: pass 1 collects distinct payees and categories and classifies
 each once; pass 2 joins the classifications back batch by batch (whole files, ≥ 250k rows) and
-bulk-inserts. Free text is never held for all rows at once: only a lean frame of classified columns
-(categoricals) stays in memory for the summaries and measures. Everything is written to a temporary
+bulk-inserts, keeping only running sums. Then three jobs share the two cores: payments' index sorts
+(a worker thread), payments' and aliases' FTS5 indexes (side databases, ``publish/search_index.py``)
+and the summaries (this thread), which are written once the sorts release the database. Everything is written to a temporary
 file next to ``db_path`` and swapped in with ``os.replace``: a failed or killed build leaves the
 previous database (and the site serving it) untouched.
 """

@@ -44,9 +44,11 @@ class Lookups:
         """``suppliers``/``categories``: ``publish.enrich.classify_*`` output (key columns as text)."""
         suppliers = suppliers.sort_values("council", kind="stable", ignore_index=True)
         councils = suppliers["council"].astype(str).to_numpy()
-        starts = np.flatnonzero(np.r_[True, councils[1:] != councils[:-1]]) if len(councils) else []
-        ends = [*list(starts[1:]), len(councils)]
-        bounds = {str(councils[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
+        bounds: dict[str, tuple[int, int]] = {}
+        if len(councils):  # no payee at all when every rows file is unreadable
+            starts = np.flatnonzero(np.r_[True, councils[1:] != councils[:-1]])
+            ends = [*list(starts[1:]), len(councils)]
+            bounds = {str(councils[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
         s = pa.Table.from_pandas(suppliers[keys.SUPPLIER_KEY].astype(str), preserve_index=False)
         exp = categories[categories["kind"] == "expense_type"]
         svc = categories[categories["kind"] == "service_area"].drop_duplicates(["value", "council"])

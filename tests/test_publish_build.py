@@ -192,6 +192,21 @@ def test_unreadable_rows_file_is_reported_and_others_still_published(tmp_path: P
     assert q(db, "select count(*) from payments")[0][0] == good["rows_kept"].astype(int).sum()
 
 
+def test_no_readable_rows_still_builds_a_searchable_empty_site(tmp_path: Path) -> None:
+    """Every rows file broken: the files are listed as unreadable, and the empty payments and aliases
+    still get their (side-built) search indexes, so the site's search pages work."""
+    norm = write_sample_normalised(tmp_path / "normalised", months=1, n_repeats=1)
+    files = pd.read_csv(norm / "files.csv", dtype=str, keep_default_na=False)
+    for sha in files.loc[files["status"] == "counted", "sha256"]:
+        (norm / "rows" / f"{sha}.parquet").write_bytes(b"not parquet at all")
+    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    assert q(db, "select count(*) from payments") == [(0,)]
+    assert q(db, "select count(*) from files where status = 'unreadable'")[0][0] == (files["status"] == "counted").sum()
+    for table in ("payments", "supplier_aliases", "suppliers"):
+        assert q(db, f"select count(*) from {table}_fts where {table}_fts match 'ltd'") == [(0,)]
+    assert not list(tmp_path.glob("*.fts*"))
+
+
 def test_rows_file_with_a_value_of_the_wrong_type_names_file_row_and_field(tmp_path: Path) -> None:
     """A Parquet file whose amount is text ('twelve') is reported with its row; the others are published."""
     import pyarrow as pa
