@@ -262,8 +262,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
                 future.result()
                 side.install(conn)
         bar.advance(t4)
-    finally:
-        pool.shutdown(wait=True)
+    finally:  # on failure: drop queued jobs, wait for running ones, then remove their files
+        pool.shutdown(wait=True, cancel_futures=True)
         for side in (search, alias_search):
             if side is not None:
                 side.discard()

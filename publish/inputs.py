@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 from councilspend.schemas import descriptor, field_names
 
 log = logging.getLogger(__name__)
-#: Files read ahead of the one being worked on (a few thousand rows each).
-READ_AHEAD = 8
+#: Threads reading files, and files read ahead of the one being worked on (a few thousand rows each).
 READERS = 2
+READ_AHEAD = READERS + 2
 
 PAYMENT_COLUMNS = field_names("payment")
 REQUIRED = ["council_id", "amount", "source_sha256", "source_row"]
@@ -98,10 +98,11 @@ class NormalisedDir:
             yield sha, _to_pandas([table])
 
     def _iter_tables(self, columns: list[str] | None) -> Iterator[tuple[str, pa.Table]]:
-        """Every counted file's table in order, read ahead on a worker thread (Parquet decodes
+        """Every counted file's table in order, read ahead on worker threads (Parquet decodes
         without the GIL) while the caller works on the last one."""
         counted = self.counted
-        with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="read-ahead") as pool:
+        pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="read-ahead")
+        try:
             ahead: deque[tuple[str, Future]] = deque()
             for i in range(len(counted) + READ_AHEAD):
                 if i < len(counted):
@@ -116,6 +117,8 @@ class NormalisedDir:
                     self.unreadable[sha] = str(exc)
                     continue
                 yield sha, table
+        finally:  # the caller stopped early or failed: do not read the files queued for it
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def iter_batches(self, columns: list[str] | None = None, min_rows: int = 250_000
                      ) -> Iterator[pd.DataFrame]:

@@ -68,7 +68,8 @@ class SideSearchIndex:
         if not self.spool_path.exists():
             return
         # FTS5 appends its segments: a small page cache does, and it runs beside two other jobs.
-        with pa.memory_map(str(self.spool_path)) as source, ArrowWriter(self.side_path, cache_mb=32) as writer:
+        # Read, not memory-mapped: mapped pages read stay counted in the process's RSS (a GB at 10M).
+        with pa.OSFile(str(self.spool_path)) as source, ArrowWriter(self.side_path, cache_mb=32) as writer:
             for batch in pa.ipc.open_stream(source):
                 writer.append(f"{self.table}_fts", pa.Table.from_batches([batch]))
         self.spool_path.unlink(missing_ok=True)
@@ -77,12 +78,16 @@ class SideSearchIndex:
         """Declare the FTS table in ``conn``'s database and copy the side index's shadow tables in."""
         name = f"{self.table}_fts"
         conn.execute(fts_sql(self.table, self.columns))
+        conn.commit()  # ATTACH cannot run inside a transaction
         conn.execute("ATTACH DATABASE ? AS side", (str(self.side_path),))
         try:
             for shadow in SHADOW_TABLES:
                 conn.execute(f'DELETE FROM "{name}_{shadow}"')
                 conn.execute(f'INSERT INTO "{name}_{shadow}" SELECT * FROM side."{name}_{shadow}"')
             conn.commit()
+        except BaseException:
+            conn.rollback()  # else DETACH fails ("database side is locked") and hides this error
+            raise
         finally:
             conn.execute("DETACH DATABASE side")
         self.discard()
