@@ -261,6 +261,34 @@ def test_side_built_search_indexes_find_what_sqlite_utils_indexes_find(tmp_path:
     assert not list(tmp_path.glob("*.fts*"))
 
 
+@pytest.mark.parametrize("failing", ["summary_frames", "write_measures", "side_build"])
+def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    """An error in any of the three jobs that share the cores after the payments pass: the error
+    reaches the caller, the worker threads are done before the temporary files go, none is left,
+    and the previous database is untouched."""
+    import publish.search_index
+    import publish.summaries
+
+    db = build_sample_site(tmp_path, months=1, n_repeats=1)
+    before = _digest(db)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"injected failure in {failing}")
+
+    if failing == "side_build":
+        monkeypatch.setattr(publish.search_index.SideSearchIndex, "build", boom)
+    else:
+        monkeypatch.setattr(publish.summaries, failing, boom)
+    with pytest.raises(RuntimeError, match=f"injected failure in {failing}"):
+        build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
+    assert _digest(db) == before
+    assert not list(tmp_path.glob(".*building-*"))
+    import threading
+
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("build", "sqlite-ingest", "read-ahead"))]
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
