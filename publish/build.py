@@ -35,7 +35,7 @@ from publish.inputs import NormalisedDir, open_normalised
 from publish.payment_rows import Lookups, shape
 from publish.payments_table import as_tuples
 from publish.search_index import SideSearchIndex
-from publish.tables import columns, create, insert_frame, insert_rows
+from publish.tables import build_pragmas, columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +191,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     del suppliers, sup_keys
 
     conn = sqlite3.connect(tmp)
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA cache_size=-200000")
-    conn.execute(f"PRAGMA threads={summaries.SORT_THREADS}")
+    for pragma in build_pragmas():
+        conn.execute(pragma)
     for table in ("councils", "files", "suppliers", "payments"):
         create(conn, table)
     conn.commit()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from publish.tables import build_pragmas
+
 
 class ArrowWriter:
     """Append Arrow tables to existing tables of ``db_path`` in one transaction.
@@ -28,7 +30,7 @@ class ArrowWriter:
 
         self._conn = adbc.connect(str(db_path), autocommit=True)
         self._cur = self._conn.cursor()
-        for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", f"PRAGMA cache_size=-{cache_mb * 1000}"):
+        for pragma in build_pragmas(cache_mb, sort_threads=0):  # appends in order: nothing to sort
             self._cur.execute(pragma)
             self._cur.fetchall()
         self._cur.execute("BEGIN")
