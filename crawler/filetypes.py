@@ -2,7 +2,7 @@
 
 Councils serve files under misleading names (an HTML error page as ``march.csv``, a CSV as
 ``.xls``) or none (``?download=123``), so the name comes from Content-Disposition, then the URL,
-then the Content-Type, and the bytes are sniffed (``normalise.sniff``, the same test the normaliser
+then the Content-Type, and the bytes are sniffed (``councilspend.sniff``, the same test the normaliser
 applies) before anything is stored.
 """
 
@@ -15,8 +15,8 @@ from email.message import Message
 from pathlib import PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from councilspend.sniff import sniff  # one notion of 'what these bytes are', shared with the normaliser
 from crawler.links import default_rules
-from normalise.sniff import sniff  # one notion of 'what these bytes are', shared with the normaliser
 
 CONTENT_TYPE_EXT = {
     "text/csv": "csv",

@@ -85,7 +85,7 @@ def normalise(
 
             rows = dask_run(manifest, out_dir, scheduler)
         else:
-            from normalise.pipeline import normalise_manifest
+            from normalise.manifest import normalise_manifest
 
             rows = normalise_manifest(manifest, out_dir, workers=workers, progress=progress)
         counted = sum(1 for r in rows if r["status"] == "counted")

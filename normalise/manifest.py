@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from councilspend.schemas import descriptor, field_names
+from normalise.pipeline import NORMALISER_VERSION, normalise_file
 
 FILES_FIELDS = field_names("published/files")
 _INTEGER_FIELDS = [f["name"] for f in descriptor("published/files")["fields"] if f.get("type") == "integer"]
@@ -34,8 +35,6 @@ KEY_FIELDS = ["payment_date", "period_start", "amount", "supplier_name", "transa
 
 
 def _version() -> str:
-    from normalise.pipeline import NORMALISER_VERSION
-
     return NORMALISER_VERSION
 
 
@@ -103,8 +102,6 @@ def normalise_one(entry: dict, out_dir: Path) -> dict:
     ``path`` is used as is). Pure and picklable: safe for a process pool or a Dask worker.
     Never raises on a bad file: the report says what was wrong.
     """
-    from normalise.pipeline import normalise_file
-
     out_dir = Path(out_dir)
     sha = entry.get("sha256") or ""
     rows_path = out_dir / "rows" / f"{sha}.parquet"

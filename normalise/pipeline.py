@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from councilspend.schemas import field_names
+from councilspend.sniff import SniffError
 from normalise import council as council_mod
 from normalise import kinds as kinds_mod
 from normalise.amounts import parse_pence, pence_to_pounds
@@ -44,7 +45,6 @@ from normalise.rows import (
     text_from_codes,
     total_row_mask,
 )
-from normalise.sniff import SniffError
 from normalise.validate import validate_rows
 
 RULES_VERSION = "1"  # bump by hand for a change the digest below cannot see (e.g. a library upgrade)
@@ -212,17 +212,25 @@ def _add_schema_check(report: dict, rows: pd.DataFrame) -> None:
     council = [e for e in errors if e["fieldName"] == "council_id"]
     others = [e for e in errors if e["fieldName"] != "council_id"]
     if council:
-        report.setdefault("problems", []).insert(0, {
-            "severity": "warning", "rule": "councilspend payment schema",
-            "message": "the file does not say which council published it: add a column such as 'Body Name' or "
-                       "'Organisation URI' (or give the council's GSS code, e.g. --council on the command line)"})
+        report.setdefault("problems", []).insert(
+            0,
+            {
+                "severity": "warning",
+                "rule": "councilspend payment schema",
+                "message": "the file does not say which council published it: add a column such as 'Body Name' or "
+                "'Organisation URI' (or give the council's GSS code, e.g. --council on the command line)",
+            },
+        )
     if not others:
         return
     first = others[0]
-    message = (f"{len(others)}{'+' if len(errors) >= 100 else ''} values do not fit the canonical payment "
-               f"schema (first: row {first['rowNumber']}, field {first['fieldName']}: {first['note']})")
+    message = (
+        f"{len(others)}{'+' if len(errors) >= 100 else ''} values do not fit the canonical payment "
+        f"schema (first: row {first['rowNumber']}, field {first['fieldName']}: {first['note']})"
+    )
     report.setdefault("problems", []).insert(
-        0, {"severity": "error", "rule": "councilspend payment schema", "message": message})
+        0, {"severity": "error", "rule": "councilspend payment schema", "message": message}
+    )
 
 
 def _file_kind(results: list[TableResult]) -> str:
@@ -578,17 +586,13 @@ def _capital_revenue(s: pd.Series | None, n: int, info: dict) -> np.ndarray:
     return out
 
 
-def normalise_one(entry: dict, out_dir: Path) -> dict:
-    """See normalise/manifest.py (kept here for the public import path)."""
-    from normalise.manifest import normalise_one as _one
+def __getattr__(name: str):
+    """Transitional: ``normalise_manifest``/``normalise_one`` live in :mod:`normalise.manifest` (a
+    crawl), which imports this module (a file). Callers outside ``normalise/`` that still use the old
+    path (demo/cli.py, benchmarks/stages.py) get them here until they switch; nothing in
+    ``normalise/`` uses this."""
+    if name in ("normalise_manifest", "normalise_one"):
+        import importlib
 
-    return _one(entry, out_dir)
-
-
-def normalise_manifest(
-    manifest: Path, out_dir: Path, *, workers: int = 1, progress: bool = True
-) -> list[dict]:
-    """See normalise/manifest.py (kept here for the public import path)."""
-    from normalise.manifest import normalise_manifest as _run
-
-    return _run(manifest, out_dir, workers=workers, progress=progress)
+        return getattr(importlib.import_module("normalise.manifest"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from councilspend.sniff import SniffError, check_zip_safe, sniff
 from normalise.rows import mask_unique
-from normalise.sniff import SniffError, check_zip_safe, sniff
 
 MAX_COLUMNS = 1000  # a spending table has tens of columns; thousands means this is not a table
 MAX_ZIP_DEPTH = 1

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from normalise.pipeline import normalise_file, normalise_one
+from normalise.manifest import normalise_one
+from normalise.pipeline import normalise_file
 
 GOOD_CSV = (
     "Body Name,Payment Date,Transaction Number,Net Amount,Supplier Name,Service Area,Expense Type\n"

@@ -10,7 +10,7 @@ import pytest
 from frictionless import Resource, Schema, system
 
 from councilspend.schemas import descriptor, field_names
-from normalise.pipeline import normalise_manifest
+from normalise.manifest import normalise_manifest
 
 HEADER = "Body Name,Payment Date,Transaction Number,Net Amount,Supplier Name,Service Area,Expense Type\n"
 JAN = [

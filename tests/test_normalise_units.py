@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from councilspend.sniff import sniff
 from normalise.amounts import parse_pence
 from normalise.columns import map_columns, normalise_label
 from normalise.council import identify
@@ -17,7 +18,6 @@ from normalise.kinds import kind_from_header, looks_like_card_file
 from normalise.readers import decode, read_csv_bytes
 from normalise.redaction import detect
 from normalise.rows import repair_fused
-from normalise.sniff import sniff
 
 
 @pytest.mark.parametrize(
