@@ -1,7 +1,7 @@
 """Which URLs the Datasette benchmark times: the council page, the supplier page, the league table.
 
 The busiest council and supplier are chosen, so the timed pages are the slowest real ones.
-When the site's own pages (publish/plugin.py routes) exist they are used; otherwise the
+When the site's own pages (publish/site/plugin.py routes) exist they are used; otherwise the
 equivalent table pages Datasette serves for any database.
 """
 

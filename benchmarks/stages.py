@@ -62,15 +62,15 @@ def build(data_dir: str, registry: str | None) -> dict:
 
     import yaml
 
-    build_database = _import("publish.build", "build_database")
+    build_database = _import("publish.build.build", "build_database")
     data = Path(data_dir)
     kwargs: dict = {"registry": yaml.safe_load(Path(registry).read_text(encoding="utf-8")) if registry else None}
     accepted = inspect.signature(build_database).parameters
     # No progress bar in a measured child; downloads (CSV/Parquet exports) are not the database.
     kwargs.update({k: False for k in ("progress", "downloads") if k in accepted})
     stages = _StageLog()
-    logging.getLogger("publish.build").addHandler(stages)
-    logging.getLogger("publish.build").setLevel(logging.INFO)
+    logging.getLogger("publish.build.build").addHandler(stages)
+    logging.getLogger("publish.build.build").setLevel(logging.INFO)
     start = time.perf_counter()
     build_database(data, data / "councilspend.db", **kwargs)
     return {"seconds": time.perf_counter() - start, "build_stages": stages.stages}
@@ -97,7 +97,7 @@ def pipeline(data_dir: str, workers: int, registry: str | None) -> dict:
     d = DataDir(Path(data_dir))
     # Check both stages exist before spending minutes on the first one.
     _import("normalise.pipeline", "normalise_manifest")
-    _import("publish.build", "build_database")
+    _import("publish.build.build", "build_database")
     norm = normalise(str(d.manifest), str(d.normalised), workers)
     built = build(data_dir, registry)
     import importlib
@@ -195,7 +195,7 @@ def datasette(db_path: str, requests: int, urls: dict[str, str]) -> dict:
     """p50/p95 of each page through Datasette's in-process client (no network, no server noise)."""
     import asyncio
 
-    make_app = _import("publish.serve", "make_app")  # the site exactly as `councilspend serve` runs it
+    make_app = _import("publish.site.serve", "make_app")  # the site exactly as `councilspend serve` runs it
     ds = make_app(Path(db_path))
 
     async def timed() -> dict:

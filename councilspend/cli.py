@@ -12,7 +12,7 @@ import click
 
 # command name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
-    "demo": "councilspend.demo.cli:demo",
+    "demo": "demo.cli:demo",
     "councils": "crawler.cli:councils",
     "crawl": "crawler.cli:crawl",
     "normalise": "normalise.cli:normalise",

@@ -28,7 +28,7 @@ def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_
     so a failed build leaves the site serving the previous data. When nothing it is built from
     has changed (normalised files, registry, registers, code and rules), the database is kept.
     """
-    from publish.build import build_database
+    from publish.build.build import build_database
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = DataDir(data_dir)
@@ -46,7 +46,7 @@ def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 for everyone).")
 def serve(data_dir: Path, db_path: Path | None, port: int, host: str) -> None:
     """Serve the site with Datasette (read-only, immutable) at http://HOST:PORT/."""
-    from publish.serve import serve as run
+    from publish.site.serve import serve as run
 
     db_path = db_path or DataDir(data_dir).database
     if not db_path.exists():

@@ -1,4 +1,4 @@
-"""Headless Chromium against a real ``publish.serve`` server: charts render, no console errors, the
+"""Headless Chromium against a real ``publish.site.serve`` server: charts render, no console errors, the
 ``<script>`` supplier shows as text and never runs, the check page takes an upload. Screenshots go to
 tests/_artifacts/ (look at them: they must be presentable).
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from publish.sample_data import COUNCILS, SCRIPT_SUPPLIER, build_sample_site
+from demo.sample_site import COUNCILS, SCRIPT_SUPPLIER, build_sample_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser-site")
     db = build_sample_site(root)
     port = _free_port()
-    code = f"from pathlib import Path; from publish.serve import serve; serve(Path({str(db)!r}), port={port})"
+    code = f"from pathlib import Path; from publish.site.serve import serve; serve(Path({str(db)!r}), port={port})"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
     try:
         _wait_http(f"http://127.0.0.1:{port}/", proc)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import pytest
 
-from councilspend.demo.cli import _guard_real_crawl, run_demo
 from councilspend.paths import DataDir
+from demo.cli import _guard_real_crawl, run_demo
 
 HEADER = "url,council_id,status\n"
 
@@ -38,7 +38,7 @@ def test_truth_table_marks_differences(tmp_path: Path) -> None:
 
     from rich.console import Console
 
-    from councilspend.demo.cli import DemoResult, truth_table
+    from demo.cli import DemoResult, truth_table
 
     db = tmp_path / "db.sqlite"
     conn = sqlite3.connect(db)

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from councilspend.demo.cli import run_demo
 from councilspend.paths import DataDir
+from demo.cli import run_demo
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +142,7 @@ def test_script_supplier_kept_as_text(demo_run) -> None:
 
 
 def test_measures_equal_the_truth(demo_run) -> None:
-    """M1 by sector, M2 and M3 numerators and denominators (publish.measures, council_year_measures)
+    """M1 by sector, M2 and M3 numerators and denominators (publish.build.measures, council_year_measures)
     equal the ground truth to the penny: the classifiers got every demo payee and label right."""
     conn = sqlite3.connect(demo_run.db_path)
     conn.row_factory = sqlite3.Row

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from councilspend.demo import generator
-from councilspend.demo.generator import generate, registry
-from councilspend.demo.ledger import HERE, load_council_companies, load_councils
+from demo import generator
+from demo.generator import generate, registry
+from demo.ledger import HERE, load_council_companies, load_councils
 
 ROWS = 8
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from councilspend.demo.generator import generate
-from councilspend.demo.server import DemoServer
+from demo.generator import generate
+from demo.server import DemoServer
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""M1/M2/M3 (publish/measures.py) on a hand-built payments frame; expected values worked out by hand."""
+"""M1/M2/M3 (publish/build/measures.py) on a hand-built payments frame; expected values worked out by hand."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from publish.measures import SECTORS, compute, financial_year
+from publish.build.measures import SECTORS, compute, financial_year
 
 # sector, sercop_group, sercop_division, amount_pence, is_redacted, is_card, payment_date
 ROWS = [

@@ -1,4 +1,4 @@
-"""M1/M2/M3 on the demo ledger equal the demo generator's ground truth (councilspend/demo/truth.py).
+"""M1/M2/M3 on the demo ledger equal the demo generator's ground truth (demo/truth.py).
 
 The ledger rows carry their true sector, group and division, so this checks the measures and the
 outturn loader (on the demo's RSX files) without the classifiers in between.
@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from normalise.categories.outturn import load_outturn, read_outturn
-from publish.measures import SECTORS, compute
+from publish.build.measures import SECTORS, compute
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict[str, pd.DataFrame]]:
-    from councilspend.demo.generator import generate, generate_payments
+    from demo.generator import generate, generate_payments
 
     out = tmp_path_factory.mktemp("demo")
     seed, rpm = 7, 6
@@ -77,7 +77,7 @@ def test_division_measures_equal_the_demo_truth(demo: tuple[dict, dict[str, pd.D
 
 def test_classifier_agrees_with_the_demo_vocabulary_where_the_measures_depend_on_it() -> None:
     """M2/M3 depend on which expense types are third-party payments or unknown, and on divisions."""
-    from councilspend.demo.ledger import load_vocabulary
+    from demo.ledger import load_vocabulary
     from normalise.categories import classify_categories
 
     vocab = load_vocabulary()

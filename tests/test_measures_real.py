@@ -13,7 +13,7 @@ import pytest
 
 from normalise.categories import classify_categories
 from normalise.categories.row_values import expense_value, service_value
-from publish.measures import SECTORS, compute
+from publish.build.measures import SECTORS, compute
 
 COUNTED_KINDS = {"payments", "card"}
 

@@ -1,4 +1,4 @@
-"""publish.build.build_database on the sample normaliser output (publish/sample_data.py)."""
+"""publish.build.build.build_database on the sample normaliser output (demo/sample_site.py)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from publish.build import build_database, inspect_path_for
-from publish.enrich import WITHHELD_NAME
-from publish.sample_data import (
+from demo.sample_site import (
     COUNCILS,
     INDIVIDUAL_NAME,
     SCRIPT_SUPPLIER,
     build_sample_site,
     write_sample_normalised,
 )
-from publish.summaries import FACETS_FILTERED_FIRST
-from publish.tables import published_tables
+from publish.build.build import build_database, inspect_path_for
+from publish.build.enrich import WITHHELD_NAME
+from publish.build.summaries import FACETS_FILTERED_FIRST
+from publish.build.tables import published_tables
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -232,7 +232,7 @@ def test_rows_file_with_a_value_of_the_wrong_type_names_file_row_and_field(tmp_p
 
 def test_side_built_search_indexes_find_what_sqlite_utils_indexes_find(tmp_path: Path) -> None:
     """Payments' and aliases' FTS5 indexes are built in side databases and copied in
-    (publish/search_index.py): each must pass FTS5's own integrity check against its table, and
+    (publish/build/search_index.py): each must pass FTS5's own integrity check against its table, and
     every word of the indexed text must find the same rows as in an index sqlite-utils'
     ``enable_fts`` builds in place."""
     import re
@@ -267,8 +267,8 @@ def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_fi
     """An error in any of the three jobs that share the cores after the payments pass: the error
     reaches the caller, the worker threads are done before the temporary files go, none is left,
     and the previous database is untouched."""
-    import publish.search_index
-    import publish.summaries
+    import publish.build.search_index
+    import publish.build.summaries
 
     db = build_sample_site(tmp_path, months=1, n_repeats=1)
     before = _digest(db)
@@ -277,9 +277,9 @@ def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_fi
         raise RuntimeError(f"injected failure in {failing}")
 
     if failing == "side_build":
-        monkeypatch.setattr(publish.search_index.SideSearchIndex, "build", boom)
+        monkeypatch.setattr(publish.build.search_index.SideSearchIndex, "build", boom)
     else:
-        monkeypatch.setattr(publish.summaries, failing, boom)
+        monkeypatch.setattr(publish.build.summaries, failing, boom)
     with pytest.raises(RuntimeError, match=f"injected failure in {failing}"):
         build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
     assert _digest(db) == before
@@ -300,8 +300,8 @@ def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
     before = _digest(db)
     payments_before = q(db, "select count(*) from payments")[0][0]
     write_sample_normalised(tmp_path / "normalised", months=6, n_repeats=300)
-    script = ("from pathlib import Path; from publish.build import build_database; "
-              "from publish.sample_data import COUNCILS; "
+    script = ("from pathlib import Path; from publish.build.build import build_database; "
+              "from demo.sample_site import COUNCILS; "
               f"build_database(Path({str(tmp_path)!r}), Path({str(db)!r}), registry=COUNCILS, progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.DEVNULL)
     tmp_db = tmp_path / f".councilspend.db.building-{proc.pid}"
@@ -338,7 +338,7 @@ def test_publish_and_serve_commands(tmp_path: Path) -> None:
 def test_every_published_table_has_a_yaml_contract(site: Path) -> None:
     """A table published without a contract would be validated against its own SQLite types: a check
     that cannot fail. Every table (bar FTS shadows and SQLite's own) must have a YAML schema."""
-    from publish.export import exportable_tables
+    from publish.build.export import exportable_tables
 
     with sqlite3.connect(site) as conn:
         tables = set(exportable_tables(conn))

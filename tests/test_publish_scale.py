@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from publish import measures
-from publish.inputs import open_normalised
+from publish.build import measures
+from publish.build.inputs import open_normalised
 
 
 def _normalised(tmp_path: Path, tables: dict[str, pa.Table]) -> Path:
@@ -74,7 +74,7 @@ async def test_league_takes_each_councils_latest_real_year(tmp_path: Path) -> No
 
     from datasette.app import Datasette
 
-    from publish import site_measures
+    from publish.site import site_measures
 
     path = tmp_path / "league.db"
     conn = sqlite3.connect(path)

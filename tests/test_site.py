@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from publish.sample_data import COUNCILS, INDIVIDUAL_NAME, SCRIPT_SUPPLIER, build_sample_site
-from publish.serve import make_app
+from demo.sample_site import COUNCILS, INDIVIDUAL_NAME, SCRIPT_SUPPLIER, build_sample_site
+from publish.site.serve import make_app
 
 REPO = Path(__file__).resolve().parents[1]
 META = yaml.safe_load((REPO / "metadata.yml").read_text(encoding="utf-8"))["databases"]["councilspend"]
@@ -237,7 +237,7 @@ async def test_check_page_reports_an_upload_and_stores_nothing(ds, tmp_path: Pat
 async def test_check_page_rejects_empty_and_oversized_uploads(ds, monkeypatch) -> None:
     r = await ds.client.post("/check", files={"file": ("empty.csv", b"", "text/csv")})
     assert r.status_code == 400
-    from publish import pages
+    from publish.site import pages
 
     monkeypatch.setattr(pages, "MAX_UPLOAD", 1000)
     r = await ds.client.post("/check", files={"file": ("big.csv", b"x" * 200_000, "text/csv")})
@@ -247,7 +247,7 @@ async def test_check_page_rejects_empty_and_oversized_uploads(ds, monkeypatch) -
 async def test_check_page_says_busy_instead_of_queueing(ds, monkeypatch) -> None:
     import asyncio
 
-    from publish import pages
+    from publish.site import pages
 
     monkeypatch.setattr(pages, "_check_slots", asyncio.Semaphore(0))  # every slot taken
     r = await ds.client.post("/check", files={"file": ("march.csv", CHECK_CSV, "text/csv")})
@@ -259,7 +259,7 @@ async def test_gzip_middleware_compresses_pages(site: Path) -> None:
 
     import httpx
 
-    from publish.gzip_asgi import GZipMiddleware
+    from publish.site.gzip_asgi import GZipMiddleware
 
     app = GZipMiddleware(make_app(site).app())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:

@@ -16,7 +16,7 @@ import io
 import math
 import random
 
-from councilspend.demo.ledger import Council
+from demo.ledger import Council
 
 SERVICES = [
     ("edu", "Education services", "education"),

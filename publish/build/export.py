@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from councilspend.schemas import descriptor
-from publish.tables import published_tables
+from publish.build.tables import published_tables
 
 BATCH = 100_000
 ARROW = {"integer": pa.int64(), "number": pa.float64()}

@@ -1,7 +1,7 @@
 """Canonical rows (Arrow) → rows of the published ``payments`` table (Arrow), a batch at a time.
 
 Money becomes integer pence (sums of REAL pounds drift: 102444517.64000027), the April–March
-financial year is derived once here, classifications are joined on by key (``publish/keys.py``),
+financial year is derived once here, classifications are joined on by key (``publish/build/keys.py``),
 and individuals' names are replaced before anything is written. Whole columns at a time in
 Arrow/numpy: a national build shapes 10 million rows, and per-row Python costs minutes.
 """
@@ -16,9 +16,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from publish import keys
-from publish.enrich import WITHHELD_NAME
-from publish.tables import columns
+from publish.build import keys
+from publish.build.enrich import WITHHELD_NAME
+from publish.build.tables import columns
 
 PAYMENT_COLUMNS = columns("payments")
 PASS_THROUGH = ("date_precision", "redaction_reason", "expense_type", "service_area", "directorate",
@@ -41,7 +41,7 @@ class Lookups:
 
     @classmethod
     def build(cls, suppliers: pd.DataFrame, categories: pd.DataFrame) -> Lookups:
-        """``suppliers``/``categories``: ``publish.enrich.classify_*`` output (key columns as text)."""
+        """``suppliers``/``categories``: ``publish.build.enrich.classify_*`` output (key columns as text)."""
         suppliers = suppliers.sort_values("council", kind="stable", ignore_index=True)
         councils = suppliers["council"].astype(str).to_numpy()
         bounds: dict[str, tuple[int, int]] = {}
@@ -130,7 +130,7 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
                                  individual),
         "is_card": keys.flag(rows, "is_card").cast(pa.int64()),
         "source_sha256": keys.column(rows, "source_sha256"),
-        "source_row": rows["source_row"],  # int64: publish.inputs casts every file to the contract
+        "source_row": rows["source_row"],  # int64: publish.build.inputs casts every file to the contract
     }
     for name in PASS_THROUGH:
         cols[name] = keys.column(rows, name)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
-from councilspend.demo.ledger import Council, Payment
+from demo.ledger import Council, Payment
 
 FIXED_ZIP_TIME = (2026, 4, 1, 0, 0, 0)
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

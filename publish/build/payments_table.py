@@ -1,6 +1,6 @@
 """pandas helpers of the published tables: financial years of dates, frames as sqlite3 rows.
 
-The payments themselves are shaped in Arrow by ``publish/payment_rows.py``.
+The payments themselves are shaped in Arrow by ``publish/build/payment_rows.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Attach supplier entities and SeRCOP categories to payment rows, and mask individuals.
 
 Classifiers run once per DISTINCT key (a council publishes the same payee thousands of times);
-``publish/payment_rows.py`` joins the result back onto every row by key (``publish/keys.py``).
+``publish/build/payment_rows.py`` joins the result back onto every row by key (``publish/build/keys.py``).
 The classifiers belong to other stages (``normalise.suppliers``, ``normalise.categories``); this
 module only calls them.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from publish import keys
+from publish.build import keys
 
 WITHHELD_NAME = "Individual (name withheld)"
 WITHHELD_ID = "individual-withheld"

@@ -16,11 +16,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from publish.enrich import WITHHELD_ID
-from publish.keys import CATEGORY_KEY
-from publish.payment_rows import Shaped
+from publish.build.enrich import WITHHELD_ID
+from publish.build.keys import CATEGORY_KEY
+from publish.build.payment_rows import Shaped
 
-#: The grain of ``publish.measures.compute``'s input and of the council summaries.
+#: The grain of ``publish.build.measures.compute``'s input and of the council summaries.
 MEASURE_KEY = ["council_id", "financial_year", "month", "sector", "sercop_group", "sercop_division",
                "is_redacted", "is_card"]
 SUPPLIER_KEY = ["supplier_id", "council_id", "financial_year"]

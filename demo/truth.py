@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from councilspend.demo.ledger import FINANCIAL_YEARS, Council, Payment
-from councilspend.demo.sites import PublishedFile
+from demo.ledger import FINANCIAL_YEARS, Council, Payment
+from demo.sites import PublishedFile
 
 EXTERNAL = ("private", "third_sector", "mutual", "public", "council_company")
 SECTORS = ("private", "third_sector", "mutual", "public", "council_company", "individual", "redacted",

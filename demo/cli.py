@@ -77,8 +77,8 @@ def run_demo(
     Returns ``(DemoResult, server)``; ``server`` is the still-running DemoServer when
     ``keep_server`` (so the councils' website links work while Datasette serves), else None.
     """
-    from councilspend.demo.generator import generate, registry
-    from councilspend.demo.server import DemoServer
+    from demo.generator import generate, registry
+    from demo.server import DemoServer
 
     console = console or Console(quiet=not progress)
     data = DataDir(Path(data_dir))
@@ -115,7 +115,7 @@ def run_demo(
         normalise_manifest(data.manifest, data.normalised, progress=progress)
 
         step(5, f"Building {data.database}")
-        from publish.build import build_database
+        from publish.build.build import build_database
 
         build_database(data.root, data.database, registry=reg, registers_db=data.registers, progress=progress)
     except BaseException:
@@ -184,7 +184,7 @@ def demo(data_dir: Path, port: int, no_serve: bool, seed: int, rows_per_month: i
         return
     console.print(f"The fictional councils' websites stay up at {result.base_url}/ while Datasette runs.")
     console.print(f"[bold green]Open http://127.0.0.1:{port}/[/] (Ctrl-C to stop)")
-    from publish.serve import serve
+    from publish.site.serve import serve
 
     try:
         serve(result.db_path, port=port)

@@ -79,7 +79,7 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     p["is_redacted"] = pd.Series(redacted, index=p.index).fillna(False).astype(bool) | (p["sector"] == "redacted")
     card = payments["is_card"] if "is_card" in payments.columns else False
     p["is_card"] = pd.Series(card, index=p.index).fillna(False).astype(bool)
-    # Rows may be pre-summed (publish/aggregates.py): ``payments`` is then how many payments each is.
+    # Rows may be pre-summed (publish/build/aggregates.py): ``payments`` is then how many payments each is.
     p["n"] = payments["payments"].astype("int64") if "payments" in payments.columns else 1
 
     date = pd.Series(pd.NaT, index=p.index, dtype="datetime64[ns]")

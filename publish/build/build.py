@@ -3,7 +3,7 @@
 Two passes over the counted files: pass 1 collects distinct payees and categories and classifies
 each once; pass 2 joins the classifications back batch by batch (whole files, ≥ 250k rows) and
 bulk-inserts, keeping only running sums. Then three jobs share the two cores: payments' index sorts
-(a worker thread), payments' and aliases' FTS5 indexes (side databases, ``publish/search_index.py``)
+(a worker thread), payments' and aliases' FTS5 indexes (side databases, ``publish/build/search_index.py``)
 and the summaries (this thread), which are written once the sorts release the database. Everything is written to a temporary
 file next to ``db_path`` and swapped in with ``os.replace``: a failed or killed build leaves the
 previous database (and the site serving it) untouched.
@@ -28,14 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from publish import enrich, fingerprint, keys, quality, summaries
-from publish.aggregates import Totals
-from publish.ingest import ArrowWriter
-from publish.inputs import NormalisedDir, open_normalised
-from publish.payment_rows import Lookups, shape
-from publish.payments_table import as_tuples
-from publish.search_index import SideSearchIndex
-from publish.tables import build_pragmas, columns, create, insert_frame, insert_rows
+from publish.build import enrich, fingerprint, keys, quality, summaries
+from publish.build.aggregates import Totals
+from publish.build.ingest import ArrowWriter
+from publish.build.inputs import NormalisedDir, open_normalised
+from publish.build.payment_rows import Lookups, shape
+from publish.build.payments_table import as_tuples
+from publish.build.search_index import SideSearchIndex
+from publish.build.tables import build_pragmas, columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def build_database(
     ``downloads`` the CSV + Frictionless Data Package and Parquet downloads are written to
     ``db_path.parent/downloads``. Also writes ``<db stem>-inspect.json`` for ``datasette --inspect-file``.
     When nothing it is built from has changed since the last build, the database is kept as it is
-    (``force`` rebuilds anyway): see ``publish/fingerprint.py``.
+    (``force`` rebuilds anyway): see ``publish/build/fingerprint.py``.
     """
     data_dir, db_path = Path(data_dir), Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,7 @@ def build_database(
             with _stage("inspect (hash and counts)"):
                 inspect = inspect_data(tmp, db_path)
         if downloads:
-            from publish.export import write_downloads
+            from publish.build.export import write_downloads
 
             write_downloads(tmp, db_path.parent / "downloads")
         inspect_tmp.write_text(json.dumps(inspect, indent=1), encoding="utf-8")

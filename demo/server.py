@@ -109,7 +109,7 @@ class DemoServer:
         self.site_dir = Path(site_dir)
         routes_file = self.site_dir / "routes.json"
         if not routes_file.exists():
-            raise FileNotFoundError(f"{routes_file} not found: run councilspend.demo.generator.generate first")
+            raise FileNotFoundError(f"{routes_file} not found: run demo.generator.generate first")
         self.routes: dict[str, dict] = json.loads(routes_file.read_text(encoding="utf-8"))
         self.packages: list[dict] = json.loads((self.site_dir / "ckan.json").read_text(encoding="utf-8"))
         self.requests: list[str] = []

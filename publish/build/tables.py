@@ -64,15 +64,15 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows, cols: list[str] | No
 
 
 def insert_frame(conn: sqlite3.Connection, table: str, df: pd.DataFrame, cols: list[str] | None = None) -> None:
-    """Bulk insert a DataFrame in ``cols`` order through ADBC (``publish/ingest.py``).
+    """Bulk insert a DataFrame in ``cols`` order through ADBC (``publish/build/ingest.py``).
 
     Summary tables at national scale have millions of rows (every spelling of every payee per
     council); binding them from Arrow is several times faster than ``executemany``. ``conn`` is
     committed first: SQLite has one writer. A frame Arrow cannot type (mixed objects in a column)
     goes through ``executemany``.
     """
-    from publish.ingest import ArrowWriter
-    from publish.payments_table import as_tuples
+    from publish.build.ingest import ArrowWriter
+    from publish.build.payments_table import as_tuples
 
     cols = cols or columns(table)
     frame = df[cols]

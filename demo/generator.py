@@ -20,10 +20,10 @@ import shutil
 from collections import defaultdict
 from pathlib import Path
 
-from councilspend.demo import outturn as rsx
-from councilspend.demo.ledger import FINANCIAL_YEARS, generate_payments, load_councils, load_vocabulary
-from councilspend.demo.sites import build_sites, spending_path, write_site
-from councilspend.demo.truth import build_truth, is_external_delivery
+from demo import outturn as rsx
+from demo.ledger import FINANCIAL_YEARS, generate_payments, load_councils, load_vocabulary
+from demo.sites import build_sites, spending_path, write_site
+from demo.truth import build_truth, is_external_delivery
 
 GENERATED = ("www", "routes.json", "ckan.json", "outturn", "truth.json")
 

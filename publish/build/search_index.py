@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from publish.ingest import ArrowWriter
+from publish.build.ingest import ArrowWriter
 
 SHADOW_TABLES = ("data", "idx", "docsize", "config")
 

@@ -2,7 +2,7 @@
 
 It adds the pages people read (home league table, council, supplier, quality, methodology, search,
 check-your-file) on top of Datasette's own table, SQL and JSON pages, and an "ask the council about
-this" link on every payment. Templates in ``publish/templates`` override Datasette's ``base.html`` so
+this" link on every payment. Templates in ``publish/site/templates`` override Datasette's ``base.html`` so
 every page has the same header and search box.
 """
 
@@ -15,7 +15,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from publish import pages
+from publish.site import pages
 
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -59,8 +59,8 @@ def prepare_jinja2_environment(env):
 
 
 def add_filters(env) -> None:
-    """The site's formatting filters (also used by the synchronous environment in ``publish.pages``)."""
-    from publish.charts import money
+    """The site's formatting filters (also used by the synchronous environment in ``publish.site.pages``)."""
+    from publish.site.charts import money
 
     env.filters["money"] = money
     env.filters["gbp"] = lambda v: "–" if v is None else (f"-£{-v:,.2f}" if v < 0 else f"£{v:,.2f}")

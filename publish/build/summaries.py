@@ -15,10 +15,10 @@ import pandas as pd
 import sqlite_utils
 import yaml
 
-from publish.tables import build_pragmas, insert_frame
+from publish.build.tables import build_pragmas, insert_frame
 
 log = logging.getLogger(__name__)
-METADATA = Path(__file__).resolve().parents[1] / "metadata.yml"
+METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
 
 # Indexes: every join key and the orders the pages and canned queries use; default facets are added
 # from metadata.yml. Each index on 10M payments costs seconds of build time, so no speculative ones.
@@ -63,7 +63,7 @@ def write_aliases(conn: sqlite3.Connection, rows: pd.DataFrame) -> None:
 
 def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """council × year × sector, council × year × division, supplier × council × year, from the
-    batches' running sums (``publish/aggregates.py``): a GROUP BY over 10M payments in SQLite costs
+    batches' running sums (``publish/build/aggregates.py``): a GROUP BY over 10M payments in SQLite costs
     a minute each, and holding every payment in memory costs gigabytes."""
     out = {}
     for name, frame, keys in (
@@ -99,11 +99,11 @@ def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts:
 
 def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, registers_db: Path | None,
                    coverage_months: pd.DataFrame | None = None) -> list[str]:
-    """Write every table ``publish.measures.compute`` returns; return their names."""
+    """Write every table ``publish.build.measures.compute`` returns; return their names."""
     try:
-        from publish.measures import compute
+        from publish.build.measures import compute
     except ImportError as exc:
-        log.warning("publish.measures unavailable (%s): no M1/M2/M3 tables", exc)
+        log.warning("publish.build.measures unavailable (%s): no M1/M2/M3 tables", exc)
         return []
     outturn = _outturn(registers_db)
     tables = compute(payments, outturn, coverage_months)
@@ -132,7 +132,7 @@ def coverage_months(files: pd.DataFrame) -> pd.DataFrame:
     Measures count a month as covered when a payment is dated in it; a file that covers a month
     with only period-level dates (or no payments over £500) still covers it.
     """
-    from publish.payments_table import financial_year
+    from publish.build.payments_table import financial_year
 
     rows = []
     counted = files[files["status"] == "counted"]
@@ -197,7 +197,7 @@ def index_table(db_path: Path, table: str) -> None:
 
 def add_indexes_and_search(conn: sqlite3.Connection, searched_elsewhere: tuple[str, ...] = ()) -> None:
     """Every index and FTS table; tables in ``searched_elsewhere`` get their FTS table another way
-    (``publish.search_index``)."""
+    (``publish.build.search_index``)."""
     db = sqlite_utils.Database(conn)
     tables = set(db.table_names())
     wanted = {t: list(ix) for t, ix in INDEXES.items()}

@@ -1,4 +1,4 @@
-"""Read the M1/M2/M3 summary tables written by ``publish.measures.compute`` for the pages.
+"""Read the M1/M2/M3 summary tables written by ``publish.build.measures.compute`` for the pages.
 
 The measures engine owns the column names; this module is the one place that maps them onto what
 the pages show (share as a percentage, coverage), so a renamed column is fixed here only.

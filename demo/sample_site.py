@@ -171,7 +171,7 @@ def write_sample_normalised(out_dir: Path, *, months: int = 3, n_repeats: int = 
 
 def build_sample_site(root: Path, **kwargs) -> Path:
     """Write the sample normalised dir under ``root`` and build ``root/councilspend.db`` from it."""
-    from publish.build import build_database
+    from publish.build.build import build_database
 
     write_sample_normalised(Path(root) / "normalised", **kwargs)
     return build_database(Path(root), Path(root) / "councilspend.db", registry=COUNCILS, progress=False)

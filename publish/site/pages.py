@@ -1,5 +1,5 @@
 """Route handlers for the pages people read. Each reads summary tables (never aggregates payments at
-request time, so pages stay fast on 10 million rows) and renders a template in ``publish/templates``."""
+request time, so pages stay fast on 10 million rows) and renders a template in ``publish/site/templates``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from datasette.utils import escape_fts
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
-from publish import charts, site_measures
-from publish.quality import CODE_FIELDS, problems_list
+from publish.build.quality import CODE_FIELDS, problems_list
+from publish.site import charts, site_measures
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 METHODOLOGY = REPO / "docs" / "methodology.md"
 MAX_UPLOAD = 50 * 1024 * 1024
 # Checks run at most this many at once: each may hold a 50 MB upload and a core; more would starve
@@ -55,7 +55,7 @@ async def _render(datasette, request, template: str, ctx: dict, status: int = 20
 def _sync_env():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from publish.plugin import TEMPLATES, add_filters
+    from publish.site.plugin import TEMPLATES, add_filters
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True))
     add_filters(env)
@@ -155,7 +155,7 @@ async def council(request, datasette):
 
 
 async def supplier(request, datasette):
-    from publish.plugin import _wdtk_ids, foi_url
+    from publish.site.plugin import _wdtk_ids, foi_url
 
     db = database(datasette)
     sid = request.url_vars["supplier_id"]
@@ -287,7 +287,7 @@ async def _check_upload(request, datasette):
     name, data = _uploaded_file(request.headers.get("content-type", ""), body)
     if data is None:
         return await _check_error(datasette, request, "No file was uploaded. Choose a file and press Check.", 400)
-    from publish.check_upload import check_bytes
+    from publish.site.check_upload import check_bytes
 
     report = await check_bytes(name, data)
     return await _render(datasette, request, "cs_check.html", {"report": report,

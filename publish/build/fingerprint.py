@@ -15,7 +15,7 @@ from pathlib import Path
 
 from councilspend import schemas
 
-_REPO_PACKAGES = Path(__file__).resolve().parents[1]
+_REPO_PACKAGES = Path(__file__).resolve().parents[2]
 CODE_DIRS = [Path(__file__).resolve().parent, _REPO_PACKAGES / "normalise" / "suppliers",
              _REPO_PACKAGES / "normalise" / "categories", schemas.SCHEMA_DIR / "published"]
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".csv", ".txt", ".html"}

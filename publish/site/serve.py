@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from publish.build import inspect_data, inspect_path_for
+from publish.build.build import inspect_data, inspect_path_for
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 METADATA = REPO / "metadata.yml"
 SETTINGS = {
     "sql_time_limit_ms": 3000,
@@ -70,7 +70,7 @@ def serve(db_path: Path, *, port: int = 8001, host: str = "127.0.0.1", metadata:
     """Serve the site on ``host:port`` until interrupted (gzip for clients that accept it)."""
     import uvicorn
 
-    from publish.gzip_asgi import GZipMiddleware
+    from publish.site.gzip_asgi import GZipMiddleware
 
     app = make_app(db_path, metadata=metadata)
     uvicorn.run(GZipMiddleware(app.app()), host=host, port=port, log_level="warning")

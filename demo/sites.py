@@ -25,8 +25,8 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-from councilspend.demo import shapes
-from councilspend.demo.ledger import FINANCIAL_YEARS, Council, Payment, months_of
+from demo import shapes
+from demo.ledger import FINANCIAL_YEARS, Council, Payment, months_of
 
 PAGE_DATE = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)
 CSV_TYPE = "text/csv; charset=utf-8"
