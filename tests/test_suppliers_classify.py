@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from normalise.suppliers import SECTORS, classify_suppliers
-from normalise.suppliers.classify import load_overrides, load_rules
 from normalise.suppliers.registers import load_register
+from normalise.suppliers.rulebook import load_overrides, load_rules
 
 REG = "data/registers"
 

@@ -18,15 +18,34 @@ from rapidfuzz import fuzz, process
 
 from benchmarks.suppliers import generate_names, run
 from normalise.suppliers import classify_suppliers
-from normalise.suppliers.classify import _match_keys, _plain_texts, _rule_groups, best_rule, load_rules
+from normalise.suppliers.distinct import match_keys as _match_keys
+from normalise.suppliers.distinct import plain_texts as _plain_texts
 from normalise.suppliers.keys import display_name, match_key, plain_text
 from normalise.suppliers.resolve import FUZZY_CUTOFF, SMALL_BLOCK, _blocks, fuzzy_pairs, tokens_compatible
 from normalise.suppliers.rule_scan import best_rules, regex_mask
+from normalise.suppliers.rulebook import best_rule, load_rules
+from normalise.suppliers.rulebook import rule_groups as _rule_groups
 
-AWKWARD = ["Acme Ltd", "ACME LIMITED T/A Widgets", "Smith & Sons (123456)", "Foo#Internal Invoices",
-           "#N/A", "Café Nero", "HM Revenue & Customs", "Pension Fund Consultants Ltd", "Mr J Smith",
-           "Tower Hamlets Council", "<script>x</script>", "=HYPERLINK(\"x\")", "Age UK Camden", "",
-           "Zoë’s Childcare", "KELVIN \u212a LTD", "Town\u2003Council", "The Foo Bar & Baz (South) Ltd"]
+AWKWARD = [
+    "Acme Ltd",
+    "ACME LIMITED T/A Widgets",
+    "Smith & Sons (123456)",
+    "Foo#Internal Invoices",
+    "#N/A",
+    "Café Nero",
+    "HM Revenue & Customs",
+    "Pension Fund Consultants Ltd",
+    "Mr J Smith",
+    "Tower Hamlets Council",
+    "<script>x</script>",
+    '=HYPERLINK("x")',
+    "Age UK Camden",
+    "",
+    "Zoë’s Childcare",
+    "KELVIN \u212a LTD",
+    "Town\u2003Council",
+    "The Foo Bar & Baz (South) Ltd",
+]
 
 
 def test_best_rules_matches_the_per_name_cascade() -> None:
@@ -47,16 +66,21 @@ class _Rule:
 
 
 def test_best_rules_runs_python_only_patterns_and_vetoes() -> None:
-    rules = [_Rule(re.compile(r"\bcare\b(?! home)"), re.compile(r"\bltd\b"), 0.9),  # look-ahead: not RE2
-             _Rule(re.compile(r"\bcare\b"), None, 0.5)]
+    rules = [
+        _Rule(re.compile(r"\bcare\b(?! home)"), re.compile(r"\bltd\b"), 0.9),  # look-ahead: not RE2
+        _Rule(re.compile(r"\bcare\b"), None, 0.5),
+    ]
     got = best_rules(["acme care", "acme care home", "acme care ltd", "nothing"], rules)
     assert got == [rules[0], rules[1], rules[1], None]
 
 
 def test_regex_mask_agrees_with_python_on_non_ascii() -> None:
     values = ["Town\u2003Council", "kelvin \u212a", "plain k", None, "<\u00a0b>"]
-    for pattern in (re.compile(r"town\scouncil", re.IGNORECASE), re.compile(r"\bk\b", re.IGNORECASE),
-                    re.compile(r"<\s*/?\s*[a-z!][^>]*>", re.IGNORECASE)):
+    for pattern in (
+        re.compile(r"town\scouncil", re.IGNORECASE),
+        re.compile(r"\bk\b", re.IGNORECASE),
+        re.compile(r"<\s*/?\s*[a-z!][^>]*>", re.IGNORECASE),
+    ):
         expected = [v is not None and pattern.search(v) is not None for v in values]
         assert regex_mask(pa.array(values, pa.string()), pattern).tolist() == expected
 
@@ -129,34 +153,57 @@ def test_compatible_only_keeps_every_pair_the_guard_accepts_in_order(monkeypatch
     pruned = fuzzy_pairs(keys, compatible_only=True)
     assert len(accepted) > 20
     assert [p for p in pruned if tokens_compatible(keys[p[0]], keys[p[1]])] == accepted
-    assert any(resolve_module._shared_position_groups(sorted((keys[i] for i in b), key=len)) is not None
-               for b in _blocks(keys) if len(b) > SMALL_BLOCK)  # the split path really ran
+    assert any(
+        resolve_module._shared_position_groups(sorted((keys[i] for i in b), key=len)) is not None
+        for b in _blocks(keys)
+        if len(b) > SMALL_BLOCK
+    )  # the split path really ran
 
 
 def test_council_context_screen_equals_the_per_row_loop(monkeypatch) -> None:
     """``_in_contexts`` decides only the rows its numpy screen lets through; every row must come out as
     the plain per-row loop (``_in_context`` then ``_by_expense_type`` on each row) has it."""
     from normalise.suppliers import classify as cls
+    from normalise.suppliers import payer as payer_context
 
-    def per_row(decisions, keys, texts, codes, council, expense, payer, cfg):
+    def per_row(decisions, keys, texts, codes, council, expense, payer, cfg, overrides):
         final, final_code, take = [], [], []
         for code, c, e in zip(codes.tolist(), council[0].tolist(), expense[0].tolist(), strict=True):
             c, e = council[1][c], expense[1][e]
-            dec = cls._in_context(decisions[code], keys[code], texts[code], c, payer.get(c), cfg)
+            dec = payer_context.in_context(
+                decisions[code], keys[code], texts[code], c, payer.get(c), cfg, overrides
+            )
             take.append(len(final))
-            final.append(cls._by_expense_type(dec, e, cfg))
+            final.append(payer_context.by_expense_type(dec, e, cfg))
             final_code.append(code)
         return final, final_code, np.asarray(take, dtype=np.int64)
 
-    names = ["Barnet Homes Ltd", "Camden Council", "London Borough of Camden", "Leeds City Council",
-             "Transport for London", "Anyshire Fire and Rescue Service", "Barnet Cares Ltd", "Mr J Bloggs",
-             "Redacted", "Environment Agency", "Camden Homes", "Leeds Living Ltd", None, "Acme Ltd"]
+    names = [
+        "Barnet Homes Ltd",
+        "Camden Council",
+        "London Borough of Camden",
+        "Leeds City Council",
+        "Transport for London",
+        "Anyshire Fire and Rescue Service",
+        "Barnet Cares Ltd",
+        "Mr J Bloggs",
+        "Redacted",
+        "Environment Agency",
+        "Camden Homes",
+        "Leeds Living Ltd",
+        None,
+        "Acme Ltd",
+    ]
     councils = ["barnet", "camden", "E08000035", "leeds", "", None, "E09000007", "tower-hamlets"]
     expenses = ["", "Transport Levy", "Consultancy", "Pension Contributions", None, "Precept"]
-    rows = [(n, c, e) for i, n in enumerate(names) for j, c in enumerate(councils)
-            for e in expenses[(i + j) % 3 :: 2]]
+    rows = [
+        (n, c, e)
+        for i, n in enumerate(names)
+        for j, c in enumerate(councils)
+        for e in expenses[(i + j) % 3 :: 2]
+    ]
     df = pd.DataFrame(rows, columns=["supplier_name", "council", "expense_type"], dtype=object)
     fast = classify_suppliers(df)
-    monkeypatch.setattr(cls, "_in_contexts", per_row)
+    monkeypatch.setattr(cls, "in_contexts", per_row)
     pd.testing.assert_frame_equal(fast, classify_suppliers(df))
     assert {"transfer", "council_company", "public"} <= set(fast["sector"])

@@ -4,6 +4,7 @@ Public entry point: ``classify_suppliers(df, registers_db=None)`` (see classify.
 loaded with ``registers.load_register(kind, path, db)`` or ``councilspend registers load``.
 """
 
-from normalise.suppliers.classify import SECTORS, classify_suppliers
+from normalise.suppliers.classify import classify_suppliers
+from normalise.suppliers.decision import SECTORS
 
 __all__ = ["SECTORS", "classify_suppliers"]

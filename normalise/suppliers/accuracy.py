@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 from rich.table import Table
 
-from normalise.suppliers.classify import SECTORS, classify_suppliers
+from normalise.suppliers.classify import classify_suppliers
+from normalise.suppliers.decision import SECTORS
 
 GOLD_COLUMNS = ("council", "supplier_name_raw", "total_gbp", "sector", "confidence")
 # The gold file hides personal names as "<individual name>". Any stand-in we chose would be a name

@@ -1,0 +1,199 @@
+"""The rule data (rules.yml, overrides.csv, council companies, forenames), loaded and applied to names.
+
+Rule data lives in YAML/CSV so a policy change is a data change; this module compiles it once.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from normalise.suppliers.decision import SECTORS, Decision
+from normalise.suppliers.keys import (
+    company_number,
+    display_name,
+    match_key,
+)
+
+HERE = Path(__file__).resolve().parent
+RULES_FILE = HERE / "rules.yml"
+OVERRIDES_FILE = HERE / "overrides.csv"
+COUNCIL_COMPANIES_FILE = HERE / "council_companies.csv"
+FORENAMES_FILE = HERE / "forenames.txt"
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """Everything a run knows besides the registers: compiled rules.yml, overrides, council companies."""
+
+    rules: dict
+    overrides: dict[tuple[str, str], Decision]
+    council_companies: tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    pattern: re.Pattern
+    unless: re.Pattern | None
+    sector: str
+    subsector: str
+    confidence: float
+
+
+@lru_cache(maxsize=4)
+def load_rules(path: Path = RULES_FILE) -> dict:
+    """rules.yml compiled: {"rules": [Rule], "individuals": {...}, "register_categories": {...}, ...}."""
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    rules = []
+    for i, r in enumerate(data["rules"]):
+        try:
+            if r["sector"] not in SECTORS:
+                raise ValueError(f"sector {r['sector']!r} is not one of {SECTORS}")
+            rules.append(
+                Rule(
+                    r["id"],
+                    re.compile(r["pattern"]),
+                    re.compile(r["unless"]) if r.get("unless") else None,
+                    r["sector"],
+                    r.get("subsector", ""),
+                    float(r["confidence"]),
+                )
+            )
+        except (KeyError, re.error, ValueError) as exc:
+            raise ValueError(f"{path}: rule {i + 1} ({r.get('id', '?')}): {exc}") from exc
+    data["rules"] = rules
+    ind = data["individuals"]
+    ind["carer_re"] = re.compile(ind["carer_pattern"])
+    ind["business"] = frozenset(ind["business_words"])
+    ind["titles_set"] = frozenset(ind["titles"])
+    return data
+
+
+@lru_cache(maxsize=1)
+def forenames() -> frozenset[str]:
+    lines = FORENAMES_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def _read_csv(path: Path, required: Iterable[str]) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(row for row in fh if not row.lstrip().startswith("#")))
+    if rows:
+        missing = [c for c in required if c not in rows[0]]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    return rows
+
+
+@lru_cache(maxsize=2)
+def load_overrides(path: Path = OVERRIDES_FILE) -> dict[tuple[str, str], Decision]:
+    """overrides.csv: match_key,council,sector,subsector,org_id,note → {(key, council or ""): Decision}."""
+    out: dict[tuple[str, str], Decision] = {}
+    for n, row in enumerate(_read_csv(path, ["match_key", "sector"]), start=2):
+        sector = row["sector"].strip()
+        if sector not in SECTORS:
+            raise ValueError(f"{path}: row {n}: sector {sector!r} is not one of {SECTORS}")
+        key = match_key(row["match_key"])
+        note = (row.get("note") or "").strip()
+        out[(key, (row.get("council") or "").strip())] = Decision(
+            sector,
+            (row.get("subsector") or "").strip(),
+            1.0,
+            f"override: {note or key}",
+            "override",
+            (row.get("org_id") or "").strip() or None,
+        )
+    return out
+
+
+@lru_cache(maxsize=2)
+def load_council_companies(*paths: Path) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """Council-owned companies: ({match_key: (name, council_id)}, {company_number: (name, council_id)})."""
+    by_key: dict[str, tuple[str, str]] = {}
+    by_number: dict[str, tuple[str, str]] = {}
+    for path in paths:
+        for row in _read_csv(path, ["name", "council_id"]):
+            name = display_name(row["name"])
+            entry = (name, (row.get("council_id") or "").strip())
+            if name:
+                by_key[match_key(name)] = entry
+            number = company_number(row.get("company_number"))
+            if number:
+                by_number[number] = entry
+    return by_key, by_number
+
+
+_DIGIT = re.compile(r"[0-9]")
+
+
+GROUP_SIZE = 8
+
+
+@lru_cache(maxsize=4)
+def rule_groups(rules: tuple[Rule, ...]) -> list[tuple[re.Pattern, list[Rule]]]:
+    """Rules by descending confidence, in groups screened by one combined pattern.
+
+    Most payees match none of a group's rules, so one search usually rules out eight.
+    """
+    ordered = sorted(rules, key=lambda r: -r.confidence)  # stable: file order breaks ties
+    groups = []
+    for start in range(0, len(ordered), GROUP_SIZE):
+        chunk = ordered[start : start + GROUP_SIZE]
+        groups.append((re.compile("|".join(f"(?:{r.pattern.pattern})" for r in chunk)), chunk))
+    return groups
+
+
+def best_rule(text: str, groups: list[tuple[re.Pattern, list[Rule]]]) -> Decision | None:
+    """The most confident rule that matches ``text`` (ties: the rule listed first in rules.yml).
+
+    ``groups`` comes from ``rule_groups(tuple(load_rules()["rules"]))``.
+    """
+    for screen, chunk in groups:
+        if not screen.search(text):
+            continue
+        for r in chunk:
+            if r.pattern.search(text) and not (r.unless and r.unless.search(text)):
+                return Decision(r.sector, r.subsector, r.confidence, f"rule {r.id}", "rule")
+    return None
+
+
+def personal_name_shape(text: str, cfg: dict, carer: bool | None = None) -> Decision | None:
+    """A payee written like a private person: "Mr J Smith", "Jane Smith", "J A Smith", foster carers.
+
+    ``carer``: whether ``cfg["carer_re"]`` matches ``text``, when already known (vectorised callers).
+    """
+    if carer if carer is not None else cfg["carer_re"].search(text):
+        return Decision(
+            "individual", "carer", cfg["carer_confidence"], "individual: carer wording", "individual"
+        )
+    words = text.split()
+    # ``text`` is plain_text (a-z, 0-9, spaces), so "a word has a digit" is "the text has a digit"
+    if not 2 <= len(words) <= 4 or not cfg["business"].isdisjoint(words) or _DIGIT.search(text):
+        return None
+    if words[0] in cfg["titles_set"]:
+        return Decision(
+            "individual", "person", cfg["title_confidence"], "individual: title + name", "individual"
+        )
+    known = forenames()
+    middle_ok = all(len(w) == 1 or w in known for w in words[1:-1])
+    if words[0] in known and len(words[-1]) > 1 and len(words) <= 3 and middle_ok:
+        return Decision(
+            "individual", "person", cfg["forename_confidence"], "individual: forename + surname", "individual"
+        )
+    singles = [w for w in words if len(w) == 1]
+    longs = [w for w in words if len(w) > 1]
+    if singles and len(longs) == 1 and (words[0] in singles or words[-1] in singles):
+        return Decision(
+            "individual", "person", cfg["initials_confidence"], "individual: initials + surname", "individual"
+        )
+    return None
