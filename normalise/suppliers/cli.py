@@ -97,16 +97,23 @@ def classify_suppliers(in_path: Path, out_path: Path, registers_db: Path | None)
                    "default ../shared/data/labels/suppliers_gold.csv.")
 @click.option("--registers-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"Registers database (default: {DEFAULT_DB} if it exists).")
-def accuracy_suppliers(gold: Path | None, registers_db: Path | None) -> None:
+@click.option("--no-overrides", is_flag=True, help="Ignore overrides.csv: what the general rules alone get right.")
+@click.option("--by-council", is_flag=True, help="Also one line per council, and per split half (A/B).")
+def accuracy_suppliers(gold: Path | None, registers_db: Path | None, no_overrides: bool, by_council: bool) -> None:
     """Score the supplier classifier against hand-checked labels: accuracy per sector, overall by
     count and by £ (high-confidence labels and all labels), and the unknown share of £."""
     from rich.console import Console
 
-    from normalise.suppliers.accuracy import accuracy_table, score_gold
+    from normalise.suppliers.accuracy import accuracy_table, group_table, score_gold, with_halves
 
     gold = gold or DEFAULT_GOLD
     if not gold.exists():
         raise click.ClickException(f"{gold}: gold labels not found; pass --gold")
     db = registers_db or (DEFAULT_DB if DEFAULT_DB.exists() else None)
-    scored = score_gold(gold, db)
-    Console().print(accuracy_table(scored))
+    scored = score_gold(gold, db, use_overrides=not no_overrides)
+    console = Console()
+    console.print(accuracy_table(scored))
+    if by_council:
+        scored = with_halves(scored)
+        console.print(group_table(scored, "council", "Per council"))
+        console.print(group_table(scored, "half", "Split half (councils alternately A/B by name)"))
