@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
+from normalise.suppliers import registers_full
 from normalise.suppliers.keys import (
     charity_number,
     charity_org_id,
@@ -316,7 +317,14 @@ def _academy_trusts(path: Path) -> Rows:
 
 
 def _social_housing(path: Path) -> Rows:
-    header = _header(path)
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    header = _header(path, delimiter)
+    for name_col, code_col in (("organisation_name", "registration_number"), ("Registered Provider Name", "RP Code")):
+        if name_col in header:  # RSH 2023 list as CSV, HCA 2017 list as TSV
+            with _open_text(path) as fh:
+                yield from registers_full.rsh_providers(_dict_rows(fh, path, [name_col, code_col], delimiter),
+                                                        name_col, code_col)
+            return
     with _open_text(path) as fh:
         if "Registration number" in header:  # the RSH list itself
             for r in _dict_rows(fh, path, ["Organisation name", "Registration number"]):
@@ -356,6 +364,19 @@ def _charity_company_numbers(path: Path) -> Rows:
             yield [org], _names(org_id, "charity_company_numbers", [(r["org_name"], "name")])
 
 
+def _full_list(reader: Callable[..., Rows], required: tuple[str, ...], with_header: bool) -> Callable[[Path], Rows]:
+    """A loader for one of the registers_full readers: opens the file, checks ``required`` columns."""
+
+    def load(path: Path) -> Rows:
+        delimiter = "\t" if Path(path).suffix == ".tsv" else ","
+        header = _header(path, delimiter)
+        with _open_text(path) as fh:
+            rows = _dict_rows(fh, path, required, delimiter)
+            yield from (reader(rows, header) if with_header else reader(rows))
+
+    return load
+
+
 KINDS: dict[str, Callable[..., Rows]] = {
     "companies_house": _companies_house,
     "charity_commission": _charity_commission,
@@ -366,7 +387,13 @@ KINDS: dict[str, Callable[..., Rows]] = {
     "academy_trusts": _academy_trusts,
     "social_housing": _social_housing,
     "charity_company_numbers": _charity_company_numbers,
+    "public_bodies": _full_list(lambda rows, header: registers_full.public_bodies(Path(), rows, header), (), True),
+    "nhs_icb": _full_list(registers_full.nhs_icbs, ("ICB24CDH", "ICB24NM"), False),
+    "charities": _full_list(registers_full.charities, (), True),
+    "cics": _full_list(registers_full.cics, ("org_id",), False),
 }
+# The register a kind's rows are stored under, where it is not the kind itself.
+KIND_REGISTER = {"nhs_icb": "nhs_ods"}
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -433,7 +460,7 @@ def delete_register(kind: str, db: Path) -> None:
     """Remove every row a kind loaded (used before a fresh load of the same kind)."""
     conn = connect(db)
     with conn:
-        registers = [kind, "local_authorities_gss"] if kind == "local_authorities" else [kind]
+        registers = [kind, "local_authorities_gss"] if kind == "local_authorities" else [KIND_REGISTER.get(kind, kind)]
         for reg in registers:
             conn.execute("DELETE FROM organisations WHERE register = ?", (reg,))
             conn.execute("DELETE FROM names WHERE register = ?", (reg,))
@@ -445,8 +472,21 @@ def detect_kind(path: Path) -> str | None:
     name = Path(path).name.lower()
     if name.startswith("nhs") or re.match(r"^e?(tr|ct|ccg|praccur)\b", name):
         return "nhs_ods"
-    header = set(_header(Path(path), "\t" if name.endswith(".txt") else ","))
+    header = set(_header(Path(path), "\t" if name.endswith((".txt", ".tsv")) else ","))
     rules = [
+        ({"ICB24CDH", "ICB24NM"}, "nhs_icb"),
+        ({"organisation_name", "registration_number"}, "social_housing"),
+        ({"Registered Provider Name", "RP Code"}, "social_housing"),
+        ({"Organisation"}, "public_bodies"),
+        ({"government-organisation", "name"}, "public_bodies"),
+        ({"overall_alb_name"}, "public_bodies"),
+        ({"opendatacommunities-type", "name"}, "public_bodies"),
+        ({"organisation", "local-authority-type", "name"}, "public_bodies"),
+        ({"police-force", "name"}, "public_bodies"),
+        ({"org_id", "reg_number", "name"}, "charities"),
+        ({"transferee_name", "transferee_regno"}, "charities"),
+        ({"org_id_a", "org_id_b", "org_name_a", "org_name_b"}, "charities"),
+        ({"org_id", "icnptso_code"}, "cics"),
         ({"CompanyName", "CompanyCategory"}, "companies_house"),
         ({"registered_charity_number"}, "charity_commission"),
         ({"Reg charity number"}, "ccni"),
