@@ -91,7 +91,8 @@ def test_output_contract_keeps_rows_order_and_index() -> None:
     )
     out = classify_categories(df)
     assert list(out.index) == [10, 20, 30, 40]
-    assert list(out.columns) == ["kind", "value", "council", "extra", "label", "confidence", "rule"]
+    assert list(out.columns) == ["kind", "value", "council", "extra", "label", "confidence", "rule", "evidence",
+                                 "transfer_kind"]
     assert list(out["label"]) == ["adult_social_care", "third_party_payments", "third_party_payments", "unknown"]
     assert out.loc[40, "rule"] == "empty"
     assert out["confidence"].between(0, 1).all()

@@ -26,7 +26,9 @@ def score_gold(gold_dir: Path, kind: str) -> pd.DataFrame:
         if col not in gold.columns:
             raise ValueError(f"{path}: missing column {col!r}")
     gold["total_gbp"] = pd.to_numeric(gold["total_gbp"], errors="coerce").fillna(0.0)
-    res = classify_categories(pd.DataFrame({"kind": kind, "value": gold["value_raw"], "council": gold["council"]}))
+    res = classify_categories(
+        pd.DataFrame({"kind": kind, "value": gold["value_raw"], "council": gold["council"]})
+    )
     gold["predicted"] = res["label"].to_numpy()
     gold["pred_confidence"] = res["confidence"].to_numpy()
     gold["rule"] = res["rule"].to_numpy()
@@ -38,8 +40,12 @@ def accuracy_table(scored: pd.DataFrame) -> pd.DataFrame:
     """Per gold label and overall: n, correct, accuracy by count, accuracy by absolute £."""
     s = scored.assign(abs_gbp=scored["total_gbp"].abs())
     s["correct_gbp"] = s["abs_gbp"].where(s["correct"], 0.0)
-    per = s.groupby("label").agg(n=("correct", "size"), correct=("correct", "sum"),
-                                 gbp=("abs_gbp", "sum"), correct_gbp=("correct_gbp", "sum"))
+    per = s.groupby("label").agg(
+        n=("correct", "size"),
+        correct=("correct", "sum"),
+        gbp=("abs_gbp", "sum"),
+        correct_gbp=("correct_gbp", "sum"),
+    )
     per.loc["ALL"] = [len(s), int(s["correct"].sum()), s["abs_gbp"].sum(), s["correct_gbp"].sum()]
     per["accuracy"] = (per["correct"] / per["n"]).round(4)
     per["accuracy_gbp"] = (per["correct_gbp"] / per["gbp"].where(per["gbp"] > 0)).round(4)
@@ -54,6 +60,8 @@ def accuracy_report(gold_dir: Path) -> dict[str, dict[str, pd.DataFrame]]:
         out[kind] = {
             "all": accuracy_table(scored),
             "high": accuracy_table(scored[scored["confidence"] == "high"]),
-            "errors": scored[~scored["correct"]][["council", "value_raw", "label", "predicted", "confidence", "rule"]],
+            "errors": scored[~scored["correct"]][
+                ["council", "value_raw", "label", "predicted", "confidence", "rule"]
+            ],
         }
     return out

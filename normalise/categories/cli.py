@@ -14,12 +14,26 @@ DEFAULT_GOLD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / 
 
 
 @click.command("categories")
-@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with columns kind (expense_type|service_area) and value; optional council, code.")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV to write: the input plus label, confidence and rule.")
-@click.option("--overrides", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Per-council overrides CSV (default: normalise/categories/overrides.csv).")
+@click.option(
+    "--in",
+    "in_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with columns kind (expense_type|service_area) and value; optional council, code.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV to write: the input plus label, confidence and rule.",
+)
+@click.option(
+    "--overrides",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Per-council overrides CSV (default: normalise/categories/overrides.csv).",
+)
 def classify_categories(in_path: Path, out_path: Path, overrides: Path | None) -> None:
     """Map expense types to SeRCOP subjective groups and service areas to SeRCOP service divisions.
 
@@ -47,8 +61,12 @@ def classify_categories(in_path: Path, out_path: Path, overrides: Path | None) -
 
 
 @click.command("categories")
-@click.option("--gold-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder with expense_types_gold.csv and service_areas_gold.csv (default: ../shared/data/labels).")
+@click.option(
+    "--gold-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with expense_types_gold.csv and service_areas_gold.csv (default: ../shared/data/labels).",
+)
 @click.option("--errors/--no-errors", default=False, help="Also list the values the classifier got wrong.")
 def accuracy_categories(gold_dir: Path | None, errors: bool) -> None:
     """Accuracy of the category classifier per label and overall, by count and by £.
@@ -68,11 +86,15 @@ def accuracy_categories(gold_dir: Path | None, errors: bool) -> None:
     for kind, tables in accuracy_report(gold_dir).items():
         for which in ("high", "all"):
             df = tables[which]
-            table = Table(title=f"{kind}: {'high-confidence gold rows' if which == 'high' else 'all gold rows'}")
+            table = Table(
+                title=f"{kind}: {'high-confidence gold rows' if which == 'high' else 'all gold rows'}"
+            )
             for col in df.columns:
                 table.add_column(col, justify="left" if col == "label" else "right")
             for row in df.itertuples(index=False):
-                table.add_row(*[f"{v:.1%}" if isinstance(v, float) and not isinstance(v, bool) else str(v) for v in row])
+                table.add_row(
+                    *[f"{v:.1%}" if isinstance(v, float) and not isinstance(v, bool) else str(v) for v in row]
+                )
             console.print(table)
         if errors:
             console.print(tables["errors"].to_string(index=False))
@@ -85,8 +107,13 @@ def outturn() -> None:
 
 @outturn.command("load")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=Path("data/registers.db"),
-              show_default=True, help="SQLite database to write table 'outturn' into.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("data/registers.db"),
+    show_default=True,
+    help="SQLite database to write table 'outturn' into.",
+)
 def load(path: Path, db: Path) -> None:
     """Load RSX service-expenditure summaries from PATH (a file or a folder; CSV or ODS).
 

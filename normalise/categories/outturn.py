@@ -41,7 +41,17 @@ MEASURES = {  # heading text after "<Service> -" -> column
     "net current expenditure": "net_current_expenditure_pence",
 }
 MONEY = list(dict.fromkeys(MEASURES.values()))
-COLUMNS = ["gss", "financial_year", "division", *MONEY, "authority", "la_class", "status", "release", "release_date"]
+COLUMNS = [
+    "gss",
+    "financial_year",
+    "division",
+    *MONEY,
+    "authority",
+    "la_class",
+    "status",
+    "release",
+    "release_date",
+]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outturn (
     gss TEXT NOT NULL,
@@ -98,7 +108,10 @@ def _column_map(header: list[str]) -> dict[int, tuple[str, str]]:
     out: dict[int, tuple[str, str]] = {}
     for i, raw in enumerate(header):
         text = re.sub(r"\s+", " ", raw).strip().lower()
-        m = re.match(r"(.+?)\s*-\s*(employees|running expenses|total expenditure|total income|net current expenditure)\b", text)
+        m = re.match(
+            r"(.+?)\s*-\s*(employees|running expenses|total expenditure|total income|net current expenditure)\b",
+            text,
+        )
         if not m:
             continue
         division = next((d for rx, d in services if rx.search(m.group(1))), None)
@@ -123,7 +136,9 @@ def _financial_year(path: Path, preamble: str, sheet: str) -> str:
         m = YEAR.search(text)
         if m and int(m.group(2)) == (int(m.group(1)) + 1) % 100:
             return f"{m.group(1)}-{m.group(2)}"
-    raise OutturnFileError(f"{path}: cannot tell the financial year (no 'YYYY-YY' in title, file or sheet name)")
+    raise OutturnFileError(
+        f"{path}: cannot tell the financial year (no 'YYYY-YY' in title, file or sheet name)"
+    )
 
 
 def parse_rsx(path: Path) -> pd.DataFrame:
@@ -139,7 +154,10 @@ def parse_rsx(path: Path) -> pd.DataFrame:
         if not any(div == "total" for div, _ in cols.values()):
             continue
         lower = [re.sub(r"\s+", " ", c).strip().lower() for c in header]
-        ons, name = lower.index("ons code"), lower.index("local authority") if "local authority" in lower else None
+        ons, name = (
+            lower.index("ons code"),
+            lower.index("local authority") if "local authority" in lower else None,
+        )
         klass = lower.index("class") if "class" in lower else None
         preamble = " ".join(" ".join(df.iloc[i]) for i in range(h))
         year = _financial_year(path, preamble, sheet.name)
@@ -150,7 +168,7 @@ def parse_rsx(path: Path) -> pd.DataFrame:
                 release_date = datetime.strptime(updated.group(1), "%d %B %Y").date().isoformat()
             except ValueError:
                 release_date = ""
-        data = df.iloc[h + 1:]
+        data = df.iloc[h + 1 :]
         data = data[data.iloc[:, ons].str.strip().str.fullmatch(GSS.pattern)]
         parts = []
         for division in dict.fromkeys(d for d, _ in cols.values()):
@@ -164,7 +182,11 @@ def parse_rsx(path: Path) -> pd.DataFrame:
                     marker |= pd.Series(cells == "[x]", index=part.index)
             part["authority"] = data.iloc[:, name].str.strip().to_numpy() if name is not None else ""
             part["la_class"] = data.iloc[:, klass].str.strip().to_numpy() if klass is not None else ""
-            has = part["total_service_expenditure_pence"].notna() if "total_service_expenditure_pence" in part else False
+            has = (
+                part["total_service_expenditure_pence"].notna()
+                if "total_service_expenditure_pence" in part
+                else False
+            )
             part["status"] = "not_relevant"
             part.loc[has, "status"] = "ok"
             part.loc[marker, "status"] = "not_received"
@@ -172,7 +194,9 @@ def parse_rsx(path: Path) -> pd.DataFrame:
             parts.append(part)
         out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if out.empty:
-            raise OutturnFileError(f"{path}: sheet {sheet.name!r} has an ONS Code header but no authority rows")
+            raise OutturnFileError(
+                f"{path}: sheet {sheet.name!r} has an ONS Code header but no authority rows"
+            )
         for col in COLUMNS:
             if col not in out.columns:
                 out[col] = None
@@ -214,9 +238,16 @@ def load_outturn(path: Path, db: Path = DEFAULT_DB) -> int:
         for frame in frames:
             release = frame["release"].iloc[0]
             conn.execute("DELETE FROM outturn WHERE release = ?", (release,))
-            rows = [tuple(None if pd.isna(v) else (int(v) if c in MONEY else v) for c, v in zip(COLUMNS, rec, strict=True))
-                    for rec in frame[COLUMNS].itertuples(index=False, name=None)]
-            conn.executemany(f"INSERT INTO outturn ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+            rows = [
+                tuple(
+                    None if pd.isna(v) else (int(v) if c in MONEY else v)
+                    for c, v in zip(COLUMNS, rec, strict=True)
+                )
+                for rec in frame[COLUMNS].itertuples(index=False, name=None)
+            ]
+            conn.executemany(
+                f"INSERT INTO outturn ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows
+            )
             written += len(rows)
     return written
 

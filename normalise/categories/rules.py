@@ -52,6 +52,11 @@ class Rule:
     def matches(self, text: str) -> bool:
         return bool(self.regex.fullmatch(text) if self.whole else self.regex.search(text))
 
+    def find(self, text: str) -> str | None:
+        """The words that matched (for evidence), or None."""
+        m = self.regex.fullmatch(text) if self.whole else self.regex.search(text)
+        return m.group(0) if m else None
+
 
 class RuleFileError(ValueError):
     """A rule file is malformed; the message names the file and the rule."""
@@ -109,7 +114,9 @@ def load_overrides(path: Path | None = None) -> dict[tuple[str, str, str], tuple
             kind = (row.get("kind") or "").strip()
             label = (row.get("label") or "").strip()
             if kind not in LABELS:
-                raise RuleFileError(f"{path}: data row {n}: kind {kind!r} must be expense_type or service_area")
+                raise RuleFileError(
+                    f"{path}: data row {n}: kind {kind!r} must be expense_type or service_area"
+                )
             if label not in LABELS[kind]:
                 raise RuleFileError(f"{path}: data row {n}: label {label!r} is not a {kind} label")
             council = (row.get("council") or "*").strip().lower() or "*"

@@ -1,0 +1,164 @@
+"""Row context for the category classifier: the other columns of a payment (``rules/context.yml``).
+
+Why: the account name is often vague ("Other payments", "Services") or missing, while the same row
+carries a capital/revenue flag, a group or ledger column, a free-text description, a cost centre
+and a payee. Those decide only where the account name says nothing or little, and every answer
+names the column it came from. Transfers (``transfers.py``) are found here too, because they need
+the payee as much as the account.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from normalise.categories.rules import RuleFileError, normalise_value
+from normalise.categories.taxonomy import LABELS
+from normalise.categories.transfers import kind_group, transfer_kind
+
+CONTEXT = Path(__file__).parent / "rules" / "context.yml"
+#: Optional input columns of ``classify_categories`` that this module reads.
+CONTEXT_COLUMNS = ("group", "capital_revenue", "context", "service", "payee_name", "payee_sector")
+EXPENSE = "expense_type"
+
+Decision = tuple[str, float, str, str]
+
+
+@cache
+def context_rules() -> dict:
+    """The context file, checked (labels in the taxonomy, regexes compile)."""
+    data = yaml.safe_load(CONTEXT.read_text(encoding="utf-8"))
+    allowed = LABELS[EXPENSE]
+    words = []
+    for entry in data["payee_words"]:
+        if entry["label"] not in allowed:
+            raise RuleFileError(f"{CONTEXT}: payee_words label {entry['label']!r} is not a subjective group")
+        rx = re.compile("|".join(f"(?:{p})" for p in entry["patterns"]))
+        words.append((rx, entry["label"], float(entry["confidence"])))
+    for sector, entry in data["payee_sectors"].items():
+        if entry["label"] not in allowed:
+            raise RuleFileError(
+                f"{CONTEXT}: payee sector {sector!r} label {entry['label']!r} is not a subjective group"
+            )
+    return {
+        **data,
+        "payee_words": words,
+        "vague_rules": frozenset(data["vague_rules"]),
+        "capital_values": frozenset(data["capital_values"]),
+        "capital_keeps": frozenset(data["capital_keeps"]),
+    }
+
+
+def _from_text(kind: str, text: str, where: str, factor: float, cap: float, floor: float) -> Decision | None:
+    from normalise.categories.classify import decide_text
+
+    norm = normalise_value(text)
+    hit = decide_text(kind, norm) if norm else None
+    if not hit or hit[0] == "unknown" or hit[1] < floor:
+        return None
+    return (
+        hit[0],
+        round(min(hit[1] * factor, cap), 3),
+        f"context:{where}:{hit[2]}",
+        f"{where} column {hit[3]}",
+    )
+
+
+def _from_payee(name: str, sector: str) -> Decision | None:
+    cfg = context_rules()
+    norm = normalise_value(name)
+    for rx, label, confidence in cfg["payee_words"]:
+        m = rx.search(norm) if norm else None
+        if m:
+            return label, confidence, "context:payee_name", f"payee name '{m.group(0)}'"
+    entry = cfg["payee_sectors"].get(sector)
+    if entry:
+        return (
+            entry["label"],
+            float(entry["confidence"]),
+            f"context:payee_sector:{sector}",
+            f"payee sector {sector}",
+        )
+    return None
+
+
+@lru_cache(maxsize=500_000)
+def contextual(
+    kind: str,
+    value: str,
+    decided: Decision,
+    group: str = "",
+    capital_revenue: str = "",
+    context: str = "",
+    service: str = "",
+    payee_name: str = "",
+    payee_sector: str = "",
+) -> tuple[Decision, str | None]:
+    """(decision, transfer kind) for one row given the value-only ``decided`` and its context."""
+    cfg = context_rules()
+    sector = payee_sector.strip().lower()
+    transfer = None
+    if kind == EXPENSE:
+        transfer = transfer_kind(value or context, service or None, sector or None, payee_name or None)
+    label, confidence, rule, evidence = decided
+    if (
+        kind == EXPENSE
+        and normalise_value(capital_revenue) in cfg["capital_values"]
+        and label not in cfg["capital_keeps"]
+        and transfer is None
+    ):
+        return (
+            "capital",
+            float(cfg["capital_confidence"]),
+            "context:capital_revenue",
+            f"capital/revenue column '{capital_revenue}'; account {evidence}",
+        ), None
+    vague = label == "unknown" or confidence < 0.6 or rule in cfg["vague_rules"]
+    if not vague:
+        return decided, transfer and transfer[0]
+    better = None
+    if group:
+        better = _from_text(kind, group, "group", 1.0, float(cfg["group_cap"]), 0.6)
+    if better is None and transfer:
+        grp = kind_group(transfer[0])
+        if grp != "unknown":
+            better = grp, float(cfg["transfer_confidence"]), f"transfer:{transfer[0]}", transfer[1]
+    if better is None and context:
+        better = _from_text(
+            kind, context, "context", float(cfg["text_factor"]), 0.85, float(cfg["text_min_confidence"])
+        )
+    if better is None and kind == EXPENSE:
+        better = _from_payee(payee_name, sector)
+    if better is not None and (label == "unknown" or better[1] >= confidence or rule in cfg["vague_rules"]):
+        return better, transfer and transfer[0]
+    return decided, transfer and transfer[0]
+
+
+def apply_context(merged: pd.DataFrame, context: dict[str, pd.Series]) -> pd.DataFrame:
+    """``merged`` (kind, value, label, confidence, rule, evidence) revised by the context columns,
+    plus ``transfer_kind``. Works once per distinct combination."""
+    out = merged.copy()
+    cols = {c: context[c].to_numpy() if c in context else [""] * len(out) for c in CONTEXT_COLUMNS}
+    keys = pd.DataFrame(
+        {
+            "kind": out["kind"].to_numpy(),
+            "value": out["value"].to_numpy(),
+            "label": out["label"].to_numpy(),
+            "confidence": out["confidence"].astype(float).to_numpy(),
+            "rule": out["rule"].to_numpy(),
+            "evidence": out["evidence"].to_numpy(),
+            **cols,
+        }
+    )
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+    results = [contextual(u[0], u[1], (u[2], u[3], u[4], u[5]), *u[6:]) for u in uniques]
+    for i, col in enumerate(("label", "confidence", "rule", "evidence")):
+        values = [r[0][i] for r in results]
+        out[col] = [values[c] for c in codes]
+    kinds = [r[1] for r in results]
+    out["transfer_kind"] = pd.Series([kinds[c] for c in codes], index=out.index, dtype="object")
+    return out

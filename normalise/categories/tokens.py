@@ -1,0 +1,93 @@
+"""Expand abbreviated and truncated account names into whole words (``rules/vocabulary.yml``).
+
+Why: ledgers are written by finance systems with short fields, so one account appears as
+"Housing Management Contributions", "Hsg Mgmt Contrib" and "HOUSING MANAGEME". Rules written against
+the words of a few councils miss the others; expanding every token against a general vocabulary of
+local-government accounting lets the same rules read all three. The expansion is general (prefix,
+dropped vowels, listed short forms); nothing here knows a council.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+from pathlib import Path
+
+import yaml
+
+VOCABULARY = Path(__file__).parent / "rules" / "vocabulary.yml"
+_VOWELS = set("aeiou")
+
+
+@cache
+def vocabulary() -> dict:
+    """The vocabulary file, checked: ``words``, ``plain``, ``short_forms`` and ``phrases``."""
+    data = yaml.safe_load(VOCABULARY.read_text(encoding="utf-8"))
+    for key in ("words", "plain", "short_forms", "phrases"):
+        if key not in data:
+            raise ValueError(f"{VOCABULARY}: missing section {key!r}")
+    words = tuple(dict.fromkeys(str(w).lower() for w in data["words"]))
+    phrases = sorted(((str(k), str(v)) for k, v in data["phrases"].items()), key=lambda kv: -len(kv[0]))
+    return {
+        "words": words,
+        "known": frozenset(words) | {str(w).lower() for w in data["plain"]},
+        "short_forms": {str(k).lower(): str(v) for k, v in data["short_forms"].items()},
+        "phrases": [(re.compile(rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])"), v) for k, v in phrases],
+    }
+
+
+def _family(candidates: list[str]) -> str | None:
+    """The one word the candidates share: itself, or the shortest when every other starts with it
+    ("contract" for contract/contracts/contractor). ``None`` when they are different words."""
+    if not candidates:
+        return None
+    root = min(candidates, key=len)
+    return root if all(c.startswith(root) for c in candidates) else None
+
+
+def _subsequence(short: str, word: str) -> bool:
+    it = iter(word)
+    return all(ch in it for ch in short)
+
+
+@lru_cache(maxsize=50_000)
+def expand_token(token: str) -> tuple[str, str]:
+    """(expansion, how): how is ``kept``, ``short_form``, ``prefix`` or ``dropped_vowels``."""
+    vocab = vocabulary()
+    if token in vocab["known"] or not token.isalpha():
+        return token, "kept"
+    if token in vocab["short_forms"]:
+        return vocab["short_forms"][token], "short_form"
+    if len(token) < 3:
+        return token, "kept"
+    words = vocab["words"]
+    by_prefix = _family([w for w in words if w.startswith(token)])
+    if by_prefix:
+        return by_prefix, "prefix"
+    # Dropped vowels: same first letter, the token's letters in order, and few vowels left.
+    # A token that keeps its vowels may only have lost one or two letters ("preceptr").
+    no_vowels = not any(ch in _VOWELS for ch in token[1:])
+    fits = [
+        w
+        for w in words
+        if w[0] == token[0]
+        and len(w) > len(token)
+        and w[-1] == token[-1]
+        and (no_vowels or (len(w) - len(token) <= 2 and w[:3] == token[:3]))
+        and _subsequence(token, w)
+    ]
+    word = _family(fits)
+    if word:
+        return word, "dropped_vowels"
+    return token, "kept"
+
+
+@lru_cache(maxsize=200_000)
+def expand(text: str) -> str:
+    """Normalised text with phrases and every token expanded; unchanged tokens stay as they were."""
+    if not text:
+        return text
+    vocab = vocabulary()
+    for rx, replacement in vocab["phrases"]:
+        text = rx.sub(replacement, text)
+    return " ".join(expand_token(t)[0] for t in text.split())
