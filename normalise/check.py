@@ -24,12 +24,18 @@ def check_file(path: Path, council_id: str | None = None) -> tuple[FileResult, d
     if people:
         # The Code allows naming sole traders, so this is a warning, not a Code failure.
         # Care and direct payments to people are the usual case.
-        report.setdefault("problems", []).append({
-            "severity": "warning", "rule": "Data protection: payments to private individuals",
-            "message": f"{len(people)} payee name(s) look like private individuals: check whether they "
-                       "should be redacted before publishing ("
-                       + ", ".join(repr(p["name"]) for p in people[:5]) + (", ..." if len(people) > 5 else "")
-                       + ")"})
+        report.setdefault("problems", []).append(
+            {
+                "severity": "warning",
+                "code": "possible_individuals",
+                "rule": "Data protection: payments to private individuals",
+                "message": f"{len(people)} payee name(s) look like private individuals: check whether they "
+                "should be redacted before publishing ("
+                + ", ".join(repr(p["name"]) for p in people[:5])
+                + (", ..." if len(people) > 5 else "")
+                + ")",
+            }
+        )
     report["publishable"] = publishable(report)
     return result, report
 
@@ -47,8 +53,11 @@ def possible_individuals(rows: pd.DataFrame | None) -> list[dict]:
     names["pence"] = (pd.to_numeric(rows.get("amount"), errors="coerce").fillna(0) * 100).round()
     if "is_redacted" in rows.columns:
         names = names[~rows["is_redacted"].astype("boolean").fillna(False).to_numpy()]
-    grouped = names[names["supplier_name"] != ""].groupby("supplier_name", as_index=False).agg(
-        rows=("pence", "size"), pence=("pence", "sum"))
+    grouped = (
+        names[names["supplier_name"] != ""]
+        .groupby("supplier_name", as_index=False)
+        .agg(rows=("pence", "size"), pence=("pence", "sum"))
+    )
     if grouped.empty:
         return []
     classified = classify_suppliers(grouped[["supplier_name"]].copy())

@@ -96,3 +96,76 @@ def identify_from_columns(
             if gss:
                 return gss, how
     return None, ""
+
+
+UNKNOWN = "unknown"  # council_id when neither the caller nor the file can tell (the report says so)
+_COUNCIL_WORD = re.compile(
+    r"^(?:council|borough|district|county|city|metropolitan|mbc|mdc|bc|dc|cc|smbc|lb|rb)$"
+)
+# words of a file name that say what the file is, not who published it
+_FILE_WORDS = re.compile(
+    r"^(?:\d+|spend(?:ing)?|payments?|expenditure|over|above|to|suppliers?|supplier|transparency|data|"
+    r"invoices?|csv|xlsx?|ods|final|published|monthly|quarter(?:ly)?|q[1-4]|jan(?:uary)?|feb(?:ruary)?|"
+    r"mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|"
+    r"dec(?:ember)?|for|in|gbp|pounds|report|list|all|\d+k)$"
+)
+_MAX_NAME_WORDS = 6
+
+
+def identify_from_names(
+    preamble: str, file_name: str, folder: str, registry: list[dict] | None = None
+) -> tuple[str | None, str]:
+    """The council named by a file's preamble, its file name or its folder: (GSS or None, evidence).
+
+    Free text (the preamble) must name a council as a council ("Leeds City Council", "London Borough
+    of Lambeth"), so the word "reading" in a sentence is not Reading. A file or folder name must be
+    the council's name and nothing else once dates and spending words are set aside
+    ("Manchester September 2014.xls", "north-tyneside/"), so "lancashire-pcc" is not Lancashire.
+    """
+    gss, words = _named_as_council(preamble, registry)
+    if gss:
+        return gss, f"{words!r} in the preamble"
+    for what, text in (("file name", Path(file_name).stem), ("folder", folder)):
+        gss, words = _named_as_council(text, registry)
+        if not gss:
+            gss, words = _whole_name(text, registry)
+        if gss:
+            return gss, f"{words!r} in the {what} {text!r}"
+    return None, ""
+
+
+def _tokens(text: str) -> list[str]:
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(text))  # CamelCase file names
+    return re.findall(r"[a-z0-9]+", spaced.lower().replace("&", " and "))
+
+
+def _lookup(words: list[str], registry: list[dict] | None) -> str | None:
+    text = " ".join(words)
+    gss, _ = identify(text, registry) if registry else (None, "")
+    return gss or _index()[2].get(name_key(text))
+
+
+def _named_as_council(text: str, registry: list[dict] | None) -> tuple[str | None, str]:
+    """The longest run of words next to a council word ("X Council", "Borough of X") that is a name."""
+    tokens = _tokens(text)
+    for n in range(_MAX_NAME_WORDS, 0, -1):
+        for i in range(len(tokens) - n + 1):
+            before = tokens[i - 1] if i else ""
+            after = tokens[i + n] if i + n < len(tokens) else ""
+            words = tokens[i : i + n]
+            if _COUNCIL_WORD.match(words[0]) or not (_COUNCIL_WORD.match(after) or before == "of"):
+                continue
+            if before == "of" and not (i >= 2 and _COUNCIL_WORD.match(tokens[i - 2])):
+                continue
+            if gss := _lookup(words, registry):
+                return gss, " ".join(tokens[max(i - 2, 0) : i + n + 1])
+    return None, ""
+
+
+def _whole_name(text: str, registry: list[dict] | None) -> tuple[str | None, str]:
+    """A file or folder name that is a council's name once dates and spending words are removed."""
+    words = [t for t in _tokens(text) if not _FILE_WORDS.match(t)]
+    if not words or len(words) > _MAX_NAME_WORDS:
+        return None, ""
+    gss = _lookup(words, registry)
+    return (gss, " ".join(words)) if gss else (None, "")

@@ -67,3 +67,43 @@ def threshold_from(texts: list[str]) -> int | None:
             if 0 < value <= 100000:
                 return value
     return None
+
+
+def merge_two_line_header(cells: pd.DataFrame, h: int) -> tuple[list[str], int, int]:
+    """The header labels and its first and last rows, merging a two-line header.
+
+    A group label over sub-labels (``Amount,,`` over ``Gross,VAT,Net``) gives ``Amount Gross``,
+    ``Amount VAT``, ``Amount Net``: the group spans the empty cells to its right that have a
+    sub-label. The found row is paired with the row below it, else the row above; a pair is kept
+    only when the merged labels are better known than the found row's alone, so a data row or a
+    title line above is never merged in.
+    """
+    syn = load_synonyms()
+    single = [str(x) for x in cells.iloc[h].tolist()]
+    best, best_score = (single, h, h), header_score(single, syn)
+    for top, bottom in ((h, h + 1), (h - 1, h)):
+        if top < 0 or bottom >= len(cells):
+            continue
+        merged = _merge(
+            [str(x) for x in cells.iloc[top].tolist()], [str(x) for x in cells.iloc[bottom].tolist()]
+        )
+        if merged is not None and (score := header_score(merged, syn)) > best_score:
+            best, best_score = (merged, top, bottom), score
+    return best
+
+
+def _merge(top: list[str], bottom: list[str]) -> list[str] | None:
+    """Column labels of a group row over a sub-label row; None when no group spans two columns."""
+    out: list[str] = []
+    group, spans = "", False
+    for t, b in zip(top, bottom, strict=False):
+        t, b = " ".join(t.split()), " ".join(b.split())
+        if t:
+            group = t if b else ""  # a group spans on only while its columns have sub-labels
+        elif b and group:
+            spans = True
+        else:
+            group = ""
+        parent = t or (group if b else "")
+        out.append(" ".join(x for x in (parent, b) if x))
+    return out if spans else None

@@ -1,4 +1,5 @@
-"""File kind: payments, card, supplier_totals or not_spend, from the header profile and the rows.
+"""File kind: payments, card, supplier_totals or not_spend, from the header profile and the rows
+(card only by the rows: a card column must be filled on most lines, see ``kinds.yml``).
 
 The rules are data in ``kinds.yml``; this module only applies them.
 """
@@ -40,9 +41,6 @@ def kind_from_header(cmap: ColumnMap) -> tuple[str | None, str]:
         return "not_spend", "no amount column: not a spending table"
     if present & set(r["not_spend"]["contract_fields"]) and "payment_date" not in present:
         return "not_spend", "contract columns and no payment date: a contracts register"
-    card = [f for f in r["card_fields"] if f in present]
-    if card:
-        return "card", f"purchase-card column {cmap.label_of(card[0])!r}"
     amount_label = normalise_label(cmap.label_of("amount"))
     aggregate = any(re.match(p, amount_label) for p in r["supplier_totals"]["aggregate_amount_labels"])
     if "supplier_name" in present and "payment_date" not in present:
@@ -55,9 +53,13 @@ def kind_from_header(cmap: ColumnMap) -> tuple[str | None, str]:
     return None, ""
 
 
-def card_rows(supplier: pd.Series, ref: pd.Series | None, flag: pd.Series | None) -> np.ndarray:
-    """Lines inside a payments file that were paid by purchase card."""
+def card_rows(
+    supplier: pd.Series, ref: pd.Series | None, flag: pd.Series | None, merchant: pd.Series | None = None
+) -> np.ndarray:
+    """Lines inside a payments file that were paid by purchase card (a merchant category says so)."""
     out = _match_unique(supplier, _pattern("card_suppliers"))
+    if merchant is not None:
+        out |= (merchant != "").to_numpy(dtype=bool)
     if ref is not None:
         out |= _match_unique(ref, _pattern("card_refs"))
     if flag is not None:

@@ -36,12 +36,14 @@ def empty_report(name: str, sha256: str, error: str) -> dict:
         "data_rows": 0,
         "rows_kept": 0,
         "rows_rejected": 0,
+        "lines_skipped": 0,
+        "skipped": {},
         "total_pence": 0,
         "malformed_rows": 0,
         "errors": [],
         "warnings": [],
         "repairs": [],
-        "problems": [{"severity": "error", "rule": "readable", "message": error}],
+        "problems": [{"severity": "error", "code": "unreadable", "rule": "readable", "message": error}],
     }
 
 
@@ -138,6 +140,7 @@ def build_report(
         "data_rows": int(sum(r.info.get("data_rows", 0) for r in chosen)),
         "rows_kept": int(len(rows)),
         "rows_rejected": int(sum(r.info.get("rows_rejected", 0) for r in chosen)),
+        "skipped": _skipped(chosen),
         "malformed_rows": int(sum(r.info.get("malformed_rows", 0) for r in chosen)),
         "total_pence": total,
         "negative_rows": int((all_pence < 0).sum()),
@@ -169,9 +172,28 @@ def build_report(
         ]
         + [{"sheet": s["sheet"], "kind": "skipped", "reason": s["reason"]} for s in skipped],
     }
+    report["lines_skipped"] = sum(report["skipped"].values())
     report["code_2015"] = code_fields(report, kind)
     report["problems"] = problems(report)
     return report
+
+
+def _skipped(results: list) -> dict[str, int]:
+    """Lines that are not payments, by reason, over the tables that gave rows (see table.py)."""
+    out: dict[str, int] = {}
+    for r in results:
+        for reason, n in r.info.get("skipped", {}).items():
+            out[reason] = out.get(reason, 0) + n
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def skipped_line(report: dict) -> str | None:
+    """One line for everything skipped: '1,599 lines skipped: not payments (blank padding 1,590, ...)'."""
+    total = report.get("lines_skipped") or 0
+    if not total:
+        return None
+    parts = ", ".join(f"{reason} {n:,}" for reason, n in report.get("skipped", {}).items())
+    return f"{total:,} line{'s' if total != 1 else ''} skipped: not payments ({parts})"
 
 
 def duplicate_rows(rows: pd.DataFrame) -> int:
@@ -207,53 +229,95 @@ def problems(report: dict) -> list[dict]:
     publishable under the Code as it stands), warning (should fix), info."""
     out: list[dict] = []
 
-    def add(severity: str, rule: str, message: str) -> None:
-        out.append({"severity": severity, "rule": rule, "message": message})
+    def add(severity: str, rule: str, message: str, code: str) -> None:
+        """``code`` is stable (tests, the site and translations key on it); the message is for people."""
+        out.append({"severity": severity, "code": code, "rule": rule, "message": message})
 
     rules = code_rules()
     kind = report["kind"]
     if kind in ("supplier_totals", "not_spend"):
-        add("error", rules["rules"]["itemised"],
-            f"this file is {kind.replace('_', ' ')}: {report['kind_reason']}")
+        add(
+            "error",
+            rules["rules"]["itemised"],
+            f"this file is {kind.replace('_', ' ')}: {report['kind_reason']}",
+            "not_itemised",
+        )
     for item in rules["fields"]:
         if report["code_2015"].get(item["key"]):
             continue
         severity = item.get("severity_card" if kind == "card" else "severity", "error")
-        add(severity, item["rule"],
+        add(
+            severity,
+            item["rule"],
             f"no column for {item['label']} (a column headed e.g. "
-            f"{', '.join(repr(x) for f in item['any_of'] for x in example_labels(f, 1))})")
+            f"{', '.join(repr(x) for f in item['any_of'] for x in example_labels(f, 1))})",
+            f"missing_{item['key']}",
+        )
     if kind in ("payments", "card") and not report["data_rows"]:
-        add("error", rules["rules"]["itemised"],
-            "the file has a header but no data rows")
+        add("error", rules["rules"]["itemised"], "the file has a header but no data rows", "no_data_rows")
     if report["rows_rejected"]:
-        add("error", rules["rules"]["amount"],
-            f"{report['rows_rejected']} rows have no readable amount (see errors for rows)")
+        add(
+            "error",
+            rules["rules"]["amount"],
+            f"{report['rows_rejected']} rows have no readable amount (see errors for rows)",
+            "amount_unreadable",
+        )
     if report["date_errors"]:
-        add("error", rules["rules"]["date"],
-            f"{report['date_errors']} rows have a date that is not a day-first date")
+        add(
+            "error",
+            rules["rules"]["date"],
+            f"{report['date_errors']} rows have a date that is not a day-first date",
+            "date_invalid",
+        )
     if report["dates_time_only"]:
-        add("error", rules["rules"]["date"],
+        add(
+            "error",
+            rules["rules"]["date"],
             f"{report['dates_time_only']} rows have only a time (00:00:00) where the date "
-            "should be: the date was lost when the file was exported")
+            "should be: the date was lost when the file was exported",
+            "date_time_only",
+        )
     if report["code_2015"].get("date") and not report["date_min"] and report["rows_kept"]:
-        add("error", rules["rules"]["date"],
-            "no row has a day-level payment date (only a period or nothing)")
+        add(
+            "error",
+            rules["rules"]["date"],
+            "no row has a day-level payment date (only a period or nothing)",
+            "no_day_dates",
+        )
     if report["malformed_rows"]:
-        add("warning", rules["rules"]["machine_readable"],
+        add(
+            "warning",
+            rules["rules"]["machine_readable"],
             f"{report['malformed_rows']} rows had cells run together and were repaired "
-            "(rows listed under repairs)")
+            "(rows listed under repairs)",
+            "cells_repaired",
+        )
     for w in report["warnings"]:
-        add("warning", rules["rules"]["machine_readable"], w)
+        add("warning", rules["rules"]["machine_readable"], w, "file_warning")
     if report["duplicate_rows"]:
-        add("info", "duplicates",
+        add(
+            "info",
+            "duplicates",
             f"{report['duplicate_rows']} rows repeat another row exactly (kept: split "
-            "invoice lines look like this)")
+            "invoice lines look like this)",
+            "duplicate_rows",
+        )
     if report["below_threshold_rows"] and kind == "payments":
-        add("info", "threshold",
-            f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}")
+        add(
+            "info",
+            "threshold",
+            f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}",
+            "below_threshold",
+        )
     if report["redacted_rows"]:
-        add("info", rules["rules"]["redaction"],
+        add(
+            "info",
+            rules["rules"]["redaction"],
             f"{report['redacted_rows']} rows have the payee redacted "
-            f"(£{report['redacted_pence'] / 100:,.2f})")
+            f"(£{report['redacted_pence'] / 100:,.2f})",
+            "redacted",
+        )
+    if line := skipped_line(report):
+        add("info", "not payments", line, "lines_skipped")
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda p: order[p["severity"]])

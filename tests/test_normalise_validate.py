@@ -73,9 +73,22 @@ def test_same_errors_as_frictionless_on_broken_rows(shared: Path, tmp_path: Path
     assert ours == _frictionless(out)
 
 
-def test_unidentified_council_is_a_schema_misfit_and_a_warning(shared: Path) -> None:
-    """Without --council and with no council in the content, rows break the GSS pattern: said, not hidden."""
-    result = normalise_file(shared / "data" / "real" / "hyndburn" / "September-24.csv")
+def test_unidentified_council_is_a_schema_misfit_and_a_warning(shared: Path, tmp_path: Path) -> None:
+    """Without --council and with no council in the content, the preamble, the file or the folder name,
+    rows break the GSS pattern: said, with what was looked at, not hidden."""
+    copy = tmp_path / "downloads" / "September-24.csv"
+    copy.parent.mkdir()
+    copy.write_bytes((shared / "data" / "real" / "hyndburn" / "September-24.csv").read_bytes())
+    result = normalise_file(copy)
     assert {e["fieldName"] for e in result.report["schema_errors"]} == {"council_id"}
     first = result.report["problems"][0]
-    assert first["severity"] == "warning" and "--council" in first["message"] and "Body Name" in first["message"]
+    assert first["severity"] == "warning" and first["code"] == "council_unknown"
+    assert "--council" in first["message"] and "Body Name" in first["message"]
+    assert "'September-24.csv'" in first["message"] and "'downloads'" in first["message"]
+
+
+def test_council_from_the_folder_name(shared: Path) -> None:
+    """The shared Hyndburn files have no council column; their folder names the council."""
+    result = normalise_file(shared / "data" / "real" / "hyndburn" / "September-24.csv")
+    assert result.report["council_id"] == "E07000120" and not result.report["schema_errors"]
+    assert "folder" in result.report["council_evidence"]
