@@ -44,7 +44,9 @@ def run(manifest: Path, out_dir: Path, scheduler: str | None = None, *, n_worker
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
-        raise RuntimeError("the Dask executor needs the optional extra: pip install 'councilspend[dask]'") from exc
+        raise RuntimeError(
+            "the Dask executor needs the optional extra: pip install 'councilspend[dask]'"
+        ) from exc
 
     from normalise.manifest import normalise_manifest, normalise_one
 
@@ -53,8 +55,13 @@ def run(manifest: Path, out_dir: Path, scheduler: str | None = None, *, n_worker
     entries = _entries(manifest)
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
     try:
         with Client(cluster or scheduler) as client:
             keys = [f"normalise-{e['sha256']}" for e in entries]

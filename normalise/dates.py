@@ -3,7 +3,8 @@
 Never ``pd.to_datetime(format="mixed", dayfirst=True)``: it reads ISO ``2018-01-02`` as 1 February.
 Each value is matched against explicit patterns (ISO first), and only the distinct values of a
 column are parsed, then mapped back (a month's file has ~30 distinct dates in 10k rows).
-Period text (``July 2010-September 2010``, ``Sep 2014``, ``201009``) gives a period, not a day.
+Period text (``July 2010-September 2010``, ``Sep 2014``, ``Dec-2011``, ``201009``, ``2011-12``) gives a
+period at month (quarter, year) precision, not a day and not a date error.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ _MONTH_YEAR = re.compile(rf"^{_MONTH_RE}[\s\-/']*(\d{{4}}|\d{{2}})$", re.I)
 _MONTH_RANGE = re.compile(
     rf"^{_MONTH_RE}[\s\-/]*(\d{{4}}|\d{{2}})?\s*(?:-|–|to)\s*{_MONTH_RE}[\s\-/]*(\d{{4}}|\d{{2}})$", re.I
 )
-_YYYYMM = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
+_YYYYMM = re.compile(r"^(\d{4})[-/.]?(0?[1-9]|1[0-2])$")  # 201112, 2011-12, 2011/12
+_MMYYYY = re.compile(r"^(0?[1-9]|1[0-2])[-/.](\d{4})$")  # 12/2011, 12-2011
 _QUARTER = re.compile(r"^(?:q([1-4])\s*(\d{4})|(\d{4})\s*q([1-4]))$", re.I)
 
 RESULT_COLUMNS = ["payment_date", "date_precision", "period_start", "period_end", "date_status"]
@@ -81,8 +83,11 @@ def parse_period(text: str) -> tuple[str, dt.date, dt.date] | None:
             y1 -= 1
         start, end = dt.date(y1, m1, 1), _month_end(y2, m2)
         return _precision(start, end), start, end
-    if m := _YYYYMM.match(t):
+    if (m := _YYYYMM.match(t)) and (len(t) != 5 or not t[4].isdigit()):  # 20111 is not a month
         y, mo = int(m.group(1)), int(m.group(2))
+        return "month", dt.date(y, mo, 1), _month_end(y, mo)
+    if m := _MMYYYY.match(t):
+        y, mo = int(m.group(2)), int(m.group(1))
         return "month", dt.date(y, mo, 1), _month_end(y, mo)
     if m := _QUARTER.match(t):
         q, y = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
@@ -119,7 +124,9 @@ def parse_one(text: str) -> tuple:
 def parse_dates(values: pd.Series) -> pd.DataFrame:
     """Parse a column of date text; one output row per input row, columns RESULT_COLUMNS."""
     codes, uniques = pd.factorize(values if values.dtype == "str" else values.astype(str), sort=False)
-    parsed = pd.DataFrame([parse_one(u) for u in np.asarray(uniques, dtype=object).tolist()], columns=RESULT_COLUMNS)
+    parsed = pd.DataFrame(
+        [parse_one(u) for u in np.asarray(uniques, dtype=object).tolist()], columns=RESULT_COLUMNS
+    )
     if len(parsed) == 0:
         parsed = pd.DataFrame([parse_one("")], columns=RESULT_COLUMNS)
         codes = codes.clip(min=0)

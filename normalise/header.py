@@ -75,7 +75,7 @@ def merge_two_line_header(cells: pd.DataFrame, h: int) -> tuple[list[str], int, 
     A group label over sub-labels (``Amount,,`` over ``Gross,VAT,Net``) gives ``Amount Gross``,
     ``Amount VAT``, ``Amount Net``: the group spans the empty cells to its right that have a
     sub-label. The found row is paired with the row below it, else the row above; a pair is kept
-    only when the merged labels are better known than the found row's alone, so a data row or a
+    only when the merged labels are at least as well known as the found row's alone, so a data row or a
     title line above is never merged in.
     """
     syn = load_synonyms()
@@ -87,7 +87,7 @@ def merge_two_line_header(cells: pd.DataFrame, h: int) -> tuple[list[str], int, 
         merged = _merge(
             [str(x) for x in cells.iloc[top].tolist()], [str(x) for x in cells.iloc[bottom].tolist()]
         )
-        if merged is not None and (score := header_score(merged, syn)) > best_score:
+        if merged is not None and (score := header_score(merged, syn)) >= best_score:
             best, best_score = (merged, top, bottom), score
     return best
 

@@ -77,9 +77,7 @@ def _clean(arr):
 def clean_cells(df: pd.DataFrame) -> pd.DataFrame:
     """NBSP -> space and surrounding whitespace stripped, in every cell (one pass of two pyarrow
     kernels per column: cheaper than de-duplicating first)."""
-    return pd.DataFrame(
-        {col: text_array(_clean(arrow(s))) for col, s in df.items()}, index=df.index
-    )
+    return pd.DataFrame({col: text_array(_clean(arrow(s))) for col, s in df.items()}, index=df.index)
 
 
 def filled(df: pd.DataFrame) -> np.ndarray:
