@@ -82,6 +82,7 @@ def classify_suppliers(
     *,
     use_overrides: bool = True,
     council_companies: Iterable[Path] = (),
+    use_reference: bool = True,
 ) -> pd.DataFrame:
     """Add ``supplier_id, canonical_name, sector, subsector, confidence, evidence`` to every row.
 
@@ -90,7 +91,8 @@ def classify_suppliers(
     used when present. One output row per input row, same order, input columns kept.
     ``use_overrides=False`` ignores overrides.csv (to measure what the general rules alone get right);
     ``council_companies``: extra CSVs (``name,council_id[,company_number]``) added to the bundled list,
-    e.g. a demo's own companies.
+    e.g. a demo's own companies. ``use_reference=False`` skips the bundled reference register
+    (``reference/``), leaving only ``registers_db``.
     """
     if "supplier_name" not in df.columns:
         raise ValueError(
@@ -106,7 +108,7 @@ def classify_suppliers(
         load_overrides() if use_overrides else {},
         load_council_companies(COUNCIL_COMPANIES_FILE, *(Path(p) for p in council_companies)),
     )
-    regs = Registers(registers_db)
+    regs = Registers(registers_db, use_reference)
     try:
         return _classify(df, regs, book)
     finally:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from normalise.suppliers.decision import Decision
+from normalise.suppliers.reference import reference_connection
 from normalise.suppliers.rulebook import load_rules
 
 log = logging.getLogger(__name__)
@@ -31,55 +32,60 @@ class OrgFact:
 class Registers:
     """Read-only access to a registers database built by ``registers.load_register``."""
 
-    def __init__(self, db: Path | None):
-        self.conn = None
+    def __init__(self, db: Path | None, use_reference: bool = True):
+        self.conns: list[sqlite3.Connection] = []
         if db is not None and Path(db).exists():
-            self.conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
-            if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name='names'").fetchone():
-                log.warning("%s has no supplier registers loaded; using name rules only", db)
-                self.conn.close()
-                self.conn = None
+            conn = sqlite3.connect(f"file:{Path(db).resolve()}?mode=ro", uri=True)
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name='names'").fetchone():
+                self.conns.append(conn)
+            else:
+                log.warning("%s has no supplier registers loaded", db)
+                conn.close()
         elif db is not None:
-            log.warning("registers database %s not found; using name rules only", db)
+            log.warning("registers database %s not found", db)
+        if use_reference:  # the bundled public-sector and housing layer, always consulted
+            self.conns.append(reference_connection())
         self.rules = load_rules()
 
     @property
     def active(self) -> bool:
         """Whether any register is loaded (without one, look-ups are skipped altogether)."""
-        return self.conn is not None
+        return bool(self.conns)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
+        for conn in self.conns:
+            conn.close()
 
     def _facts(self, where: str, values: list[str]) -> dict[str, list[OrgFact]]:
-        """{value: [OrgFact]} for organisations whose column in ``where`` equals a value."""
+        """{value: [OrgFact]} for organisations whose column in ``where`` equals a value (every database)."""
         out: dict[str, list[OrgFact]] = defaultdict(list)
-        if self.conn is None or not values:
-            return out
-        for start in range(0, len(values), 900):
-            chunk = values[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            sql = (
-                f"SELECT {where}, register, org_id, name, category, status, company_number, charity_number, code "
-                f"FROM organisations WHERE {where} IN ({marks})"
-            )
-            for row in self.conn.execute(sql, chunk):
-                out[row[0]].append(OrgFact(*row[1:]))
+        for conn in self.conns:
+            for start in range(0, len(values), 900):
+                chunk = values[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                sql = (
+                    f"SELECT {where}, register, org_id, name, category, status, company_number, charity_number, "
+                    f"code FROM organisations WHERE {where} IN ({marks})"
+                )
+                for row in conn.execute(sql, chunk):
+                    fact = OrgFact(*row[1:])
+                    if fact not in out[row[0]]:
+                        out[row[0]].append(fact)
         return out
 
     def names(self, keys: list[str], registers: tuple[str, ...] | None = None) -> dict[str, set[str]]:
-        """{key: {org_id}} from the names index."""
+        """{key: {org_id}} from the names index of every database."""
         out: dict[str, set[str]] = defaultdict(set)
-        if self.conn is None or not keys:
+        if not keys:
             return out
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS q(key TEXT PRIMARY KEY)")
-        self.conn.execute("DELETE FROM q")
-        self.conn.executemany("INSERT OR IGNORE INTO q VALUES (?)", ((k,) for k in keys))
-        sql = "SELECT n.key, n.org_id, n.register FROM q JOIN names n ON n.key = q.key"
-        for key, org_id, register in self.conn.execute(sql):
-            if registers is None or register in registers:
-                out[key].add(org_id)
+        for conn in self.conns:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS q(key TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM q")
+            conn.executemany("INSERT OR IGNORE INTO q VALUES (?)", ((k,) for k in keys))
+            sql = "SELECT n.key, n.org_id, n.register FROM q JOIN names n ON n.key = q.key"
+            for key, org_id, register in conn.execute(sql):
+                if registers is None or register in registers:
+                    out[key].add(org_id)
         return out
 
     def facts_for(self, org_ids: Iterable[str]) -> dict[str, list[OrgFact]]:
@@ -116,13 +122,14 @@ class Registers:
         sector, subsector, conf = mapping.get(key) or mapping.get("*") or ["unknown", "", 0.3]
         if (
             top.register == "social_housing"
-            and "fca_mutuals" in registers
+            and ("fca_mutuals" in registers or top.status == "Registered society")
             and not re.search(r"\b(homes?|housing|dwellings?|tenants?|estates?)\b", name_text)
         ):
             # A registered society that also provides some social housing (care providers often do):
             # it is a mutual first; the RSH registration is noted.
-            mutual = [f for f in facts if f.register == "fca_mutuals"][0]
-            sector, subsector, conf = cats["fca_mutuals"].get(mutual.category) or cats["fca_mutuals"]["*"]
+            mutual = next((f for f in facts if f.register == "fca_mutuals"), None)
+            fca = cats["fca_mutuals"]
+            sector, subsector, conf = (fca.get(mutual.category) if mutual else None) or fca["*"]
             subsector += "; registered_housing_provider"
         if (
             top.register == "companies_house"

@@ -22,22 +22,44 @@ Rows = Iterator[tuple[list[OrgRow], list[NameRow]]]
 
 # digital-land / opendatacommunities organisation types → our public-body categories
 TYPE_CATEGORY = {
-    "police": "police", "fire": "fire", "national-park": "national park", "nationalpark": "national park",
-    "passenger-transport": "transport authority", "transport": "transport authority",
-    "waste": "waste authority", "regional-park": "regional park", "regionalpark": "regional park",
-    "development-corporation": "development corporation", "combined-authority": "combined authority",
+    "police": "police",
+    "fire": "fire",
+    "national-park": "national park",
+    "nationalpark": "national park",
+    "passenger-transport": "transport authority",
+    "transport": "transport authority",
+    "waste": "waste authority",
+    "regional-park": "regional park",
+    "regionalpark": "regional park",
+    "development-corporation": "development corporation",
+    "combined-authority": "combined authority",
     "government-organisation": "central government",
 }
-PUBLIC_CATEGORIES = ("central government", "public corporation", "council company", "local government",
-                     "police", "fire", "national park", "transport authority", "waste authority",
-                     "regional park", "development corporation", "combined authority", "nhs")
+PUBLIC_CATEGORIES = (
+    "central government",
+    "public corporation",
+    "council company",
+    "local government",
+    "police",
+    "fire",
+    "national park",
+    "transport authority",
+    "waste authority",
+    "regional park",
+    "development corporation",
+    "combined authority",
+    "nhs",
+)
 # A body's own name says what it is more reliably than the sheet it sits on.
 NAME_CATEGORY = (
     (re.compile(r"\b(police|constabulary|crime commissioner)\b"), "police"),
     (re.compile(r"\bfire\b"), "fire"),
     (re.compile(r"\bnational park\b"), "national park"),
     (re.compile(r"\bcombined authority\b"), "combined authority"),
-    (re.compile(r"\b(passenger transport|transport executive|integrated transport)\b"), "transport authority"),
+    (
+        re.compile(r"\b(passenger transport|transport executive|integrated transport)\b"),
+        "transport authority",
+    ),
     (re.compile(r"\bnhs\b|\bhealth board\b|\bintegrated care board\b"), "nhs"),
 )
 REGISTER = "public_bodies"
@@ -53,8 +75,13 @@ def _category(name: str, default: str) -> str:
     return next((cat for pattern, cat in NAME_CATEGORY if pattern.search(text)), default)
 
 
-def _body(name: str, category: str, org_id: str | None = None, code: str | None = None,
-          aliases: tuple[str, ...] = ()) -> tuple[list[OrgRow], list[NameRow]]:
+def _body(
+    name: str,
+    category: str,
+    org_id: str | None = None,
+    code: str | None = None,
+    aliases: tuple[str, ...] = (),
+) -> tuple[list[OrgRow], list[NameRow]]:
     name = display_name(name)
     org_id = org_id or pscg_id(name)
     org = (REGISTER, org_id, name, _category(name, category), "Open", None, None, code)
@@ -69,8 +96,9 @@ def public_bodies(path: Path, rows: Iterator[dict], header: list[str]) -> Rows:
     for r in rows:
         if "Organisation" in cols:  # PSCG derived sheets
             name = r["Organisation"].strip()
-            sponsor = (r.get("Sponsoring Department") or r.get("Sponsoring Body") or r.get("Sponsoring Entity")
-                       or "").strip()
+            sponsor = (
+                r.get("Sponsoring Department") or r.get("Sponsoring Body") or r.get("Sponsoring Entity") or ""
+            ).strip()
             if not name or "en bloc" in name.lower():
                 continue
             if "Sponsoring Department" in cols:  # public non-financial corporations
@@ -82,26 +110,36 @@ def public_bodies(path: Path, rows: Iterator[dict], header: list[str]) -> Rows:
         elif "organisation" in cols and "local-authority-type" in cols:  # digital-land organisations
             kind = r["organisation"].split(":", 1)[0]
             category = TYPE_CATEGORY.get(kind) or next(
-                (c for t, c in TYPE_CATEGORY.items() if kind.startswith(t)), None)
+                (c for t, c in TYPE_CATEGORY.items() if kind.startswith(t)), None
+            )
             if category and not r.get("end-date", "").strip():
                 yield _body(r["name"], category, code=r.get("statistical-geography") or None)
         elif "government-organisation" in cols:  # GOV.UK register (2020)
             if r.get("end-date", "").strip():
                 continue
             key = r["key"].strip()
-            yield _body(r["name"], "public corporation" if key.startswith("PC") else "central government",
-                        f"GB-GOR-{key}", key)
+            yield _body(
+                r["name"],
+                "public corporation" if key.startswith("PC") else "central government",
+                f"GB-GOR-{key}",
+                key,
+            )
         elif "overall_alb_name" in cols:  # Cabinet Office public bodies directory
             short = r.get("overall_alb_short_name", "").strip()
             aliases = (short,) if len(short) >= 4 and short.upper() != short.lower() else ()
             yield _body(r["overall_alb_name"], "central government", aliases=aliases)
         elif "opendatacommunities-type" in cols:  # DLUHC local-government bodies
             kind = r["opendatacommunities-type"].rsplit("/", 1)[-1]
-            category = next((c for t, c in TYPE_CATEGORY.items() if kind.lower().startswith(t.replace("-", ""))),
-                            None)
+            category = next(
+                (c for t, c in TYPE_CATEGORY.items() if kind.lower().startswith(t.replace("-", ""))), None
+            )
             if category and not r.get("end-date", "").strip():  # councils come from the LA register
-                yield _body(r.get("official-name") or r["name"], category, code=r.get("billing-authority") or None,
-                            aliases=(r["name"],))
+                yield _body(
+                    r.get("official-name") or r["name"],
+                    category,
+                    code=r.get("billing-authority") or None,
+                    aliases=(r["name"],),
+                )
         elif "police-force" in cols:
             yield _body(r["name"], "police", code=r["police-force"].strip())
 
@@ -114,26 +152,36 @@ def nhs_icbs(rows: Iterator[dict]) -> Rows:
         name = display_name(r["ICB24NM"])
         short = re.sub(r"\s*Integrated Care Board$", " ICB", name)
         keys = sorted({match_key(name), match_key(short)} - {""})
-        yield ([("nhs_ods", org_id, name, "Integrated care board", "Open", None, None, code)],
-               [(k, org_id, "nhs_ods", "name") for k in keys])
+        yield (
+            [("nhs_ods", org_id, name, "Integrated care board", "Open", None, None, code)],
+            [(k, org_id, "nhs_ods", "name") for k in keys],
+        )
 
 
 DESIGNATIONS = {"non-profit": "Non-profit", "profit": "Profit", "local authority": "Local authority"}
 
 
 def rsh_providers(rows: Iterator[dict], name_col: str, code_col: str) -> Rows:
-    """RSH list of registered providers (2023 CSV or the 2017 HCA TSV): designation is the category."""
+    """RSH list of registered providers (2023 CSV or the 2017 HCA TSV): designation is the category, the
+    corporate form (a registered society or not) the status."""
     for r in rows:
         code = r[code_col].strip()
         if not code:
             continue
         org_id = f"GB-SHPE-{code}"
         name = display_name(r[name_col])
-        designation = DESIGNATIONS.get((r.get("designation") or r.get("Designation") or "").strip().lower(),
-                                       "Registered provider")
+        designation = DESIGNATIONS.get(
+            (r.get("designation") or r.get("Designation") or "").strip().lower(), "Registered provider"
+        )
         key = match_key(name)
-        yield ([("social_housing", org_id, name, designation, "Registered", None, None, code)],
-               [(key, org_id, "social_housing", "name")] if key else [])
+        form = (r.get("corporate_form") or r.get("Legal Entity") or "").strip()
+        status = (
+            "Registered society" if form.startswith(("FCA", "Registered society")) else form or "Registered"
+        )
+        yield (
+            [("social_housing", org_id, name, designation, status, None, None, code)],
+            [(key, org_id, "social_housing", "name")] if key else [],
+        )
 
 
 def charities(rows: Iterator[dict], header: list[str]) -> Rows:
@@ -143,8 +191,11 @@ def charities(rows: Iterator[dict], header: list[str]) -> Rows:
         if "reg_number" in cols:  # ukcat sample / top2000
             pairs = [(r["org_id"].strip(), r["name"], company_number(r.get("company_number")))]
         elif "transferee_name" in cols:  # register of mergers: both sides are (or were) charities
-            pairs = [(f"GB-CHC-{r[f'{side}_regno'].strip()}", r[f"{side}_name"], None)
-                     for side in ("transferee", "transferor") if r[f"{side}_subno"].strip() in ("", "0")]
+            pairs = [
+                (f"GB-CHC-{r[f'{side}_regno'].strip()}", r[f"{side}_name"], None)
+                for side in ("transferee", "transferor")
+                if r[f"{side}_subno"].strip() in ("", "0")
+            ]
         else:  # federations: org_id_a / org_id_b with their names
             pairs = [(r[f"org_id_{s}"].strip(), r[f"org_name_{s}"], None) for s in ("a", "b")]
         for org_id, name, cn in pairs:
@@ -154,8 +205,10 @@ def charities(rows: Iterator[dict], header: list[str]) -> Rows:
             if not number or not key or len(key) < 4:
                 continue
             org_id = charity_org_id(number)
-            yield ([("charities", org_id, display_name(name), "Charity", "Registered", cn, number, None)],
-                   [(key, org_id, "charities", "name")])
+            yield (
+                [("charities", org_id, display_name(name), "Charity", "Registered", cn, number, None)],
+                [(key, org_id, "charities", "name")],
+            )
 
 
 def cics(rows: Iterator[dict]) -> Rows:
@@ -163,5 +216,18 @@ def cics(rows: Iterator[dict]) -> Rows:
     for r in rows:
         number = company_number(r["org_id"].removeprefix("GB-COH-"))
         if number:
-            yield [("cics", f"GB-COH-{number}", None, "Community Interest Company", "Open", number, None,
-                    None)], []
+            yield (
+                [
+                    (
+                        "cics",
+                        f"GB-COH-{number}",
+                        None,
+                        "Community Interest Company",
+                        "Open",
+                        number,
+                        None,
+                        None,
+                    )
+                ],
+                [],
+            )
