@@ -68,11 +68,25 @@ def classify_categories(in_path: Path, out_path: Path, overrides: Path | None) -
     help="Folder with expense_types_gold.csv and service_areas_gold.csv (default: ../shared/data/labels).",
 )
 @click.option("--errors/--no-errors", default=False, help="Also list the values the classifier got wrong.")
-def accuracy_categories(gold_dir: Path | None, errors: bool) -> None:
+@click.option(
+    "--by-council",
+    is_flag=True,
+    default=False,
+    help="Also: accuracy per council and per split half (high-confidence rows, by count and £), and "
+    "per council on the real files the £ share with an unknown expense group and treated as transfer.",
+)
+@click.option(
+    "--real-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of real files with EXPECTED.csv (default: ../shared/data/real); used with --by-council.",
+)
+def accuracy_categories(gold_dir: Path | None, errors: bool, by_council: bool, real_dir: Path | None) -> None:
     """Accuracy of the category classifier per label and overall, by count and by £.
 
     Shown for all gold rows and for the rows the labeller marked high confidence
-    (the acceptance target is 90% on those).
+    (the acceptance target is 97% on those). ``--by-council`` adds the per-council and split-half
+    views and the real-file £ shares (unknown, transfer), which show how the rules generalise.
     """
     from rich.console import Console
     from rich.table import Table
@@ -98,6 +112,49 @@ def accuracy_categories(gold_dir: Path | None, errors: bool) -> None:
             console.print(table)
         if errors:
             console.print(tables["errors"].to_string(index=False))
+    if by_council:
+        _print_by_council(console, gold_dir, real_dir or DEFAULT_GOLD.parent / "real")
+
+
+def _table(console, title: str, df) -> None:  # noqa: ANN001 - rich Console and DataFrame, imported lazily
+    from rich.table import Table
+
+    shares = {"accuracy", "accuracy_gbp", "unknown", "unknown_share", "transfer_share", "context_share"}
+    table = Table(title=title)
+    for col in df.columns:
+        table.add_column(col, justify="left" if df[col].dtype == object else "right")
+    for row in df.itertuples(index=False):
+        cells = []
+        for col, v in zip(df.columns, row, strict=True):
+            if col in shares:
+                cells.append("-" if v != v else f"{v:.1%}")
+            elif col == "gbp":
+                cells.append(f"£{v:,.0f}")
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _print_by_council(console, gold_dir: Path, real_dir: Path) -> None:  # noqa: ANN001
+    from normalise.categories.measure import gold_by_council, gold_split_half, real_shares
+
+    per = gold_by_council(gold_dir)
+    for kind in per["kind"].unique():
+        _table(
+            console,
+            f"{kind}: per council (high-confidence gold rows)",
+            per[per["kind"] == kind].drop(columns="kind"),
+        )
+    _table(console, "split-half (A: rules may be written from it; B: held out)", gold_split_half(gold_dir))
+    if not (real_dir / "EXPECTED.csv").exists():
+        console.print(f"no real files at {real_dir}; real-file shares skipped")
+        return
+    _table(
+        console,
+        "real files: £ share with unknown expense group, treated as transfer, decided by row context",
+        real_shares(real_dir),
+    )
 
 
 @click.group("outturn")

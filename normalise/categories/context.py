@@ -39,6 +39,9 @@ def context_rules() -> dict:
             raise RuleFileError(f"{CONTEXT}: payee_words label {entry['label']!r} is not a subjective group")
         rx = re.compile("|".join(f"(?:{p})" for p in entry["patterns"]))
         words.append((rx, entry["label"], float(entry["confidence"])))
+    for division, label in data["service_priors"]["divisions"].items():
+        if division not in LABELS["service_area"] or label not in allowed:
+            raise RuleFileError(f"{CONTEXT}: service prior {division!r} -> {label!r} is not in the taxonomy")
     for sector, entry in data["payee_sectors"].items():
         if entry["label"] not in allowed:
             raise RuleFileError(
@@ -84,6 +87,22 @@ def _from_payee(name: str, sector: str) -> Decision | None:
             f"payee sector {sector}",
         )
     return None
+
+
+def _from_service(service: str) -> Decision | None:
+    from normalise.categories.classify import decide_value
+
+    priors = context_rules()["service_priors"]
+    division = decide_value("service_area", service)[0] if service else "unknown"
+    label = priors["divisions"].get(division)
+    if not label:
+        return None
+    return (
+        label,
+        float(priors["confidence"]),
+        f"context:service_prior:{division}",
+        f"service '{service}' is {division}",
+    )
 
 
 @lru_cache(maxsize=500_000)
@@ -132,7 +151,7 @@ def contextual(
             kind, context, "context", float(cfg["text_factor"]), 0.85, float(cfg["text_min_confidence"])
         )
     if better is None and kind == EXPENSE:
-        better = _from_payee(payee_name, sector)
+        better = _from_payee(payee_name, sector) or _from_service(service)
     if better is not None and (label == "unknown" or better[1] >= confidence or rule in cfg["vague_rules"]):
         return better, transfer and transfer[0]
     return decided, transfer and transfer[0]

@@ -121,14 +121,17 @@ def transfer_kind(
     payee = normalise_value(payee_name)
     sector = (payee_sector or "").strip().lower()
     is_public = sector in public
+    # The expense type is the strongest evidence, then the payee's name, then the service column.
     for kind in kinds:
         hit = _search(kind.expense, expense, expanded)
         if hit and (not kind.needs_public_payee or is_public):
             extra = f"; payee sector {sector}" if kind.needs_public_payee or is_public else ""
             return kind.id, f"expense '{hit}'{extra}"
+    for kind in kinds:
         hit = _search(kind.payee, payee)
         if hit:
             return kind.id, f"payee '{hit}'"
+    for kind in kinds:
         hit = _search(kind.service, service)
         if hit and is_public:
             return kind.id, f"service '{hit}'; payee sector {sector}"
