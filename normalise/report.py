@@ -67,12 +67,7 @@ def build_report(
     content_council: str | None,
     normaliser_version: str,
 ) -> dict:
-    row_kinds = ("payments", "card")
-    chosen = (
-        [r for r in results if r.kind in row_kinds]
-        if kind in row_kinds
-        else [r for r in results if r.kind == kind]
-    )
+    chosen = _chosen(results, kind)
     stats = [r.info.get("_stats") for r in chosen if r.info.get("_stats")]
     all_pence = np.concatenate([r.pence for r in chosen]) if chosen else np.zeros(0, np.int64)
     redacted = np.concatenate([s["redacted"] for s in stats]) if stats else np.zeros(0, bool)
@@ -84,38 +79,13 @@ def build_report(
     limit = (threshold or DEFAULT_THRESHOLD) * 100
     total = int(all_pence.sum())
 
-    warnings: list[str] = []
-    repairs: list[dict] = []
-    errors: list[dict] = []
-    total_rows: list[dict] = []
-    for r in results:
-        sheet = r.info.get("sheet")
-        for w in r.info.get("warnings", []):
-            warnings.append(f"sheet {sheet!r}: {w}" if sheet else w)
-        for rep in r.info.get("repairs", []):
-            repairs.append({**rep, "sheet": sheet} if sheet else rep)
-        for e in r.info.get("errors", []):
-            errors.append({**e, "sheet": sheet} if sheet else e)
-        total_rows += [{**t, "sheet": sheet} if sheet else t for t in r.info.get("total_rows", [])]
-    for t in total_rows:
-        diff = t["amount_pence"] - total
-        t["matches_computed_total"] = abs(diff) <= 10  # a published total rounded to 1 dp still matches
-        if not t["matches_computed_total"] and len(chosen) == 1:
-            warnings.append(
-                f"the file's own total row (row {t['row']}) says £{t['amount_pence'] / 100:,.2f} but its "
-                f"rows add up to £{total / 100:,.2f}"
-            )
+    warnings, repairs, errors, total_rows = _gather(results, total, single=len(chosen) == 1)
     if given_council and content_council and given_council != content_council:
         warnings.append(
             f"the crawl says council {given_council} but the file's own Body column says {content_council}"
         )
     dup = duplicate_rows(rows)
-    period_start = period_end = None
-    if mins:
-        period_start, period_end = min(mins), max(maxs)
-    elif len(rows) and (rows["period_start"] != "").any():
-        period_start = dt.date.fromisoformat(rows.loc[rows["period_start"] != "", "period_start"].min())
-        period_end = dt.date.fromisoformat(rows.loc[rows["period_end"] != "", "period_end"].max())
+    period_start, period_end = _period(mins, maxs, rows)
     report = {
         "file": name,
         "sha256": sha256,
@@ -134,22 +104,16 @@ def build_report(
         "preamble": info0.get("preamble", []),
         "threshold": threshold,
         "columns": info0.get("columns", {}),
-        "rows_read": int(sum(r.info.get("rows_read", 0) for r in chosen)),
-        "blank_rows": int(sum(r.info.get("blank_rows", 0) for r in chosen)),
         "total_rows": total_rows,
-        "data_rows": int(sum(r.info.get("data_rows", 0) for r in chosen)),
+        **{k: int(sum(r.info.get(k, 0) for r in chosen)) for k in _SUMMED},
         "rows_kept": int(len(rows)),
-        "rows_rejected": int(sum(r.info.get("rows_rejected", 0) for r in chosen)),
         "skipped": _skipped(chosen),
-        "malformed_rows": int(sum(r.info.get("malformed_rows", 0) for r in chosen)),
         "total_pence": total,
         "negative_rows": int((all_pence < 0).sum()),
         "date_min": _date(min(mins)) if mins else None,
         "date_max": _date(max(maxs)) if maxs else None,
         "period_start": _date(period_start),
         "period_end": _date(period_end),
-        "date_errors": int(sum(r.info.get("date_errors", 0) for r in chosen)),
-        "dates_time_only": int(sum(r.info.get("dates_time_only", 0) for r in chosen)),
         "distinct_suppliers": len(suppliers),
         "redacted_rows": int(redacted.sum()),
         "redacted_pence": int(all_pence[redacted].sum()) if len(redacted) == len(all_pence) else 0,
@@ -160,22 +124,81 @@ def build_report(
         "errors": errors[:MAX_LISTED],
         "error_count": len(errors),
         "warnings": warnings,
-        "sheets": [
-            {
-                "sheet": r.info.get("sheet"),
-                "kind": r.kind,
-                "header_row": r.info.get("header_row"),
-                "data_rows": r.info.get("data_rows", 0),
-                "rows_rejected": r.info.get("rows_rejected", 0),
-            }
-            for r in results
-        ]
-        + [{"sheet": s["sheet"], "kind": "skipped", "reason": s["reason"]} for s in skipped],
+        "sheets": _sheets(results, skipped),
     }
     report["lines_skipped"] = sum(report["skipped"].values())
     report["code_2015"] = code_fields(report, kind)
     report["problems"] = problems(report)
     return report
+
+
+_SUMMED = (
+    "rows_read",
+    "blank_rows",
+    "data_rows",
+    "rows_rejected",
+    "malformed_rows",
+    "date_errors",
+    "dates_time_only",
+)
+
+
+def _chosen(results: list, kind: str) -> list:
+    """The tables the file's figures come from: those with payment rows, else those of its kind."""
+    if kind in ("payments", "card"):
+        return [r for r in results if r.kind in ("payments", "card")]
+    return [r for r in results if r.kind == kind]
+
+
+def _gather(results: list, total: int, *, single: bool) -> tuple[list, list, list, list]:
+    """Every table's warnings, repairs, row errors and total lines, named by sheet in a workbook; a
+    file's own total line is checked against the rows' sum."""
+    warnings: list[str] = []
+    repairs: list[dict] = []
+    errors: list[dict] = []
+    total_rows: list[dict] = []
+    for r in results:
+        sheet = r.info.get("sheet")
+        for w in r.info.get("warnings", []):
+            warnings.append(f"sheet {sheet!r}: {w}" if sheet else w)
+        for rep in r.info.get("repairs", []):
+            repairs.append({**rep, "sheet": sheet} if sheet else rep)
+        for e in r.info.get("errors", []):
+            errors.append({**e, "sheet": sheet} if sheet else e)
+        total_rows += [{**t, "sheet": sheet} if sheet else t for t in r.info.get("total_rows", [])]
+    for t in total_rows:
+        diff = t["amount_pence"] - total
+        t["matches_computed_total"] = abs(diff) <= 10  # a published total rounded to 1 dp still matches
+        if not t["matches_computed_total"] and single:
+            warnings.append(
+                f"the file's own total row (row {t['row']}) says £{t['amount_pence'] / 100:,.2f} but its "
+                f"rows add up to £{total / 100:,.2f}"
+            )
+    return warnings, repairs, errors, total_rows
+
+
+def _period(mins: list, maxs: list, rows: pd.DataFrame) -> tuple[dt.date | None, dt.date | None]:
+    """The period the file covers: its payment days, else the periods its rows carry."""
+    if mins:
+        return min(mins), max(maxs)
+    if len(rows) and (rows["period_start"] != "").any():
+        start = dt.date.fromisoformat(rows.loc[rows["period_start"] != "", "period_start"].min())
+        return start, dt.date.fromisoformat(rows.loc[rows["period_end"] != "", "period_end"].max())
+    return None, None
+
+
+def _sheets(results: list, skipped: list[dict]) -> list[dict]:
+    """Each sheet's kind and size, and the sheets skipped with why."""
+    return [
+        {
+            "sheet": r.info.get("sheet"),
+            "kind": r.kind,
+            "header_row": r.info.get("header_row"),
+            "data_rows": r.info.get("data_rows", 0),
+            "rows_rejected": r.info.get("rows_rejected", 0),
+        }
+        for r in results
+    ] + [{"sheet": s["sheet"], "kind": "skipped", "reason": s["reason"]} for s in skipped]
 
 
 def _skipped(results: list) -> dict[str, int]:
@@ -226,13 +249,21 @@ def code_fields(report: dict, kind: str) -> dict:
 
 def problems(report: dict) -> list[dict]:
     """Everything a council officer should fix, worst first. severity: error (the file is not
-    publishable under the Code as it stands), warning (should fix), info."""
+    publishable under the Code as it stands), warning (should fix), info. Each has a stable ``code``
+    (tests, the site and translations key on it); the message is for people."""
     out: list[dict] = []
 
     def add(severity: str, rule: str, message: str, code: str) -> None:
-        """``code`` is stable (tests, the site and translations key on it); the message is for people."""
         out.append({"severity": severity, "code": code, "rule": rule, "message": message})
 
+    _code_problems(report, add)
+    _row_problems(report, add)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda p: order[p["severity"]])
+
+
+def _code_problems(report: dict, add) -> None:
+    """The Transparency Code's own requirements: itemised lines and the fields it lists."""
     rules = code_rules()
     kind = report["kind"]
     if kind in ("supplier_totals", "not_spend"):
@@ -284,6 +315,12 @@ def problems(report: dict) -> list[dict]:
             "no row has a day-level payment date (only a period or nothing)",
             "no_day_dates",
         )
+
+
+def _row_problems(report: dict, add) -> None:
+    """What the rows showed: repairs, warnings, duplicates, small lines, redaction, skipped lines."""
+    rules = code_rules()
+    kind = report["kind"]
     if report["malformed_rows"]:
         add(
             "warning",
@@ -319,5 +356,3 @@ def problems(report: dict) -> list[dict]:
         )
     if line := skipped_line(report):
         add("info", "not payments", line, "lines_skipped")
-    order = {"error": 0, "warning": 1, "info": 2}
-    return sorted(out, key=lambda p: order[p["severity"]])
