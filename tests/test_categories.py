@@ -84,16 +84,33 @@ def test_rules_generalise_to_unseen_values(kind: str, truth: dict[str, str]) -> 
 
 def test_output_contract_keeps_rows_order_and_index() -> None:
     df = pd.DataFrame(
-        {"kind": ["service_area", "expense_type", "expense_type", "service_area"],
-         "value": ["Adult Social Care", "Home Care Fees", "Home Care Fees", None],
-         "council": ["E1", "E1", "E2", "E1"], "extra": [1, 2, 3, 4]},
+        {
+            "kind": ["service_area", "expense_type", "expense_type", "service_area"],
+            "value": ["Adult Social Care", "Home Care Fees", "Home Care Fees", None],
+            "council": ["E1", "E1", "E2", "E1"],
+            "extra": [1, 2, 3, 4],
+        },
         index=[10, 20, 30, 40],
     )
     out = classify_categories(df)
     assert list(out.index) == [10, 20, 30, 40]
-    assert list(out.columns) == ["kind", "value", "council", "extra", "label", "confidence", "rule", "evidence",
-                                 "transfer_kind"]
-    assert list(out["label"]) == ["adult_social_care", "third_party_payments", "third_party_payments", "unknown"]
+    assert list(out.columns) == [
+        "kind",
+        "value",
+        "council",
+        "extra",
+        "label",
+        "confidence",
+        "rule",
+        "evidence",
+        "transfer_kind",
+    ]
+    assert list(out["label"]) == [
+        "adult_social_care",
+        "third_party_payments",
+        "third_party_payments",
+        "unknown",
+    ]
     assert out.loc[40, "rule"] == "empty"
     assert out["confidence"].between(0, 1).all()
     assert out.loc[20, "rule"].startswith("keyword:")
@@ -111,15 +128,37 @@ def test_many_rows_with_few_distinct_values_give_the_same_answer_per_value() -> 
 
 def test_codes_come_before_keywords() -> None:
     df = pd.DataFrame(
-        {"kind": ["expense_type", "expense_type", "service_area", "expense_type", "expense_type", "expense_type"],
-         "value": ["Stationery", "Stationery", "Finance", "Rents", "Ext Res Care Fees", "GF Balance Movements"],
-         # ProClass social care; none; RO division code; a local ledger code; a bare six-digit
-         # ledger code (not ProClass unless it says so); descriptive text in the code column
-         "code": ["PROCLASS 321000", "", "ASC", "4410", "230842", "Stock Purchases"]}
+        {
+            "kind": [
+                "expense_type",
+                "expense_type",
+                "service_area",
+                "expense_type",
+                "expense_type",
+                "expense_type",
+            ],
+            "value": [
+                "Stationery",
+                "Stationery",
+                "Finance",
+                "Rents",
+                "Ext Res Care Fees",
+                "GF Balance Movements",
+            ],
+            # ProClass social care; none; RO division code; a local ledger code; a bare six-digit
+            # ledger code (not ProClass unless it says so); descriptive text in the code column
+            "code": ["PROCLASS 321000", "", "ASC", "4410", "230842", "Stock Purchases"],
+        }
     )
     out = classify_categories(df)
-    assert list(out["label"]) == ["third_party_payments", "supplies_services", "adult_social_care", "premises",
-                                  "third_party_payments", "supplies_services"]
+    assert list(out["label"]) == [
+        "third_party_payments",
+        "supplies_services",
+        "adult_social_care",
+        "premises",
+        "third_party_payments",
+        "supplies_services",
+    ]
     assert out.loc[0, "rule"] == "code:proclass:32"
     assert out.loc[2, "rule"] == "code:sercop_division:asc"
     assert out.loc[3, "rule"].startswith("keyword:"), "an unknown code scheme falls through to the keywords"
@@ -129,11 +168,18 @@ def test_codes_come_before_keywords() -> None:
 
 def test_overrides_apply_per_council_last(tmp_path: Path) -> None:
     path = tmp_path / "overrides.csv"
-    path.write_text("# comment\ncouncil,kind,value,label,note\n"
-                    "E08000001,expense_type,Contract Payments,third_party_payments,checked ledger\n",
-                    encoding="utf-8")
-    df = pd.DataFrame({"kind": "expense_type", "value": ["CONTRACT PAYMENTS", "Contract payments"],
-                       "council": ["E08000001", "E08000002"]})
+    path.write_text(
+        "# comment\ncouncil,kind,value,label,note\n"
+        "E08000001,expense_type,Contract Payments,third_party_payments,checked ledger\n",
+        encoding="utf-8",
+    )
+    df = pd.DataFrame(
+        {
+            "kind": "expense_type",
+            "value": ["CONTRACT PAYMENTS", "Contract payments"],
+            "council": ["E08000001", "E08000002"],
+        }
+    )
     out = classify_categories(df, overrides=path)
     assert out.loc[0, "label"] == "third_party_payments" and out.loc[0, "rule"] == "override:E08000001"
     assert out.loc[0, "confidence"] == 1.0
@@ -142,7 +188,9 @@ def test_overrides_apply_per_council_last(tmp_path: Path) -> None:
 
 def test_bad_override_names_file_and_row(tmp_path: Path) -> None:
     path = tmp_path / "overrides.csv"
-    path.write_text("council,kind,value,label,note\n*,service_area,Parks,parks_and_gardens,\n", encoding="utf-8")
+    path.write_text(
+        "council,kind,value,label,note\n*,service_area,Parks,parks_and_gardens,\n", encoding="utf-8"
+    )
     with pytest.raises(RuleFileError, match=r"overrides.csv: data row 2: label 'parks_and_gardens'"):
         load_overrides(path)
 
@@ -164,7 +212,9 @@ def test_bad_input_is_a_clear_error() -> None:
 
 
 def test_normalise_value_folds_spelling_variants() -> None:
-    assert normalise_value("Children's & Young People’s Services") == normalise_value("CHILDRENS AND YOUNG PEOPLES SERVICES")
+    assert normalise_value("Children's & Young People’s Services") == normalise_value(
+        "CHILDRENS AND YOUNG PEOPLES SERVICES"
+    )
     assert normalise_value("#N/A") == "n a"
     assert normalise_value(None) == ""
 
@@ -173,8 +223,10 @@ def test_cli_classify_and_accuracy(tmp_path: Path, shared: Path) -> None:
     from councilspend.cli import main
 
     src = tmp_path / "in.csv"
-    src.write_text("kind,value,council\nexpense_type,Nursing Care - Private,E1\nservice_area,Libraries,E1\n",
-                   encoding="utf-8")
+    src.write_text(
+        "kind,value,council\nexpense_type,Nursing Care - Private,E1\nservice_area,Libraries,E1\n",
+        encoding="utf-8",
+    )
     dst = tmp_path / "out.csv"
     runner = CliRunner()
     res = runner.invoke(main, ["classify", "categories", "--in", str(src), "--out", str(dst)])
@@ -196,8 +248,14 @@ def test_cli_classify_and_accuracy(tmp_path: Path, shared: Path) -> None:
 def test_row_values_take_the_first_filled_column() -> None:
     from normalise.categories.row_values import expense_value, service_value
 
-    rows = pd.DataFrame({"expense_type": ["Rents", "", None], "procurement_category": ["x", "Private Contractors", ""],
-                         "description": ["", "", "Gas charges"], "service_area": ["", "Libraries", ""],
-                         "directorate": ["Resources", "Communities", ""]})
+    rows = pd.DataFrame(
+        {
+            "expense_type": ["Rents", "", None],
+            "procurement_category": ["x", "Private Contractors", ""],
+            "description": ["", "", "Gas charges"],
+            "service_area": ["", "Libraries", ""],
+            "directorate": ["Resources", "Communities", ""],
+        }
+    )
     assert list(expense_value(rows)) == ["Rents", "Private Contractors", "Gas charges"]
     assert list(service_value(rows)) == ["Resources", "Libraries", ""]
