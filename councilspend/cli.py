@@ -7,8 +7,13 @@ to import).
 from __future__ import annotations
 
 import importlib
+import logging
+from pathlib import Path
 
 import click
+
+from councilspend.options import data_option, progress_option, registers_option
+from councilspend.paths import DataDir
 
 # command name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
@@ -21,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "registers": "normalise.suppliers.cli:registers",
     "outturn": "normalise.categories.cli:outturn",
     "accuracy": "councilspend.cli:accuracy",
-    "publish": "publish.cli:publish",
+    "publish": "councilspend.cli:publish",
     "serve": "publish.cli:serve",
     "bench": "benchmarks.cli:bench",
 }
@@ -97,3 +102,47 @@ def classify() -> None:
 )
 def accuracy() -> None:
     """Measure the classifiers against hand-checked gold labels."""
+
+
+@click.command()
+@data_option("Data directory holding normalised/ (and registers.db if loaded).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Database to write [default: DATA/councilspend.db].")
+@registers_option()
+@click.option("--no-downloads", is_flag=True, help="Skip the CSV/Data Package and Parquet downloads.")
+@click.option("--force", is_flag=True, help="Rebuild even when nothing has changed since the last build.")
+@progress_option()
+def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_downloads: bool,
+            force: bool, progress: bool) -> None:
+    """Classify what was normalised, then build the SQLite database the site serves.
+
+    Classifies payees and categories (once per distinct key, into DATA/normalised/classes), computes the
+    M1/M2/M3 measures, writes summary tables, indexes, full-text search and the downloads. The new
+    database replaces the old one only when complete, so a failed build leaves the site serving the
+    previous data. When nothing it is built from has changed, the database is kept.
+
+    \b
+    Example:
+        councilspend publish --data data
+        councilspend serve --data data
+    """
+    from councilspend.normalised import InputError
+    from normalise.classes import classify_crawl
+    from publish.build.build import build_database
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    data = DataDir(data_dir)
+    if not (data.normalised / "files.csv").exists():
+        raise click.ClickException(
+            f"{data.normalised / 'files.csv'} does not exist: normalise some files first, e.g. "
+            f"`councilspend normalise --manifest {data.manifest} --out-dir {data.normalised}`")
+    if registers_db is None and data.registers.exists():
+        registers_db = data.registers
+    try:
+        companies = [data.council_companies] if data.council_companies.exists() else []
+        classify_crawl(data.normalised, registers_db, force=force, council_companies=companies)
+        out = build_database(data_dir, db_path or data.database, downloads=not no_downloads, force=force,
+                             progress=progress)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Built {out}. Serve it with: councilspend serve --data {data_dir}")

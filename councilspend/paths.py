@@ -29,5 +29,10 @@ class DataDir:
         return self.root / "councilspend.db"
 
     @property
+    def council_companies(self) -> Path:
+        """The user's own list of council-owned companies (``name,council_id[,company_number]``), if any."""
+        return self.root / "council_companies.csv"
+
+    @property
     def registers(self) -> Path:
         return self.root / "registers.db"

@@ -110,14 +110,18 @@ def run_demo(
         _load_outturn([site_dir / p for p in truth["outturn_files"]], data.registers)
 
         step(4, f"Normalising {data.manifest} into {data.normalised}")
-        from normalise.pipeline import normalise_manifest
+        from normalise.manifest import normalise_manifest
 
         normalise_manifest(data.manifest, data.normalised, progress=progress)
 
         step(5, f"Building {data.database}")
+        from normalise.classes import classify_crawl
         from publish.build.build import build_database
 
-        build_database(data.root, data.database, registry=reg, registers_db=data.registers, progress=progress)
+        # The fictional councils' own companies, where `councilspend publish` finds a user's list too.
+        shutil.copyfile(Path(__file__).with_name("council_companies.csv"), data.council_companies)
+        classify_crawl(data.normalised, data.registers, council_companies=[data.council_companies])
+        build_database(data.root, data.database, registry=reg, progress=progress)
     except BaseException:
         server.stop()
         raise

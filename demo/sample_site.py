@@ -174,4 +174,12 @@ def build_sample_site(root: Path, **kwargs) -> Path:
     from publish.build.build import build_database
 
     write_sample_normalised(Path(root) / "normalised", **kwargs)
+    classify_sample(Path(root) / "normalised")
     return build_database(Path(root), Path(root) / "councilspend.db", registry=COUNCILS, progress=False)
+
+
+def classify_sample(normalised: Path) -> Path:
+    """What ``normalise --manifest`` does after the files: classify their payees and categories."""
+    from normalise.classes import classify_crawl
+
+    return classify_crawl(Path(normalised))

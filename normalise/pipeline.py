@@ -215,15 +215,3 @@ def _file_kind(results: list[TableResult]) -> str:
         if any(r.kind == preferred for r in results):
             return preferred
     return results[0].kind
-
-
-def __getattr__(name: str):
-    """Transitional: ``normalise_manifest``/``normalise_one`` live in :mod:`normalise.manifest` (a
-    crawl), which imports this module (a file). Callers outside ``normalise/`` that still use the old
-    path (demo/cli.py, benchmarks/stages.py) get them here until they switch; nothing in
-    ``normalise/`` uses this."""
-    if name in ("normalise_manifest", "normalise_one"):
-        import importlib
-
-        return getattr(importlib.import_module("normalise.manifest"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -63,9 +63,9 @@ def test_pipeline_figures_when_the_stages_exist(bench_result):
     # The build's own stage log comes back with the figures: where a national build's time goes.
     stages = data["stages"]["pipeline"]["build_stages"]
     names = [s["stage"] for s in stages]
-    assert names[0] == "distinct keys" and "payments" in names and "payment indexes (waited for)" in names
+    assert names[0] == "classify (normalise.classes)" and "payments" in names and "payment indexes (waited for)" in names
     assert all(s["seconds"] >= 0 and s["cpu_seconds"] >= 0 and s["rss_mb"] > 10 for s in stages)
-    assert any(n.startswith("build stages: distinct keys") for n in data["notes"])
+    assert any(n.startswith("build stages: classify") for n in data["notes"])
 
 
 def test_table_printed(bench_result):

@@ -21,6 +21,7 @@ from demo.sample_site import (
     INDIVIDUAL_NAME,
     SCRIPT_SUPPLIER,
     build_sample_site,
+    classify_sample,
     write_sample_normalised,
 )
 from publish.build.build import build_database, inspect_path_for
@@ -34,6 +35,12 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     return build_sample_site(tmp_path_factory.mktemp("site"))
+
+
+def _build(data_dir: Path, db: Path, **kwargs) -> Path:
+    """What ``councilspend publish`` does: classify what changed (incremental), then build."""
+    classify_sample(data_dir / "normalised")
+    return build_database(data_dir, db, **kwargs)
 
 
 def q(db: Path, sql: str, params=()) -> list[tuple]:
@@ -185,7 +192,7 @@ def test_unreadable_rows_file_is_reported_and_others_still_published(tmp_path: P
     files = pd.read_csv(norm / "files.csv", dtype=str, keep_default_na=False)
     bad = files.loc[files["status"] == "counted", "sha256"].iloc[0]
     (norm / "rows" / f"{bad}.parquet").write_bytes(b"not parquet at all")
-    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    db = _build(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
     status, reason = q(db, "select status, reason from files where sha256 = ?", (bad,))[0]
     assert status == "unreadable" and f"{bad}.parquet" in reason
     good = files[(files["status"] == "counted") & (files["sha256"] != bad)]
@@ -199,7 +206,7 @@ def test_no_readable_rows_still_builds_a_searchable_empty_site(tmp_path: Path) -
     files = pd.read_csv(norm / "files.csv", dtype=str, keep_default_na=False)
     for sha in files.loc[files["status"] == "counted", "sha256"]:
         (norm / "rows" / f"{sha}.parquet").write_bytes(b"not parquet at all")
-    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    db = _build(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
     assert q(db, "select count(*) from payments") == [(0,)]
     assert q(db, "select count(*) from files where status = 'unreadable'")[0][0] == (files["status"] == "counted").sum()
     for table in ("payments", "supplier_aliases", "suppliers"):
@@ -222,7 +229,7 @@ def test_rows_file_with_a_value_of_the_wrong_type_names_file_row_and_field(tmp_p
     table = table.set_column(table.column_names.index("amount"), "amount", pa.array(amounts))
     pq.write_table(table, path)
     row = table["source_row"][2].as_py()
-    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    db = _build(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
     status, reason = q(db, "select status, reason from files where sha256 = ?", (bad,))[0]
     assert status == "unreadable"
     assert f"{bad}.parquet: row {row}: field 'amount': 'twelve' is not a number" in reason
@@ -281,7 +288,7 @@ def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_fi
     else:
         monkeypatch.setattr(publish.build.summaries, failing, boom)
     with pytest.raises(RuntimeError, match=f"injected failure in {failing}"):
-        build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
+        _build(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
     assert _digest(db) == before
     assert not list(tmp_path.glob(".*building-*"))
     import threading
@@ -300,6 +307,7 @@ def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
     before = _digest(db)
     payments_before = q(db, "select count(*) from payments")[0][0]
     write_sample_normalised(tmp_path / "normalised", months=6, n_repeats=300)
+    classify_sample(tmp_path / "normalised")
     script = ("from pathlib import Path; from publish.build.build import build_database; "
               "from demo.sample_site import COUNCILS; "
               f"build_database(Path({str(tmp_path)!r}), Path({str(db)!r}), registry=COUNCILS, progress=False)")
@@ -317,7 +325,7 @@ def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
     assert q(db, "select count(*) from payments")[0][0] == payments_before
     assert q(db, "pragma integrity_check") == [("ok",)]
     # The next build cleans the dead build's temporary file and completes.
-    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
+    _build(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
     assert not list(tmp_path.glob(f"{tmp_db.name}*"))  # the database, its journal, the search side files
     assert q(db, "select count(*) from payments")[0][0] > payments_before
 
@@ -325,7 +333,8 @@ def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
 def test_publish_and_serve_commands(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from publish.cli import publish, serve
+    from councilspend.cli import publish
+    from publish.cli import serve
 
     write_sample_normalised(tmp_path / "normalised", months=1, n_repeats=1)
     result = CliRunner().invoke(publish, ["--data", str(tmp_path), "--no-downloads"])
@@ -347,21 +356,21 @@ def test_every_published_table_has_a_yaml_contract(site: Path) -> None:
 
 def test_unchanged_inputs_keep_the_database_changed_inputs_rebuild_it(tmp_path: Path) -> None:
     norm = write_sample_normalised(tmp_path / "normalised", months=1, n_repeats=1)
-    db = build_database(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
+    db = _build(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
     built = db.stat().st_mtime_ns
-    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
+    _build(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
     assert db.stat().st_mtime_ns == built  # nothing changed: kept, not rebuilt
-    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
+    _build(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
     forced = db.stat().st_mtime_ns
     assert forced != built
     # a re-normalised file (new bytes in rows/) is a change
     rows = sorted((norm / "rows").glob("*.parquet"))[0]
     rows.write_bytes(rows.read_bytes())
     os.utime(rows, ns=(forced + 10**9, forced + 10**9))
-    build_database(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
+    _build(tmp_path, db, registry=COUNCILS, progress=False, downloads=False)
     assert db.stat().st_mtime_ns != forced
     # so is another registry (a council renamed)
     again = db.stat().st_mtime_ns
     renamed = [dict(c, name=c["name"] + " (renamed)") if i == 0 else c for i, c in enumerate(COUNCILS)]
-    build_database(tmp_path, db, registry=renamed, progress=False, downloads=False)
+    _build(tmp_path, db, registry=renamed, progress=False, downloads=False)
     assert db.stat().st_mtime_ns != again

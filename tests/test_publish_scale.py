@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from councilspend.normalised import open_normalised
 from publish.build import measures
-from publish.build.inputs import open_normalised
 
 
 def _normalised(tmp_path: Path, tables: dict[str, pa.Table]) -> Path:

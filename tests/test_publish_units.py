@@ -10,13 +10,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from publish.build import keys, payment_rows
-from publish.build.inputs import InputError, open_normalised
+from councilspend import rowkeys as keys
+from councilspend.normalised import InputError, open_normalised
+from publish.build import payment_rows
 from publish.build.payments_table import financial_year
 from publish.build.quality import code_fields_present, council_quality, problems_list
 from publish.build.summaries import coverage_months
 from publish.site import charts
-from publish.site.plugin import foi_url
+from publish.site.foi import foi_url
 
 
 def test_financial_year_runs_april_to_march() -> None:

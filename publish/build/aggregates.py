@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from councilspend.rowkeys import CATEGORY_KEY
 from publish.build.enrich import WITHHELD_ID
-from publish.build.keys import CATEGORY_KEY
 from publish.build.payment_rows import Shaped
 
 #: The grain of ``publish.build.measures.compute``'s input and of the council summaries.

@@ -28,14 +28,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from publish.build import enrich, fingerprint, keys, quality, summaries
+from councilspend import rowkeys as keys
+from councilspend.normalised import NormalisedDir, open_normalised
+from publish.build import enrich, fingerprint, quality, summaries
 from publish.build.aggregates import Totals
 from publish.build.ingest import ArrowWriter
-from publish.build.inputs import NormalisedDir, open_normalised
 from publish.build.payment_rows import Lookups, shape
 from publish.build.payments_table import as_tuples
+from publish.build.pragmas import build_pragmas
 from publish.build.search_index import SideSearchIndex
-from publish.build.tables import build_pragmas, columns, create, insert_frame, insert_rows
+from publish.build.tables import columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +53,15 @@ def build_database(
     db_path: Path,
     *,
     registry: list[dict] | None = None,
-    registers_db: Path | None = None,
     progress: bool = True,
     downloads: bool = True,
     force: bool = False,
 ) -> Path:
     """Build ``db_path`` from ``data_dir/normalised``; return ``db_path``.
 
-    ``registry`` defaults to ``crawler.registry.load_registry()``; ``registers_db`` (supplier
-    registers and revenue outturn) defaults to ``data_dir/registers.db`` when it exists. With
+    The payees' and categories' classes come from ``data_dir/normalised/classes`` (written by
+    ``normalise.classes.classify_crawl``); the build reads files and calls no classifier.
+    ``registry`` defaults to ``crawler.registry.load_registry()``. With
     ``downloads`` the CSV + Frictionless Data Package and Parquet downloads are written to
     ``db_path.parent/downloads``. Also writes ``<db stem>-inspect.json`` for ``datasette --inspect-file``.
     When nothing it is built from has changed since the last build, the database is kept as it is
@@ -67,13 +69,11 @@ def build_database(
     """
     data_dir, db_path = Path(data_dir), Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    if registers_db is None and (data_dir / "registers.db").exists():
-        registers_db = data_dir / "registers.db"
     if registry is None:
         registry = _default_registry()
     _remove_stale_temps(db_path)
     inspect_path = inspect_path_for(db_path)
-    inputs = fingerprint.inputs_fingerprint(data_dir / "normalised", registry, registers_db, downloads)
+    inputs = fingerprint.inputs_fingerprint(data_dir / "normalised", registry, downloads)
     required = [inspect_path] + ([db_path.parent / "downloads" / "datapackage.json"] if downloads else [])
     if not force and fingerprint.unchanged(db_path, inputs, required):
         log.info("inputs unchanged since %s was built; kept it", db_path)
@@ -85,7 +85,7 @@ def build_database(
         nd = open_normalised(data_dir / "normalised")
         with _stage("whole build"):
             with _progress(progress) as bar:
-                _build(nd, tmp, registry, registers_db, bar)
+                _build(nd, tmp, registry, bar)
             with _stage("inspect (hash and counts)"):
                 inspect = inspect_data(tmp, db_path)
         if downloads:
@@ -172,23 +172,15 @@ def _progress(enabled: bool):
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
-def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Path | None, bar) -> None:
+def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     counted = nd.counted
-    # Pass 1: distinct keys.
-    t1 = bar.add_task("Reading payees and categories", total=len(counted))
-    with _stage("distinct keys"):
-        sup_keys, cat_keys = _distinct_keys(nd, bar, t1)
-    t2 = bar.add_task("Classifying payees and categories", total=2)
-    with _stage(f"classify {len(sup_keys)} payee keys"):
-        suppliers = enrich.classify_suppliers(sup_keys, registers_db)
-    bar.advance(t2)
-    with _stage(f"classify {len(cat_keys)} category keys"):
-        categories = enrich.classify_categories(cat_keys)
-    bar.advance(t2)
+    # The classify step's answers, one row per distinct key (normalise/classes.py wrote them).
+    with _stage("read classes"):
+        suppliers, categories, outturn = enrich.read_classes(nd.root)
     lookups = Lookups.build(suppliers, categories)
     # One row per entity is all the suppliers table needs; the per-key frame is millions of rows.
     entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
-    del suppliers, sup_keys
+    del suppliers
 
     conn = sqlite3.connect(tmp)
     for pragma in build_pragmas():
@@ -249,7 +241,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
             _write_quality(conn, grain)
             conn.commit()
         with _stage("measures"):
-            summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), registers_db,
+            summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), outturn,
                                      summaries.coverage_months(nd.files))
         conn.commit()
         bar.advance(t4)
@@ -271,25 +263,6 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], registers_db: Pat
     conn.commit()
     conn.close()
     bar.advance(t4)
-
-
-def _distinct_keys(nd: NormalisedDir, bar, task) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Distinct payee keys and category keys over every counted file (Arrow, batch by batch)."""
-    sup, exp, svc = [], [], []
-    for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
-        sup.append(keys.distinct(keys.supplier_parts(rows)))
-        e, s = keys.category_parts(rows)
-        exp.append(keys.distinct(e))
-        svc.append(keys.distinct(s))
-        bar.advance(task, pc.count_distinct(rows["source_sha256"]).as_py())
-    empty = pa.table({c: pa.array([], pa.large_string()) for c in keys.SUPPLIER_KEY})
-    sup_keys = keys.distinct(pa.concat_tables(sup) if sup else empty).to_pandas()
-    e_empty = pa.table({c: pa.array([], pa.large_string()) for c in ("value", "council", "code")})
-    e_keys = keys.distinct(pa.concat_tables(exp) if exp else e_empty).to_pandas()
-    s_keys = keys.distinct(pa.concat_tables(svc) if svc else e_empty.drop(["code"])).to_pandas()
-    cat_keys = pd.concat([e_keys.assign(kind="expense_type"), s_keys.assign(kind="service_area", code="")],
-                         ignore_index=True)[keys.CATEGORY_KEY]
-    return sup_keys, cat_keys  # Arrow-backed strings: a third of the memory of Python str objects
 
 
 def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir) -> None:

@@ -2,8 +2,8 @@
 
 A monthly re-run usually finds nothing new; rebuilding 10M rows to get the same bytes costs minutes.
 The fingerprint covers everything the database is made from: the normaliser's output (``files.csv``
-and each rows file's name, size and mtime), the registry, the registers database, and the code and
-rule files of the stages that build it (this package, the classifiers, the published contracts).
+and each rows file's name, size and mtime), the registry, the classify step's stamp, and the code and
+rule files of this package and the published contracts.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from pathlib import Path
 from councilspend import schemas
 
 _REPO_PACKAGES = Path(__file__).resolve().parents[2]
-CODE_DIRS = [Path(__file__).resolve().parent, _REPO_PACKAGES / "normalise" / "suppliers",
-             _REPO_PACKAGES / "normalise" / "categories", schemas.SCHEMA_DIR / "published"]
+CODE_DIRS = [Path(__file__).resolve().parent, schemas.SCHEMA_DIR / "published"]
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".csv", ".txt", ".html"}
 
 
@@ -37,7 +36,7 @@ def _stat(p: Path) -> list:
     return [p.name, st.st_size, st.st_mtime_ns]
 
 
-def inputs_fingerprint(normalised: Path, registry: list[dict], registers_db: Path | None, downloads: bool) -> str:
+def inputs_fingerprint(normalised: Path, registry: list[dict], downloads: bool) -> str:
     h = hashlib.sha256()
     files_csv = normalised / "files.csv"
     h.update(files_csv.read_bytes() if files_csv.exists() else b"")
@@ -45,7 +44,8 @@ def inputs_fingerprint(normalised: Path, registry: list[dict], registers_db: Pat
     stats = [_stat(p) for p in sorted(rows_dir.glob("*.parquet"))] if rows_dir.exists() else []
     h.update(json.dumps(stats).encode())
     h.update(json.dumps(registry, sort_keys=True, default=str).encode())
-    h.update(json.dumps(_stat(registers_db) if registers_db and registers_db.exists() else None).encode())
+    classes = normalised / "classes" / "stamp.json"  # what the classify step decided, and from what
+    h.update(classes.read_bytes() if classes.exists() else b"")
     h.update(json.dumps({"downloads": downloads, "code": code_digest()}).encode())
     return h.hexdigest()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from publish.build.tables import build_pragmas
+from publish.build.pragmas import build_pragmas
 
 
 class ArrowWriter:

@@ -1,7 +1,7 @@
 """Canonical rows (Arrow) → rows of the published ``payments`` table (Arrow), a batch at a time.
 
 Money becomes integer pence (sums of REAL pounds drift: 102444517.64000027), the April–March
-financial year is derived once here, classifications are joined on by key (``publish/build/keys.py``),
+financial year is derived once here, classifications are joined on by key (``councilspend/rowkeys.py``),
 and individuals' names are replaced before anything is written. Whole columns at a time in
 Arrow/numpy: a national build shapes 10 million rows, and per-row Python costs minutes.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from publish.build import keys
+from councilspend import rowkeys as keys
 from publish.build.enrich import WITHHELD_NAME
 from publish.build.tables import columns
 
@@ -130,7 +130,7 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
                                  individual),
         "is_card": keys.flag(rows, "is_card").cast(pa.int64()),
         "source_sha256": keys.column(rows, "source_sha256"),
-        "source_row": rows["source_row"],  # int64: publish.build.inputs casts every file to the contract
+        "source_row": rows["source_row"],  # int64: councilspend.normalised casts every file to the contract
     }
     for name in PASS_THROUGH:
         cols[name] = keys.column(rows, name)

@@ -15,7 +15,8 @@ import pandas as pd
 import sqlite_utils
 import yaml
 
-from publish.build.tables import build_pragmas, insert_frame
+from publish.build.pragmas import build_pragmas
+from publish.build.tables import insert_frame
 
 log = logging.getLogger(__name__)
 METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
@@ -97,15 +98,17 @@ def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts:
     insert_frame(conn, "categories", merged, cols)
 
 
-def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, registers_db: Path | None,
+def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, outturn: pd.DataFrame | None,
                    coverage_months: pd.DataFrame | None = None) -> list[str]:
-    """Write every table ``publish.build.measures.compute`` returns; return their names."""
+    """Write every table ``publish.build.measures.compute`` returns; return their names.
+
+    ``outturn``: Revenue Outturn as the classify step wrote it (``normalised/classes/outturn.parquet``).
+    """
     try:
         from publish.build.measures import compute
     except ImportError as exc:
         log.warning("publish.build.measures unavailable (%s): no M1/M2/M3 tables", exc)
         return []
-    outturn = _outturn(registers_db)
     tables = compute(payments, outturn, coverage_months)
     db = sqlite_utils.Database(conn)
     written = []
@@ -151,18 +154,6 @@ def coverage_months(files: pd.DataFrame) -> pd.DataFrame:
 
 def _has_named_index(df: pd.DataFrame) -> bool:
     return any(n is not None for n in df.index.names)
-
-
-def _outturn(registers_db: Path | None):
-    try:
-        from normalise.categories.outturn import read_outturn
-    except ImportError as exc:
-        log.warning("outturn reader unavailable (%s): M3 has no denominator", exc)
-        return None
-    if registers_db is None or not Path(registers_db).exists():
-        log.warning("no registers database: M3 has no denominator")
-        return None
-    return read_outturn(registers_db)
 
 
 def facet_columns(metadata: Path = METADATA) -> dict[str, list[str]]:

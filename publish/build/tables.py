@@ -12,17 +12,6 @@ import pyarrow as pa
 from councilspend.schemas import SCHEMA_DIR, descriptor
 
 SQL_TYPES = {"integer": "INTEGER", "number": "REAL", "boolean": "INTEGER"}  # everything else TEXT
-#: Helper threads for SQLite's sorter (``PRAGMA threads``): a 10M-row index sorts in half the time.
-SORT_THREADS = 2
-
-
-def build_pragmas(cache_mb: int = 200, sort_threads: int = SORT_THREADS) -> list[str]:
-    """How every connection of a build writes: no journal and no fsync (the file is temporary until
-    it is swapped in, and a failed build is thrown away), ``cache_mb`` of page cache, helper sort threads."""
-    return ["PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", f"PRAGMA cache_size=-{cache_mb * 1000}",
-            f"PRAGMA threads={sort_threads}"]
-
-
 def published_tables() -> list[str]:
     """Names of every table with a published schema (``councilspend/schemas/published``)."""
     return sorted(p.name.removesuffix(".schema.yaml") for p in (SCHEMA_DIR / "published").glob("*.schema.yaml"))

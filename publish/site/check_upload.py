@@ -1,27 +1,60 @@
 """The web "check your file" page's engine: the same report ``councilspend check`` prints.
 
-The upload is written to a private temporary directory, read by the normaliser's hardened readers
-(size and zip-bomb limits live there), and deleted before the page is rendered: nothing is stored.
+The upload is written to a private temporary directory, read by the normaliser's hardened readers in a
+child process with memory and time limits, and deleted before the page is rendered: nothing is stored.
 Possible personal names (``normalise.check.possible_individuals``) are shown only to the uploader.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 MAX_LISTED_ROWS = 100
 
 
-def _run_check(path: Path) -> dict:
-    """``normalise.check.check_file``'s report (what ``councilspend check`` prints), plus names to redact."""
-    from normalise.check import check_file, render
+#: The checker runs as its own process (the site never imports the normaliser): a hostile upload can
+#: exhaust that process's memory or CPU, never the web server's.
+_CHECKER = (
+    "import json, sys\n"
+    "from normalise.check import check_file, render\n"
+    "_, report = check_file(__import__('pathlib').Path(sys.argv[1]))\n"
+    "report = dict(report); report['_text'] = render(report)\n"
+    "sys.stdout.write(json.dumps(report, default=str))\n"
+)
+MEMORY_LIMIT = 1536 * 1024 * 1024  # bytes of address space for one check
+CPU_SECONDS = 60
+WALL_SECONDS = 90
 
-    _, report = check_file(path)
-    report = dict(report)
-    report["_text"] = render(report)
-    return report
+
+def _limits() -> None:  # pragma: no cover - runs in the child before exec
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+
+
+def _run_check(path: Path) -> dict:
+    """``councilspend check``'s report (what the command prints), plus names to redact, from a child
+    process with memory, CPU and wall-clock limits."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _CHECKER, str(path)], capture_output=True, text=True,
+                              timeout=WALL_SECONDS, preexec_fn=_limits, check=False)
+    except subprocess.TimeoutExpired:
+        return _failed(f"checking the file took longer than {WALL_SECONDS} seconds")
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        if "MemoryError" in done.stderr or done.returncode < 0:
+            last = "the file needs more memory or time to read than one check may use"
+        return _failed(f"the file could not be read: {last}")
+    return json.loads(done.stdout)
+
+
+def _failed(message: str) -> dict:
+    return {"problems": [{"severity": "error", "rule": "readable", "message": message}]}
 
 
 async def check_bytes(name: str, data: bytes) -> dict:
@@ -33,8 +66,7 @@ async def check_bytes(name: str, data: bytes) -> dict:
         try:
             report = await asyncio.to_thread(_run_check, path)
         except Exception as exc:  # noqa: BLE001 - a broken upload must give a message, not a 500
-            report = {"problems": [{"severity": "error", "rule": "readable",
-                                    "message": f"the file could not be read: {type(exc).__name__}: {exc}"}]}
+            report = _failed(f"the file could not be read: {type(exc).__name__}: {exc}")
     return for_page(safe, report)
 
 

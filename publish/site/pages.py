@@ -55,7 +55,7 @@ async def _render(datasette, request, template: str, ctx: dict, status: int = 20
 def _sync_env():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from publish.site.plugin import TEMPLATES, add_filters
+    from publish.site.templating import TEMPLATES, add_filters
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True))
     add_filters(env)
@@ -155,7 +155,7 @@ async def council(request, datasette):
 
 
 async def supplier(request, datasette):
-    from publish.site.plugin import _wdtk_ids, foi_url
+    from publish.site.foi import foi_url, wdtk_ids
 
     db = database(datasette)
     sid = request.url_vars["supplier_id"]
@@ -181,7 +181,7 @@ async def supplier(request, datasette):
                               "p.supplier_name, p.description, p.transaction_ref, p.sercop_division "
                               "from payments p join councils c on c.council_id = p.council_id "
                               "where p.supplier_id = :s order by p.amount_pence desc limit 20", {"s": sid})
-    wdtk = await _wdtk_ids(datasette, db.name)
+    wdtk = await wdtk_ids(datasette, db.name)
     for p in biggest:
         p["foi"] = foi_url(wdtk[p["council_id"]], p) if wdtk.get(p["council_id"]) else None
     chart = charts.hbar([(c["name"], c["total"]) for c in councils[:20]],

@@ -8,19 +8,13 @@ every page has the same header and search box.
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import quote, urlencode
-
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from publish.site import pages
-
-STATIC = Path(__file__).parent / "static"
-TEMPLATES = Path(__file__).parent / "templates"
-WDTK = "https://www.whatdotheyknow.com/new/"
-_wdtk_cache: dict[int, dict[str, str]] = {}
+from publish.site.foi import foi_url, wdtk_ids
+from publish.site.templating import STATIC, TEMPLATES, add_filters
 
 
 @hookimpl
@@ -58,15 +52,6 @@ def prepare_jinja2_environment(env):
     add_filters(env)
 
 
-def add_filters(env) -> None:
-    """The site's formatting filters (also used by the synchronous environment in ``publish.site.pages``)."""
-    from publish.site.charts import money
-
-    env.filters["money"] = money
-    env.filters["gbp"] = lambda v: "–" if v is None else (f"-£{-v:,.2f}" if v < 0 else f"£{v:,.2f}")
-    env.filters["pct"] = lambda v: "–" if v is None else f"{float(v):.1f}%"
-
-
 @hookimpl
 def skip_csrf(scope):
     # The check page reads an upload and discards it: nothing changes, so CSRF cannot harm anyone,
@@ -86,7 +71,7 @@ def render_cell(row, value, column, table, database, datasette):
         return None
 
     async def inner():
-        wdtk = await _wdtk_ids(datasette, database)
+        wdtk = await wdtk_ids(datasette, database)
         keys = list(row.keys()) if hasattr(row, "keys") else []
         payment = {k: _plain(row[k]) for k in keys}
         council_id = payment.get("council_id")
@@ -103,25 +88,3 @@ def render_cell(row, value, column, table, database, datasette):
 def _plain(value):
     """A cell value without Datasette's foreign-key expansion (``{"value": …, "label": …}``)."""
     return value.get("value") if isinstance(value, dict) else value
-
-
-async def _wdtk_ids(datasette, database: str) -> dict[str, str]:
-    key = id(datasette)
-    if key not in _wdtk_cache:
-        db = datasette.get_database(database)
-        rows = await db.execute("select council_id, wdtk_id from councils where wdtk_id is not null")
-        _wdtk_cache[key] = {r["council_id"]: r["wdtk_id"] for r in rows}
-    return _wdtk_cache[key]
-
-
-def foi_url(wdtk_id: str, payment: dict) -> str:
-    """A pre-filled WhatDoTheyKnow request about one payment."""
-    amount = payment.get("amount_gbp")
-    amount_text = f"£{amount:,.2f}" if isinstance(amount, int | float) else "the amount shown"
-    what = (f"the payment of {amount_text} to {payment.get('supplier_name') or 'a supplier'}"
-            f" on {payment.get('payment_date') or 'the date shown'}"
-            + (f" (transaction reference {payment['transaction_ref']})" if payment.get("transaction_ref") else ""))
-    letter = (f"Please provide the invoice, purchase order and any contract or agreement relating to {what}, "
-              "as published in your spending over £500 data, and explain what goods or services it paid for.")
-    title = f"Payment to {payment.get('supplier_name') or 'supplier'} {payment.get('payment_date') or ''}".strip()
-    return WDTK + quote(wdtk_id) + "?" + urlencode({"title": title[:200], "default_letter": letter})

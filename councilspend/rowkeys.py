@@ -12,7 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from normalise.categories.row_values import EXPENSE_COLUMNS, SERVICE_COLUMNS
+#: The canonical columns whose first filled value is classified as the expense type / the service, in
+#: order of preference (``normalise.categories.row_values`` reads the same lists).
+EXPENSE_COLUMNS = ("expense_type", "procurement_category", "description")
+SERVICE_COLUMNS = ("service_area", "directorate", "cost_centre")
 
 SEP = "\x1f"
 #: Payee key parts, named as ``normalise.suppliers.classify_suppliers`` reads them.
