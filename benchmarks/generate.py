@@ -373,66 +373,12 @@ def generate(
             size = final.stat().st_size
             total_bytes += size
             rows_by_shape[council.shape] = rows_by_shape.get(council.shape, 0) + n
-            file_name = f"spending-{month:%Y-%m}.{ext}"
-            url = f"http://bench.invalid/{council.slug}/{file_name}"
-            manifest.writerow(
-                {
-                    "url": url,
-                    "final_url": url,
-                    "council_id": council.council_id,
-                    "sha256": digest,
-                    "bytes": size,
-                    "content_type": "text/csv"
-                    if ext == "csv"
-                    else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    "fetched_at": FETCHED_AT,
-                    "link_text": f"Spending over £500 {month:%B %Y}",
-                    "referer": f"http://bench.invalid/{council.slug}/spending",
-                    "status": "new",
-                    "path": f"files/{digest}.{ext}",
-                    "file_name": file_name,
-                    "source": "page",
-                }
-            )
-            plain.writerows(
-                zip(
-                    [council.council_id] * n,
-                    [d.isoformat() for d in cols["payment_date"]],
-                    cols["transaction_ref"],
-                    [f"{a:.2f}" for a in cols["amount"]],
-                    cols["supplier_name"],
-                    cols["supplier_ref"],
-                    cols["expense_type"],
-                    cols["expense_code"],
-                    cols["service_area"],
-                    cols["directorate"],
-                    cols["description"],
-                    cols["capital_revenue"],
-                    strict=True,
-                )
-            )
+            manifest.writerow(_manifest_row(council, month, ext, digest, size))
+            plain.writerows(_plain_rows(council, cols, n))
             if on_file:
                 on_file(n)
 
-    councils_yml = out_dir / "councils.yml"
-    councils_yml.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "id": c.council_id,
-                    "slug": c.slug,
-                    "name": c.name,
-                    "type": c.council_type,
-                    "threshold": 500,
-                    "spending_page": f"http://bench.invalid/{c.slug}/spending",
-                    "shape": c.shape,
-                }
-                for c in council_list
-            ],
-            sort_keys=False,
-        ),
-        encoding="utf-8",
-    )
+    councils_yml = _write_councils_yml(out_dir, council_list)
     return Generated(
         root=out_dir,
         manifest=manifest_path,
@@ -444,6 +390,34 @@ def generate(
         councils=council_list,
         rows_by_shape=rows_by_shape,
     )
+
+
+def _manifest_row(council, month: dt.date, ext: str, digest: str, size: int) -> dict:
+    """The crawler's manifest row for one generated file (as if fetched from a council's page)."""
+    file_name = f"spending-{month:%Y-%m}.{ext}"
+    url = f"http://bench.invalid/{council.slug}/{file_name}"
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return {"url": url, "final_url": url, "council_id": council.council_id, "sha256": digest, "bytes": size,
+            "content_type": "text/csv" if ext == "csv" else xlsx, "fetched_at": FETCHED_AT,
+            "link_text": f"Spending over £500 {month:%B %Y}", "referer": f"http://bench.invalid/{council.slug}/spending",
+            "status": "new", "path": f"files/{digest}.{ext}", "file_name": file_name, "source": "page"}
+
+
+def _plain_rows(council, cols: dict, n: int):
+    """The same rows as one flat CSV (what the sqlite-utils and pandas baselines load)."""
+    return zip([council.council_id] * n, [d.isoformat() for d in cols["payment_date"]], cols["transaction_ref"],
+               [f"{a:.2f}" for a in cols["amount"]], cols["supplier_name"], cols["supplier_ref"],
+               cols["expense_type"], cols["expense_code"], cols["service_area"], cols["directorate"],
+               cols["description"], cols["capital_revenue"], strict=True)
+
+
+def _write_councils_yml(out_dir: Path, council_list: list) -> Path:
+    """The generated councils as a crawl registry (``--registry``)."""
+    path = out_dir / "councils.yml"
+    entries = [{"id": c.council_id, "slug": c.slug, "name": c.name, "type": c.council_type, "threshold": 500,
+                "spending_page": f"http://bench.invalid/{c.slug}/spending", "shape": c.shape} for c in council_list]
+    path.write_text(yaml.safe_dump(entries, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def _add_months(d: dt.date, k: int) -> dt.date:
