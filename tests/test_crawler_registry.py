@@ -20,14 +20,70 @@ from crawler.registry import (
 MYSOCIETY = "data/reference/uk_local_authorities_current.csv"
 
 
-def test_bundled_registry_has_30_real_english_councils():
+def test_hand_known_pages_are_laid_on_the_national_registry():
     councils = load_registry()
-    assert len(councils) >= 30
-    assert len({c["id"] for c in councils}) == len(councils)
+    assert len({c["id"] for c in councils}) == len(councils) == 380
     for c in councils:
         assert c["id"].startswith("E") and c["type"] in COUNCIL_TYPES
-        assert c["spending_pages"] or c.get("dgu_publisher"), c["id"]
         assert all(u.startswith(("http://", "https://")) for u in c["spending_pages"])
+    known = [c for c in councils if c["spending_pages"]]
+    assert len(known) >= 30 and all(c["found_by"] == "registry" for c in known)
+    leeds = next(c for c in councils if c["id"] == "E08000035")
+    assert leeds["spending_pages"] == ["https://datamillnorth.org/dataset/council-spending"]
+    assert leeds["name"] == "Leeds City Council" and leeds["threshold"] == 500
+    harrogate = next(c for c in councils if c["id"] == "E07000165")
+    assert (
+        not harrogate["current"] and harrogate["replaced_by"] == ["E06000065"] and harrogate["spending_pages"]
+    )
+
+
+def test_national_registry_matches_the_source_registers(shared, tmp_path):
+    """332 current English bodies in mySociety's register, each with a website; names, codes, types
+    as the registers say; the committed england.csv is what the builder makes from them today."""
+    from crawler.registry_build import NATIONAL_REGISTRY, build
+
+    rebuilt = build(shared, tmp_path / "england.csv")
+    assert (tmp_path / "england.csv").read_text(encoding="utf-8") == NATIONAL_REGISTRY.read_text(
+        encoding="utf-8"
+    )
+    with (shared / MYSOCIETY).open(encoding="utf-8-sig") as fh:
+        source = [r for r in csv.DictReader(fh) if r["nation"] == "England"]
+    current_codes = {r["gss-code"] for r in source if r["current-authority"] == "True"}
+    assert len(current_codes) == 332 and len(rebuilt) == len(source)
+    councils = {c["id"]: c for c in load_registry()}
+    current = [c for c in councils.values() if c["current"]]
+    assert {c["id"] for c in current} == current_codes
+    assert all(c["website"].startswith(("http://", "https://")) for c in current)
+    with (shared / "data/registers/full/digital_land_organisation_2023-11.csv").open(encoding="utf-8") as fh:
+        websites = {
+            r["statistical-geography"]: r["website"] for r in csv.DictReader(fh) if r["statistical-geography"]
+        }
+    by_code = {r["gss-code"]: r for r in source}
+    sample = {
+        "E08000035": "metropolitan",
+        "E09000001": "city_corporation",
+        "E06000053": "unitary",
+        "E61000001": "strategic_authority",
+        "E47000001": "combined_authority",
+        "E10000008": "county",
+        "E07000041": "district",
+        "E09000006": "london_borough",
+        "E06000066": "unitary",
+    }
+    for gss, kind in sample.items():
+        assert councils[gss]["name"] == by_code[gss]["official-name"] and councils[gss]["type"] == kind
+        built = next(r for r in rebuilt if r["id"] == gss)
+        assert built["website"] == websites.get(gss, ""), gss  # hand entries may correct it on top
+    assert councils["E06000053"]["name"] == "Council of the Isles of Scilly"
+    # Abolished councils stay, with their end date and successor.
+    craven = councils["E07000163"]
+    assert (
+        not craven["current"]
+        and craven["end_date"] == "2023-04-01"
+        and craven["replaced_by"] == ["E06000065"]
+    )
+    types = {c["type"] for c in current}
+    assert {"county", "district", "unitary", "metropolitan", "london_borough"} <= types
 
 
 def test_bundled_registry_ids_are_real_gss_codes(shared):
@@ -60,11 +116,14 @@ def test_bad_registry_entries_name_file_entry_and_field(tmp_path, entry, message
 
 def test_duplicate_ids_are_refused(tmp_path):
     path = tmp_path / "councils.yml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         councils:
           - {id: E08000035, name: Leeds, type: metropolitan, spending_pages: [https://a.example/]}
           - {id: E08000035, name: Leeds again, type: metropolitan, spending_pages: [https://b.example/]}
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     with pytest.raises(RegistryError, match="council #2: duplicate id E08000035"):
         load_registry(path)
 
