@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "demo": "demo.cli:demo",
     "councils": "crawler.cli:councils",
     "crawl": "crawler.cli:crawl",
+    "add": "normalise.cli:add",
     "normalise": "normalise.cli:normalise",
     "check": "normalise.cli:check",
     "classify": "councilspend.cli:classify",

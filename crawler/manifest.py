@@ -21,6 +21,9 @@ from pathlib import Path
 from councilspend.schemas import field_names
 
 COLUMNS: list[str] = field_names("manifest")
+# Columns added to the contract after manifests were first written (by `councilspend add`): an older
+# manifest without them is still a manifest; they read as "".
+ADDED_LATER = ("source_path", "added_at")
 PROBLEM = ("rejected", "failed")
 FETCH_FIELDS = ("final_url", "content_type", "etag", "last_modified", "fetched_at", "link_text",
                 "referer", "file_name", "source", "bytes")
@@ -32,7 +35,7 @@ def read_manifest(path: Path) -> list[dict]:
         return []
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = set(COLUMNS) - set(reader.fieldnames or [])
+        missing = set(COLUMNS) - set(reader.fieldnames or []) - set(ADDED_LATER)
         if missing:
             raise ValueError(f"{path}: not a councilspend manifest (missing columns: {', '.join(sorted(missing))})")
         return [{c: row.get(c) or "" for c in COLUMNS} for row in reader]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from councilspend.options import data_option
+
 
 @click.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -80,14 +82,21 @@ def normalise(
             raise click.UsageError("use either FILE... --out, or --manifest --out-dir, not both")
         if not out_dir:
             raise click.UsageError("--manifest needs --out-dir")
-        if executor == "dask":
-            from normalise.dask_executor import run as dask_run
+        from normalise.manifest_check import ManifestError
 
-            rows = dask_run(manifest, out_dir, scheduler)
-        else:
-            from normalise.manifest import normalise_manifest
+        try:
+            if executor == "dask":
+                from normalise.dask_executor import run as dask_run
 
-            rows = normalise_manifest(manifest, out_dir, workers=workers, progress=progress)
+                rows = dask_run(manifest, out_dir, scheduler)
+            else:
+                from normalise.manifest import normalise_manifest
+
+                rows = normalise_manifest(manifest, out_dir, workers=workers, progress=progress)
+        except ManifestError as exc:
+            raise click.ClickException(
+                f"{exc}\nFix the manifest, or let `councilspend add FILE...` or `councilspend crawl` write it."
+            ) from exc
         counted = sum(1 for r in rows if r["status"] == "counted")
         click.echo(f"{len(rows)} files: {counted} counted; files.csv in {out_dir}", err=True)
         return
@@ -152,3 +161,48 @@ def check(file: Path, council_id: str | None, as_json: bool) -> None:
         click.echo(render(report))
     if not report["publishable"]:
         sys.exit(1)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--council",
+    metavar="NAME_OR_CODE",
+    help="The council that published every file given (name, GSS or SNAC code). Default: read from "
+    "each file (a council column, its preamble, its file or folder name).",
+)
+@data_option("Data directory: files go to DATA/raw/files/, their entries to DATA/raw/manifest.csv.")
+def add(paths: tuple[Path, ...], council: str | None, data_dir: Path) -> None:
+    """Add spending files you already have (files, folders, ZIPs) to the data directory.
+
+    Each file is stored by its hash beside the crawler's downloads and listed in the manifest with
+    its council, so `councilspend publish` normalises, classifies and builds it. Nothing is written
+    when any file's council cannot be told; adding the same bytes again changes nothing.
+
+    \b
+    Examples:
+        councilspend add ~/Downloads/leeds-spending/ --data data
+        councilspend add march.csv april.xlsx --council "Newcastle upon Tyne"
+        councilspend add "$(python -c 'import demo.samples as s; print(s.HERE)')" --data data
+        councilspend publish --data data && councilspend serve --data data
+    """
+    from normalise.add import AddError, add_files
+
+    try:
+        outcome = add_files(list(paths), data_dir, council)
+    except AddError as exc:
+        raise click.ClickException(f"{exc}\nNothing was added.") from exc
+    for f in outcome.added:
+        click.echo(f"added    {f.source_path} -> {f.council_id} ({f.evidence})")
+        if f.note:
+            click.echo(f"  warning: {f.note}", err=True)
+    for f in outcome.already:
+        click.echo(f"skipped  {f.source_path}: the same bytes are already added")
+    if outcome.skipped:
+        click.echo(
+            f"skipped  {len(outcome.skipped)} file(s) that are not spreadsheets (e.g. {outcome.skipped[0]})"
+        )
+    click.echo(
+        f"{len(outcome.added)} added, {len(outcome.already)} already there. "
+        f"Next: councilspend publish --data {data_dir}"
+    )

@@ -169,3 +169,35 @@ def _whole_name(text: str, registry: list[dict] | None) -> tuple[str | None, str
         return None, ""
     gss = _lookup(words, registry)
     return (gss, " ".join(words)) if gss else (None, "")
+
+
+def suggestions(text: str, limit: int = 3) -> list[tuple[str, str]]:
+    """The councils whose names are nearest ``text``: [(name, GSS)], for a "did you mean"."""
+    from rapidfuzz import fuzz, process
+
+    names, _, keys, _ = _index()
+    query = name_key(text) or str(text).lower()
+    found = process.extract(query, list(keys), scorer=fuzz.WRatio, limit=limit * 4, score_cutoff=70)
+    out: list[tuple[str, str]] = []
+    for key, score, _ in found:
+        if score < found[0][1] - 10:  # only the names about as near as the nearest
+            break
+        pair = (names[keys[key]], keys[key])
+        if pair not in out:
+            out.append(pair)
+    return out[:limit]
+
+
+def resolve_given(value: str, registry: list[dict] | None = None) -> tuple[str | None, str]:
+    """A council the user named (``--council``): GSS code, SNAC code or name -> (GSS, its name).
+
+    (None, "") when nothing matches; a well-formed GSS code no list knows resolves to itself with an
+    empty name (a body such as a police and crime commissioner, which has a code but is no council).
+    """
+    gss, _ = identify(value, registry)
+    if gss is None:
+        return None, ""
+    named = council_name(gss) or next(
+        (str(e.get("name")) for e in registry or [] if (e.get("id") or e.get("council_id")) == gss), ""
+    )
+    return gss, named

@@ -15,22 +15,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 log = logging.getLogger(__name__)
 
 
-def _entries(manifest: Path) -> list[dict]:
-    """The manifest rows ``normalise_manifest`` would normalise (one per stored sha256)."""
-    from normalise.manifest import PROCESS_STATUSES
+def _entries(manifest: Path, out_dir: Path) -> list[dict]:
+    """The manifest rows ``normalise_manifest`` would normalise (one per stored sha256), checked
+    against the contract (and their bytes against their hashes) before any task is sent."""
+    from normalise.manifest import is_current
+    from normalise.manifest_check import PROCESS_STATUSES, read_entries, verify_hashes
 
-    base = manifest.parent
     todo: dict[str, dict] = {}
-    for e in pd.read_csv(manifest, dtype=str, keep_default_na=False).to_dict("records"):
+    for e in read_entries(manifest):
         sha = e.get("sha256", "")
         if sha and e.get("path") and e.get("status", "") in PROCESS_STATUSES:
-            e["abs_path"] = str((base / e["path"]).resolve())
             todo.setdefault(sha, e)
+    verify_hashes(manifest, [e for e in todo.values() if not is_current(e["sha256"], out_dir)])
     return list(todo.values())
 
 
@@ -51,8 +50,8 @@ def run(manifest: Path, out_dir: Path, scheduler: str | None = None, *, n_worker
     from normalise.manifest import normalise_manifest, normalise_one
 
     manifest, out_dir = Path(manifest).resolve(), Path(out_dir).resolve()
+    entries = _entries(manifest, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries = _entries(manifest)
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(

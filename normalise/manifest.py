@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from councilspend.schemas import descriptor, field_names
+from normalise.manifest_check import PROCESS_STATUSES, read_entries, verify_hashes
 from normalise.pipeline import NORMALISER_VERSION, normalise_file
 
 FILES_FIELDS = field_names("published/files")
 _INTEGER_FIELDS = [f["name"] for f in descriptor("published/files")["fields"] if f.get("type") == "integer"]
-PROCESS_STATUSES = {"new", "changed", "unchanged"}
 OVERLAP_SHARE = 0.95  # share of a file's rows found in another file for it to count as contained
 KEY_FIELDS = ["payment_date", "period_start", "amount", "supplier_name", "transaction_ref"]
 
@@ -95,6 +95,23 @@ def _declared_charset(content_type: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def current_report(sha: str, out_dir: Path) -> dict | None:
+    """The report of ``sha``'s outputs when both exist and this normaliser version wrote them."""
+    rows_path = Path(out_dir) / "rows" / f"{sha}.parquet"
+    report_path = Path(out_dir) / "reports" / f"{sha}.json"
+    if not (sha and rows_path.exists() and report_path.exists()):
+        return None
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # unreadable previous output: normalise again
+    return report if report.get("normaliser_version") == _version() else None
+
+
+def is_current(sha: str, out_dir: Path) -> bool:
+    return current_report(sha, out_dir) is not None
+
+
 def normalise_one(entry: dict, out_dir: Path) -> dict:
     """Normalise one manifest row; write ``rows/<sha256>.parquet`` and ``reports/<sha256>.json``.
 
@@ -104,15 +121,8 @@ def normalise_one(entry: dict, out_dir: Path) -> dict:
     """
     out_dir = Path(out_dir)
     sha = entry.get("sha256") or ""
-    rows_path = out_dir / "rows" / f"{sha}.parquet"
-    report_path = out_dir / "reports" / f"{sha}.json"
-    if sha and rows_path.exists() and report_path.exists():
-        try:
-            report = json.loads(report_path.read_text(encoding="utf-8"))
-            if report.get("normaliser_version") == _version():
-                return files_row(entry, report)
-        except (OSError, ValueError):
-            pass  # unreadable previous output: normalise again
+    if report := current_report(sha, out_dir):
+        return files_row(entry, report)
     path = Path(entry.get("abs_path") or entry.get("path") or "")
     result = normalise_file(path, council_id=entry.get("council_id") or None, sha256=sha or None)
     report = result.report
@@ -229,9 +239,7 @@ def normalise_manifest(
 ) -> list[dict]:
     """Normalise every new/changed/unchanged file of a crawl and write ``out_dir/files.csv``."""
     manifest, out_dir = Path(manifest), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    entries = pd.read_csv(manifest, dtype=str, keep_default_na=False).to_dict("records")
-    base = manifest.parent
+    entries = read_entries(manifest)  # the contract, checked before anything is written
     todo: dict[str, dict] = {}
     files: dict[str, dict] = {}
     for e in entries:
@@ -246,7 +254,6 @@ def normalise_manifest(
                 )
                 files.setdefault(key, row)
             continue
-        e["abs_path"] = str((base / e["path"]).resolve()) if e.get("path") else ""
         status = e.get("status", "")
         if status in PROCESS_STATUSES and e["abs_path"]:
             todo.setdefault(sha, e)
@@ -274,6 +281,8 @@ def normalise_manifest(
                         }
                     )
             files[sha] = row
+    verify_hashes(manifest, [e for e in todo.values() if not is_current(e["sha256"], out_dir)])
+    out_dir.mkdir(parents=True, exist_ok=True)
     results = _run(list(todo.values()), out_dir, workers, progress)
     for row in results:
         files[row["sha256"]] = row
