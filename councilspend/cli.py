@@ -115,15 +115,17 @@ def accuracy() -> None:
 @progress_option()
 def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_downloads: bool,
             force: bool, progress: bool) -> None:
-    """Classify what was normalised, then build the SQLite database the site serves.
+    """Normalise what is new, classify, then build the SQLite database the site serves.
 
-    Classifies payees and categories (once per distinct key, into DATA/normalised/classes), computes the
+    Normalises the files of DATA/raw/manifest.csv (from `crawl` or `add`) not normalised before, then
+    classifies payees and categories (once per distinct key, into DATA/normalised/classes), computes the
     M1/M2/M3 measures, writes summary tables, indexes, full-text search and the downloads. The new
     database replaces the old one only when complete, so a failed build leaves the site serving the
     previous data. When nothing it is built from has changed, the database is kept.
 
     \b
     Example:
+        councilspend add ~/Downloads/spending/ --data data
         councilspend publish --data data
         councilspend serve --data data
     """
@@ -133,10 +135,14 @@ def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = DataDir(data_dir)
+    if data.manifest.exists():
+        from normalise.cli import normalise_crawl
+
+        click.echo(normalise_crawl(data.manifest, data.normalised, progress=progress), err=True)
     if not (data.normalised / "files.csv").exists():
         raise click.ClickException(
-            f"{data.normalised / 'files.csv'} does not exist: normalise some files first, e.g. "
-            f"`councilspend normalise --manifest {data.manifest} --out-dir {data.normalised}`")
+            f"{data.normalised / 'files.csv'} does not exist: add or crawl some files first, e.g. "
+            f"`councilspend add my-spending-files/ --data {data_dir}`")
     if registers_db is None and data.registers.exists():
         registers_db = data.registers
     try:

@@ -179,11 +179,16 @@ def classify_categories(distinct: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_outturn(registers_db: Path | None) -> pd.DataFrame:
-    """Revenue Outturn by (gss, financial_year, division), latest release; empty without a database."""
+    """Revenue Outturn by (gss, financial_year, division), latest release: from ``registers_db`` when
+    it holds any, else the bundled releases (``normalise/reference/outturn``)."""
     from normalise.categories.outturn import COLUMNS
     from normalise.categories.outturn import read_outturn as read
 
-    if registers_db is None or not Path(registers_db).exists():
-        log.warning("no registers database: M3 has no denominator")
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
-    return read(Path(registers_db))
+    loaded = read(Path(registers_db)) if registers_db is not None and Path(registers_db).exists() else None
+    if loaded is not None and not loaded.empty:
+        return loaded
+    from normalise.reference import bundled_outturn  # shipped RSX 2021-22 to 2023-24 (OGL v3)
+
+    log.info("no Revenue Outturn in a registers database: using the bundled RSX releases")
+    bundled = bundled_outturn()
+    return bundled if not bundled.empty else pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})

@@ -82,23 +82,12 @@ def normalise(
             raise click.UsageError("use either FILE... --out, or --manifest --out-dir, not both")
         if not out_dir:
             raise click.UsageError("--manifest needs --out-dir")
-        from normalise.manifest_check import ManifestError
-
-        try:
-            if executor == "dask":
-                from normalise.dask_executor import run as dask_run
-
-                rows = dask_run(manifest, out_dir, scheduler)
-            else:
-                from normalise.manifest import normalise_manifest
-
-                rows = normalise_manifest(manifest, out_dir, workers=workers, progress=progress)
-        except ManifestError as exc:
-            raise click.ClickException(
-                f"{exc}\nFix the manifest, or let `councilspend add FILE...` or `councilspend crawl` write it."
-            ) from exc
-        counted = sum(1 for r in rows if r["status"] == "counted")
-        click.echo(f"{len(rows)} files: {counted} counted; files.csv in {out_dir}", err=True)
+        click.echo(
+            normalise_crawl(
+                manifest, out_dir, workers=workers, executor=executor, scheduler=scheduler, progress=progress
+            ),
+            err=True,
+        )
         return
     if not files:
         raise click.UsageError("give FILE... (with --out) or --manifest")
@@ -133,6 +122,39 @@ def normalise(
         report_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     if rejected or misfits:
         sys.exit(1)
+
+
+def normalise_crawl(
+    manifest: Path,
+    out_dir: Path,
+    *,
+    workers: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> str:
+    """Normalise a manifest's new files (``normalise --manifest``, and the first step of ``publish``);
+    return the one-line summary. A manifest that breaks its contract is a ClickException."""
+    from collections import Counter
+
+    from normalise.manifest_check import ManifestError
+
+    try:
+        if executor == "dask":
+            from normalise.dask_executor import run as dask_run
+
+            rows = dask_run(manifest, out_dir, scheduler)
+        else:
+            from normalise.manifest import normalise_manifest
+
+            rows = normalise_manifest(manifest, out_dir, workers=workers, progress=progress)
+    except ManifestError as exc:
+        raise click.ClickException(
+            f"{exc}\nFix the manifest, or let `councilspend add FILE...` or `councilspend crawl` write it."
+        ) from exc
+    statuses = Counter(r["status"] for r in rows)
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items(), key=lambda kv: -kv[1]))
+    return f"{len(rows)} files ({parts or 'none'}); files.csv in {out_dir}"
 
 
 @click.command()

@@ -1,0 +1,28 @@
+"""Reference data shipped with the package, so a first ``publish`` works without downloads.
+
+``outturn/``: MHCLG Revenue Outturn service-expenditure summaries (RSX) for 2021-22, 2022-23 and
+2023-24, the denominator of M3, byte for byte as published (licence and source in
+``outturn/README.md``). A Revenue Outturn loaded into ``registers.db`` (``councilspend outturn
+load``) is used instead whenever there is one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+OUTTURN_DIR = Path(__file__).parent / "outturn"
+
+
+def bundled_outturn() -> pd.DataFrame:
+    """The bundled RSX releases as ``normalise.categories.outturn.read_outturn`` returns a database's:
+    one row per (gss, financial_year, division); one release per year, so nothing to choose between."""
+    from normalise.categories.outturn import COLUMNS, parse_rsx
+
+    frames = [parse_rsx(p) for p in sorted(OUTTURN_DIR.glob("RSX_*.csv"))]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["gss", "financial_year", "division"], ignore_index=True)[COLUMNS]
