@@ -126,3 +126,63 @@ def test_measures_per_council_and_split_half(shared: Path) -> None:
         for half in ("A", "B", "ALL"):
             row = split[(split["kind"] == kind) & (split["half"] == half)].iloc[0]
             assert row["accuracy"] >= 0.97 and row["accuracy_gbp"] >= 0.97, (kind, half)
+
+
+# Real directorate and account words that are complete English words: prefix or dropped-vowel
+# guessing must not turn them into other words ("place" -> "placement" made "Place - payment" a
+# care placement).
+@pytest.mark.parametrize(
+    "word",
+    ["place", "resources", "people", "communities", "corporate", "care", "house", "contact", "main",
+     "high", "market", "hospital", "heath", "unity", "arms", "series", "tar", "ply"],
+)
+def test_complete_words_are_never_guessed_into_other_words(word: str) -> None:
+    expanded, how = expand_token(word)
+    assert how in ("kept", "plural"), (word, expanded, how)
+    assert expanded in (word, word + "s", word + "es")
+
+
+def test_a_complete_word_may_become_its_plural() -> None:
+    assert expand_token("fixture") == ("fixtures", "plural")
+    assert expand("fixture and fittings") == "fixtures and fittings"
+
+
+def test_truncations_and_listed_short_forms_still_expand() -> None:
+    assert expand_token("manageme") == ("management", "prefix")
+    assert expand_token("hsg") == ("housing", "dropped_vowels")
+    assert expand_token("super")[0] == "superannuation"  # a ledger short form that is also a word
+    assert expand_token("pens")[0] == "pension"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Place - payment", "Resources - payment", "People - payment", "Communities", "Corporate",
+     "Place", "Care?"],
+)
+def test_directorate_names_do_not_decide_a_group(value: str) -> None:
+    row = _one(value)
+    assert row["label"] == "unknown", (value, row["label"], row["rule"], row["evidence"])
+
+
+@pytest.mark.parametrize(
+    "value,group,kind",
+    [
+        ("Employer's National Insurance Contributions", "employees", "hmrc_paye_ni"),
+        ("Employers NI", "employees", "hmrc_paye_ni"),
+        ("NI - Employers", "employees", "hmrc_paye_ni"),
+        ("Employer's Pension Contributions", "employees", "pension_contribution"),
+        ("Employers Superannuation", "employees", "pension_contribution"),
+        ("Apprenticeship Levy", "employees", "hmrc_paye_ni"),
+        # deductions from pay passed on: settle a creditor for pay already counted (financing)
+        ("PAYE Tax", "financing", "hmrc_paye_ni"),
+        ("Employees NI", "financing", "hmrc_paye_ni"),
+        ("Employee Pension Contributions", "financing", "pension_contribution"),
+        ("Union Subs", "financing", "payroll_deduction"),
+        ("Attachment of Earnings", "financing", "payroll_deduction"),
+    ],
+)
+def test_payroll_on_costs_and_deductions(value: str, group: str, kind: str) -> None:
+    """SeRCOP puts the employer's NI and pension contributions in Employees; a transfer keeps the
+    group its account says and carries its transfer kind for the denominator."""
+    row = _one(value)
+    assert (row["label"], row["transfer_kind"]) == (group, kind), row["rule"]

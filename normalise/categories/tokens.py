@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 
 VOCABULARY = Path(__file__).parent / "rules" / "vocabulary.yml"
+#: Ordinary English words (SCOWL size 35, British spelling; see ``rules/english_words.NOTICE.txt``).
+ENGLISH_WORDS = Path(__file__).parent / "rules" / "english_words.txt"
 _VOWELS = set("aeiou")
 
 
@@ -30,10 +32,27 @@ def vocabulary() -> dict:
     phrases = sorted(((str(k), str(v)) for k, v in data["phrases"].items()), key=lambda kv: -len(kv[0]))
     return {
         "words": words,
+        "word_set": frozenset(words),
         "known": frozenset(words) | {str(w).lower() for w in data["plain"]},
         "short_forms": {str(k).lower(): str(v) for k, v in data["short_forms"].items()},
         "phrases": [(re.compile(rf"(?<![a-z0-9]){re.escape(k)}(?![a-z0-9])"), v) for k, v in phrases],
     }
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """Lower-case English words of 3+ letters: a token that is one of them is a complete word.
+
+    Why: prefix and dropped-vowel expansion guess which longer word a short token was cut from.
+    A token that is already a word ("place", "house", "contact", "main") was not cut from anything,
+    and guessing ("placement", "households", "contract", "maintenance") changes its meaning.
+    """
+    return frozenset(ENGLISH_WORDS.read_text(encoding="utf-8").split())
+
+
+def is_complete_word(token: str) -> bool:
+    """True when ``token`` is a vocabulary word, a listed plain word or an ordinary English word."""
+    return token in vocabulary()["known"] or token in english_words()
 
 
 def _family(candidates: list[str]) -> str | None:
@@ -52,13 +71,24 @@ def _subsequence(short: str, word: str) -> bool:
 
 @lru_cache(maxsize=50_000)
 def expand_token(token: str) -> tuple[str, str]:
-    """(expansion, how): how is ``kept``, ``short_form``, ``prefix`` or ``dropped_vowels``."""
+    """(expansion, how): how is ``kept``, ``short_form``, ``plural``, ``prefix`` or ``dropped_vowels``.
+
+    Listed short forms are expanded even when they are also English words ("subs", "cap"): the list
+    says what they mean in a ledger. Guessing (prefix, dropped vowels) applies only to a token that
+    is not a complete word (:func:`is_complete_word`).
+    """
     vocab = vocabulary()
     if token in vocab["known"] or not token.isalpha():
         return token, "kept"
     if token in vocab["short_forms"]:
         return vocab["short_forms"][token], "short_form"
     if len(token) < 3:
+        return token, "kept"
+    if token in english_words():
+        # A complete word may only become its own plural ("fixture" -> "fixtures"): same meaning.
+        for plural in (token + "s", token + "es"):
+            if plural in vocab["word_set"]:
+                return plural, "plural"
         return token, "kept"
     words = vocab["words"]
     by_prefix = _family([w for w in words if w.startswith(token)])
