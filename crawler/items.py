@@ -42,3 +42,18 @@ class PageVisited:
     source: str
     error: str = ""
     start: bool = False  # one of the council's own spending pages / catalogue queries
+
+
+@dataclass
+class DiscoveryResult:
+    """Where a council's spending page (``kind='page'``) or catalogue publisher (``kind='ckan'``) was
+    found, or why it was not: stored in ``discovery.csv`` so the next crawl starts from it."""
+
+    council_id: str
+    kind: str  # "page" or "ckan"
+    status: str  # "found" or "failed"
+    url: str = ""  # the spending page, or the CKAN organization's name
+    found_by: str = ""  # how: 'link "Spending over £500" on https://…', 'sitemap', 'JSON endpoint …'
+    reason: str = ""  # why not found
+    requests: int = 0  # discovery requests spent on this council
+    checked_at: str = field(default_factory=now)

@@ -47,6 +47,11 @@ class LinkRules:
     rewrite: tuple[tuple[re.Pattern, str], ...]
     ckan_spend: re.Pattern
     ckan_formats: frozenset[str]
+    spending_page: re.Pattern  # discovery: the spending page itself
+    hub: re.Pattern  # discovery: a transparency / finance hub on the way
+    nav: re.Pattern  # discovery: "about the council" navigation
+    json_endpoint: re.Pattern  # discovery: a JSON file list named in a page's scripts
+    calendar: re.Pattern  # calendar-like URLs, cut after CALENDAR_DEPTH steps
 
     @classmethod
     def from_yaml(cls, path: Path = RULES_PATH) -> LinkRules:
@@ -65,6 +70,11 @@ class LinkRules:
                 rewrite=tuple((re.compile(p, re.IGNORECASE), r) for p, r in raw.get("rewrite", [])),
                 ckan_spend=_compile(raw["ckan_spend"]),
                 ckan_formats=frozenset(f.lower() for f in raw["ckan_formats"]),
+                spending_page=_compile(raw["discovery"]["spending_page"]),
+                hub=_compile(raw["discovery"]["hub"]),
+                nav=_compile(raw["discovery"]["nav"]),
+                json_endpoint=_compile(raw["discovery"]["json_endpoint"]),
+                calendar=_compile(raw["calendar"]),
             )
         except (KeyError, TypeError, ValueError, re.error) as exc:
             raise ValueError(f"{path}: bad link rules: {exc}") from exc
@@ -93,6 +103,16 @@ class LinkRules:
         if self.spending.search(haystack) or self.period.search(text):
             return LinkKind.PAGE
         return LinkKind.SKIP
+
+    def discovery_score(self, url: str, text: str) -> int:
+        """3 = looks like the spending page, 2 = a hub on the way, 1 = navigation, 0 = not worth it."""
+        if self.deny.search(url):
+            return 0
+        haystack = f"{text} {unquote(urlsplit(url).path)}"
+        for score, pattern in ((3, self.spending_page), (2, self.hub), (1, self.nav)):
+            if pattern.search(haystack):
+                return score
+        return 0
 
 
 def url_extension(url: str) -> str:
@@ -135,7 +155,9 @@ class CouncilScope:
 
 
 def council_scope(council: dict) -> CouncilScope:
-    own = {_host(council.get("website") or "")} | {d.lower().removeprefix("www.") for d in council.get("domains") or []}
+    own = {_host(council.get("website") or "")} | {
+        d.lower().removeprefix("www.") for d in council.get("domains") or []
+    }
     own.discard("")
     own_hosts = frozenset(own)
     prefixes = tuple(

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from crawler.filetypes import extension, file_name, rejection
-from crawler.items import FileFound, PageVisited
+from crawler.items import DiscoveryResult, FileFound, PageVisited
 
 JOURNAL_DIR = ".crawl"
 
@@ -76,24 +76,43 @@ class StorePipeline:
         journal_dir = out_dir / JOURNAL_DIR
         journal_dir.mkdir(parents=True, exist_ok=True)
         self.journal = (journal_dir / f"journal-{spider_name}.jsonl").open("a", encoding="utf-8")
+        self.discoveries = (journal_dir / f"discovery-{spider_name}.jsonl").open("a", encoding="utf-8")
 
     @classmethod
     def from_crawler(cls, crawler):
         out_dir = crawler.settings.get("COUNCILSPEND_OUT_DIR")
         if not out_dir:
-            raise ValueError("COUNCILSPEND_OUT_DIR is not set: build settings with crawler.settings.make_settings")
+            raise ValueError(
+                "COUNCILSPEND_OUT_DIR is not set: build settings with crawler.settings.make_settings"
+            )
         return cls(Path(out_dir), crawler.spidercls.name)
 
     def process_item(self, item, spider=None):
+        if isinstance(item, DiscoveryResult):  # its own journal: the manifest merge never sees it
+            self.discoveries.write(json.dumps(asdict(item), ensure_ascii=False) + "\n")
+            self.discoveries.flush()
+            return item
         if isinstance(item, PageVisited):
             record = {"kind": "page", **asdict(item)}
         elif isinstance(item, FileFound):
             try:
                 record = {"kind": "file", **file_record(item, self.out_dir)}
             except OSError as exc:  # disk full, permissions: record, keep crawling
-                record = {"kind": "file", **file_record(FileFound(
-                    item.council_id, item.url, item.source, status="failed", link_text=item.link_text,
-                    referer=item.referer, error=f"could not store: {exc}"), self.out_dir)}
+                record = {
+                    "kind": "file",
+                    **file_record(
+                        FileFound(
+                            item.council_id,
+                            item.url,
+                            item.source,
+                            status="failed",
+                            link_text=item.link_text,
+                            referer=item.referer,
+                            error=f"could not store: {exc}",
+                        ),
+                        self.out_dir,
+                    ),
+                }
         else:
             return item
         if isinstance(item, FileFound):
@@ -104,3 +123,4 @@ class StorePipeline:
 
     def close_spider(self, spider=None):
         self.journal.close()
+        self.discoveries.close()

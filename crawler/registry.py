@@ -187,6 +187,9 @@ def _national_entry(row: dict) -> dict:
         "spending_pages": [],
         "found_by": "",
         "threshold": None,
+        # A current council with no known page is looked for: on its website and in data.gov.uk.
+        "discover": row["current"] == "true",
+        "ckan_lookup": row["current"] == "true",
     }
 
 

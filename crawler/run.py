@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from crawler.discovery import apply_discovery, merge_discovery
 from crawler.manifest import finalise
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,8 +72,11 @@ def crawl(
     "blocked", "errors"}``. ``settings`` overrides Scrapy settings (JSON-serialisable values)."""
     from crawler.registry import validate_council
 
-    councils = [validate_council(c, f"crawl(): council #{i}", strict_id=False) for i, c in enumerate(councils, 1)]
+    councils = [
+        validate_council(c, f"crawl(): council #{i}", strict_id=False) for i, c in enumerate(councils, 1)
+    ]
     out_dir = Path(out_dir).resolve()
+    councils = apply_discovery(councils, out_dir)  # start where earlier crawls found the pages
     journal_dir = out_dir / ".crawl"
     journal_dir.mkdir(parents=True, exist_ok=True)
     job_path = journal_dir / "job.json"
@@ -81,16 +85,26 @@ def crawl(
     with _locked(out_dir):
         if any(journal_dir.glob("journal-*.jsonl")):  # left by a crawl that was killed: keep its work
             finalise(out_dir, [])
+        merge_discovery(out_dir)
         summary_path.unlink(missing_ok=True)
         for old in journal_dir.glob("journal-*.merged"):
             old.unlink()
-        job_path.write_text(json.dumps({"councils": councils, "out_dir": str(out_dir),
-                                        "settings": settings or {}}, default=str), encoding="utf-8")
+        job_path.write_text(
+            json.dumps(
+                {"councils": councils, "out_dir": str(out_dir), "settings": settings or {}}, default=str
+            ),
+            encoding="utf-8",
+        )
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         with stderr_path.open("w", encoding="utf-8") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "crawler.run", str(job_path)],
-                                    stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=str(out_dir))
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "crawler.run", str(job_path)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+                cwd=str(out_dir),
+            )
             try:
                 _wait(proc, journal_dir, len(councils), progress)
             except BaseException:
@@ -100,8 +114,10 @@ def crawl(
         if proc.returncode != 0 or not summary_path.exists():
             finalise(out_dir, councils)
             tail = stderr_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise CrawlError(f"crawl subprocess exited with {proc.returncode}; fetched files are in "
-                             f"{out_dir / 'manifest.csv'}. Log: {journal_dir / 'scrapy.log'}\n{tail}")
+            raise CrawlError(
+                f"crawl subprocess exited with {proc.returncode}; fetched files are in "
+                f"{out_dir / 'manifest.csv'}. Log: {journal_dir / 'scrapy.log'}\n{tail}"
+            )
         return json.loads(summary_path.read_text(encoding="utf-8"))
 
 
@@ -116,8 +132,11 @@ def _wait(proc: subprocess.Popen, journal_dir: Path, n_councils: int, progress: 
         task = bar.add_task(f"crawling {n_councils} council(s)")
         while proc.poll() is None:
             pages, files, problems = _journal_counts(journal_dir)
-            bar.update(task, description=f"crawling {n_councils} council(s): {pages} pages, "
-                                         f"{files} files ({problems} rejected/failed)")
+            bar.update(
+                task,
+                description=f"crawling {n_councils} council(s): {pages} pages, "
+                f"{files} files ({problems} rejected/failed)",
+            )
             time.sleep(0.5)
         pages, files, problems = _journal_counts(journal_dir)
         bar.update(task, description=f"crawled {n_councils} council(s): {pages} pages, {files} files")
@@ -129,6 +148,7 @@ def run_job(job: dict) -> dict[str, dict]:
 
     from crawler.settings import make_settings
     from crawler.spiders.ckan import CkanSpider
+    from crawler.spiders.discovery import DiscoverySpider
     from crawler.spiders.transparency import TransparencySpider
 
     out_dir = Path(job["out_dir"])
@@ -136,8 +156,12 @@ def run_job(job: dict) -> dict[str, dict]:
     process = CrawlerProcess(make_settings(out_dir, job.get("settings")))
     crawlers = []
     failures: list[str] = []  # a spider that cannot start must not look like an empty crawl
-    for spider, wanted in ((TransparencySpider, "spending_pages"), (CkanSpider, "dgu_publisher")):
-        selected = [c for c in councils if c.get(wanted)]
+    for spider, wanted in (
+        (TransparencySpider, _has_pages),
+        (CkanSpider, _for_catalogue),
+        (DiscoverySpider, _to_discover),
+    ):
+        selected = [c for c in councils if wanted(c)]
         if selected:
             crawler = process.create_crawler(spider)
             crawlers.append(crawler)
@@ -146,13 +170,22 @@ def run_job(job: dict) -> dict[str, dict]:
     if crawlers:
         process.start()
     summary = finalise(out_dir, councils)
+    discovered = {(r["council_id"], r["kind"]): r for r in merge_discovery(out_dir)}
     if failures:
         raise RuntimeError("spider failed:\n" + "\n".join(failures))
     for s in summary.values():
         s["blocked"] = 0
     for council in councils:
-        if not council.get("spending_pages") and not council.get("dgu_publisher"):
-            summary[council["id"]]["errors"].append("nothing to crawl: no spending_pages and no dgu_publisher")
+        if not (_has_pages(council) or _for_catalogue(council) or _to_discover(council)):
+            summary[council["id"]]["errors"].append(
+                "nothing to crawl: no spending_pages and no dgu_publisher"
+            )
+        for kind in ("page", "ckan"):
+            found = discovered.get((council["id"], kind))
+            if found and (_to_discover(council) if kind == "page" else not council.get("dgu_publisher")):
+                summary[council["id"]][f"discovery_{kind}"] = found
+                if found["status"] == "failed":
+                    summary[council["id"]]["errors"].append(f"not found ({kind}): {found['reason']}")
     for crawler in crawlers:
         for key, value in (crawler.stats.get_stats() or {}).items():
             if key.startswith("councilspend/blocked/"):
@@ -160,6 +193,20 @@ def run_job(job: dict) -> dict[str, dict]:
                 if council_id in summary:
                     summary[council_id]["blocked"] += value
     return summary
+
+
+def _has_pages(council: dict) -> bool:
+    return bool(council.get("spending_pages"))
+
+
+def _for_catalogue(council: dict) -> bool:
+    return bool(council.get("dgu_publisher") or council.get("ckan_lookup"))
+
+
+def _to_discover(council: dict) -> bool:
+    """A council with no spending page yet, a website, and ``discover`` set (the national registry
+    sets it for current councils; a hand-made registry opts in)."""
+    return bool(council.get("discover") and council.get("website") and not council.get("spending_pages"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTOTHROTTLE_MAX_DELAY": 30.0,
     "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
     "CONCURRENT_REQUESTS": 16,
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
     "DOWNLOAD_DELAY": 0.5,
     "DOWNLOAD_TIMEOUT": 60,
     "DOWNLOAD_MAXSIZE": 200 * 1024 * 1024,
@@ -48,6 +48,14 @@ DEFAULTS: dict[str, Any] = {
     # DEPTH_LIMIT is only a hard stop against endless "next page" chains.
     "SPENDING_DEPTH": 4,
     "DEPTH_LIMIT": 30,
+    # A chain of calendar-like URLs (rules.yml: calendar) is cut after this many steps.
+    "CALENDAR_DEPTH": 3,
+    # Discovery from a council's home page: requests (pages, sitemap, JSON) and link depth.
+    "DISCOVERY_BUDGET": 25,
+    "DISCOVERY_DEPTH": 4,
+    # Per council per day (across crawls, kept in .crawl/budget-DATE.json): requests and bytes.
+    "COUNCIL_DAILY_REQUESTS": 2000,
+    "COUNCIL_DAILY_BYTES": 2 * 1024**3,
     "HTTPCACHE_ENABLED": True,
     "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy",
     "HTTPCACHE_STORAGE": "crawler.httpcache.FilesystemCacheStorage",

@@ -34,8 +34,12 @@ class RecordedRequest:
         return parse_qs(urlsplit(self.path).query)
 
 
-def static(body: bytes, content_type: str = "text/csv", headers: dict[str, str] | None = None,
-           validators: bool = True) -> Route:
+def static(
+    body: bytes,
+    content_type: str = "text/csv",
+    headers: dict[str, str] | None = None,
+    validators: bool = True,
+) -> Route:
     """A file with ETag/Last-Modified that answers conditional requests with 304."""
     etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
 
@@ -99,7 +103,10 @@ def ckan_search(packages_by_org: dict[str, list[dict]]) -> Route:
         org = q.get("fq", [""])[0].removeprefix("organization:")
         rows, start = int(q.get("rows", ["10"])[0]), int(q.get("start", ["0"])[0])
         packages = packages_by_org.get(org, [])
-        body = {"success": True, "result": {"count": len(packages), "results": packages[start:start + rows]}}
+        body = {
+            "success": True,
+            "result": {"count": len(packages), "results": packages[start : start + rows]},
+        }
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     return route
@@ -122,7 +129,9 @@ class Site:
                 with site._lock:
                     site.requests.append(req)
                 route = site.routes.get(self.path) or site.routes.get(urlsplit(self.path).path)
-                status, headers, body = route(req) if route else (404, {"Content-Type": "text/html"}, b"<html>not found</html>")
+                status, headers, body = (
+                    route(req) if route else (404, {"Content-Type": "text/html"}, b"<html>not found</html>")
+                )
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
@@ -168,9 +177,10 @@ class Site:
 
 # --------------------------------------------------------------------------- the fixture council
 
+
 def csv_bytes(month: str, rows: int = 3, salt: str = "") -> bytes:
     lines = ["Body Name,Payment Date,Supplier Name,Amount"]
-    lines += [f"Fixture Council,01/{month},Supplier {i}{salt} Ltd,\"£{1000 + i:,}.50\"" for i in range(rows)]
+    lines += [f'Fixture Council,01/{month},Supplier {i}{salt} Ltd,"£{1000 + i:,}.50"' for i in range(rows)]
     return ("\n".join(lines) + "\n").encode("cp1252")
 
 
@@ -181,7 +191,9 @@ P1_FILE = csv_bytes("01/2024")
 P2_FILE = csv_bytes("02/2024")
 MARCH = csv_bytes("03/2024")
 FLAKY = csv_bytes("06/2023")
-ZIP = zip_of({"2024-q1/jan.csv": csv_bytes("01/2024", 2, "z"), "2024-q1/feb.csv": csv_bytes("02/2024", 2, "z")})
+ZIP = zip_of(
+    {"2024-q1/jan.csv": csv_bytes("01/2024", 2, "z"), "2024-q1/feb.csv": csv_bytes("02/2024", 2, "z")}
+)
 HUGE = csv_bytes("07/2023", rows=2000)  # ~100 kB, over the tests' DOWNLOAD_MAXSIZE
 CKAN_2023 = csv_bytes("05/2023", 4, "c")
 CKAN_2024 = csv_bytes("05/2024", 4, "c")
@@ -189,61 +201,83 @@ CKAN_2024 = csv_bytes("05/2024", 4, "c")
 
 def page(title: str, links: list[tuple[str, str]]) -> Route:
     items = "\n".join(f'<li><a href="{href}">{text}</a></li>' for href, text in links)
-    return html(f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1>"
-                f"<ul>{items}</ul></body></html>")
+    return html(
+        f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1>"
+        f"<ul>{items}</ul></body></html>"
+    )
 
 
 def build_council_site(site: Site) -> None:
     """Routes reproducing the structures real councils use (see tests/test_crawler.py)."""
     r = site.routes
     r["/robots.txt"] = static(b"User-agent: *\nDisallow: /private/\n", "text/plain")
-    r["/spending/"] = page("Spending over £500", [
-        ("/spending/2023-24/", "2023/24"),
-        ("/spending/2024-25/", "2024 to 2025"),
-        ("/private/secret-spend.csv", "Internal spend extract"),
-        ("/contact-us", "Contact us"),
-        ("http://elsewhere.invalid/spend.csv", "Another council's spend"),
-        ("/files/report.pdf", "Spending report (PDF)"),
-        ("/files/leaflet.pdf", "Bin collection leaflet"),
-    ])
+    r["/spending/"] = page(
+        "Spending over £500",
+        [
+            ("/spending/2023-24/", "2023/24"),
+            ("/spending/2024-25/", "2024 to 2025"),
+            ("/private/secret-spend.csv", "Internal spend extract"),
+            ("/contact-us", "Contact us"),
+            ("http://elsewhere.invalid/spend.csv", "Another council's spend"),
+            ("/files/report.pdf", "Spending report (PDF)"),
+            ("/files/leaflet.pdf", "Bin collection leaflet"),
+        ],
+    )
     r["/contact-us"] = page("Contact", [("/files/contact.csv", "Contact list")])
     # Year index -> month pages -> files.
-    r["/spending/2023-24/"] = page("2023/24", [
-        ("/spending/2023-24/april/", "April 2023"),
-        ("/spending/2023-24/may/", "May 2023"),
-        ("/spending/2023-24/september/", "September 2023"),
-        ("/spending/2023-24/other/", "June to August 2023"),
-    ])
-    r["/spending/2023-24/april/"] = page("April 2023", [
-        ("/files/2023-04.csv", "April 2023 spend (CSV)"),
-        ("/mirror/april-copy.csv", "April 2023 (copy)"),
-        ("/spending/2023-24/april/details/", "April 2023 spend details"),
-    ])
+    r["/spending/2023-24/"] = page(
+        "2023/24",
+        [
+            ("/spending/2023-24/april/", "April 2023"),
+            ("/spending/2023-24/may/", "May 2023"),
+            ("/spending/2023-24/september/", "September 2023"),
+            ("/spending/2023-24/other/", "June to August 2023"),
+        ],
+    )
+    r["/spending/2023-24/april/"] = page(
+        "April 2023",
+        [
+            ("/files/2023-04.csv", "April 2023 spend (CSV)"),
+            ("/mirror/april-copy.csv", "April 2023 (copy)"),
+            ("/spending/2023-24/april/details/", "April 2023 spend details"),
+        ],
+    )
     # One hop deeper than SPENDING_DEPTH=3 allows: the page is crawled, its file is not fetched.
     r["/spending/2023-24/april/details/"] = page("Details", [("/files/too-deep.csv", "April 2023 detail")])
     r["/files/too-deep.csv"] = static(csv_bytes("04/2023", 1, "deep"))
     r["/spending/2023-24/may/"] = page("May 2023", [("/download?id=5", "Download")])
     # WordPress Download Manager: the name is only in Content-Disposition.
-    r["/spending/2023-24/september/"] = page("September 2023", [("/?wpdmdl=44201&refresh=abc123", "Download")])
-    r["/spending/2023-24/other/"] = page("June-August 2023", [
-        ("/files/flaky.csv", "June 2023"),
-        ("/files/missing.csv", "July 2023"),
-        ("/files/slow.csv", "August 2023"),
-        ("/files/error.csv", "August 2023 (corrected)"),
-        ("/files/empty.csv", "August 2023 card spend"),
-        ("/files/huge.csv", "August 2023 all payments"),
-    ])
+    r["/spending/2023-24/september/"] = page(
+        "September 2023", [("/?wpdmdl=44201&refresh=abc123", "Download")]
+    )
+    r["/spending/2023-24/other/"] = page(
+        "June-August 2023",
+        [
+            ("/files/flaky.csv", "June 2023"),
+            ("/files/missing.csv", "July 2023"),
+            ("/files/slow.csv", "August 2023"),
+            ("/files/error.csv", "August 2023 (corrected)"),
+            ("/files/empty.csv", "August 2023 card spend"),
+            ("/files/huge.csv", "August 2023 all payments"),
+        ],
+    )
     # Pagination.
-    r["/spending/2024-25/"] = page("2024 to 2025", [
-        ("/files/2024-01.csv", "January 2024"),
-        ("/spending/2024-25/?page=2", "Next"),
-    ])
-    r["/spending/2024-25/?page=2"] = page("2024 to 2025, page 2", [
-        ("/files/2024-02.csv", "February 2024"),
-        ("/old/2024-03.csv", "March 2024"),
-        ("/files/2024-q1.zip", "Quarter 1 2024 (ZIP)"),
-        ("/spending/2024-25/?page=3", "Next"),
-    ])
+    r["/spending/2024-25/"] = page(
+        "2024 to 2025",
+        [
+            ("/files/2024-01.csv", "January 2024"),
+            ("/spending/2024-25/?page=2", "Next"),
+        ],
+    )
+    r["/spending/2024-25/?page=2"] = page(
+        "2024 to 2025, page 2",
+        [
+            ("/files/2024-02.csv", "February 2024"),
+            ("/old/2024-03.csv", "March 2024"),
+            ("/files/2024-q1.zip", "Quarter 1 2024 (ZIP)"),
+            ("/spending/2024-25/?page=3", "Next"),
+        ],
+    )
     # A long listing: "next page" links do not count as hops, so page 5's file is still fetched.
     for n in (3, 4, 5):
         links = [(f"/files/2024-25-p{n}.csv", f"Spend page {n}")]
@@ -253,10 +287,12 @@ def build_council_site(site: Site) -> None:
         r[f"/files/2024-25-p{n}.csv"] = static(csv_bytes("12/2024", 1, f"p{n}"))
     r["/files/2023-04.csv"] = static(APRIL)
     r["/mirror/april-copy.csv"] = static(APRIL)
-    r["/download"] = static(MAY_XLSX, "application/octet-stream",
-                            {"Content-Disposition": 'attachment; filename="May 2023.xlsx"'})
-    r["/"] = static(SEPT, "application/octet-stream",
-                    {"Content-Disposition": 'attachment; filename="September-23.csv"'})
+    r["/download"] = static(
+        MAY_XLSX, "application/octet-stream", {"Content-Disposition": 'attachment; filename="May 2023.xlsx"'}
+    )
+    r["/"] = static(
+        SEPT, "application/octet-stream", {"Content-Disposition": 'attachment; filename="September-23.csv"'}
+    )
     r["/files/2024-01.csv"] = static(P1_FILE)
     r["/files/2024-02.csv"] = static(P2_FILE)
     r["/old/2024-03.csv"] = redirect("/moved/2024-03.csv", 301)
@@ -265,7 +301,9 @@ def build_council_site(site: Site) -> None:
     r["/files/2024-q1.zip"] = static(ZIP, "application/zip")
     r["/files/flaky.csv"] = flaky(static(FLAKY), failures=1)
     r["/files/slow.csv"] = slow(static(csv_bytes("08/2023")), seconds=4)
-    r["/files/error.csv"] = static(b"<!DOCTYPE html><html><body>Sorry, page not found</body></html>", "text/csv")
+    r["/files/error.csv"] = static(
+        b"<!DOCTYPE html><html><body>Sorry, page not found</body></html>", "text/csv"
+    )
     r["/files/empty.csv"] = static(b"")
     r["/files/huge.csv"] = static(HUGE)
     r["/files/report.pdf"] = static(b"%PDF-1.4\n% fake pdf\n", "application/pdf")
@@ -276,15 +314,31 @@ def ckan_packages(site: Site) -> dict[str, list[dict]]:
     def res(name: str, path: str, fmt: str) -> dict:
         return {"name": name, "url": site.url(path), "format": fmt}
 
-    return {"fixture-council": [
-        {"name": "spend-over-500-2023", "title": "Spend over £500 2023", "tags": [{"name": "spending"}],
-         "resources": [res("May 2023", "/ckan/files/2023-05.csv", "CSV"),
-                       res("Notes", "/ckan/files/notes.pdf", "PDF")]},
-        {"name": "planning-applications", "title": "Planning applications", "notes": "Weekly list",
-         "resources": [res("Planning", "/ckan/files/planning.csv", "CSV")]},
-        {"name": "expenditure-2024", "title": "Expenditure 2024", "notes": "Payments to suppliers",
-         "resources": [res("May 2024", "/ckan/files/2024-05", "csv")]},
-    ]}
+    return {
+        "fixture-council": [
+            {
+                "name": "spend-over-500-2023",
+                "title": "Spend over £500 2023",
+                "tags": [{"name": "spending"}],
+                "resources": [
+                    res("May 2023", "/ckan/files/2023-05.csv", "CSV"),
+                    res("Notes", "/ckan/files/notes.pdf", "PDF"),
+                ],
+            },
+            {
+                "name": "planning-applications",
+                "title": "Planning applications",
+                "notes": "Weekly list",
+                "resources": [res("Planning", "/ckan/files/planning.csv", "CSV")],
+            },
+            {
+                "name": "expenditure-2024",
+                "title": "Expenditure 2024",
+                "notes": "Payments to suppliers",
+                "resources": [res("May 2024", "/ckan/files/2024-05", "csv")],
+            },
+        ]
+    }
 
 
 def build_ckan(site: Site) -> None:
@@ -293,3 +347,104 @@ def build_ckan(site: Site) -> None:
     site.routes["/ckan/files/2024-05"] = static(CKAN_2024, "text/csv")
     site.routes["/ckan/files/planning.csv"] = static(csv_bytes("01/2024", 2, "p"))
     site.routes["/ckan/files/notes.pdf"] = static(b"%PDF-1.4", "application/pdf")
+
+
+# --------------------------------------------------------------------------- council websites for discovery
+
+NAV = [("/news/", "News"), ("/bins/", "Bins and recycling"), ("/events/", "What's on")]
+SHAPES = ("deep", "hub", "sitemap", "javascript", "robots")
+
+
+def _home(title: str, links: list[tuple[str, str]]) -> Route:
+    return page(f"{title} – home", [*NAV, *links])
+
+
+def _files(site: Site, shape: str, months: list[str]) -> list[str]:
+    """Monthly CSVs under /files/<shape>/; returns their paths."""
+    paths = []
+    for month in months:
+        path = f"/files/{shape}/{month.replace('/', '-')}.csv"
+        site.routes[path] = static(csv_bytes(month, 2, shape))
+        paths.append(path)
+    return paths
+
+
+def build_discovery_site(site: Site, shape: str, name: str = "Anytown") -> list[str]:
+    """A council website of one real-world shape, its spending files reachable as a person would
+    reach them. Returns the paths of the files a crawler should find ([] for ``robots``)."""
+    r = site.routes
+    r["/robots.txt"] = static(b"User-agent: *\nDisallow: /search\n", "text/plain")
+    months = ["01/2024", "02/2024", "03/2024"]
+    if shape == "deep":  # home → Your council → Budgets and finance → Payments over £500 → files
+        r["/"] = _home(name, [("/your-council/", "Your council")])
+        r["/your-council/"] = page(
+            "Your council",
+            [("/your-council/elections/", "Elections"), ("/your-council/finance/", "Budgets and finance")],
+        )
+        r["/your-council/finance/"] = page(
+            "Budgets and finance",
+            [
+                ("/your-council/finance/statement/", "Statement of accounts"),
+                ("/your-council/finance/payments/", "Payments over £500"),
+            ],
+        )
+        files = _files(site, shape, months)
+        r["/your-council/finance/payments/"] = page("Payments over £500", [(p, f"{p[-11:]}") for p in files])
+        return files
+    if shape == "hub":  # home → Transparency hub → Spending over £500 → year page → files
+        r["/"] = _home(name, [("/council/transparency/", "Transparency")])
+        r["/council/transparency/"] = page(
+            "Transparency",
+            [
+                ("/council/transparency/pay/", "Pay policy"),
+                ("/council/transparency/spend/", "Spending over £500"),
+            ],
+        )
+        r["/council/transparency/spend/"] = page(
+            "Spending over £500", [("/council/transparency/spend/2024/", "2024")]
+        )
+        files = _files(site, shape, months)
+        r["/council/transparency/spend/2024/"] = page("2024", [(p, "CSV") for p in files])
+        return files
+    if shape == "sitemap":  # no link from the pages; the sitemap names the page
+        r["/"] = _home(name, [("/contact/", "Contact us")])
+        files = _files(site, shape, months)
+        r["/data/expenditure-over-500/"] = page("Data", [(p, "download") for p in files])
+        locs = "".join(
+            f"<url><loc>{site.url(p)}</loc></url>" for p in ("/", "/contact/", "/data/expenditure-over-500/")
+        )
+        r["/sitemap.xml"] = static(
+            f'<?xml version="1.0"?><urlset>{locs}</urlset>'.encode(), "application/xml"
+        )
+        return files
+    if shape == "javascript":  # the page is an empty shell; its script loads a JSON file list
+        r["/"] = _home(name, [("/open-data/", "Open data")])
+        r["/open-data/"] = page("Open data", [("/open-data/spending-data/", "Spending data")])
+        r["/open-data/spending-data/"] = html(
+            "<!doctype html><html><head><title>Spending data</title></head><body><div id='app'>Loading…</div>"
+            "<script>fetch('/api/spending/files?format=json').then(r => r.json()).then(render)</script>"
+            "</body></html>"
+        )
+        files = _files(site, shape, months)
+        listing = {"data": [{"title": p, "links": {"csv": p}} for p in files]}
+        r["/api/spending/files"] = static(json.dumps(listing).encode(), "application/json")
+        return files
+    if shape == "robots":  # the page is there, but robots.txt forbids it
+        r["/robots.txt"] = static(b"User-agent: *\nDisallow: /finance/\n", "text/plain")
+        r["/"] = _home(name, [("/finance/spending-over-500/", "Spending over £500")])
+        files = _files(site, shape, months)
+        r["/finance/spending-over-500/"] = page("Spending over £500", [(p, "CSV") for p in files])
+        return []
+    raise ValueError(f"unknown shape {shape!r}; one of {', '.join(SHAPES)}")
+
+
+def organization_autocomplete(orgs: list[dict]) -> Route:
+    """CKAN ``organization_autocomplete?q=``: organizations whose title contains the query."""
+
+    def route(req: RecordedRequest) -> Reply:
+        q = req.query.get("q", [""])[0].casefold()
+        hits = [o for o in orgs if q and q in o["title"].casefold()]
+        body = {"success": True, "result": hits}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    return route

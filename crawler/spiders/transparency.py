@@ -42,8 +42,16 @@ class TransparencySpider(CouncilSpider):
                 yield self.follow(url, council["id"], LinkKind.PAGE, link_text="", referer="", start=True)
 
     def follow(
-        self, url: str, council_id: str, kind: LinkKind, *, link_text: str, referer: str, start: bool = False,
+        self,
+        url: str,
+        council_id: str,
+        kind: LinkKind,
+        *,
+        link_text: str,
+        referer: str,
+        start: bool = False,
         hops: int = 0,
+        calendar: int = 0,
     ) -> scrapy.Request:
         meta: dict[str, Any] = {
             "council_id": council_id,
@@ -54,6 +62,7 @@ class TransparencySpider(CouncilSpider):
             "file_like": kind in (LinkKind.FILE, LinkKind.DOCUMENT, LinkKind.DOWNLOAD),
             "start": start,
             "hops": hops,
+            "calendar": calendar,
         }
         headers = {"Referer": referer} if referer else None
         return scrapy.Request(url, callback=self.parse, errback=self.on_error, meta=meta, headers=headers)
@@ -64,9 +73,18 @@ class TransparencySpider(CouncilSpider):
         if meta.get("expect_file") or not self._is_page(response):
             yield self.file_item(response, meta)
             return
-        yield PageVisited(council_id=council_id, url=response.url, source=self.source, start=meta.get("start"))
+        yield PageVisited(
+            council_id=council_id, url=response.url, source=self.source, start=meta.get("start")
+        )
+        yield from self.follow_links(response, council_id)
+
+    def follow_links(self, response: Response, council_id: str):
+        """Requests for the spending links on a page. A chain of calendar-like URLs (``?month=…``)
+        is cut after ``CALENDAR_DEPTH`` steps: an endless "next month" once cost 14,777 requests."""
+        meta = response.meta
         scope = self.scopes[council_id]
         hops = meta.get("hops", 0)
+        max_calendar = self.settings.getint("CALENDAR_DEPTH", 3)
         for link in self.link_extractor.extract_links(response):
             url = self.rules.rewrite_url(link.url)
             text = " ".join((link.text or "").split())
@@ -74,7 +92,13 @@ class TransparencySpider(CouncilSpider):
             next_hops = hops if kind is LinkKind.PAGINATION else hops + 1
             if kind is LinkKind.SKIP or next_hops > self.max_hops or not scope.allows(url, kind):
                 continue
-            yield self.follow(url, council_id, kind, link_text=text, referer=response.url, hops=next_hops)
+            calendar = meta.get("calendar", 0) + 1 if self.rules.calendar.search(url) else 0
+            if calendar > max_calendar and kind in (LinkKind.PAGE, LinkKind.PAGINATION):
+                self.crawler.stats.inc_value(f"councilspend/calendar_cut/{council_id}")
+                continue
+            yield self.follow(
+                url, council_id, kind, link_text=text, referer=response.url, hops=next_hops, calendar=calendar
+            )
 
     @staticmethod
     def _is_page(response: Response) -> bool:
