@@ -28,6 +28,7 @@ _TEXT_FIELDS = [
     "service_area",
     "directorate",
     "cost_centre",
+    "cost_centre_code",
     "description",
     "procurement_category",
 ]

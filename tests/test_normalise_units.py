@@ -162,8 +162,28 @@ def test_duplicate_headers_are_code_description_pairs() -> None:
     ]
     cmap = map_columns(labels)
     assert cmap.field_to_col["expense_code"] == 5 and cmap.field_to_col["expense_type"] == 6
-    assert cmap.field_to_col["cost_centre"] == 7 and cmap.field_to_col["service_area"] == 8
+    assert cmap.field_to_col["cost_centre_code"] == 7 and cmap.field_to_col["cost_centre"] == 8
     assert cmap.field_to_col["amount"] == 9
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["Service Area", "Cost Centre", "Cost Centre Name", "Supplier Name", "Amount"],  # Newcastle
+        ["Cost Centre Description", "Cost Centre Code", "Supplier Name", "Amount"],
+        ["Cost Centre Code", "Cost Centre Name", "Supplier Name", "Amount"],
+    ],
+)
+def test_cost_centre_name_is_the_text_and_its_code_is_kept_beside_it(labels: list[str]) -> None:
+    cmap = map_columns(labels)
+    assert "Name" in cmap.label_of("cost_centre") or "Description" in cmap.label_of("cost_centre")
+    assert cmap.label_of("cost_centre_code") in ("Cost Centre", "Cost Centre Code")
+    assert not cmap.unused and not cmap.unmapped
+
+
+def test_a_lone_cost_centre_column_stays_cost_centre() -> None:
+    cmap = map_columns(["Cost Centre", "Supplier Name", "Amount"])
+    assert cmap.label_of("cost_centre") == "Cost Centre" and "cost_centre_code" not in cmap.field_to_col
 
 
 def test_unknown_columns_are_reported_not_dropped() -> None:
