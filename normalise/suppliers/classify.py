@@ -51,13 +51,13 @@ from normalise.suppliers.keys import (
     charity_number,
     charity_org_id,
     company_number,
-    council_key,
-    council_key_from_plain,
+    council_key_and_cue,
     display_name,
     vat_number,
 )
 from normalise.suppliers.lookup import Registers
 from normalise.suppliers.payer import in_contexts, payer_lookup
+from normalise.suppliers.persons import person_shape, trading_name_of_person
 from normalise.suppliers.resolve import CONFIDENT, resolve
 from normalise.suppliers.rule_scan import best_rules, regex_mask
 from normalise.suppliers.rulebook import (
@@ -66,14 +66,17 @@ from normalise.suppliers.rulebook import (
     load_council_companies,
     load_overrides,
     load_rules,
-    personal_name_shape,
 )
 
 OUTPUT_COLUMNS = ("supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence")
 ID_COLUMNS = ("supplier_company_number", "supplier_charity_number", "supplier_vat_number")
 INDIVIDUAL_LABEL = "Individual (name withheld)"
+# A candidate from one of these steps says "organisation": a person-shaped name is then not a person.
+_NOT_A_PERSON = frozenset({"override", "council_company", "identifier", "register", "rule"})
 _TRADING_NAME = re.compile(r"\b(t/a|t/as|trading as)\b", re.IGNORECASE)
-_COUNCILISH = re.compile(r"\b(council|borough|authority|county|city of|corporation|mbc|lbc|lb|ca)\b")
+_COUNCILISH = re.compile(
+    r"\b(council|borough|authority|county|city of|corporation|mbc|lbc|lb|rb|rbc|cbc|mdc|cc|dc|bc|ca)\b"
+)
 
 
 def classify_suppliers(
@@ -219,7 +222,6 @@ class NameScan:
     councilish: list[bool]
     markup: list[bool]
     trading: list[bool]
-    carer: list[bool]
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ class RegisterHits:
     councils: dict[str, set[str]]
     council_keys: list[str]
     facts: dict[str, list]
+    councilish: list[bool]  # a council word, typo or abbreviation in the name
 
 
 def _scan_names(name_arr: pa.Array, texts: list[str], cfg: dict) -> NameScan:
@@ -243,7 +246,6 @@ def _scan_names(name_arr: pa.Array, texts: list[str], cfg: dict) -> NameScan:
         councilish=regex_mask(text_arr, _COUNCILISH).tolist(),
         markup=regex_mask(name_arr, _MARKUP).tolist(),
         trading=regex_mask(name_arr, _TRADING_NAME).tolist(),
-        carer=regex_mask(text_arr, cfg["individuals"]["carer_re"]).tolist(),
     )
 
 
@@ -258,19 +260,22 @@ def _look_up(
 ) -> RegisterHits:
     """Register look-ups in bulk: names (match key, council key) and identifiers."""
     if not regs.active:  # nothing to look up: every register step finds nothing
-        return RegisterHits({}, {}, [""] * len(names), {})
+        return RegisterHits({}, {}, [""] * len(names), {}, councilish)
     by_key = regs.names(sorted(set(keys) - {""}))
-    ckeys = [
-        council_key_from_plain(t) if "(" not in n else council_key(n)
-        for n, t in zip(names, texts, strict=True)
-    ]
+    words = load_rules()["council_words"]
+    ckeys, cues = [], []
+    for n, t in zip(names, texts, strict=True):
+        ckey, cue = council_key_and_cue(n, t, words)
+        ckeys.append(ckey)
+        cues.append(cue)
+    councilish = [a or b for a, b in zip(councilish, cues, strict=True)]
     councils = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
     wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
     for i, key in enumerate(keys):
         wanted |= by_key.get(key, set())
         if councilish[i] or ckeys[i] == key:
             wanted |= councils.get(ckeys[i], set())
-    return RegisterHits(by_key, councils, ckeys, regs.facts_for(wanted))
+    return RegisterHits(by_key, councils, ckeys, regs.facts_for(wanted), councilish)
 
 
 def _identifier_candidates(
@@ -387,12 +392,13 @@ def _intrinsic(
                 )
             )
         cands += _identifier_candidates(cn, chs[i], text, hits, regs)
-        cands += _register_name_candidates(i, key, text, scan.councilish[i], hits, regs)
+        cands += _register_name_candidates(i, key, text, hits.councilish[i], hits, regs)
         if scan.best_rule[i]:
             cands.append(scan.best_rule[i])
-        person = personal_name_shape(text, ind_cfg, scan.carer[i])
-        if person and not scan.trading[i] and not scan.markup[i]:
-            cands.append(person)
+        if not (scan.trading[i] or scan.markup[i] or hits.councilish[i]):
+            person = person_shape(names[i], ind_cfg)
+            if person and (person.subsector == "carer" or not any(c.step in _NOT_A_PERSON for c in cands)):
+                cands.append(person)
         if scan.markup[i]:
             # "<script>…</script>" or "=HYPERLINK(…)" is an injection or a broken export, not a firm.
             cands.append(MARKUP_DEFAULT)
@@ -400,7 +406,12 @@ def _intrinsic(
             cands.append(PRIVATE_DEFAULT)
         else:
             cands.append(UNKNOWN_DEFAULT)
-        out.append(with_register_id(best_decision(cands), cands))
+        best = with_register_id(best_decision(cands), cands)
+        if scan.trading[i] and best.sector != "individual" and not best.canonical:
+            # "Mr J Smith t/a Smith Builders": a business, shown by its trading name only
+            trading = trading_name_of_person(names[i], ind_cfg)
+            best = replace(best, canonical=trading) if trading else best
+        out.append(best)
     return out
 
 

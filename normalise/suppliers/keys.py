@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rapidfuzz.distance import Levenshtein
+
 # Trailing legal forms dropped from the match key (longest first so multi-word forms win).
 LEGAL_SUFFIXES = (
     "public limited company",
@@ -95,9 +97,13 @@ _SUFFIX_RE = _suffix_re(LEGAL_SUFFIXES)
 _FUZZY_SUFFIX_RE = _suffix_re(LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES)
 # The last word of each pattern's suffixes. A suffix match ends the text, so a text whose last word is
 # none of these (most names) has nothing to strip: one split instead of a regular-expression search.
-_LAST_WORDS = {pattern: frozenset(s.split()[-1] for s in suffixes)
-               for pattern, suffixes in ((_SUFFIX_RE, LEGAL_SUFFIXES),
-                                         (_FUZZY_SUFFIX_RE, LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES))}
+_LAST_WORDS = {
+    pattern: frozenset(s.split()[-1] for s in suffixes)
+    for pattern, suffixes in (
+        (_SUFFIX_RE, LEGAL_SUFFIXES),
+        (_FUZZY_SUFFIX_RE, LEGAL_SUFFIXES + FUZZY_EXTRA_SUFFIXES),
+    )
+}
 
 
 def _strip_suffixes(text: str, pattern: re.Pattern) -> str:
@@ -140,7 +146,7 @@ def match_key_from_plain(text: str) -> str:
 
 
 def _join_initials(words: list[str]) -> list[str]:
-    """"e s uk" → "es uk", so "E.S." and "ES" agree."""
+    """ "e s uk" → "es uk", so "E.S." and "ES" agree."""
     out: list[str] = []
     run: list[str] = []
     for w in words + [""]:
@@ -163,9 +169,12 @@ def fuzzy_key(key: str) -> str:
 # --- council names ----------------------------------------------------------------------------
 
 _COUNCIL_WORDS = re.compile(
-    r"\b(?:the|council|of|metropolitan|borough|district|city|county|royal|corporation|mbc|lbc|lb|"
-    r"london|unitary|authority|dc|bc|cc|mdc|rbc)\b"
+    r"\b(?:the|council|of|metropolitan|borough|district|city|county|royal|corporation|mbc|lbc|lb|rb|"
+    r"london|unitary|authority|dc|bc|cc|mdc|rbc|cbc|mb|bofc)\b"
 )
+# "L B Camden", "Bolton M.B.C.": a council abbreviation written as initials
+COUNCIL_ABBREVIATIONS = frozenset({"lb", "rb", "mbc", "mdc", "dc", "bc", "cc", "cbc", "rbc", "lbc", "mb"})
+_DEPARTMENT = re.compile(r"\s+[-\u2013:]\s+")  # "Leeds CC - Highways": the body, then its department
 
 
 def council_key(raw: object) -> str:
@@ -174,13 +183,51 @@ def council_key(raw: object) -> str:
     Bracketed notes ("(Direct Debit)", "(200398)", an unclosed "(RADIUS ACCOUNT") and leading
     markers such as "(DD ONLY)" are dropped first.
     """
-    return council_key_from_plain(plain_text(_PARENS.sub(" ", display_name(raw))))
+    body = _DEPARTMENT.split(_PARENS.sub(" ", display_name(raw)), maxsplit=1)[0]
+    return council_key_from_plain(plain_text(body))
 
 
 def council_key_from_plain(text: str) -> str:
-    """``council_key`` of a name whose ``plain_text`` is ``text`` and which has no "(" in it."""
-    text = _COUNCIL_WORDS.sub(" ", text.replace(" and ", " "))
-    return _SPACES.sub(" ", text).strip()
+    """``council_key`` of a name whose ``plain_text`` is ``text`` and which has no "(" or " - " in it."""
+    words = text.replace(" and ", " ").split()
+    if words and min(map(len, words)) == 1:
+        words = _join_initials(words)
+    return _SPACES.sub(" ", _COUNCIL_WORDS.sub(" ", " ".join(words))).strip()
+
+
+def council_typos_fixed(text: str, vocabulary: frozenset[str], not_typos: frozenset[str]) -> str:
+    """ "kirklees councl" → "kirklees council": words within a small edit distance of a council word.
+
+    Only a candidate: the caller keeps it when the place left over is a known council.
+    """
+    out = []
+    for w in text.split():
+        if len(w) >= 5 and w not in vocabulary and w not in not_typos:
+            w = next((v for v in vocabulary if _near(w, v)), w)
+        out.append(w)
+    return " ".join(out)
+
+
+def council_key_and_cue(name: str, text: str, words: dict) -> tuple[str, bool]:
+    """(council key, whether the name carries a council cue the word rules miss): a typo of a council
+    word ("COUNCL") or an abbreviation written as initials ("L B", "M.B.C.").
+
+    ``words``: rules.yml ``council_words`` (``vocabulary_set``, ``not_typos_set``).
+    """
+    if "(" in name or _DEPARTMENT.search(name):
+        body = plain_text(_DEPARTMENT.split(_PARENS.sub(" ", display_name(name)), maxsplit=1)[0])
+    else:
+        body = text
+    fixed = council_typos_fixed(body, words["vocabulary_set"], words["not_typos_set"])
+    initials = {w for w in _join_initials(body.split()) if w in COUNCIL_ABBREVIATIONS} - set(body.split())
+    return council_key_from_plain(fixed), fixed != body or bool(initials)
+
+
+def _near(word: str, target: str) -> bool:
+    """One edit (two for long words), or a truncation of at least five letters ("metropol")."""
+    if abs(len(word) - len(target)) > 2 or word[0] != target[0]:
+        return target.startswith(word)
+    return Levenshtein.distance(word, target) <= (1 if len(target) < 8 else 2) or target.startswith(word)
 
 
 # --- identifiers --------------------------------------------------------------------------------

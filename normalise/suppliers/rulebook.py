@@ -73,14 +73,17 @@ def load_rules(path: Path = RULES_FILE) -> dict:
     ind = data["individuals"]
     ind["carer_re"] = re.compile(ind["carer_pattern"])
     ind["business"] = frozenset(ind["business_words"])
-    ind["titles_set"] = frozenset(ind["titles"])
+    cw = data["council_words"]
+    cw["vocabulary_set"], cw["not_typos_set"] = frozenset(cw["vocabulary"]), frozenset(cw["not_typos"])
+    for words in ("titles", "post_nominals", "legal_forms"):
+        ind[f"{words}_set"] = frozenset(ind[words])
     return data
 
 
 @lru_cache(maxsize=1)
 def forenames() -> frozenset[str]:
     lines = FORENAMES_FILE.read_text(encoding="utf-8").splitlines()
-    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+    return frozenset(w.strip().lower() for w in lines if w.strip() and not w.startswith("#"))
 
 
 def _read_csv(path: Path, required: Iterable[str]) -> list[dict]:
@@ -133,9 +136,6 @@ def load_council_companies(*paths: Path) -> tuple[dict[str, tuple[str, str]], di
     return by_key, by_number
 
 
-_DIGIT = re.compile(r"[0-9]")
-
-
 GROUP_SIZE = 8
 
 
@@ -164,36 +164,4 @@ def best_rule(text: str, groups: list[tuple[re.Pattern, list[Rule]]]) -> Decisio
         for r in chunk:
             if r.pattern.search(text) and not (r.unless and r.unless.search(text)):
                 return Decision(r.sector, r.subsector, r.confidence, f"rule {r.id}", "rule")
-    return None
-
-
-def personal_name_shape(text: str, cfg: dict, carer: bool | None = None) -> Decision | None:
-    """A payee written like a private person: "Mr J Smith", "Jane Smith", "J A Smith", foster carers.
-
-    ``carer``: whether ``cfg["carer_re"]`` matches ``text``, when already known (vectorised callers).
-    """
-    if carer if carer is not None else cfg["carer_re"].search(text):
-        return Decision(
-            "individual", "carer", cfg["carer_confidence"], "individual: carer wording", "individual"
-        )
-    words = text.split()
-    # ``text`` is plain_text (a-z, 0-9, spaces), so "a word has a digit" is "the text has a digit"
-    if not 2 <= len(words) <= 4 or not cfg["business"].isdisjoint(words) or _DIGIT.search(text):
-        return None
-    if words[0] in cfg["titles_set"]:
-        return Decision(
-            "individual", "person", cfg["title_confidence"], "individual: title + name", "individual"
-        )
-    known = forenames()
-    middle_ok = all(len(w) == 1 or w in known for w in words[1:-1])
-    if words[0] in known and len(words[-1]) > 1 and len(words) <= 3 and middle_ok:
-        return Decision(
-            "individual", "person", cfg["forename_confidence"], "individual: forename + surname", "individual"
-        )
-    singles = [w for w in words if len(w) == 1]
-    longs = [w for w in words if len(w) > 1]
-    if singles and len(longs) == 1 and (words[0] in singles or words[-1] in singles):
-        return Decision(
-            "individual", "person", cfg["initials_confidence"], "individual: initials + surname", "individual"
-        )
     return None

@@ -1,0 +1,165 @@
+"""Payees written as a private person's name, in the formats councils publish.
+
+Why a grammar of its own: a person's name published unmasked is a data-protection failure, and an
+organisation masked as a person hides where the money went. So a name is a person only when its
+shape says so (title, known forename, initials, couples, post-nominals) *and* nothing in it says
+organisation (legal forms, council words, business words, a possessive "Amy's"). The words are data
+(``individuals`` in rules.yml, ``forenames.txt``); the cascade in classify.py adds the vetoes that need
+other evidence (a register match, any name rule).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from normalise.suppliers.decision import Decision
+from normalise.suppliers.keys import ascii_fold, display_name, split_trading_as
+from normalise.suppliers.rulebook import forenames
+
+# "Amy's", "GRACE?S", "CLAIRE´S": a possessive names a business, never the person themself
+_POSSESSIVE = re.compile(r"[a-z][?\u00b4`'\u2019]s\b", re.IGNORECASE)
+_JOINERS = re.compile(r"(?<=[a-z])[-'\u2019`](?=[a-z])")  # "Harrison-Walker", "O'Brien": one word
+_AMPERSAND = re.compile(r"\s*[&+]\s*")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    words: list[str]
+    comma_after_first: bool  # "SMITH, JOHN": the council's listing is surname first
+
+
+def tokens(name: str) -> Tokens:
+    """Lower-case ASCII words of a name; hyphenated and apostrophe surnames kept as one word."""
+    text = _JOINERS.sub("", ascii_fold(display_name(name)))
+    text = _AMPERSAND.sub(" and ", text)
+    first, sep, _ = text.partition(",")
+    comma = bool(sep) and len(first.split()) == 1
+    return Tokens(_NON_WORD.sub(" ", text).split(), comma)
+
+
+def _decision(cfg: dict, kind: str, how: str) -> Decision:
+    return Decision("individual", "person", cfg[f"{kind}_confidence"], f"individual: {how}", "individual")
+
+
+def _is_initial(word: str) -> bool:
+    return len(word) == 1 and word.isalpha()
+
+
+def _organisation_words(words: list[str], cfg: dict) -> bool:
+    """Business words, digits, or a legal form written as initials ("S.A.", "B.V.", "P.L.C.")."""
+    if any(w.isdigit() or any(c.isdigit() for c in w) for w in words):
+        return True
+    if not cfg["business"].isdisjoint(w for w in words if w != "and"):
+        return True
+    if cfg["legal_forms_set"].intersection(words[-1:]):
+        return True
+    tail = []
+    for w in reversed(words):
+        if not _is_initial(w):
+            break
+        tail.insert(0, w)
+    head = []
+    for w in words:
+        if not _is_initial(w):
+            break
+        head.append(w)
+    joined = {"".join(tail), "".join(head)} - {""}
+    return bool(joined & cfg["legal_forms_set"])
+
+
+def _strip_post_nominals(words: list[str], cfg: dict) -> tuple[list[str], bool]:
+    found = False
+    while len(words) > 2 and words[-1] in cfg["post_nominals_set"]:
+        words, found = words[:-1], True
+    return words, found
+
+
+def _single(words: list[str], comma: bool, cfg: dict, post: bool) -> Decision | None:
+    """One person: title + name, forename + surname, surname + forename(s), initials."""
+    titles, known = cfg["titles_set"], forenames()
+    if words and words[0] in titles:
+        words, titled = words[1:], True
+    elif words and words[-1] in titles:
+        words, titled = words[:-1], True
+    else:
+        titled = False
+    longs = [w for w in words if not _is_initial(w)]
+    if not 1 <= len(longs) <= 3 or not 1 <= len(words) <= 4 or any(w in titles for w in words):
+        return None
+    if titled:
+        return _decision(cfg, "title", "title + name")
+    if len(words) < 2:
+        return None
+    middle_ok = all(_is_initial(w) or w in known for w in words[1:-1])
+    if words[0] in known and not _is_initial(words[-1]) and len(words) <= 3 and middle_ok:
+        return _decision(cfg, "forename", "forename + surname")
+    rest = words[1:]
+    rest_ok = all(_is_initial(w) or w in known for w in rest) and any(w in known for w in rest)
+    if comma and all(_is_initial(w) or w in known for w in rest):
+        return _decision(cfg, "comma", "surname, forename")
+    if rest_ok and words[0] not in known and len(words) <= 3:
+        return _decision(cfg, "surname_first", "surname + forename")
+    if post and (words[0] in known or rest_ok):
+        return _decision(cfg, "forename", "name + post-nominal")
+    initials = [w for w in words if _is_initial(w)]
+    # one long word and 2+ initials at one end ("J A Smith", "SMITH J A"): a lone initial
+    # ("J Smith") is how sole traders trade, so it is not enough on its own
+    if len(longs) == 1 and 2 <= len(initials) <= 3 and (words[0] == longs[0] or words[-1] == longs[0]):
+        if len(initials) <= 2 or words[-1] == longs[0]:
+            return _decision(cfg, "initials", "initials + surname")
+    if len(longs) == 1 and len(initials) == 1 and words[0] == longs[0]:  # "SMITH J": a listing
+        return _decision(cfg, "initials", "surname + initial")
+    return None
+
+
+def _couple(words: list[str], cfg: dict) -> Decision | None:
+    """ "Mr and Mrs Smith", "Mr X Smith and Mrs Y Smith", "John and Sally Hughes", "Smith Christine and Simon"."""
+    if words.count("and") != 1:
+        return None
+    at = words.index("and")
+    left, right = words[:at], words[at + 1 :]
+    if not left or not right:
+        return None
+    titles, known = cfg["titles_set"], forenames()
+    if left[0] in titles and right[0] in titles:
+        if len(left) + len(right) >= 3 and (len(right) > 1 or len(left) > 1):
+            return _decision(cfg, "title", "couple with titles")
+        return None
+    if len(left) == 1 and left[0] in known and len(right) == 2 and right[0] in known:
+        return _decision(cfg, "forename", "couple: forenames + surname")
+    if len(right) == 1 and right[0] in known and len(left) == 2 and left[1] in known and left[0] not in known:
+        return _decision(cfg, "surname_first", "couple: surname + forenames")
+    one, two = _single(left, False, cfg, False), _single(right, False, cfg, False)
+    if one and two and len(left) >= 2 and len(right) >= 2:
+        return min(one, two, key=lambda d: d.confidence)
+    return None
+
+
+def person_shape(name: str, cfg: dict) -> Decision | None:
+    """A payee written like a private person, or None; ``cfg`` is rules.yml's ``individuals`` section.
+
+    Carer wording ("foster carer") is a person too. Trading names ("A Smith T/A Smith Plumbing") are
+    businesses: the caller checks ``trading_name_of_person``.
+    """
+    plain = ascii_fold(display_name(name))
+    if cfg["carer_re"].search(_NON_WORD.sub(" ", plain)):
+        return replace(_decision(cfg, "carer", "carer wording"), subsector="carer")
+    if _POSSESSIVE.search(display_name(name)):
+        return None
+    tok = tokens(name)
+    words, post = _strip_post_nominals(tok.words, cfg)
+    if not 2 <= len(words) <= 7 or _organisation_words(words, cfg):
+        return None
+    if "and" in words:
+        return _couple(words, cfg)
+    return _single(words, tok.comma_after_first, cfg, post) if len(words) <= 5 else None
+
+
+def trading_name_of_person(name: str, cfg: dict) -> str | None:
+    """ "Trading name" for "Mr J Smith t/a Smith Builders" (a sole trader shown by the business name)."""
+    owner, trading = split_trading_as(name)
+    if trading and person_shape(owner, cfg):
+        return trading
+    return None
