@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from councilspend.schemas import descriptor
@@ -25,13 +27,54 @@ BATCH = 100_000
 ARROW = {"integer": pa.int64(), "number": pa.float64()}
 SKIP_SUFFIXES = ("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config")
 LICENCES = [
-    {"name": "OGL-UK-3.0", "title": "Open Government Licence v3.0 (council spending data)",
-     "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"},
-    {"name": "CC-BY-4.0", "title": "mySociety UK local authorities register",
-     "path": "https://creativecommons.org/licenses/by/4.0/"},
-    {"name": "ODbL-1.0", "title": "Open registers used to classify suppliers",
-     "path": "https://opendatacommons.org/licenses/odbl/1-0/"},
+    {
+        "name": "OGL-UK-3.0",
+        "title": "Open Government Licence v3.0 (council spending data)",
+        "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+    },
+    {
+        "name": "CC-BY-4.0",
+        "title": "mySociety UK local authorities register",
+        "path": "https://creativecommons.org/licenses/by/4.0/",
+    },
+    {
+        "name": "ODbL-1.0",
+        "title": "Open registers used to classify suppliers",
+        "path": "https://opendatacommons.org/licenses/odbl/1-0/",
+    },
 ]
+
+
+# A cell a spreadsheet would run as a formula: ``=``, ``@`` (and tab/CR, which Excel strips first), or
+# ``+``/``-`` followed by anything but a plain number (``-438.80`` stays a number).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SIGNED_NUMBER = re.compile(r"[+-](?:\d[\d,]*)?(?:\.\d+)?(?:[eE][+-]?\d+)?%?")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """``value`` with a ``'`` in front when a spreadsheet would read it as a formula (CSV injection:
+    ``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)`` in a payee name). The database keeps the raw value;
+    only CSVs meant for spreadsheets get the prefix."""
+    if len(value) < 2 or value[0] not in FORMULA_START:
+        return value
+    if value[0] in "+-" and _SIGNED_NUMBER.fullmatch(value) and any(c.isdigit() for c in value):
+        return value
+    return "'" + value
+
+
+def _csv_safe_rows(rows: list[tuple], string_columns: list[tuple[int, pa.Array]]) -> list:
+    """``rows`` with formula-leading text cells prefixed; RE2 finds the few candidate cells."""
+    patched: dict[int, list] = {}
+    for j, arr in string_columns:
+        hits = pc.match_substring_regex(arr, "^[=+\\-@\\t\\r]")
+        for i in pc.indices_nonzero(pc.fill_null(hits, False)).to_pylist():
+            value = rows[i][j]
+            safe = spreadsheet_safe(value) if isinstance(value, str) else value
+            if safe is not value:
+                patched.setdefault(i, list(rows[i]))[j] = safe
+    if not patched:
+        return rows
+    return [patched.get(i, row) for i, row in enumerate(rows)]
 
 
 def exportable_tables(conn: sqlite3.Connection) -> list[str]:
@@ -74,23 +117,36 @@ def write_downloads(db_path: Path, out_dir: Path) -> Path:
         for table in exportable_tables(conn):
             schema = table_schema(conn, table)
             _write_table(conn, table, schema, tmp)
-            resources.append({
-                "name": table, "path": f"csv/{table}.csv", "format": "csv", "mediatype": "text/csv",
-                "encoding": "utf-8", "profile": "tabular-data-resource", "schema": schema,
-            })
+            resources.append(
+                {
+                    "name": table,
+                    "path": f"csv/{table}.csv",
+                    "format": "csv",
+                    "mediatype": "text/csv",
+                    "encoding": "utf-8",
+                    "profile": "tabular-data-resource",
+                    "schema": schema,
+                }
+            )
         package = {
             "profile": "tabular-data-package",
             "name": "councilspend",
             "title": "English council spending over £500",
             "description": "Payments over £500 published by English councils under the Transparency Code 2015, "
-                           "with payee sectors, SeRCOP categories and the M1/M2/M3 measures. Parquet copies of "
-                           "every table are in parquet/.",
+            "with payee sectors, SeRCOP categories and the M1/M2/M3 measures. Parquet copies of "
+            "every table are in parquet/.",
             "licenses": LICENCES,
-            "sources": [{"title": "Local Government Transparency Code 2015",
-                         "path": "https://www.gov.uk/government/publications/local-government-transparency-code-2015"}],
+            "sources": [
+                {
+                    "title": "Local Government Transparency Code 2015",
+                    "path": "https://www.gov.uk/government/publications/local-government-transparency-code-2015",
+                }
+            ],
             "resources": resources,
         }
-        (tmp / "datapackage.json").write_text(json.dumps(package, indent=1, ensure_ascii=False), encoding="utf-8")
+        (tmp / "datapackage.json").write_text(
+            json.dumps(package, indent=1, ensure_ascii=False), encoding="utf-8"
+        )
     finally:
         conn.close()
     old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
@@ -106,13 +162,20 @@ def _write_table(conn: sqlite3.Connection, table: str, schema: dict, folder: Pat
     types = [ARROW.get(f.get("type", "string"), pa.string()) for f in schema["fields"]]
     arrow_schema = pa.schema(list(zip(names, types, strict=True)))
     cur = conn.execute("select " + ", ".join(f'"{n}"' for n in names) + f' from "{table}"')
-    with open(folder / "csv" / f"{table}.csv", "w", newline="", encoding="utf-8") as fh, \
-            pq.ParquetWriter(folder / "parquet" / f"{table}.parquet", arrow_schema) as pw:
+    with (
+        open(folder / "csv" / f"{table}.csv", "w", newline="", encoding="utf-8") as fh,
+        pq.ParquetWriter(folder / "parquet" / f"{table}.parquet", arrow_schema) as pw,
+    ):
         writer = csv.writer(fh)
         writer.writerow(names)
         while rows := cur.fetchmany(BATCH):
-            writer.writerows(rows)
             cols = list(zip(*rows, strict=True))
-            arrays = [pa.array([None if v is None else str(v) for v in c], t) if t == pa.string()
-                      else pa.array(c, t) for c, t in zip(cols, types, strict=True)]
+            arrays = [
+                pa.array([None if v is None else str(v) for v in c], t)
+                if t == pa.string()
+                else pa.array(c, t)
+                for c, t in zip(cols, types, strict=True)
+            ]
+            strings = [(j, a) for j, (a, t) in enumerate(zip(arrays, types, strict=True)) if t == pa.string()]
+            writer.writerows(_csv_safe_rows(rows, strings))
             pw.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema))

@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from publish.site.upload import UploadRefused, receive_upload
+
 MAX_LISTED_ROWS = 100
 
 
@@ -41,8 +43,14 @@ def _run_check(path: Path) -> dict:
     """``councilspend check``'s report (what the command prints), plus names to redact, from a child
     process with memory, CPU and wall-clock limits."""
     try:
-        done = subprocess.run([sys.executable, "-c", _CHECKER, str(path)], capture_output=True, text=True,
-                              timeout=WALL_SECONDS, preexec_fn=_limits, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHECKER, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=WALL_SECONDS,
+            preexec_fn=_limits,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return _failed(f"checking the file took longer than {WALL_SECONDS} seconds")
     if done.returncode != 0:
@@ -57,16 +65,25 @@ def _failed(message: str) -> dict:
     return {"problems": [{"severity": "error", "rule": "readable", "message": message}]}
 
 
-async def check_bytes(name: str, data: bytes) -> dict:
+async def check_request(request, *, limit: int, slots: asyncio.Semaphore) -> dict:
+    """Receive the upload (``publish.site.upload``: streamed to disk, capped, with deadlines), check it
+    in a limited child process when a checker slot is free, and delete it whatever happens. Raises
+    ``UploadRefused`` (status and message for the page) when it cannot be checked."""
+    with tempfile.TemporaryDirectory(prefix="councilspend-check-") as tmp:
+        name, path = await receive_upload(request, Path(tmp), limit)
+        if slots.locked():  # receiving held no slot; checking does, and a busy server says so
+            raise UploadRefused(503, "The checker is busy with other files. Please try again in a minute.")
+        async with slots:
+            return await check_path(name, path)
+
+
+async def check_path(name: str, path: Path) -> dict:
     """Check an uploaded file; return what the template shows."""
     safe = Path(name or "upload").name[:120] or "upload"
-    with tempfile.TemporaryDirectory(prefix="councilspend-check-") as tmp:
-        path = Path(tmp) / safe
-        path.write_bytes(data)
-        try:
-            report = await asyncio.to_thread(_run_check, path)
-        except Exception as exc:  # noqa: BLE001 - a broken upload must give a message, not a 500
-            report = _failed(f"the file could not be read: {type(exc).__name__}: {exc}")
+    try:
+        report = await asyncio.to_thread(_run_check, path)
+    except Exception as exc:  # noqa: BLE001 - a broken upload must give a message, not a 500
+        report = _failed(f"the file could not be read: {type(exc).__name__}: {exc}")
     return for_page(safe, report)
 
 
@@ -79,21 +96,51 @@ def for_page(file_name: str, report: dict) -> dict:
     individuals = report.get("possible_individuals", [])
     publishable = report.get("publishable", True) and not any(p["severity"] == "error" for p in problems)
     facts = []
-    for label, key in (("Kind of file", "kind"), ("Format", "format"), ("Encoding", "encoding"),
-                       ("Rows read", "rows_read"), ("Payment rows kept", "rows_kept"),
-                       ("Rows rejected", "rows_rejected"), ("Distinct suppliers", "distinct_suppliers"),
-                       ("Redacted rows", "redacted_rows"), ("Period from", "period_start"), ("Period to", "period_end")):
+    for label, key in (
+        ("Kind of file", "kind"),
+        ("Format", "format"),
+        ("Encoding", "encoding"),
+        ("Rows read", "rows_read"),
+        ("Payment rows kept", "rows_kept"),
+        ("Rows rejected", "rows_rejected"),
+        ("Distinct suppliers", "distinct_suppliers"),
+        ("Redacted rows", "redacted_rows"),
+        ("Period from", "period_start"),
+        ("Period to", "period_end"),
+    ):
         if report.get(key) not in (None, ""):
             facts.append((label, report[key]))
     if report.get("total_pence") is not None:
         facts.append(("Total", f"£{report['total_pence'] / 100:,.2f}"))
     present = report.get("code_2015") or {}
     if present:
-        facts.append(("Transparency Code fields present",
-                      ", ".join(k.replace("_", " ") for k, v in present.items() if v) or "none"))
-    rows = [{"row": e.get("row"), "field": e.get("field", ""), "error": e.get("error") or e.get("message", ""),
-             "value": e.get("value", "")} for e in report.get("errors", [])[:MAX_LISTED_ROWS]]
-    summary = ("This file would meet the Transparency Code's requirements for spending over £500."
-               if publishable else "This file has problems that mean it would not meet the Transparency Code.")
-    return {"file_name": file_name, "publishable": publishable, "summary": summary, "facts": facts,
-            "problems": problems, "rows": rows, "individuals": individuals, "text": report.get("_text", "")}
+        facts.append(
+            (
+                "Transparency Code fields present",
+                ", ".join(k.replace("_", " ") for k, v in present.items() if v) or "none",
+            )
+        )
+    rows = [
+        {
+            "row": e.get("row"),
+            "field": e.get("field", ""),
+            "error": e.get("error") or e.get("message", ""),
+            "value": e.get("value", ""),
+        }
+        for e in report.get("errors", [])[:MAX_LISTED_ROWS]
+    ]
+    summary = (
+        "This file would meet the Transparency Code's requirements for spending over £500."
+        if publishable
+        else "This file has problems that mean it would not meet the Transparency Code."
+    )
+    return {
+        "file_name": file_name,
+        "publishable": publishable,
+        "summary": summary,
+        "facts": facts,
+        "problems": problems,
+        "rows": rows,
+        "individuals": individuals,
+        "text": report.get("_text", ""),
+    }

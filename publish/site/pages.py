@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 from pathlib import Path
 
-from datasette.utils import escape_fts
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
@@ -226,27 +226,37 @@ async def methodology(request, datasette):
 
 
 async def search(request, datasette):
+    """Suppliers and payments matching the words typed; whatever was typed gives a page, never an error."""
+    from datasette.database import QueryInterrupted
+
+    from publish.site.fts_query import MAX_QUERY_CHARS, fts_query, is_empty
+
     db = database(datasette)
-    q = (request.args.get("q") or "").strip()[:200]
-    suppliers, payments = [], []
-    if q:
-        fts = escape_fts(q)
-        suppliers = await _rows(db, """
-            select s.supplier_id, s.name, s.sector, s.councils, s.total_pence from suppliers s
-            where s.rowid in (select rowid from suppliers_fts where suppliers_fts match :q
-                              union select sp.rowid from suppliers sp join supplier_aliases a
-                                on a.supplier_id = sp.supplier_id
-                                where a.rowid in (select rowid from supplier_aliases_fts
-                                                  where supplier_aliases_fts match :q))
-            order by s.total_pence desc limit 50""", {"q": fts})
-        payments = await _rows(db, """
-            select p.id, p.council_id, c.name council_name, p.payment_date, p.amount_gbp, p.supplier_id,
-                   p.supplier_name, p.description
-            from payments p join councils c on c.council_id = p.council_id
-            where p.rowid in (select rowid from payments_fts where payments_fts match :q limit 5000)
-            order by p.amount_pence desc limit 50""", {"q": fts})
+    q = (request.args.get("q") or "").strip()[:MAX_QUERY_CHARS]
+    suppliers, payments, message = [], [], None
+    fts = fts_query(q)
+    if q and is_empty(fts):
+        message = "Type a word or a name: punctuation alone finds nothing."
+    elif q:
+        try:
+            suppliers = await _rows(db, """
+                select s.supplier_id, s.name, s.sector, s.councils, s.total_pence from suppliers s
+                where s.rowid in (select rowid from suppliers_fts where suppliers_fts match :q
+                                  union select sp.rowid from suppliers sp join supplier_aliases a
+                                    on a.supplier_id = sp.supplier_id
+                                    where a.rowid in (select rowid from supplier_aliases_fts
+                                                      where supplier_aliases_fts match :q))
+                order by s.total_pence desc limit 50""", {"q": fts})
+            payments = await _rows(db, """
+                select p.id, p.council_id, c.name council_name, p.payment_date, p.amount_gbp, p.supplier_id,
+                       p.supplier_name, p.description
+                from payments p join councils c on c.council_id = p.council_id
+                where p.rowid in (select rowid from payments_fts where payments_fts match :q limit 5000)
+                order by p.amount_pence desc limit 50""", {"q": fts})
+        except (QueryInterrupted, sqlite3.Error):
+            message = "That search took too long or could not be run. Try fewer or longer words."
     return await _render(datasette, request, "cs_search.html", {"q": q, "suppliers": suppliers,
-                                                                  "payments": payments})
+                                                                  "payments": payments, "message": message})
 
 
 async def downloads(request, datasette):
@@ -270,26 +280,13 @@ def downloads_dir(datasette) -> Path | None:
 async def check(request, datasette):
     if request.method != "POST":
         return await _render(datasette, request, "cs_check.html", {"report": None, "max_mb": MAX_UPLOAD // 2**20})
-    if _check_slots.locked():
-        return await _check_error(datasette, request,
-                                  "The checker is busy with other files. Please try again in a minute.", 503)
-    async with _check_slots:
-        return await _check_upload(request, datasette)
+    from publish.site.check_upload import check_request
+    from publish.site.upload import UploadRefused
 
-
-async def _check_upload(request, datasette):
-    length = int(request.headers.get("content-length") or 0)
-    if length > MAX_UPLOAD + 64 * 1024:
-        return await _check_error(datasette, request, f"The file is larger than {MAX_UPLOAD // 2**20} MB.", 413)
-    body = await _read_body(request, MAX_UPLOAD + 64 * 1024)
-    if body is None:
-        return await _check_error(datasette, request, f"The file is larger than {MAX_UPLOAD // 2**20} MB.", 413)
-    name, data = _uploaded_file(request.headers.get("content-type", ""), body)
-    if data is None:
-        return await _check_error(datasette, request, "No file was uploaded. Choose a file and press Check.", 400)
-    from publish.site.check_upload import check_bytes
-
-    report = await check_bytes(name, data)
+    try:
+        report = await check_request(request, limit=MAX_UPLOAD, slots=_check_slots)
+    except UploadRefused as exc:
+        return await _check_error(datasette, request, exc.message, exc.status)
     return await _render(datasette, request, "cs_check.html", {"report": report,
                                                                 "max_mb": MAX_UPLOAD // 2**20})
 
@@ -297,68 +294,3 @@ async def _check_upload(request, datasette):
 async def _check_error(datasette, request, message: str, status: int) -> Response:
     return await _render(datasette, request, "cs_check.html",
                          {"report": None, "error": message, "max_mb": MAX_UPLOAD // 2**20}, status=status)
-
-
-async def _read_body(request, limit: int) -> bytes | None:
-    """The request body, or ``None`` as soon as it exceeds ``limit`` (never buffers more)."""
-    chunks, size = [], 0
-    more = True
-    while more:
-        message = await request.receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-def _uploaded_file(content_type: str, body: bytes) -> tuple[str, bytes | None]:
-    """(file name, bytes) of the ``file`` field of a multipart/form-data body.
-
-    python-multipart comes with Datasette (via asgi-csrf); it parses 50 MB in well under a second.
-    """
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
-    ctype, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    if ctype != b"multipart/form-data" or not boundary:
-        return "", None
-    parts: list[dict] = []
-    current: dict = {}
-    header: list[bytes] = [b"", b""]
-
-    def on_part_begin():
-        current.clear()
-        current.update(headers={}, data=[])
-
-    def on_header_field(data, start, end):
-        header[0] += data[start:end]
-
-    def on_header_value(data, start, end):
-        header[1] += data[start:end]
-
-    def on_header_end():
-        current["headers"][header[0].lower()] = header[1]
-        header[0], header[1] = b"", b""
-
-    def on_part_data(data, start, end):
-        current["data"].append(data[start:end])
-
-    def on_part_end():
-        parts.append(dict(current))
-
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_part_data": on_part_data, "on_part_end": on_part_end})
-    parser.write(body)
-    parser.finalize()
-    for part in parts:
-        _, disp = parse_options_header(part["headers"].get(b"content-disposition", b""))
-        if disp.get(b"name") == b"file":
-            name = Path((disp.get(b"filename") or b"upload").decode("utf-8", "replace")).name
-            data = b"".join(part["data"])
-            return name, data or None
-    return "", None

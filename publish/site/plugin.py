@@ -12,7 +12,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from publish.site import pages
+from publish.site import coverage, guard, pages
 from publish.site.foi import foi_url, wdtk_ids
 from publish.site.templating import STATIC, TEMPLATES, add_filters
 
@@ -24,6 +24,7 @@ def register_routes():
         (r"^/council/(?P<council_id>[^/]+)$", pages.council),
         (r"^/supplier/(?P<supplier_id>[^/]+)$", pages.supplier),
         (r"^/quality$", pages.quality_page),
+        (r"^/coverage$", coverage.coverage_page),
         (r"^/methodology$", pages.methodology),
         (r"^/search$", pages.search),
         (r"^/check$", pages.check),
@@ -50,6 +51,16 @@ def prepare_jinja2_environment(env):
 
     env.loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES)), env.loader])
     add_filters(env)
+
+
+@hookimpl(trylast=True)  # after Datasette's own, so our escape_fts replaces its
+def prepare_connection(conn):
+    guard.prepare_connection(conn)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return guard.Guard
 
 
 @hookimpl

@@ -1,0 +1,160 @@
+"""Limits on what a stranger's request can make the site do (issue 17).
+
+- Every SQLite connection caps a value's size, the columns of a result and the SQL text, and counts the
+  bytes a query returns: ``select zeroblob(1e9)`` or 5,000 rows of megabyte strings end with a
+  400 error message instead of gigabytes of memory.
+- Full-text search never fails on what was typed: Datasette's ``escape_fts`` SQL function (used by the
+  table page's ``?_search=``) is replaced by :func:`publish.site.fts_query.fts_query`, the canned
+  queries call ``cs_fts(:q)``, and ``_searchmode=raw`` is dropped from requests.
+- Arbitrary SQL (``?sql=`` and ``_where=``) gets :data:`ARBITRARY_SQL_SLOTS` of Datasette's SQL
+  threads at most, so 20 slow queries cannot hold the threads the pages read with; past that a
+  request waits :data:`SQL_WAIT_SECONDS` for a slot, then gets a 503 that says why.
+- POST goes only to ``/check`` and Datasette's ``/-/`` endpoints: a POST to a canned query answers
+  405, not Datasette's 500.
+- CSV exports pass through :class:`publish.site.csv_stream.CsvFormulaFilter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from urllib.parse import parse_qsl, urlencode
+
+from markupsafe import escape
+
+from publish.site.csv_stream import CsvFormulaFilter
+from publish.site.fts_query import fts_query
+
+MAX_VALUE_BYTES = 2 * 1024 * 1024  # SQLITE_LIMIT_LENGTH: the largest stored value is a few KB
+MAX_RESULT_COLUMNS = 200  # SQLITE_LIMIT_COLUMN: the widest table has ~45 columns
+MAX_SQL_CHARS = 50_000  # SQLITE_LIMIT_SQL_LENGTH
+MAX_RESULT_BYTES = 32 * 1024 * 1024  # text and blobs one query may return
+ARBITRARY_SQL_SLOTS = 1  # of serve.SETTINGS["num_sql_threads"]; the rest stay with the pages
+SQL_WAIT_SECONDS = 2.0
+_ARBITRARY_PARAMS = ("sql", "_where")
+
+_local = threading.local()
+
+
+class ResultTooLarge(sqlite3.DatabaseError):
+    """A query returned more bytes than one answer may hold."""
+
+
+def _counted_row(cursor: sqlite3.Cursor, row: tuple) -> sqlite3.Row:
+    """``sqlite3.Row`` (what Datasette uses), counting the bytes this cursor has returned so far."""
+    state = getattr(_local, "state", None)
+    if state is None or state[0] is not cursor:
+        state = _local.state = [cursor, 0]
+    size = 8 * len(row)
+    for value in row:
+        if isinstance(value, str | bytes):
+            size += len(value)
+    state[1] += size
+    if state[1] > MAX_RESULT_BYTES:
+        raise ResultTooLarge(
+            f"the result is larger than {MAX_RESULT_BYTES // 2**20} MB: select fewer rows or columns"
+        )
+    return sqlite3.Row(cursor, row)
+
+
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    """Limits and search functions on every connection Datasette opens."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, MAX_RESULT_COLUMNS)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_CHARS)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+    conn.create_function("cs_fts", 1, fts_query, deterministic=True)
+    conn.row_factory = _counted_row
+
+
+class Guard:
+    """ASGI wrapper around the Datasette app (see the module docstring)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.sql_running = 0  # a counter, not an asyncio.Semaphore: tests run many event loops
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if scope.get("method") == "POST" and path != "/check" and "/-/" not in path:
+            await _message(send, 405, "This page only reads data: use GET.", [(b"allow", b"GET")])
+            return
+        params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if any(k == "_searchmode" for k, _ in params):
+            params = [(k, v) for k, v in params if k != "_searchmode"]
+            scope = {**scope, "query_string": urlencode(params).encode("latin-1")}
+        if _is_csv(path, params):
+            send = _csv_filtered(send)
+        if not any(k in _ARBITRARY_PARAMS and v.strip() for k, v in params):
+            await self.app(scope, receive, send)
+            return
+        if not await self._take_sql_slot():
+            await _message(
+                send,
+                503,
+                f"The server is busy with other people's SQL queries. Please try "
+                f"again in a few seconds (at most {ARBITRARY_SQL_SLOTS} run at once).",
+                [(b"retry-after", b"5")],
+            )
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.sql_running -= 1
+
+    async def _take_sql_slot(self) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SQL_WAIT_SECONDS
+        while self.sql_running >= ARBITRARY_SQL_SLOTS:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        self.sql_running += 1
+        return True
+
+
+def _is_csv(path: str, params: list[tuple[str, str]]) -> bool:
+    if path.startswith("/downloads/"):
+        return False  # written safe by publish.build.export
+    return path.endswith(".csv") or ("_format", "csv") in params
+
+
+def _csv_filtered(send):
+    """``send`` with CSV bodies rewritten by :class:`CsvFormulaFilter` (Content-Length dropped)."""
+    csv_filter = CsvFormulaFilter()
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers") or [] if k.lower() != b"content-length"]
+            await send({**message, "headers": headers})
+        elif message["type"] == "http.response.body":
+            more = message.get("more_body", False)
+            await send({**message, "body": csv_filter.feed(message.get("body", b""), final=not more)})
+        else:
+            await send(message)
+
+    return wrapped
+
+
+async def _message(send, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = (
+        f'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"><title>{status}</title></head>'
+        f'<body><h1>Sorry</h1><p>{escape(text)}</p><p><a href="/">Home</a></p></body></html>'
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
