@@ -179,16 +179,16 @@ def classify_categories(distinct: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_outturn(registers_db: Path | None) -> pd.DataFrame:
-    """Revenue Outturn by (gss, financial_year, division), latest release: from ``registers_db`` when
-    it holds any, else the bundled releases (``normalise/reference/outturn``)."""
+    """Revenue Outturn by (gss, financial_year, division), latest release: what ``registers_db`` holds,
+    and for the councils and years it lacks, the bundled releases (``normalise/reference/outturn``)."""
     from normalise.categories.outturn import COLUMNS
     from normalise.categories.outturn import read_outturn as read
-
-    loaded = read(Path(registers_db)) if registers_db is not None and Path(registers_db).exists() else None
-    if loaded is not None and not loaded.empty:
-        return loaded
     from normalise.reference import bundled_outturn  # shipped RSX 2021-22 to 2023-24 (OGL v3)
 
-    log.info("no Revenue Outturn in a registers database: using the bundled RSX releases")
+    loaded = read(Path(registers_db)) if registers_db is not None and Path(registers_db).exists() else None
     bundled = bundled_outturn()
+    if loaded is not None and not loaded.empty:
+        have = pd.MultiIndex.from_frame(loaded[["gss", "financial_year"]].astype(str))
+        extra = bundled[~pd.MultiIndex.from_frame(bundled[["gss", "financial_year"]].astype(str)).isin(have)]
+        return pd.concat([loaded, extra], ignore_index=True) if len(extra) else loaded
     return bundled if not bundled.empty else pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
