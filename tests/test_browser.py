@@ -246,3 +246,42 @@ async def test_check_page_upload_in_the_browser(server, chromium, tmp_path: Path
         assert page.errors == [], page.errors
     finally:
         await _close(pump, ws, http)
+
+
+async def test_coverage_page_lists_every_council_in_england(server, chromium, tmp_path: Path) -> None:
+    """The sample database's coverage rebuilt from the national registry: all 332 current councils
+    listed, the ones with files marked as publishing, the others with an FOI link; sorting works."""
+    import sqlite3
+
+    from crawler.registry import load_registry
+    from publish.build.coverage import write_coverage
+
+    db = tmp_path / "councilspend.db"
+    shutil.copy(server["db"], db)
+    conn = sqlite3.connect(db)
+    conn.execute("drop table if exists coverage")
+    registry = load_registry()
+    write_coverage(conn, registry, tmp_path / "raw")
+    conn.commit()
+    conn.close()
+    port = _free_port()
+    code = f"from pathlib import Path; from publish.site.serve import serve; serve(Path({str(db)!r}), port={port})"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    page, pump, ws, http = await _open_page(chromium)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/coverage", proc)
+        await page.goto(f"http://127.0.0.1:{port}/coverage")
+        listed = await page.js("[...document.querySelectorAll('#coverage tbody tr')].map(r => r.dataset.council)")
+        current = {c["id"] for c in registry if c["current"]}
+        assert current <= set(listed) and len(current) == 332
+        foi = await page.js("document.querySelectorAll('#coverage a.cs-foi').length")
+        assert foi >= 300
+        await page.screenshot("coverage-top", full=False)
+        await page.goto(f"http://127.0.0.1:{port}/coverage?sort=quality&desc=1")
+        first = await page.js("document.querySelector('#coverage tbody tr td').textContent")
+        assert first.strip(), "sorted page has rows"
+        assert page.errors == [], page.errors
+    finally:
+        await _close(pump, ws, http)
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -32,6 +32,7 @@ from councilspend import rowkeys as keys
 from councilspend.normalised import NormalisedDir, open_normalised
 from publish.build import enrich, fingerprint, quality, summaries
 from publish.build.aggregates import Totals
+from publish.build.coverage import write_coverage
 from publish.build.ingest import ArrowWriter
 from publish.build.payment_rows import Lookups, shape
 from publish.build.payments_table import as_tuples
@@ -239,6 +240,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             for name, frame in tables.items():
                 insert_frame(conn, name, frame)
             _write_quality(conn, grain)
+            write_coverage(conn, registry, nd.root.parent / "raw")
             conn.commit()
         with _stage("measures"):
             summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), outturn,

@@ -1,0 +1,47 @@
+"""``/coverage``: every council in England — found or not, how recent, how late, how good.
+
+Sorted on the server (``?sort=latest_month&desc=1``) from a fixed list of columns, so the page
+works without JavaScript and a stranger's ``sort`` value never reaches SQL.
+"""
+
+from __future__ import annotations
+
+from publish.site.pages import _not_found, _render, _rows, _tables, database
+
+SORTS = {
+    "name": "name",
+    "type": "council_type",
+    "status": "status",
+    "files": "files",
+    "latest_month": "latest_month",
+    "months_missing": "months_missing",
+    "days": "median_days_after_period",
+    "threshold": "threshold",
+    "quality": "quality_score",
+}
+
+
+async def coverage_page(request, datasette):
+    db = database(datasette)
+    if "coverage" not in await _tables(db):
+        return await _not_found(
+            datasette, request, "the coverage table (rebuild with `councilspend publish`)"
+        )
+    sort = request.args.get("sort", "name")
+    column = SORTS.get(sort, "name")
+    desc = request.args.get("desc") == "1"
+    order = f"{column} is null, {column} {'desc' if desc else 'asc'}, name"
+    rows = await _rows(db, f"select * from coverage order by {order}")  # column from SORTS only
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("publishes", "page found", "not found")}
+    return await _render(
+        datasette,
+        request,
+        "cs_coverage.html",
+        {
+            "rows": rows,
+            "counts": counts,
+            "sort": sort if sort in SORTS else "name",
+            "desc": desc,
+            "sorts": SORTS,
+        },
+    )
