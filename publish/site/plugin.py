@@ -12,7 +12,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from publish.site import guard, pages
+from publish.site import coverage, guard, pages
 from publish.site.foi import foi_url, wdtk_ids
 from publish.site.templating import STATIC, TEMPLATES, add_filters
 
@@ -24,6 +24,7 @@ def register_routes():
         (r"^/council/(?P<council_id>[^/]+)$", pages.council),
         (r"^/supplier/(?P<supplier_id>[^/]+)$", pages.supplier),
         (r"^/quality$", pages.quality_page),
+        (r"^/coverage$", coverage.coverage_page),
         (r"^/methodology$", pages.methodology),
         (r"^/search$", pages.search),
         (r"^/check$", pages.check),
