@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from councilspend.options import data_option, json_option
 from crawler.registry import (
     RegistryError,
     import_register,
@@ -43,24 +44,51 @@ def _select(councils: list[dict], wanted: tuple[str, ...]) -> list[dict]:
         else:
             unknown.append(w)
     if unknown:
-        raise click.BadParameter(f"not in the registry: {', '.join(unknown)} (see `councilspend councils list`)",
-                                 param_hint="--council")
+        raise click.BadParameter(
+            f"not in the registry: {', '.join(unknown)} (see `councilspend councils list`)",
+            param_hint="--council",
+        )
     seen: set[str] = set()
     return [c for c in chosen if not (c["id"] in seen or seen.add(c["id"]))]
 
 
 @click.command()
-@click.option("--registry", "registry_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Council registry YAML (default: the bundled crawler/councils.yml).")
-@click.option("--council", "council_ids", multiple=True, metavar="ID",
-              help="Crawl only this council (GSS code or name); repeat for several. Default: all.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/raw"),
-              show_default=True, help="Crawl directory: files/, manifest.csv, httpcache/.")
-@click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
-              help="Override a Scrapy setting, e.g. --set DOWNLOAD_DELAY=2 (value parsed as JSON if it can be).")
+@click.option(
+    "--registry",
+    "registry_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Council registry YAML (default: the bundled crawler/councils.yml).",
+)
+@click.option(
+    "--council",
+    "council_ids",
+    multiple=True,
+    metavar="ID",
+    help="Crawl only this council (GSS code or name); repeat for several. Default: all.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/raw"),
+    show_default=True,
+    help="Crawl directory: files/, manifest.csv, httpcache/.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy setting, e.g. --set DOWNLOAD_DELAY=2 (value parsed as JSON if it can be).",
+)
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def crawl(registry_path: Path | None, council_ids: tuple[str, ...], out_dir: Path, overrides: tuple[str, ...],
-          quiet: bool) -> None:
+def crawl(
+    registry_path: Path | None,
+    council_ids: tuple[str, ...],
+    out_dir: Path,
+    overrides: tuple[str, ...],
+    quiet: bool,
+) -> None:
     """Find and download councils' spending files into OUT (incremental, polite).
 
     Follows each council's spending pages (and its data.gov.uk/CKAN datasets), stores each file
@@ -91,8 +119,9 @@ def crawl(registry_path: Path | None, council_ids: tuple[str, ...], out_dir: Pat
         raise click.ClickException(str(exc)) from exc
     table = Table(title=f"Crawl summary ({out_dir / 'manifest.csv'})")
     for col in ("council", "pages", "new", "changed", "unchanged", "rejected", "failed", "problems"):
-        table.add_column(col, justify="left" if col in ("council", "problems") else "right",
-                         no_wrap=col == "council")
+        table.add_column(
+            col, justify="left" if col in ("council", "problems") else "right", no_wrap=col == "council"
+        )
     totals = dict.fromkeys(("pages", "new", "changed", "unchanged", "rejected", "failed"), 0)
     for council_id, s in summary.items():
         for key in totals:
@@ -112,9 +141,13 @@ def councils() -> None:
 
 @councils.command("import")
 @click.argument("source", metavar="PATH_OR_URL")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to store the register CSV (default: data/council_register.csv, or "
-                   "$COUNCILSPEND_COUNCIL_REGISTER).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to store the register CSV (default: data/council_register.csv, or "
+    "$COUNCILSPEND_COUNCIL_REGISTER).",
+)
 def import_command(source: str, out: Path | None) -> None:
     """Import mySociety's register of UK councils (uk_local_authorities_current.csv).
 
@@ -131,22 +164,59 @@ def import_command(source: str, out: Path | None) -> None:
 
 
 @councils.command("list")
-@click.option("--registry", "registry_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Council registry YAML (default: the bundled crawler/councils.yml).")
-def list_command(registry_path: Path | None) -> None:
-    """List the councils in the crawl registry with their spending pages."""
+@click.option(
+    "--registry",
+    "registry_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Council registry YAML (default: every English council, crawler/england.csv + councils.yml).",
+)
+@data_option("Data directory: pages found by earlier crawls (DATA/raw/discovery.csv) are shown too.")
+@json_option(
+    "Print the registry as a JSON array (id = GSS code, name, type, website, spending_pages, found_by)."
+)
+@click.option("--current", "current_only", is_flag=True, help="Only councils that exist today.")
+def list_command(registry_path: Path | None, data_dir: Path, as_json: bool, current_only: bool) -> None:
+    """List the councils in the crawl registry with their spending pages.
+
+    \b
+    Examples:
+        councilspend councils list --current
+        councilspend councils list --json > councils.json
+    """
+    from crawler.discovery import apply_discovery
+
+    try:
+        entries = apply_discovery(load_registry(registry_path), data_dir / "raw")
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if current_only:
+        entries = [c for c in entries if c.get("current", True)]
+    if as_json:
+        keys = (
+            "id",
+            "name",
+            "type",
+            "website",
+            "spending_pages",
+            "found_by",
+            "current",
+            "end_date",
+            "replaced_by",
+            "threshold",
+            "dgu_publisher",
+        )
+        click.echo(json.dumps([{k: c.get(k) for k in keys} for c in entries], indent=1, ensure_ascii=False))
+        return
     from rich.console import Console
     from rich.table import Table
 
-    try:
-        entries = load_registry(registry_path)
-    except RegistryError as exc:
-        raise click.ClickException(str(exc)) from exc
     table = Table(title=f"{len(entries)} councils")
     for col in ("id", "name", "type", "threshold", "spending pages / catalogue"):
         table.add_column(col)
     for c in entries:
-        where = list(c["spending_pages"]) + ([f"CKAN: {c['dgu_publisher']}"] if c.get("dgu_publisher") else [])
+        where = list(c["spending_pages"]) + (
+            [f"CKAN: {c['dgu_publisher']}"] if c.get("dgu_publisher") else []
+        )
         threshold = "unknown" if c.get("threshold") is None else f"£{c['threshold']}"
         table.add_row(c["id"], c["name"], c["type"], threshold, "\n".join(where))
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
@@ -154,12 +224,18 @@ def list_command(registry_path: Path | None) -> None:
 
 @councils.command("resolve")
 @click.argument("name_or_code")
-@click.option("--register", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Imported register CSV (default: data/council_register.csv).")
+@click.option(
+    "--register",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Imported register CSV (default: data/council_register.csv).",
+)
 def resolve_command(name_or_code: str, register: Path | None) -> None:
     """Look up a council by GSS code, register code or name (abolished ones too); print JSON."""
     hit = resolve(name_or_code, register=register)
     if hit is None:
-        raise click.ClickException(f"no council matches {name_or_code!r} (import the register first: "
-                                   "`councilspend councils import PATH_OR_URL`)")
+        raise click.ClickException(
+            f"no council matches {name_or_code!r} (import the register first: "
+            "`councilspend councils import PATH_OR_URL`)"
+        )
     click.echo(json.dumps(hit, indent=2, ensure_ascii=False))

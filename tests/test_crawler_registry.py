@@ -181,3 +181,25 @@ def test_cli_crawl_rejects_unknown_council(tmp_path):
 
     result = CliRunner().invoke(main, ["crawl", "--council", "E00000000", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "not in the registry: E00000000" in result.output
+
+
+def test_cli_councils_list_json_prints_the_registry_with_discovered_pages(tmp_path):
+    from councilspend.cli import main
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "discovery.csv").write_text(
+        "council_id,kind,status,url,found_by,reason,requests,checked_at\n"
+        'E06000053,page,found,https://www.scilly.gov.uk/spend,"link ""Spending over £500"" on /",,4,x\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["councils", "list", "--json", "--current", "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    councils = {c["id"]: c for c in json.loads(result.output)}
+    assert len(councils) == 332
+    assert councils["E06000053"]["spending_pages"] == ["https://www.scilly.gov.uk/spend"]
+    assert councils["E06000053"]["found_by"].startswith("discovered: link")
+    assert councils["E08000035"]["found_by"] == "registry" and councils["E08000035"]["type"] == "metropolitan"
+    assert set(councils["E08000035"]) >= {"id", "name", "type", "website", "spending_pages", "found_by"}
