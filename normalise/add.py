@@ -56,6 +56,7 @@ class Outcome:
     added: list[Found]
     already: list[Found]
     skipped: list[str]  # files in folders that are not spreadsheets (README.md, descriptors)
+    note: str = ""  # a warning about --council (a well-formed code no list knows)
 
 
 def _is_spreadsheet_name(path: Path) -> bool:
@@ -169,7 +170,7 @@ def identify(found: Found, given: str | None) -> None:
 def add_files(paths: list[Path], data_dir: Path, council: str | None = None) -> Outcome:
     """Add ``paths`` to ``data_dir``'s raw store and manifest; see the module docstring."""
     data = DataDir(Path(data_dir))
-    given = resolve_council(council)[0] if council else None
+    given, given_name = resolve_council(council) if council else (None, "")
     try:
         previous = read_manifest(data.manifest)
     except ValueError as exc:
@@ -192,7 +193,12 @@ def add_files(paths: list[Path], data_dir: Path, council: str | None = None) -> 
             new.append(f)
         if new:
             _write(data, previous, new)
-    return Outcome(new, already, skipped)
+    note = (
+        f"{given} is in no list of councils (authorities.yml, crawler/councils.yml); added as given"
+        if (given and not given_name)
+        else ""
+    )
+    return Outcome(new, already, skipped, note)
 
 
 def _write(data: DataDir, previous: list[dict], new: list[Found]) -> None:

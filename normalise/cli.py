@@ -214,6 +214,8 @@ def add(paths: tuple[Path, ...], council: str | None, data_dir: Path) -> None:
         outcome = add_files(list(paths), data_dir, council)
     except AddError as exc:
         raise click.ClickException(f"{exc}\nNothing was added.") from exc
+    if outcome.note:
+        click.echo(f"warning: {outcome.note}", err=True)
     for f in outcome.added:
         click.echo(f"added    {f.source_path} -> {f.council_id} ({f.evidence})")
         if f.note:
