@@ -19,7 +19,8 @@ def registers() -> None:
 @registers.command("load")
 @click.argument("kind", type=click.Choice([
     "companies_house", "charity_commission", "ccni", "fca_mutuals", "nhs_ods", "local_authorities",
-    "academy_trusts", "social_housing", "charity_company_numbers", "auto",
+    "academy_trusts", "social_housing", "charity_company_numbers", "public_bodies", "nhs_icb", "charities", "cics",
+    "gias", "auto",
 ]))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True,
@@ -60,6 +61,48 @@ def load(kind: str, path: Path, db: Path, replace: bool) -> None:
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"{kind}: loaded {n:,} rows from {path} into {db}")
+
+
+@registers.command("fetch")
+@click.argument("kind", type=click.Choice(["companies_house", "charity_commission", "fca_mutuals", "rsh", "nhs_ods",
+                                          "gias"]))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True,
+              help="Registers database to load into (KIND's earlier rows are replaced).")
+@click.option("--url", default=None, help="Download from here instead of the publisher's documented URL.")
+@click.option("--dir", "dest_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/registers"),
+              show_default=True, help="Where the downloaded file is kept (a .part file while downloading).")
+def fetch(kind: str, db: Path, url: str | None, dest_dir: Path) -> None:
+    """Download an official bulk register and load it; an interrupted download resumes.
+
+    \b
+    Examples:
+      councilspend registers fetch nhs_ods
+      councilspend registers fetch companies_house --db data/registers.db
+      councilspend registers fetch rsh --url https://assets.publishing.service.gov.uk/.../rps.csv
+    \b
+    KIND and its source (URLs in normalise/suppliers/fetch_sources.yml):
+      companies_house     BasicCompanyDataAsOneFile-<month>.zip (Companies House, ~450 MB)
+      charity_commission  publicextract.charity.zip (Charity Commission register extract)
+      fca_mutuals         SocietyList.csv (FCA Mutuals Public Register)
+      rsh                 list of registered providers of social housing (give --url: it changes monthly)
+      nhs_ods             etr.zip (NHS ODS trusts)
+      gias                edubasealldata<date>.csv (Get Information about Schools)
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from normalise.suppliers.fetch import FetchError
+    from normalise.suppliers.fetch import fetch as run
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(f"downloading {kind}", total=None)
+        try:
+            got = run(kind, db, url=url, dest_dir=dest_dir,
+                      progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except (FetchError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    resumed = f", resumed at {got.resumed_from:,} bytes" if got.resumed_from else ""
+    click.echo(f"{kind}: {got.size:,} bytes from {got.url}{resumed}; loaded {got.rows:,} rows into {db}")
 
 
 @click.command("classify_suppliers")

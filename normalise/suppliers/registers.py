@@ -332,6 +332,7 @@ KINDS: dict[str, Callable[..., Rows]] = {
     "nhs_icb": _full_list(registers_full.nhs_icbs, ("ICB24CDH", "ICB24NM"), False),
     "charities": _full_list(registers_full.charities, (), True),
     "cics": _full_list(registers_full.cics, ("org_id",), False),
+    "gias": _full_list(registers_full.gias, registers_full.GIAS_COLUMNS, False),
 }
 # The register a kind's rows are stored under, where it is not the kind itself.
 KIND_REGISTER = {"nhs_icb": "nhs_ods"}
@@ -432,6 +433,7 @@ def detect_kind(path: Path) -> str | None:
         ({"registered_charity_number"}, "charity_commission"),
         ({"Reg charity number"}, "ccni"),
         ({"Society Number"}, "fca_mutuals"),
+        ({"URN", "EstablishmentName"}, "gias"),
         ({"local-authority-code"}, "local_authorities"),
         ({"Company Number", "Entity"}, "academy_trusts"),
         ({"Registration number", "Organisation name"}, "social_housing"),

@@ -231,3 +231,21 @@ def cics(rows: Iterator[dict]) -> Rows:
                 ],
                 [],
             )
+
+
+GIAS_COLUMNS = ("URN", "EstablishmentName", "TypeOfEstablishment (name)", "EstablishmentStatus (name)")
+
+
+def gias(rows: Iterator[dict]) -> Rows:
+    """GIAS "Get Information about Schools" (edubasealldata): every school under ``GB-EDU-<URN>``; the type
+    of establishment is the category (independent schools map apart from state schools in rules.yml)."""
+    for r in rows:
+        urn = r["URN"].strip()
+        name = display_name(r["EstablishmentName"])
+        if not urn or not name:
+            continue
+        org_id = f"GB-EDU-{urn}"
+        category = display_name(r["TypeOfEstablishment (name)"]) or "School"
+        status = display_name(r["EstablishmentStatus (name)"])
+        key = match_key(name)
+        yield [("gias", org_id, name, category, status, None, None, urn)], [(key, org_id, "gias", "name")] if key else []
