@@ -70,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "crawler.middlewares.BackoffRetryMiddleware": 550,
+        # After the cache (900) on the way out, before it and the redirects on the way back.
+        "crawler.budget.CouncilBudgetMiddleware": 950,
     },
     "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
     # Keep download errors for our errbacks (404 etc. become `failed` rows, not silent drops).

@@ -84,7 +84,10 @@ class CouncilSpider(scrapy.Spider):
             )
         else:
             yield PageVisited(
-                council_id=meta["council_id"], url=request.url, source=self.source, error=error,
+                council_id=meta["council_id"],
+                url=request.url,
+                source=self.source,
+                error=error,
                 start=bool(meta.get("start")),
             )
 
@@ -98,7 +101,9 @@ def describe_failure(failure: Failure, settings) -> tuple[str | None, str]:
     if isinstance(exc, IgnoreRequest):
         if "robots.txt" in str(exc):
             return None, ""
-        return f"ignored: {exc}", "failed"
+        if str(exc).startswith("not modified since it was rejected"):
+            return str(exc), "rejected"
+        return str(exc) or "ignored", "failed"
     if isinstance(exc, DownloadCancelledError | defer.CancelledError):
         limit = settings.getint("DOWNLOAD_MAXSIZE")
         message = str(exc)
