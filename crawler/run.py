@@ -60,6 +60,16 @@ def _journal_counts(journal_dir: Path) -> tuple[int, int, int]:
     return pages, files, problems
 
 
+def _discovery_counts(journal_dir: Path) -> tuple[int, int]:
+    """(found, failed) discovery outcomes so far: the councils done, for the progress display."""
+    found = failed = 0
+    for path in journal_dir.glob("discovery-*.jsonl"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found += text.count('"status": "found"')
+        failed += text.count('"status": "failed"')
+    return found, failed
+
+
 def crawl(
     councils: list[dict],
     out_dir: Path,
@@ -132,10 +142,11 @@ def _wait(proc: subprocess.Popen, journal_dir: Path, n_councils: int, progress: 
         task = bar.add_task(f"crawling {n_councils} council(s)")
         while proc.poll() is None:
             pages, files, problems = _journal_counts(journal_dir)
+            found, failed = _discovery_counts(journal_dir)
             bar.update(
                 task,
                 description=f"crawling {n_councils} council(s): {pages} pages, "
-                f"{files} files ({problems} rejected/failed)",
+                f"{files} files ({problems} rejected/failed); discovery: {found} found, {failed} not found",
             )
             time.sleep(0.5)
         pages, files, problems = _journal_counts(journal_dir)
