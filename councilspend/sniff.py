@@ -1,19 +1,25 @@
 """Tell what a file is from its bytes, never its extension (Manchester's ``.xls`` is CSV text).
 
 Also the guard against ZIP bombs: a ZIP is refused before anything is inflated when its declared
-uncompressed size is too large in total or too large relative to its compressed size.
+uncompressed size is too large in total or too large relative to its compressed size; members are
+inflated in chunks that stop at a cap whatever the header claims (:func:`inflate`); and an XLSX's
+declared dimensions, cell references and shared-string counts are checked against its size before a
+spreadsheet library allocates for them (:func:`check_xlsx_safe`).
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
+from collections.abc import Iterator
 
 MAX_UNCOMPRESSED = 512 * 1024 * 1024  # bytes: larger than any council file seen by far
 MAX_RATIO = 200  # uncompressed / compressed; CSV compresses ~10-20x, bombs ~1000x
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32), 127])
+INFLATE_CHUNK = 1024 * 1024
 
 
 class SniffError(ValueError):
@@ -41,9 +47,10 @@ def sniff(data: bytes) -> str:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "csv"  # UTF-16 text with a BOM
     # Text has almost no control bytes other than tab/CR/LF; binary garbage has many.
+    # A few NUL bytes in text are stripped by the reader (with a warning); many are binary or UTF-16.
     sample = data[:65536]
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
-    if b"\x00" in sample or controls > len(sample) * 0.01:
+    if controls > len(sample) * 0.01:
         return "binary"
     return "csv"
 
@@ -53,7 +60,11 @@ def _zip_kind(data: bytes) -> str:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = zf.namelist()
     except zipfile.BadZipFile:
-        return "binary"
+        # Truncated or corrupt: say what it was meant to be (the first member's name is at byte 30).
+        head = data[:4096]
+        if b"[Content_Types].xml" in head or b"xl/" in head:
+            return "xlsx"
+        return "ods" if b"mimetypeapplication/vnd.oasis" in head else "zip"
     if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
         return "xlsx"
     if "mimetype" in names and "content.xml" in names:
@@ -61,13 +72,14 @@ def _zip_kind(data: bytes) -> str:
     return "zip"
 
 
-def check_zip_safe(data: bytes) -> None:
+def check_zip_safe(data: bytes, kind: str = "zip") -> None:
     """Refuse a ZIP (or XLSX/ODS) whose members would inflate to too much, before inflating it."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except zipfile.BadZipFile as exc:
-        raise SniffError(f"corrupt or truncated ZIP container: {exc}") from exc
+        what = "ZIP container" if kind == "zip" else f"spreadsheet ({kind.upper()})"
+        raise SniffError(f"the {what} is truncated or corrupt: {exc}") from exc
     total = sum(i.file_size for i in infos)
     compressed = max(1, sum(i.compress_size for i in infos))
     if total > MAX_UNCOMPRESSED:
@@ -77,3 +89,104 @@ def check_zip_safe(data: bytes) -> None:
             f"refused: ZIP compression ratio {total / compressed:.0f}:1 looks like a ZIP bomb "
             f"(limit {MAX_RATIO}:1)"
         )
+
+
+def inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int = MAX_UNCOMPRESSED) -> Iterator[bytes]:
+    """A member's bytes in chunks of at most INFLATE_CHUNK, stopping past ``cap`` bytes whatever the
+    header says (``ZipFile.read`` asks zlib for up to 2 GB at once: a member lying about its size
+    inflated 2.9 MB into 2.2 GB). A wrong size or checksum is a SniffError naming the member."""
+    total = 0
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(INFLATE_CHUNK):
+                total += len(chunk)
+                if total > cap:
+                    raise SniffError(f"{info.filename}: inflates to more than {cap:,} bytes: refused")
+                yield chunk
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+        raise SniffError(f"{info.filename}: corrupt member ({exc})") from exc
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int = MAX_UNCOMPRESSED) -> bytes:
+    return b"".join(inflate(zf, info, cap))
+
+
+MAX_CELLS = 20_000_000  # a spreadsheet library allocates for every cell of the used range
+SPARSE_CELLS = 1_000_000  # above this, the range must also be justified by the sheet's size
+CELLS_PER_XML_BYTE = 50
+_DIMENSION = re.compile(
+    rb"<(?:\w{1,10}:)?dimension\s[^>]{0,200}?ref=\"([A-Z]{0,3})(\d{0,7})(?::([A-Z]{0,3})(\d{0,7}))?"
+)
+_WIDE_CELL = re.compile(rb"\sr=\"([A-Z]{2,3})\d")  # columns AA and beyond: rare in spending sheets
+_ROW = re.compile(rb"<(?:\w{1,10}:)?row\s[^>]{0,200}?r=\"(\d{1,7})\"")
+_SST = re.compile(rb"<(?:\w{1,10}:)?sst\s[^>]{0,2000}")
+_SST_COUNT = re.compile(rb"\b(count|uniqueCount)=\"(\d{1,20})\"")
+
+
+def _column(letters: bytes) -> int:
+    n = 0
+    for c in letters:
+        n = n * 26 + c - 64
+    return n
+
+
+def check_xlsx_safe(data: bytes) -> None:
+    """Inflate every member of an XLSX in capped chunks and refuse it, before a spreadsheet library
+    reads it, when a sheet's used range (declared, or spanned by its cells: A1 and AMJ1048576 in a
+    1.5 KB file) is too large in cells or for its size, or a shared-string count is more than the
+    strings could hold. Those made the reader allocate 34-96 GB."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        declared_total = sum(i.file_size for i in infos)
+        for info in infos:
+            name = info.filename
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                _check_sheet(name, inflate(zf, info))
+            elif name == "xl/sharedStrings.xml":
+                _check_strings(name, inflate(zf, info), declared_total)
+            else:
+                for _ in inflate(zf, info):  # sizes and checksums of the other members
+                    pass
+
+
+def _check_sheet(name: str, chunks: Iterator[bytes]) -> None:
+    rows = cols = size = 0
+    tail = b""
+    for chunk in chunks:
+        text = tail + chunk
+        size += len(chunk)
+        for m in _DIMENSION.finditer(text):
+            for letters, digits in ((m.group(1), m.group(2)), (m.group(3) or b"", m.group(4) or b"")):
+                cols, rows = max(cols, _column(letters)), max(rows, int(digits or 0))
+        cols = max([cols, _narrow_columns(text), *(_column(c) for c in set(_WIDE_CELL.findall(text)))])
+        rows = max([rows, *(int(r) for r in _ROW.findall(text))])
+        tail = text[-300:]
+    cells = max(rows, 1) * max(cols, 1)
+    if cells > MAX_CELLS or (cells > SPARSE_CELLS and cells > CELLS_PER_XML_BYTE * size):
+        raise SniffError(
+            f"{name}: the sheet spans {rows:,} rows x {cols:,} columns ({cells:,} cells) in {size:,} bytes "
+            f"of XML: refused (limit {MAX_CELLS:,} cells, or {CELLS_PER_XML_BYTE} per byte)"
+        )
+
+
+def _narrow_columns(text: bytes) -> int:
+    """The last of columns A-Z that a cell reference in ``text`` names (26 substring searches)."""
+    for n in range(26, 0, -1):
+        if b' r="' + bytes([64 + n]) in text:
+            return n
+    return 0
+
+
+def _check_strings(name: str, chunks: Iterator[bytes], declared_total: int) -> None:
+    head, size = b"", 0
+    for chunk in chunks:
+        if len(head) < 4096:
+            head += chunk[:4096]
+        size += len(chunk)
+    sst = _SST.search(head)
+    for key, value in _SST_COUNT.findall(sst.group(0) if sst else b""):
+        limit = (size if key == b"uniqueCount" else declared_total) // 8 + 1000
+        if int(value) > limit:
+            raise SniffError(
+                f"{name}: declares {int(value):,} shared strings ({key.decode()}) in {size:,} bytes: refused"
+            )

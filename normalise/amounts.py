@@ -10,6 +10,7 @@ Accepted: ``1500``, ``1,234.56``, ``£2,681.94``, `` 519.89 ``, ``-438.80``, ``-
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import numpy as np
@@ -23,6 +24,11 @@ _AMOUNT = (
     r"(?P<tsign>-)?(?P<close>\))?(?P<cr>CR|DR)?$"
 )
 MAX_INT_DIGITS = 13  # 10^11 pounds: far beyond any council payment
+# A comma that is not a UK thousands separator: ``1.234,50`` (a point before it), ``12,34`` (one or two
+# digits after it), ``12,3456``. Continental or a typo, the value is not guessed: the row is rejected
+# with AMBIGUOUS so the council can fix it (£1.23 or £1,234 would both be wrong half the time).
+_AMBIGUOUS = r"\d\.\d*,\d|,\d{1,2}(?:[^\d]|$)|,\d{4}"
+AMBIGUOUS = "ambiguous decimal separator (1.234,50 or 12,34): write amounts as 1234.50"
 
 
 def _arrow(values: pd.Series) -> pa.ChunkedArray | pa.Array:
@@ -40,7 +46,12 @@ def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     n = len(values)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    s = pc.utf8_upper(pc.replace_substring_regex(_arrow(values), _STRIP, ""))
+    raw = _arrow(values)
+    ambiguous = np.asarray(
+        pc.fill_null(pc.match_substring_regex(raw, _AMBIGUOUS), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    s = pc.utf8_upper(pc.replace_substring_regex(raw, _STRIP, ""))
     s = pc.replace_substring(s, "\u2212", "-")  # Unicode minus sign
     m = pc.extract_regex(s, _AMOUNT)
     field = {
@@ -55,7 +66,7 @@ def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     )
     short = pc.less_equal(pc.utf8_length(int_part), MAX_INT_DIGITS)
     ok_arr = pc.fill_null(pc.and_(pc.and_(matched, has_digits), pc.and_(balanced, short)), False)
-    ok = np.asarray(ok_arr.to_numpy(zero_copy_only=False), dtype=bool).copy()
+    ok = np.asarray(ok_arr.to_numpy(zero_copy_only=False), dtype=bool) & ~ambiguous
     ints = pc.if_else(pc.and_(ok_arr, pc.greater(pc.utf8_length(int_part), 0)), int_part, "0")
     ints = np.asarray(pc.cast(ints, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
     frac3 = pc.utf8_slice_codeunits(pc.utf8_rpad(frac, width=3, padding="0"), 0, 3)
@@ -75,7 +86,7 @@ def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     pence = np.where(negative, -pence, pence).astype(np.int64)
     # Rare forms (scientific notation from spreadsheets): exact Decimal, value by value.
     empty = np.asarray(pc.equal(s, "").to_numpy(zero_copy_only=False), dtype=bool)
-    rest = np.flatnonzero(~ok & ~empty)
+    rest = np.flatnonzero(~ok & ~empty & ~ambiguous)
     if len(rest):
         texts = pc.take(s, pa.array(rest)).to_pylist()
         for i, text in zip(rest, texts, strict=True):
@@ -85,6 +96,15 @@ def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
                 ok[i] = True
     pence[~ok] = 0
     return pence, ok
+
+
+def amount_error(raw: str) -> str:
+    """Why ``raw`` (not read by :func:`parse_pence`) is not an amount, in plain words."""
+    if raw == "":
+        return "amount missing"
+    if re.search(_AMBIGUOUS, raw):
+        return AMBIGUOUS
+    return "not an amount"
 
 
 def _decimal_pence(text: str) -> int | None:

@@ -13,10 +13,15 @@ from normalise.columns import header_score, load_synonyms
 
 MAX_SCAN = 30
 MIN_KNOWN_LABELS = 2
+# Bounded gaps (never ``[^0-9£]*`` next to ``[\s\-_:]*``: on "threshold" and a long run of dashes that
+# pair backtracked quadratically, 37 s for a 50 KB line). Each match attempt now costs at most ~100
+# steps, and a preamble line is cut at MAX_LINE_CHARS first.
 _THRESHOLD = re.compile(
-    r"(?:over|above|exceeding|greater than(?: or equal to)?|threshold[^0-9£]*|>=?)[\s\-_:]*£?\s*(\d[\d,]*)",
+    r"(?:over|above|exceeding|greater than(?: or equal to)?|threshold[^0-9£]{0,40}?|>=?)"
+    r"[\s\-_:]{0,10}£?\s{0,3}(\d[\d,]{0,12})",
     re.I,
 )
+MAX_LINE_CHARS = 2000  # a preamble line stating a threshold is a sentence, not a page
 
 
 class HeaderError(ValueError):
@@ -59,7 +64,7 @@ def preamble_lines(cells: pd.DataFrame, header_index: int) -> list[str]:
 def threshold_from(texts: list[str]) -> int | None:
     """A publication threshold in pounds stated in the preamble or file name (500, 250), if any."""
     for text in texts:
-        if m := _THRESHOLD.search(text.replace("\xa0", " ")):
+        if m := _THRESHOLD.search(text[:MAX_LINE_CHARS].replace("\xa0", " ")):
             try:
                 value = int(m.group(1).replace(",", ""))
             except ValueError:

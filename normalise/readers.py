@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from councilspend.sniff import SniffError, check_zip_safe, sniff
+from councilspend.sniff import SniffError, check_xlsx_safe, check_zip_safe, read_member, sniff
 from normalise.rows import mask_unique
 
 MAX_COLUMNS = 1000  # a spending table has tens of columns; thousands means this is not a table
@@ -162,7 +162,18 @@ def _delimiter(lines: list[str]) -> str:
     return best
 
 
+def _strip_nul(data: bytes) -> tuple[bytes, list[str]]:
+    """NUL bytes removed, with a warning naming where they were (they end C strings and cells early)."""
+    first = data.find(b"\x00")
+    if first < 0:
+        return data, []
+    count = data.count(b"\x00")
+    line = data.count(b"\n", 0, first) + 1
+    return data.replace(b"\x00", b""), [f"{count:,} NUL bytes removed (the first on line {line})"]
+
+
 def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
+    data, nul_warnings = _strip_nul(data)
     text, encoding = decode(data)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -177,7 +188,7 @@ def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
         worst = int(np.argmax(per_line)) + 1
         raise ReadError(f"line {worst} has {ncols:,} cells: this is not a spending table")
     del per_line
-    warnings: list[str] = []
+    warnings: list[str] = nul_warnings
     try:
         df = _read_text(text, encoded, sep, ncols, csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, ValueError) as exc:
@@ -292,8 +303,19 @@ def read_workbook(data: bytes) -> list[RawTable]:
         )
         lines = np.arange(1, len(df) + 1, dtype=np.int64)
         df, repairs = repair_cells(df, lines)
-        tables.append(RawTable(df, lines, sheet=name, repairs=repairs))
+        tables.append(RawTable(df, lines, sheet=name, repairs=repairs, warnings=_strip_nul_cells(df)))
     return tables
+
+
+def _strip_nul_cells(df: pd.DataFrame) -> list[str]:
+    """NUL characters removed from a sheet's cells in place; a warning when there were any."""
+    count = 0
+    for col in df.columns:
+        has = df[col].str.contains("\x00", regex=False)
+        if has.any():
+            count += int(has.sum())
+            df[col] = df[col].str.replace("\x00", "", regex=False)
+    return [f"NUL characters removed from {count:,} cells"] if count else []
 
 
 # ---------------------------------------------------------------- dispatch
@@ -313,15 +335,23 @@ def read_tables(data: bytes, depth: int = 0) -> tuple[str, list[RawTable]]:
     if fmt == "binary":
         raise SniffError("the file is binary data that is neither a spreadsheet nor text")
     if fmt in ("xlsx", "ods", "zip"):
-        check_zip_safe(data)
+        check_zip_safe(data, fmt)
+    if fmt == "xlsx":
+        check_xlsx_safe(data)
     if fmt == "csv":
         return fmt, [read_csv_bytes(data)]
     if fmt in ("xls", "xlsx", "ods"):
         return fmt, read_workbook(data)
-    # a ZIP of data files
     if depth >= MAX_ZIP_DEPTH:
         raise SniffError("a ZIP inside a ZIP: refused")
+    return "zip", _read_zip(data, depth)
+
+
+def _read_zip(data: bytes, depth: int) -> list[RawTable]:
+    """The tables of a ZIP of data files. Each member is inflated in capped chunks and read on its
+    own: a member that lies about its size or cannot be read is named in a warning, the rest are kept."""
     tables: list[RawTable] = []
+    failed: list[str] = []
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         members = [
             i
@@ -329,10 +359,17 @@ def read_tables(data: bytes, depth: int = 0) -> tuple[str, list[RawTable]]:
             if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not i.filename.endswith(".json")
         ]
         for info in members:
-            _, member_tables = read_tables(zf.read(info), depth + 1)
+            try:
+                _, member_tables = read_tables(read_member(zf, info), depth + 1)
+            except (SniffError, ReadError) as exc:
+                failed.append(f"{info.filename}: {exc}")
+                continue
             for t in member_tables:
                 t.sheet = info.filename if t.sheet is None else f"{info.filename}/{t.sheet}"
             tables.extend(member_tables)
     if not tables:
-        raise SniffError("the ZIP holds no data files")
-    return "zip", tables
+        reasons = "; ".join(failed[:5])
+        raise SniffError("the ZIP holds no readable data files" + (f" ({reasons})" if reasons else ""))
+    if failed:
+        tables[0].warnings.extend(f"ZIP member skipped: {reason}" for reason in failed)
+    return tables

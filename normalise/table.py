@@ -19,7 +19,7 @@ import pandas as pd
 
 from normalise import council as council_mod
 from normalise import kinds as kinds_mod
-from normalise.amounts import parse_pence
+from normalise.amounts import amount_error, parse_pence
 from normalise.canonical import build_rows
 from normalise.columns import ColumnMap, map_columns
 from normalise.dates import find_period, parse_dates
@@ -229,7 +229,7 @@ def _reject_unreadable(work: _Work, amount_col: int, pence: np.ndarray, ok: np.n
     amount_label = work.labels[amount_col]
     for i in np.flatnonzero(~ok)[:MAX_ERRORS_LISTED]:
         raw = work.data.at[i, amount_col]
-        error = "amount missing" if raw == "" else "not an amount"
+        error = amount_error(raw)
         errors.append({"row": int(work.lines[i]), "field": amount_label, "error": error, "value": raw[:100]})
     work.info["errors"] = errors
     work.info["rows_rejected"] = int((~ok).sum())
