@@ -205,7 +205,7 @@ def add(paths: tuple[Path, ...], council: str | None, data_dir: Path) -> None:
     Examples:
         councilspend add ~/Downloads/leeds-spending/ --data data
         councilspend add march.csv april.xlsx --council "Newcastle upon Tyne"
-        councilspend add "$(python -c 'import demo.samples as s; print(s.HERE)')" --data data
+        councilspend add demo/samples/newcastle-upon-tyne-2022-08.csv --data data
         councilspend publish --data data && councilspend serve --data data
     """
     from normalise.add import AddError, add_files
