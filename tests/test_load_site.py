@@ -1,0 +1,132 @@
+"""The site under load (issue 17), on loopback: readers keep their pages while strangers run slow SQL
+and trickle uploads. Bounded: ~10 s of traffic against a real uvicorn server in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from demo.sample_site import COUNCILS, build_sample_site
+
+pytestmark = pytest.mark.slow
+SLOW_SQL = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+PAGE_CLIENTS, SQL_CLIENTS, UPLOADS = 20, 20, 2
+SECONDS = 8.0
+THINK_SECONDS = 0.3  # a reader between clicks
+SERVER = (
+    "import sys; from pathlib import Path; from publish.site.serve import serve; "
+    "serve(Path(sys.argv[1]), port=int(sys.argv[2]))"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = build_sample_site(tmp_path_factory.mktemp("load"))
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(db), str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/-/versions.json", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base, db
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def _reader(client: httpx.AsyncClient, pages: list[str], stop: float, out: list) -> None:
+    i = 0
+    while time.monotonic() < stop:
+        path = pages[i % len(pages)]
+        i += 1
+        t = time.monotonic()
+        r = await client.get(path)
+        out.append((path, r.status_code, time.monotonic() - t))
+        await asyncio.sleep(THINK_SECONDS)
+
+
+async def _sql(client: httpx.AsyncClient, stop: float, out: list) -> None:
+    while time.monotonic() < stop:
+        r = await client.get("/councilspend.json", params={"sql": SLOW_SQL})
+        out.append(r.status_code)
+
+
+async def _slow_upload(client: httpx.AsyncClient, stop: float, out: list) -> None:
+    async def trickle():
+        yield b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nDate,'
+        while time.monotonic() < stop:
+            await asyncio.sleep(1.0)
+            yield b"x"
+
+    r = await client.post(
+        "/check", content=trickle(), headers={"content-type": "multipart/form-data; boundary=xx"}
+    )
+    out.append(r.status_code)
+
+
+async def _run(base: str, supplier: str) -> tuple[list, list, list]:
+    pages = [
+        f"/council/{COUNCILS[0]['id']}",
+        f"/supplier/{supplier}",
+        "/councilspend/league_table?year=2024-25",
+        "/search?q=care",
+        "/",
+        f"/council/{COUNCILS[1]['id']}",
+    ]
+    stop = time.monotonic() + SECONDS
+    page_results: list = []
+    sql_results: list = []
+    upload_results: list = []
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        await asyncio.gather(
+            *(_sql(client, stop, sql_results) for _ in range(SQL_CLIENTS)),
+            *(_slow_upload(client, stop, upload_results) for _ in range(UPLOADS)),
+            *(_reader(client, pages, stop, page_results) for _ in range(PAGE_CLIENTS)),
+        )
+    return page_results, sql_results, upload_results
+
+
+@pytest.mark.xfail(
+    reason="issue 17 open part: one slow ?sql= query (3 s limit) still raises page p95 to ~4 s "
+    "on this 2-core machine (pages alone p95 ~0.3 s with the 2 slow uploads); the cause "
+    "is not the SQL threads (1 of 3 for arbitrary SQL) - see docs/publish.md",
+    strict=False,
+)
+def test_pages_stay_fast_while_slow_sql_and_uploads_run(server) -> None:
+    import sqlite3
+
+    base, db = server
+    supplier = (
+        sqlite3.connect(db)
+        .execute("select supplier_id from suppliers order by total_pence desc")
+        .fetchone()[0]
+    )
+    pages, sql, uploads = asyncio.run(_run(base, supplier))
+    times = sorted(t for _, _, t in pages)
+    p95 = times[int(len(times) * 0.95)]
+    print(
+        f"pages: {len(pages)} requests, p50 {times[len(times) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; "
+        f"sql statuses {sorted(set(sql))} ({len(sql)}); uploads {uploads}"
+    )
+    assert not [p for p in pages if p[1] >= 500 or p[1] != 200], "a page failed under load"
+    assert p95 <= 0.5, f"page p95 {p95 * 1000:.0f} ms under load"
+    assert all(s in (400, 503) for s in sql), sorted(set(sql))  # time limit or busy, never a 500
+    assert sql.count(400) >= 1  # some slow queries did run, and were stopped by the time limit
+    assert len(uploads) == UPLOADS and all(s < 500 for s in uploads), uploads
