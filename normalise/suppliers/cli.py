@@ -31,6 +31,10 @@ def load(kind: str, path: Path, db: Path, replace: bool) -> None:
     """Stream register file PATH of KIND into the registers database.
 
     \b
+    Examples:
+      councilspend registers load auto ../shared/data/registers/nhs_ods_etr_2021.csv
+      councilspend registers load companies_house BasicCompanyDataAsOneFile-2026-01-01.zip --replace
+    \b
     KIND and the file it expects:
       companies_house          BasicCompanyData CSV (or its .zip), about 5 million rows
       charity_commission       publicextract.charity.txt and publicextract.charity_other_names.txt
@@ -116,7 +120,12 @@ def fetch(kind: str, db: Path, url: str | None, dest_dir: Path) -> None:
               help=f"Registers database (default: {DEFAULT_DB} if it exists; otherwise name rules only).")
 def classify_suppliers(in_path: Path, out_path: Path, registers_db: Path | None) -> None:
     """Give each payee an entity id, a sector (private, third_sector, mutual, public, council_company,
-    individual, redacted, transfer, unknown) and the evidence for it."""
+    individual, redacted, transfer, unknown) and the evidence for it.
+
+    \b
+    Example:
+      councilspend classify suppliers --in payees.csv --out classified.csv --registers-db data/registers.db
+    """
     import pandas as pd
 
     from normalise.suppliers.classify import classify_suppliers as classify
@@ -144,7 +153,14 @@ def classify_suppliers(in_path: Path, out_path: Path, registers_db: Path | None)
 @click.option("--by-council", is_flag=True, help="Also one line per council, and per split half (A/B).")
 def accuracy_suppliers(gold: Path | None, registers_db: Path | None, no_overrides: bool, by_council: bool) -> None:
     """Score the supplier classifier against hand-checked labels: accuracy per sector, overall by
-    count and by £ (high-confidence labels and all labels), and the unknown share of £."""
+    count and by £ (high-confidence labels and all labels), the unknown share of £, organisations
+    labelled individual and individuals missed.
+
+    \b
+    Examples:
+      councilspend accuracy suppliers --by-council
+      councilspend accuracy suppliers --registers-db data/registers.db --no-overrides
+    """
     from rich.console import Console
 
     from normalise.suppliers.accuracy import accuracy_table, group_table, score_gold, with_halves
