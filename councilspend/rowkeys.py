@@ -21,10 +21,19 @@ SEP = "\x1f"
 #: Payee key parts, named as ``normalise.suppliers.classify_suppliers`` reads them.
 SUPPLIER_KEY = ["council", "supplier_name", "supplier_company_number", "supplier_charity_number",
                 "supplier_vat_number", "is_redacted"]
-CATEGORY_KEY = ["kind", "value", "council", "code"]
+#: What an expense answer depends on besides its words: the row's capital/revenue flag, its payee's
+#: sector and the payee-name words the rules read (``payee_cue``), and its service's division when a
+#: service prior reads it plus the service words the transfer rules read (``service_cue``). Each is
+#: a handful of values, so expense keys stay few (a payee's name or a description would not).
+EXPENSE_CONTEXT = ["capital_revenue", "payee_sector", "payee_cue", "service_division", "service_cue"]
+CATEGORY_KEY = ["kind", "value", "council", "code", *EXPENSE_CONTEXT]
+#: The expense key's parts in a row (CATEGORY_KEY less ``kind``) and the service key's.
+EXPENSE_KEY = ["value", "council", "code", *EXPENSE_CONTEXT]
+SERVICE_KEY = ["value", "council"]
 #: Canonical columns the keys are made from (what pass 1 reads).
 SOURCE_COLUMNS = ["council_id", "supplier_name", "supplier_company_number", "supplier_charity_number",
-                  "supplier_vat_number", "is_redacted", "expense_code", *EXPENSE_COLUMNS, *SERVICE_COLUMNS]
+                  "supplier_vat_number", "is_redacted", "expense_code", "capital_revenue", *EXPENSE_COLUMNS,
+                  *SERVICE_COLUMNS]
 
 
 def column(table: pa.Table, name: str) -> pa.ChunkedArray:
@@ -80,13 +89,92 @@ def supplier_parts(table: pa.Table) -> pa.Table:
     })
 
 
-def category_parts(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(expense keys, service keys) of every row: columns value, council, code."""
-    council = text(table, "council_id")
-    expense = pa.table({"value": first_filled(table, EXPENSE_COLUMNS), "council": council,
-                        "code": text(table, "expense_code")})
-    service = pa.table({"value": first_filled(table, SERVICE_COLUMNS), "council": council})
-    return expense, service
+def service_parts(table: pa.Table) -> pa.Table:
+    """The service key parts of every row (columns :data:`SERVICE_KEY`)."""
+    return pa.table({"value": first_filled(table, SERVICE_COLUMNS), "council": text(table, "council_id")})
+
+
+def expense_parts(table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array]) -> pa.Table:
+    """The expense key parts of every row (columns :data:`EXPENSE_KEY`); ``context`` holds the
+    looked-up ``payee_sector``, ``payee_cue``, ``service_division`` and ``service_cue`` of each row
+    (:meth:`ContextLookup.context`)."""
+    cols = {"value": first_filled(table, EXPENSE_COLUMNS), "council": text(table, "council_id"),
+            "code": text(table, "expense_code"),
+            "capital_revenue": pc.utf8_lower(pc.utf8_trim_whitespace(text(table, "capital_revenue")))}
+    for name in EXPENSE_CONTEXT[1:]:
+        col = context[name]
+        cols[name] = pc.fill_null(col if col.type == pa.large_string() else col.cast(pa.large_string()), "")
+    return pa.table(cols)
+
+
+def _strings(values) -> pa.Array:  # noqa: ANN001 - a pandas Series or a list
+    items = values.astype(object).where(values.notna(), None).tolist() if hasattr(values, "notna") else values
+    return pa.array(items, pa.large_string())
+
+
+class ContextLookup:
+    """Each row's payee sector, payee cue, service division and service cue, looked up by its payee
+    and service keys in what the classify step decided.
+
+    The classify step (``normalise/classes.py``, its second pass) and the build
+    (``publish/build/payment_rows.py``) both make a row's expense key with this, so a row always
+    finds the expense answer of its own key.
+    """
+
+    def __init__(self, suppliers, services) -> None:  # noqa: ANN001 - pandas frames
+        """``suppliers``: :data:`SUPPLIER_KEY` + ``sector`` + ``payee_cue`` (key columns as text);
+        ``services``: ``value``, ``council``, ``label``, ``context_division``, ``context_cue``."""
+        import pandas as pd
+
+        suppliers = suppliers.sort_values("council", kind="stable", ignore_index=True)
+        councils = suppliers["council"].astype(str).to_numpy()
+        self.council_bounds: dict[str, tuple[int, int]] = {}
+        if len(councils):  # no payee at all when every rows file is unreadable
+            starts = np.flatnonzero(np.r_[True, councils[1:] != councils[:-1]])
+            ends = [*list(starts[1:]), len(councils)]
+            self.council_bounds = {str(councils[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
+        s = pa.Table.from_pandas(suppliers[SUPPLIER_KEY].astype(str), preserve_index=False)
+        self.supplier_keys = joined(s).combine_chunks().cast(pa.large_string())
+        self.suppliers = suppliers
+        self.sector = _strings(suppliers["sector"])
+        cue = suppliers["payee_cue"] if "payee_cue" in suppliers.columns else pd.Series("", index=suppliers.index)
+        self.payee_cue = _strings(cue.fillna(""))
+        services = services.drop_duplicates(SERVICE_KEY)
+        v = pa.Table.from_pandas(services[SERVICE_KEY].astype(str), preserve_index=False)
+        self.service_keys = joined(v).combine_chunks().cast(pa.large_string())
+        self.service_label = _strings(services["label"])
+        self.service_division = _strings(services["context_division"].fillna(""))
+        self.service_cue = _strings(services["context_cue"].fillna(""))
+
+    def supplier_positions(self, table: pa.Table) -> pa.ChunkedArray:
+        """Each row's position in the supplier arrays (null when its key was never classified).
+
+        ``index_in`` hashes its value set on every call: the batch's councils' few thousand keys,
+        not the country's millions (that cost seconds a batch at 10M rows).
+        """
+        parts = supplier_parts(table)
+        councils = parts["council"]
+        spans = [self.council_bounds[c] for c in pc.unique(councils).to_pylist() if c in self.council_bounds]
+        subset = np.concatenate([np.arange(a, b) for a, b in spans]) if spans else np.zeros(0, dtype=np.int64)
+        local = pc.index_in(joined(parts), value_set=pc.take(self.supplier_keys, pa.array(subset)))
+        return pc.take(pa.array(subset, pa.int64()), local)
+
+    def service_positions(self, table: pa.Table) -> pa.ChunkedArray:
+        return pc.index_in(joined(service_parts(table)), value_set=self.service_keys)
+
+    def context(self, table: pa.Table, at: pa.ChunkedArray | None = None,
+                svc_at: pa.ChunkedArray | None = None) -> dict[str, pa.ChunkedArray]:
+        """``payee_sector`` (unknown when the payee was never classified), ``payee_cue``,
+        ``service_division``, ``service_cue`` and ``service_label`` of every row."""
+        at = self.supplier_positions(table) if at is None else at
+        svc_at = self.service_positions(table) if svc_at is None else svc_at
+        return {
+            "payee_sector": pc.fill_null(pc.take(self.sector, at), "unknown"),
+            "payee_cue": pc.fill_null(pc.take(self.payee_cue, at), ""),
+            "service_division": pc.fill_null(pc.take(self.service_division, svc_at), ""),
+            "service_cue": pc.fill_null(pc.take(self.service_cue, svc_at), ""),
+            "service_label": pc.fill_null(pc.take(self.service_label, svc_at), "unknown"),
+        }
 
 
 def joined(parts: pa.Table) -> pa.ChunkedArray:

@@ -5,7 +5,10 @@ is integer pence. The measures follow docs/methodology.md exactly (M2/M3 are als
 
 * counted rows = payment lines + purchase-card lines (not supplier totals, not the HTML error
   page, not the robots.txt-disallowed draft);
-* spend = all counted rows; transfer = rows whose payee sector is ``transfer``;
+* spend = all counted rows; transfer = rows whose payee sector is ``transfer`` or whose expense type
+  is a transfer whoever is paid (``transfer_kinds`` in categories.yml: housing benefit, loan
+  interest, employer's NI and pension contributions);
+* a blank expense line's group is what its payee and service say (``blank_line`` in categories.yml);
 * unknown = rows, not transfer, whose sector or subjective group is unknown;
 * external_delivery = group ``third_party_payments`` and sector in EXTERNAL;
 * M2 = external_delivery / (spend - transfer - unknown); M3 = external_delivery / outturn total
@@ -14,7 +17,12 @@ is integer pence. The measures follow docs/methodology.md exactly (M2/M3 are als
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+import yaml
 
 from demo.ledger import FINANCIAL_YEARS, Council, Payment
 from demo.sites import PublishedFile
@@ -25,12 +33,38 @@ SECTORS = ("private", "third_sector", "mutual", "public", "council_company", "in
 PENCE_PER_THOUSAND = 100_000
 
 
+@cache
+def _rules() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "categories.yml").read_text(encoding="utf-8"))
+
+
+def group_of(p: Payment) -> str:
+    """The payment's subjective group; a blank expense line's from its payee and service."""
+    if p.expense_type:
+        return p.group
+    rules = _rules()["blank_line"]
+    name = re.sub(r"[^a-z0-9]+", " ", p.payee.lower().replace("'", ""))
+    if any(re.search(rf"\b{re.escape(w)}\b", name) for w in rules["care_words"]):
+        return "third_party_payments"
+    if p.sector in rules["third_party_sectors"]:
+        return "third_party_payments"
+    if p.sector in rules["transfer_payment_sectors"]:
+        return "transfer_payments"
+    if p.division in rules["third_party_divisions"]:
+        return "third_party_payments"
+    return "unknown"
+
+
+def is_transfer(p: Payment) -> bool:
+    return p.sector == "transfer" or p.expense_type in _rules()["transfer_kinds"]
+
+
 def is_external_delivery(p: Payment) -> bool:
-    return p.group == "third_party_payments" and p.sector in EXTERNAL
+    return group_of(p) == "third_party_payments" and p.sector in EXTERNAL and not is_transfer(p)
 
 
 def is_unknown(p: Payment) -> bool:
-    return p.sector != "transfer" and (p.sector == "unknown" or p.group == "unknown")
+    return not is_transfer(p) and (p.sector == "unknown" or group_of(p) == "unknown")
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -40,7 +74,7 @@ def _ratio(num: int, den: int) -> float | None:
 def council_year(rows: list[Payment], outturn_c3: dict[str, int]) -> dict:
     """Truth for one council and financial year."""
     spend = sum(p.pence for p in rows)
-    transfer = sum(p.pence for p in rows if p.sector == "transfer")
+    transfer = sum(p.pence for p in rows if is_transfer(p))
     unknown = sum(p.pence for p in rows if is_unknown(p))
     external = [p for p in rows if is_external_delivery(p)]
     external_pence = sum(p.pence for p in external)
@@ -52,7 +86,7 @@ def council_year(rows: list[Payment], outturn_c3: dict[str, int]) -> dict:
     ext_sector: dict[str, int] = defaultdict(int)
     for p in rows:
         sector[p.sector] += p.pence
-        group[p.group] += p.pence
+        group[group_of(p)] += p.pence
         division[p.division] += p.pence
     for p in external:
         ext_division[p.division] += p.pence

@@ -34,9 +34,13 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: Code and rules whose change changes a classification.
 CODE_DIRS = [HERE / "suppliers", HERE / "categories"]
+#: Files whose change changes what is written (the keys, the columns).
+CODE_FILES = [HERE / "classes.py", HERE.parent / "councilspend" / "rowkeys.py"]
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".csv", ".txt"}
-SUPPLIER_OUT = ["supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence"]
-CATEGORY_OUT = ["label", "confidence", "rule"]
+SUPPLIER_OUT = ["supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence", "payee_cue"]
+#: ``context_division``/``context_cue``: on service rows, what an expense under that service is keyed
+#: on (``councilspend/rowkeys.py`` EXPENSE_CONTEXT); "" on expense rows.
+CATEGORY_OUT = ["label", "confidence", "rule", "evidence", "transfer_kind", "context_division", "context_cue"]
 Progress = Callable[[str, int, int], None]
 
 
@@ -60,9 +64,13 @@ def classify_crawl(normalised: Path, registers_db: Path | None = None, *, force:
         log.info("classes in %s are current; kept them", out)
         return out
     nd = open_normalised(normalised)
-    sup_keys, cat_keys = distinct_keys(nd, progress)
+    # Payees and services first: an expense is classified with its payee's sector and its service.
+    sup_keys, svc_keys = distinct_keys(nd, progress)
     suppliers = classify_suppliers(sup_keys, registers_db, companies)
-    categories = classify_categories(cat_keys)
+    services = classify_services(svc_keys)
+    exp_keys = expense_keys(nd, keys.ContextLookup(suppliers, services), progress)
+    categories = pd.concat([classify_expenses(exp_keys), services], ignore_index=True)[
+        keys.CATEGORY_KEY + CATEGORY_OUT]
     outturn = read_outturn(registers_db)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("suppliers", suppliers), ("categories", categories), ("outturn", outturn)):
@@ -107,29 +115,42 @@ def code_digest() -> str:
             if p.suffix in CODE_SUFFIXES and "__pycache__" not in p.parts:
                 h.update(p.relative_to(root.parent).as_posix().encode())
                 h.update(p.read_bytes())
+    for p in CODE_FILES:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
     return h.hexdigest()
 
 
 def distinct_keys(nd: NormalisedDir, progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Distinct payee keys and category keys over every counted file (Arrow, batch by batch)."""
-    sup, exp, svc = [], [], []
+    """Pass 1: distinct payee keys and service keys over every counted file (Arrow, batch by batch)."""
+    sup, svc = [], []
     done, total = 0, len(nd.counted)
     for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
         sup.append(keys.distinct(keys.supplier_parts(rows)))
-        e, s = keys.category_parts(rows)
-        exp.append(keys.distinct(e))
-        svc.append(keys.distinct(s))
+        svc.append(keys.distinct(keys.service_parts(rows)))
         done += pc.count_distinct(rows["source_sha256"]).as_py()
         if progress:
-            progress("Reading payees and categories", done, total)
-    empty = pa.table({c: pa.array([], pa.large_string()) for c in keys.SUPPLIER_KEY})
-    sup_keys = keys.distinct(pa.concat_tables(sup) if sup else empty).to_pandas()
-    e_empty = pa.table({c: pa.array([], pa.large_string()) for c in ("value", "council", "code")})
-    e_keys = keys.distinct(pa.concat_tables(exp) if exp else e_empty).to_pandas()
-    s_keys = keys.distinct(pa.concat_tables(svc) if svc else e_empty.drop(["code"])).to_pandas()
-    cat_keys = pd.concat([e_keys.assign(kind="expense_type"), s_keys.assign(kind="service_area", code="")],
-                         ignore_index=True)[keys.CATEGORY_KEY]
-    return sup_keys, cat_keys
+            progress("Reading payees and services", done, total)
+    sup_keys = _concat_distinct(sup, keys.SUPPLIER_KEY)
+    svc_keys = _concat_distinct(svc, keys.SERVICE_KEY)
+    return sup_keys, svc_keys
+
+
+def expense_keys(nd: NormalisedDir, lookup: keys.ContextLookup, progress: Progress | None = None) -> pd.DataFrame:
+    """Pass 2: distinct expense keys, each row's payee sector and cues joined in (``rowkeys``)."""
+    exp = []
+    done, total = 0, len(nd.counted)
+    for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
+        exp.append(keys.distinct(keys.expense_parts(rows, lookup.context(rows))))
+        done += pc.count_distinct(rows["source_sha256"]).as_py()
+        if progress:
+            progress("Reading expense types with their payees", done, total)
+    return _concat_distinct(exp, keys.EXPENSE_KEY)
+
+
+def _concat_distinct(parts: list[pa.Table], columns: list[str]) -> pd.DataFrame:
+    empty = pa.table({c: pa.array([], pa.large_string()) for c in columns})
+    return keys.distinct(pa.concat_tables(parts) if parts else empty).to_pandas()
 
 
 def _text(s: pd.Series) -> pd.Series:
@@ -143,11 +164,14 @@ def classify_suppliers(distinct: pd.DataFrame, registers_db: Path | None,
     from normalise.suppliers import classify_suppliers as classify
 
     out = classify(distinct.copy(), registers_db=registers_db, council_companies=council_companies)
-    missing = [c for c in SUPPLIER_OUT if c not in out.columns]
+    missing = [c for c in SUPPLIER_OUT if c not in out.columns and c != "payee_cue"]
     if missing:
         raise RuntimeError(f"normalise.suppliers.classify_suppliers returned no {', '.join(missing)}")
+    from normalise.categories.context import payee_cues
+
+    out["payee_cue"] = payee_cues(out["supplier_name"]).to_numpy()
     out = out[keys.SUPPLIER_KEY + SUPPLIER_OUT].copy()
-    for col in [*keys.SUPPLIER_KEY, "supplier_id", "canonical_name", "subsector", "evidence"]:
+    for col in [*keys.SUPPLIER_KEY, "supplier_id", "canonical_name", "subsector", "evidence", "payee_cue"]:
         out[col] = _text(out[col])
     out["sector"] = _text(out["sector"]).replace("", "unknown")
     blank_id = out["supplier_id"] == ""
@@ -162,18 +186,56 @@ def local_id(name: str) -> str:
     return "local-" + hashlib.sha1(name.casefold().encode()).hexdigest()[:12]
 
 
+def classify_services(distinct: pd.DataFrame) -> pd.DataFrame:
+    """The categories classifier on distinct service keys, plus what an expense under each service is
+    keyed on: its division when a service prior reads it, and the words the transfer rules read."""
+    from normalise.categories.context import prior_division, service_cue
+
+    frame = distinct[keys.SERVICE_KEY].assign(kind="service_area", code="", **dict.fromkeys(keys.EXPENSE_CONTEXT, ""))
+    out = _categories(frame)
+    out["context_division"] = [prior_division(d) for d in out["label"]]
+    out["context_cue"] = [service_cue(v) for v in out["value"]]
+    return out
+
+
+def classify_expenses(distinct: pd.DataFrame) -> pd.DataFrame:
+    """The categories classifier on distinct expense keys with their row context (rowkeys.EXPENSE_CONTEXT):
+    the payee's sector and name words, the service's division and words, capital or revenue."""
+    frame = distinct.assign(kind="expense_type").rename(columns={"payee_cue": "payee_name", "service_cue": "service"})
+    out = _categories(frame).rename(columns={"payee_name": "payee_cue", "service": "service_cue"})
+    out["context_division"] = ""
+    out["context_cue"] = ""
+    return out
+
+
 def classify_categories(distinct: pd.DataFrame) -> pd.DataFrame:
-    """The categories classifier on distinct expense type / service area keys."""
+    """The categories classifier on distinct keys (``kind`` expense_type or service_area), for callers
+    that have no row context: the context columns are blank."""
+    parts = []
+    for kind, frame in distinct.groupby("kind", sort=False):
+        frame = frame.drop(columns="kind")
+        if kind == "service_area":
+            parts.append(classify_services(frame[keys.SERVICE_KEY]))
+        else:
+            for col in keys.EXPENSE_KEY:
+                if col not in frame.columns:
+                    frame[col] = ""
+            parts.append(classify_expenses(frame[keys.EXPENSE_KEY]))
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in keys.CATEGORY_KEY + CATEGORY_OUT})
+    return pd.concat(parts, ignore_index=True)[keys.CATEGORY_KEY + CATEGORY_OUT] if parts else empty
+
+
+def _categories(frame: pd.DataFrame) -> pd.DataFrame:
     from normalise.categories import classify_categories as classify
 
-    out = classify(distinct.copy())
-    for col in CATEGORY_OUT:
+    out = classify(frame.copy())
+    for col in ("label", "confidence", "rule", "evidence", "transfer_kind"):
         if col not in out.columns:
             raise RuntimeError(f"normalise.categories.classify_categories returned no {col}")
-    out = out[keys.CATEGORY_KEY + CATEGORY_OUT].copy()
-    for col in [*keys.CATEGORY_KEY, "rule"]:
-        out[col] = _text(out[col])
-    out["label"] = _text(out["label"]).replace("", "unknown")
+    for col in out.columns:
+        if col != "confidence":
+            out[col] = _text(out[col])
+    out["label"] = out["label"].replace("", "unknown")
     out["confidence"] = pd.to_numeric(out["confidence"], errors="coerce").astype("float64")
     return out
 

@@ -63,7 +63,9 @@ def test_m1_m2_m3_by_hand(result: dict[str, pd.DataFrame]) -> None:
     assert r["not_external_pence"] == 12_400
     assert r["m2_share"] == 0.6265  # 20800 / 33200 = 0.62650...
     assert r["m3_denominator_pence"] == 83_200 and r["m3_release"] == "RSX_2023-24.csv"
-    assert r["m3_share"] == 0.25
+    # 10 months held: M3 is annualised (20800 x 12 / 10 = 24960 over 83200); the raw share is kept
+    assert r["m3_raw_share"] == 0.25 and r["m3_share"] == 0.3 and bool(r["m3_annualised"])
+    assert r["coverage"] == "10 months (M3 annualised)" and bool(r["rankable"]) and not bool(r["card_only"])
     # broad comparator: all £ to outside payees (private, third sector, mutual, public, council company)
     assert r["external_payees_pence"] == 17_500 + 5_000 - 200 + 10_000 + 2_000
     assert r["external_payees_share_of_tse"] == round(34_300 / 83_200, 4)
@@ -96,7 +98,8 @@ def test_division_measures(result: dict[str, pd.DataFrame]) -> None:
     assert (adult["spend_pence"], adult["unknown_pence"], adult["external_delivery_pence"]) == (13_300, 1_500, 11_000)
     assert adult["m2_denominator_pence"] == 11_800
     assert adult["m2_share"] == 0.9322  # 11000 / 11800
-    assert adult["m3_denominator_pence"] == 44_000 and adult["m3_share"] == 0.25
+    assert adult["m3_denominator_pence"] == 44_000 and adult["m3_raw_share"] == 0.25
+    assert adult["m3_share"] == 0.3  # annualised like the council's year (10 months)
     assert pd.isna(cd.loc["education", "m3_share"]), "no outturn figure -> no M3, never a guessed one"
     # education's only row has an unknown group: denominator 0, so no share rather than 0%
     assert cd.loc["education", "m2_denominator_pence"] == 0 and pd.isna(cd.loc["education", "m2_share"])
@@ -152,3 +155,31 @@ def test_odd_sectors_count_as_unknown_and_bad_amounts_fail() -> None:
         compute(payments().iloc[:1].assign(amount_pence="ten pounds"), None)
     with pytest.raises(ValueError, match="lack column"):
         compute(payments().drop(columns="sercop_group"), None)
+
+
+def test_m3_is_not_given_for_a_partial_year_and_card_only_years_are_never_ranked() -> None:
+    few = payments()
+    few["payment_date"] = ["2023-04-03"] * 7 + ["2023-05-02"] * 7  # 2 months of payments
+    r = compute(few, outturn())["council_year_measures"].iloc[0]
+    assert r["months_present"] == 2 and r["coverage"] == "partial year (2 months)"
+    assert pd.isna(r["m3_share"]) and r["m3_raw_share"] == 0.25, "a raw share is kept, never shown as M3"
+    assert not bool(r["rankable"])
+    card = payments().assign(is_card=True)
+    r = compute(card, outturn())["council_year_measures"].iloc[0]
+    assert bool(r["card_only"]) and not bool(r["rankable"]) and pd.isna(r["m3_share"])
+    assert r["coverage"] == "card payments only (10 months)"
+
+
+def test_a_transfer_by_expense_leaves_both_sides_of_m2() -> None:
+    """A levy paid to a public body is a transfer (its expense has a transfer kind), not a shared
+    service: out of M2's numerator and denominator, though its payee is not a transfer payee."""
+    base = compute(payments(), None)["council_year_measures"].iloc[0]
+    levy = payments()
+    levy["transfer_kind"] = None
+    levy.loc[2, "transfer_kind"] = "levy"  # public, third_party_payments: was a shared service
+    r = compute(levy, None)["council_year_measures"].iloc[0]
+    assert r["transfer_pence"] == base["transfer_pence"] + 3_000
+    assert r["transfer_by_expense_pence"] == 3_000
+    assert r["external_delivery_pence"] == base["external_delivery_pence"] - 3_000
+    assert r["m2_denominator_pence"] == base["m2_denominator_pence"] - 3_000
+    assert r["public_shared_service_pence"] == 0 and r["public_precepts_levies_pensions_pence"] == 10_000

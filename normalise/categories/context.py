@@ -22,7 +22,8 @@ from normalise.categories.transfers import kind_group, transfer_kind
 
 CONTEXT = Path(__file__).parent / "rules" / "context.yml"
 #: Optional input columns of ``classify_categories`` that this module reads.
-CONTEXT_COLUMNS = ("group", "capital_revenue", "context", "service", "payee_name", "payee_sector")
+CONTEXT_COLUMNS = ("group", "capital_revenue", "context", "service", "payee_name", "payee_sector",
+                   "service_division")
 EXPENSE = "expense_type"
 
 Decision = tuple[str, float, str, str]
@@ -89,20 +90,82 @@ def _from_payee(name: str, sector: str) -> Decision | None:
     return None
 
 
-def _from_service(service: str) -> Decision | None:
+def _from_service(service: str, service_division: str = "") -> Decision | None:
     from normalise.categories.classify import decide_value
 
     priors = context_rules()["service_priors"]
-    division = decide_value("service_area", service)[0] if service else "unknown"
+    if service_division:
+        division, said = service_division, f"service division {service_division}"
+    else:
+        division = decide_value("service_area", service)[0] if service else "unknown"
+        said = f"service '{service}' is {division}"
     label = priors["divisions"].get(division)
     if not label:
         return None
-    return (
-        label,
-        float(priors["confidence"]),
-        f"context:service_prior:{division}",
-        f"service '{service}' is {division}",
-    )
+    return label, float(priors["confidence"]), f"context:service_prior:{division}", said
+
+
+def prior_division(division: str) -> str:
+    """``division`` when the service prior reads it (adult social care...), else "": what of a
+    payment's service division the expense context needs, so that publish keys stay few."""
+    return division if division in context_rules()["service_priors"]["divisions"] else ""
+
+
+def service_cue(service: str) -> str:
+    """The words of a service heading that the transfer rules read ("collection fund", "levy"),
+    or "". Classifying an expense with the cue decides exactly what the whole heading decides."""
+    from normalise.categories.transfers import service_words
+
+    return service_words(normalise_value(service))
+
+
+@cache
+def _payee_any() -> re.Pattern[str]:
+    from normalise.categories.transfers import payee_patterns
+
+    parts = [rx.pattern for rx, _, _ in context_rules()["payee_words"]] + [rx.pattern for rx in payee_patterns()]
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+def payee_cue(name: str) -> str:
+    """The words of a payee name that the rules read (a transfer payee's "hmrc", "pension fund";
+    a provider's "care", "nursing"), or "". Publish keys an expense on the cue, not the name: a
+    council pays thousands of payees and the rules read only these words of them."""
+    norm = normalise_value(name)
+    if not norm or not _payee_any().search(norm):
+        return ""
+    from normalise.categories.transfers import payee_words
+
+    words = [payee_words(norm)]
+    for rx, _, _ in context_rules()["payee_words"]:
+        m = rx.search(norm)
+        if m:
+            words.append(m.group(0))
+            break
+    return " ".join(dict.fromkeys(w for w in words if w))
+
+
+def payee_cues(names: pd.Series) -> pd.Series:
+    """:func:`payee_cue` of many names: one vectorised (RE2) test first, Python only on the few
+    names that contain a cue (millions of payees at national scale)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(names.astype("object").where(names.notna(), "").astype(str).tolist(), pa.large_string())
+    norm = pc.utf8_lower(text)
+    norm = pc.replace_substring(norm, "&", " and ")
+    norm = pc.replace_substring_regex(norm, "['\u2019\u2018\u00b4`]", "")
+    norm = pc.replace_substring_regex(norm, "[^0-9a-z+]+", " ")
+    try:
+        hit = pc.match_substring_regex(norm, _payee_any().pattern).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a pattern RE2 cannot run: test each in Python
+        hit = [True] * len(names)
+    out = pd.Series("", index=names.index, dtype="object")
+    where = [i for i, h in enumerate(hit) if h]
+    if where:
+        values = names.iloc[where].astype(str).tolist()
+        out.iloc[where] = [payee_cue(v) for v in values]
+    return out
 
 
 @lru_cache(maxsize=500_000)
@@ -116,8 +179,13 @@ def contextual(
     service: str = "",
     payee_name: str = "",
     payee_sector: str = "",
+    service_division: str = "",
 ) -> tuple[Decision, str | None]:
-    """(decision, transfer kind) for one row given the value-only ``decided`` and its context."""
+    """(decision, transfer kind) for one row given the value-only ``decided`` and its context.
+
+    ``service_division``, when given, is the row's service division already decided (publish
+    passes it instead of the service text); ``service`` and ``payee_name`` may be the cues of
+    :func:`service_cue` and :func:`payee_cue`, which decide what the whole texts decide."""
     cfg = context_rules()
     sector = payee_sector.strip().lower()
     transfer = None
@@ -151,7 +219,7 @@ def contextual(
             kind, context, "context", float(cfg["text_factor"]), 0.85, float(cfg["text_min_confidence"])
         )
     if better is None and kind == EXPENSE:
-        better = _from_payee(payee_name, sector) or _from_service(service)
+        better = _from_payee(payee_name, sector) or _from_service(service, service_division)
     if better is not None and (label == "unknown" or better[1] >= confidence or rule in cfg["vague_rules"]):
         return better, transfer and transfer[0]
     return decided, transfer and transfer[0]

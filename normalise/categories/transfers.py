@@ -37,6 +37,7 @@ class TransferKind:
     payee: re.Pattern[str] | None
     service: re.Pattern[str] | None
     needs_public_payee: bool
+    unless: re.Pattern[str] | None = None
 
 
 def _compile(path: Path, kind: str, patterns: list[str] | None) -> re.Pattern[str] | None:
@@ -73,6 +74,7 @@ def transfer_rules() -> tuple[tuple[TransferKind, ...], frozenset[str], str]:
                 _compile(TRANSFERS, kid, raw.get("payee")),
                 _compile(TRANSFERS, kid, raw.get("service")),
                 bool(raw.get("needs_public_payee")),
+                _compile(TRANSFERS, kid, raw.get("unless")),
             )
         )
     return (
@@ -90,6 +92,29 @@ def kind_ids() -> tuple[str, ...]:
 def kind_group(kind: str) -> str:
     """The SeRCOP subjective group of a transfer kind (``unknown`` for ``other_transfer``)."""
     return next((k.group for k in transfer_rules()[0] if k.id == kind), "unknown")
+
+
+def payee_patterns() -> tuple[re.Pattern[str], ...]:
+    """Every kind's payee patterns (what :func:`payee_words` looks for)."""
+    return tuple(k.payee for k in transfer_rules()[0] if k.payee is not None)
+
+
+def payee_words(payee: str) -> str:
+    """The words of a normalised payee name that decide a transfer kind (first kind in order), or ""."""
+    for kind in transfer_rules()[0]:
+        hit = _search(kind.payee, payee)
+        if hit:
+            return hit
+    return ""
+
+
+def service_words(service: str) -> str:
+    """The words of a normalised service heading that decide a transfer kind, or ""."""
+    for kind in transfer_rules()[0]:
+        hit = _search(kind.service, service)
+        if hit:
+            return hit
+    return ""
 
 
 def _search(rx: re.Pattern[str] | None, *texts: str) -> str | None:
@@ -124,6 +149,8 @@ def transfer_kind(
     # The expense type is the strongest evidence, then the payee's name, then the service column.
     for kind in kinds:
         hit = _search(kind.expense, expense, expanded)
+        if hit and _search(kind.unless, expense, expanded):
+            continue  # the account says it buys a service ("Shared Service Recharge")
         if hit and (not kind.needs_public_payee or is_public):
             extra = f"; payee sector {sector}" if kind.needs_public_payee or is_public else ""
             return kind.id, f"expense '{hit}'{extra}"

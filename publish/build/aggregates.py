@@ -16,14 +16,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from councilspend.rowkeys import CATEGORY_KEY
+from councilspend.rowkeys import CATEGORY_KEY, EXPENSE_KEY, SERVICE_KEY
 from publish.build.enrich import WITHHELD_ID
 from publish.build.payment_rows import Shaped
 
 #: The grain of ``publish.build.measures.compute``'s input and of the council summaries.
 MEASURE_KEY = ["council_id", "financial_year", "month", "sector", "sercop_group", "sercop_division",
-               "is_redacted", "is_card"]
+               "transfer_kind", "is_redacted", "is_card", "low_confidence"]
 SUPPLIER_KEY = ["supplier_id", "council_id", "financial_year"]
+#: Transfers per council, year, kind and payee (the council page lists them).
+TRANSFER_KEY = ["council_id", "financial_year", "transfer_kind", "supplier_id"]
 ALIAS_KEY = ["supplier_id", "supplier_name", "council_id"]
 FILE_KEY = ["source_sha256"]
 SUMS = ["payments", "total_pence"]
@@ -96,8 +98,10 @@ class Totals:
             "council_id": _codes(t["council_id"]), "financial_year": _codes(t["financial_year"]),
             "month": _codes(shaped.month), "sector": _codes(t["sector"]),
             "sercop_group": _codes(t["sercop_group"]), "sercop_division": _codes(t["sercop_division"]),
+            "transfer_kind": _codes(t["transfer_kind"]),
             "is_redacted": t["is_redacted"].to_numpy(zero_copy_only=False).astype(bool),
             "is_card": t["is_card"].to_numpy(zero_copy_only=False).astype(bool),
+            "low_confidence": shaped.low_confidence,
             "supplier_id": _codes(t["supplier_id"]), "supplier_name": _codes(t["supplier_name"]),
             "source_sha256": _codes(t["source_sha256"]),
             "is_individual": shaped.is_individual.astype(np.int64),
@@ -109,21 +113,26 @@ class Totals:
         self.parts["aliases"].append(_sum(base[named.to_numpy()], ALIAS_KEY, SUMS))
         files = base[["source_sha256", "is_individual"]].assign(is_redacted=base["is_redacted"].astype(np.int64))
         self.parts["files"].append(_sum(files, FILE_KEY, ["is_individual", "is_redacted"]))
-        council = _codes(pc.fill_null(t["council_id"], ""))  # as in the category keys
-        for kind, value, code in (("expense_type", shaped.expense_value, shaped.expense_code),
-                                  ("service_area", shaped.service_value, None)):
-            cats = pd.DataFrame({"value": _codes(value), "council": council,
-                                 "code": _codes(code) if code is not None else "",
-                                 "payments": base["payments"], "total_pence": pence})
-            part = _sum(cats, ["value", "council", "code"], SUMS)
+        transfers = base[base["transfer_kind"].notna().to_numpy()]
+        if len(transfers):
+            self.parts["transfers"].append(_sum(transfers, TRANSFER_KEY, SUMS))
+        for kind, parts, key in (("expense_type", shaped.expense, EXPENSE_KEY),
+                                 ("service_area", shaped.service, SERVICE_KEY)):
+            cats = pd.DataFrame({c: _codes(parts[c]) for c in key})
+            cats["payments"], cats["total_pence"] = base["payments"], pence
+            part = _sum(cats, key, SUMS)
+            for col in CATEGORY_KEY:  # a service key has no code or expense context: ""
+                if col not in part.columns and col != "kind":
+                    part[col] = ""
             part.insert(0, "kind", kind)
-            self.parts["categories"].append(part)
+            self.parts["categories"].append(part[CATEGORY_KEY + SUMS])
 
     def result(self, name: str) -> pd.DataFrame:
-        """The summed table ``name`` (measures, suppliers, aliases, files, categories), sorted by key."""
+        """The summed table ``name`` (measures, suppliers, aliases, files, categories, transfers), sorted by key."""
         key, values = {
             "measures": (MEASURE_KEY, SUMS), "suppliers": (SUPPLIER_KEY, SUMS), "aliases": (ALIAS_KEY, SUMS),
             "files": (FILE_KEY, ["is_individual", "is_redacted"]), "categories": (CATEGORY_KEY, SUMS),
+            "transfers": (TRANSFER_KEY, SUMS),
         }[name]
         parts = self.parts.get(name) or []
         if not parts:

@@ -217,6 +217,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             tables = summaries.summary_frames(grain, totals.result("suppliers"))
             supplier_rows = _supplier_rows(entities, tables["supplier_council_year"])
             aliases, category_totals = summaries.alias_rows(totals.result("aliases")), totals.result("categories")
+            transfer_rows = totals.result("transfers")
             file_rows = _file_rows(nd, totals.result("files"))
             del totals
         # Millions of spellings at national scale: their search index is built beside, like payments'.
@@ -237,14 +238,15 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
                 create(conn, table)
             summaries.write_aliases(conn, aliases)
             summaries.write_categories(conn, categories, category_totals)
+            summaries.write_transfers(conn, transfer_rows)
             for name, frame in tables.items():
                 insert_frame(conn, name, frame)
             _write_quality(conn, grain)
             write_coverage(conn, registry, nd.root.parent / "raw")
             conn.commit()
         with _stage("measures"):
-            summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), outturn,
-                                     summaries.coverage_months(nd.files))
+            # Months covered come from the dated rows (publish/build/payment_rows.dated_months), not file names.
+            summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), outturn)
         conn.commit()
         bar.advance(t4)
         with _stage("other indexes and search"):

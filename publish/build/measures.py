@@ -4,10 +4,12 @@
 - M2 externally delivered share of published spend:
   external_delivery / (spend - transfer - unknown), where external_delivery is subjective group
   ``third_party_payments`` paid to ``private``, ``third_sector``, ``mutual``, ``public`` or
-  ``council_company`` payees; transfer is payee sector ``transfer``; unknown is every other row
-  whose sector or subjective group is unknown.
+  ``council_company`` payees and not a transfer; transfer is payee sector ``transfer`` OR an
+  expense with a ``transfer_kind`` (a levy paid to a transport body, a precept, housing benefit);
+  unknown is every other row whose sector or subjective group is unknown.
 - M3 externally delivered share of total service expenditure: the same numerator over the
-  council's Revenue Outturn total service expenditure (gross, RSX C3) for the financial year.
+  council's Revenue Outturn total service expenditure (gross, RSX C3) for the financial year,
+  annualised (× 12 / months) when 9 to 11 months are held and not given below 9 months.
 
 The demo generator's ground truth uses these exact definitions; change them only together with
 docs/methodology.md. All money is integer pence; shares are floats rounded to 4 decimal places.
@@ -41,6 +43,8 @@ DELIVERY_MODELS: dict[str, str] = {
 
 KEY = ["council_id", "financial_year"]
 REQUIRED = ["council_id", "amount_pence", "sector", "sercop_group", "sercop_division"]
+#: Months of dated payments a council-year needs for M3 (annualised below 12) and for the league table.
+MIN_MONTHS = 9
 
 
 def financial_year(dates: pd.Series) -> pd.Series:
@@ -79,6 +83,8 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     p["is_redacted"] = pd.Series(redacted, index=p.index).fillna(False).astype(bool) | (p["sector"] == "redacted")
     card = payments["is_card"] if "is_card" in payments.columns else False
     p["is_card"] = pd.Series(card, index=p.index).fillna(False).astype(bool)
+    low = payments["low_confidence"] if "low_confidence" in payments.columns else False
+    p["low_confidence"] = pd.Series(low, index=p.index).fillna(False).astype(bool)
     # Rows may be pre-summed (publish/build/aggregates.py): ``payments`` is then how many payments each is.
     p["n"] = payments["payments"].astype("int64") if "payments" in payments.columns else 1
 
@@ -94,11 +100,17 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     else:
         p["month"] = date.dt.strftime("%Y-%m").astype("object").where(date.notna(), None)
 
-    p["is_transfer"] = p["sector"] == "transfer"
+    kind = payments["transfer_kind"] if "transfer_kind" in payments.columns else pd.Series(None, index=p.index)
+    kind = kind.astype("object").where(kind.notna() & (kind.astype(str) != ""), None)
+    p["transfer_kind"] = kind
+    p["is_transfer_payee"] = p["sector"] == "transfer"
+    p["is_transfer"] = p["is_transfer_payee"] | kind.notna().to_numpy()
     p["is_unknown"] = ~p["is_transfer"] & ((p["sector"] == "unknown") | (p["sercop_group"] == "unknown"))
-    p["is_external"] = (p["sercop_group"] == DELIVERY_GROUP) & p["sector"].isin(EXTERNAL_SECTORS)
+    p["is_external"] = ((p["sercop_group"] == DELIVERY_GROUP) & p["sector"].isin(EXTERNAL_SECTORS)
+                        & ~p["is_transfer"])
     public = p["sector"] == "public"
-    p["is_public_pass_through"] = public & p["sercop_group"].isin(PASS_THROUGH_GROUPS)
+    p["is_public_pass_through"] = public & ~p["is_external"] & (
+        p["sercop_group"].isin(PASS_THROUGH_GROUPS) | p["is_transfer"])
     p["is_public_other"] = public & ~p["is_external"] & ~p["is_public_pass_through"]
     return p
 
@@ -163,6 +175,30 @@ def _months(p: pd.DataFrame, coverage_months: pd.DataFrame | None) -> pd.DataFra
         out["months_present"] = out[["months_present", "given"]].max(axis=1)
         out = out.drop(columns="given")
     return out
+
+
+def _coverage(months: int, card_only: bool) -> str:
+    """What a council-year's figures rest on, in words the pages show."""
+    if card_only:
+        return f"card payments only ({months} month{'s' if months != 1 else ''})"
+    if months >= 12:
+        return "complete"
+    if months >= MIN_MONTHS:
+        return f"{months} months (M3 annualised)"
+    return f"partial year ({months} month{'s' if months != 1 else ''})"
+
+
+def _m3(frame: pd.DataFrame, coverage: pd.DataFrame) -> None:
+    """M3 on ``frame``: ``m3_raw_share`` is the numerator held over the outturn; ``m3_share`` is
+    annualised (× 12 / months) from 9 to 11 months, the raw share at 12, and empty below 9 months
+    or for a card-only year (a few months of payments over a whole year's outturn says nothing)."""
+    months = coverage["months_present"].fillna(0).astype("int64").to_numpy()
+    card = coverage["card_only"].fillna(False).astype(bool).to_numpy()
+    frame["m3_raw_share"] = _share(frame["external_delivery_pence"], frame["m3_denominator_pence"])
+    scale = np.where((months >= MIN_MONTHS) & ~card, 12 / np.maximum(np.minimum(months, 12), 1), np.nan)
+    annual = (frame["external_delivery_pence"].astype("float64") * scale).round()
+    frame["m3_annualised"] = (months >= MIN_MONTHS) & (months < 12) & ~card
+    frame["m3_share"] = _share(pd.Series(annual, index=frame.index), frame["m3_denominator_pence"])
 
 
 def _outturn_lookup(outturn: pd.DataFrame | None) -> pd.DataFrame:
@@ -235,6 +271,8 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
     cy = _core(p, KEY)
     extra = [
         _sum_where(p, KEY, p["is_card"], "card_pence"),
+        _sum_where(p, KEY, p["is_transfer"] & ~p["is_transfer_payee"], "transfer_by_expense_pence"),
+        _sum_where(p, KEY, p["is_external"] & p["low_confidence"], "external_low_confidence_pence"),
         _sum_where(p, KEY, p["sercop_group"] == "capital", "capital_pence"),
         _sum_where(p, KEY, ~p["is_transfer"] & (p["sector"] == "unknown"), "unknown_sector_pence"),
         _sum_where(p, KEY, ~p["is_transfer"] & (p["sector"] != "unknown") & (p["sercop_group"] == "unknown"),
@@ -253,6 +291,11 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
     cy = cy.merge(months, on=KEY, how="left")
     cy["months_present"] = cy["months_present"].fillna(0).astype("int64")
     cy["complete"] = cy["months_present"] >= 12
+    card_only = p.groupby(KEY, sort=False)["is_card"].all().rename("card_only").reset_index()
+    cy = cy.merge(card_only, on=KEY, how="left")
+    cy["card_only"] = cy["card_only"].fillna(False).astype(bool)
+    cy["rankable"] = (cy["months_present"] >= MIN_MONTHS) & ~cy["card_only"] & (cy["m2_denominator_pence"] > 0)
+    cy["coverage"] = [_coverage(m, c) for m, c in zip(cy["months_present"], cy["card_only"], strict=True)]
 
     ro = _outturn_lookup(outturn)
     total = ro[ro["division"] == "total"].rename(
@@ -262,7 +305,7 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
     if "m3_release" not in cy.columns:
         cy["m3_release"] = None
     cy["m3_denominator_pence"] = cy["m3_denominator_pence"].astype("Int64")
-    cy["m3_share"] = _share(cy["external_delivery_pence"], cy["m3_denominator_pence"])
+    _m3(cy, cy)
     # The broad comparator for "30-40% of budgets go to third parties": every payment to an outside
     # payee (goods, works and capital included) over the same outturn total.
     cy["external_payees_pence"] = cy[[f"m1_{s}_pence" for s in EXTERNAL_SECTORS]].sum(axis=1)
@@ -279,7 +322,7 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
     if "m3_release" not in cd.columns:
         cd["m3_release"] = None
     cd["m3_denominator_pence"] = cd["m3_denominator_pence"].astype("Int64")
-    cd["m3_share"] = _share(cd["external_delivery_pence"], cd["m3_denominator_pence"])
+    _m3(cd, cd[KEY].merge(cy[KEY + ["months_present", "card_only"]], on=KEY, how="left"))
     out["council_year_division_measures"] = cd.sort_values(dkeys, ignore_index=True)
 
     model = p["sector"].map(DELIVERY_MODELS).where(p["is_external"])

@@ -21,71 +21,57 @@ from publish.build.enrich import WITHHELD_NAME
 from publish.build.tables import columns
 
 PAYMENT_COLUMNS = columns("payments")
+#: An answer below this confidence (payee sector or expense group) is "low confidence": the pages
+#: say how much of the external £ rests on such answers (docs/methodology.md).
+LOW_CONFIDENCE = 0.6
 PASS_THROUGH = ("date_precision", "redaction_reason", "expense_type", "service_area", "directorate",
                 "transaction_ref", "capital_revenue")
 
 
 @dataclass
 class Lookups:
-    """Classifications by key, built once from pass 1's classified distinct keys."""
+    """Classifications by key, built once from the classify step's answers (``normalise/classes.py``)."""
 
-    supplier_keys: pa.Array    # sorted by council, so that a batch looks up only its councils' payees
-    council_bounds: dict[str, tuple[int, int]]
+    context: keys.ContextLookup  # each row's payee (sector, cue) and service (division, cue)
     supplier_id: pa.Array
-    sector: pa.Array
     is_individual: pa.Array
+    supplier_confidence: pa.Array
     expense_keys: pa.Array
     expense_label: pa.Array
-    service_keys: pa.Array
-    service_label: pa.Array
+    expense_transfer: pa.Array
+    expense_confidence: pa.Array
 
     @classmethod
     def build(cls, suppliers: pd.DataFrame, categories: pd.DataFrame) -> Lookups:
-        """``suppliers``/``categories``: ``publish.build.enrich.classify_*`` output (key columns as text)."""
-        suppliers = suppliers.sort_values("council", kind="stable", ignore_index=True)
-        councils = suppliers["council"].astype(str).to_numpy()
-        bounds: dict[str, tuple[int, int]] = {}
-        if len(councils):  # no payee at all when every rows file is unreadable
-            starts = np.flatnonzero(np.r_[True, councils[1:] != councils[:-1]])
-            ends = [*list(starts[1:]), len(councils)]
-            bounds = {str(councils[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
-        s = pa.Table.from_pandas(suppliers[keys.SUPPLIER_KEY].astype(str), preserve_index=False)
+        """``suppliers``/``categories``: ``publish.build.enrich.read_classes`` output (key columns as text)."""
+        svc = categories[categories["kind"] == "service_area"]
+        context = keys.ContextLookup(suppliers, svc)
         exp = categories[categories["kind"] == "expense_type"]
-        svc = categories[categories["kind"] == "service_area"].drop_duplicates(["value", "council"])
-        e = pa.Table.from_pandas(exp[["value", "council", "code"]].astype(str), preserve_index=False)
-        v = pa.Table.from_pandas(svc[["value", "council"]].astype(str), preserve_index=False)
+        e = pa.Table.from_pandas(exp[keys.EXPENSE_KEY].astype(str), preserve_index=False)
+        ordered = context.suppliers  # sorted by council: the supplier arrays follow its order
+        transfer = exp["transfer_kind"] if "transfer_kind" in exp.columns else pd.Series(None, index=exp.index)
         return cls(
-            supplier_keys=_large(keys.joined(s)), council_bounds=bounds,
-            supplier_id=_strings(suppliers["supplier_id"]),
-            sector=_strings(suppliers["sector"]),
-            is_individual=pa.array(suppliers["is_individual"].fillna(False).astype(bool).to_numpy()),
+            context=context,
+            supplier_id=_strings(ordered["supplier_id"]),
+            is_individual=pa.array(ordered["is_individual"].fillna(False).astype(bool).to_numpy()),
+            supplier_confidence=_floats(ordered["confidence"]),
             expense_keys=_large(keys.joined(e)), expense_label=_strings(exp["label"]),
-            service_keys=_large(keys.joined(v)), service_label=_strings(svc["label"]),
+            expense_transfer=_strings(transfer.where(transfer.notna() & (transfer.astype(str) != ""), None)),
+            expense_confidence=_floats(exp["confidence"]),
         )
-
-    def supplier_positions(self, row_keys: pa.ChunkedArray, councils: pa.ChunkedArray) -> pa.ChunkedArray:
-        """Each row's position in the supplier arrays (null when its key was never classified).
-
-        ``index_in`` hashes its value set on every call: the batch's councils' few thousand keys,
-        not the country's millions (that cost seconds a batch at 10M rows).
-        """
-        spans = [self.council_bounds[c] for c in pc.unique(councils).to_pylist() if c in self.council_bounds]
-        subset = np.concatenate([np.arange(a, b) for a, b in spans]) if spans else np.zeros(0, dtype=np.int64)
-        local = pc.index_in(row_keys, value_set=pc.take(self.supplier_keys, pa.array(subset)))
-        return pc.take(pa.array(subset, pa.int64()), local)
 
 
 def _large(a: pa.ChunkedArray) -> pa.Array:
     return a.combine_chunks().cast(pa.large_string())
 
 
+def _floats(s: pd.Series) -> pa.Array:
+    values = pd.to_numeric(s, errors="coerce").astype("float64")
+    return pa.array(values.to_numpy(), pa.float64(), mask=values.isna().to_numpy())
+
+
 def _strings(s: pd.Series) -> pa.Array:
     return pa.array(s.astype(object).where(s.notna(), None).tolist(), pa.large_string())
-
-
-def _lookup(row_keys: pa.ChunkedArray, value_set: pa.Array, values: pa.Array) -> pa.ChunkedArray:
-    """``values`` at each row's key's position in ``value_set`` (null when absent)."""
-    return pc.take(values, pc.index_in(row_keys, value_set=value_set))
 
 
 @dataclass
@@ -94,21 +80,29 @@ class Shaped:
 
     table: pa.Table            # exactly the ``payments`` columns, in order
     is_individual: np.ndarray  # bool per row
-    month: pa.ChunkedArray     # "YYYY-MM" of payment_date, null when undated
-    expense_value: pa.ChunkedArray
-    service_value: pa.ChunkedArray
-    expense_code: pa.ChunkedArray
+    month: pa.ChunkedArray     # "YYYY-MM" the row is dated in (a day or a month), null otherwise
+    low_confidence: np.ndarray  # bool: payee sector or expense group decided with confidence < 0.6
+    expense: pa.Table          # the expense key parts (rowkeys.EXPENSE_KEY)
+    service: pa.Table          # the service key parts (rowkeys.SERVICE_KEY)
 
 
 def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
     """Published ``payments`` rows for a batch of canonical rows; ids run from ``first_id``."""
     n = rows.num_rows
-    parts = keys.supplier_parts(rows)
-    at = lookups.supplier_positions(keys.joined(parts), parts["council"])
+    at = lookups.context.supplier_positions(rows)
     individual = pc.fill_null(pc.take(lookups.is_individual, at), False)
-    expense, service = keys.category_parts(rows)
+    context = lookups.context.context(rows, at)
+    expense, service = keys.expense_parts(rows, context), keys.service_parts(rows)
+    found = pc.index_in(keys.joined(expense), value_set=lookups.expense_keys)
+    sector = context["payee_sector"]
+    # A transfer by its expense (a levy to a transport body) or by its payee (HMRC): the classify
+    # step gave every transfer a kind; a payee classed as a transfer whose key went missing still is one.
+    transfer = pc.take(lookups.expense_transfer, found)
+    transfer = pc.if_else(pc.and_(pc.is_null(transfer), pc.equal(sector, "transfer")),
+                          pa.scalar("other_transfer", pa.large_string()), transfer)
     date = _dates(keys.column(rows, "payment_date"))
-    when = pc.coalesce(date, _dates(keys.column(rows, "period_start")))
+    period = _dates(keys.column(rows, "period_start"))
+    when = pc.coalesce(date, period)
     pence = _pence(rows)
     cols: dict[str, pa.ChunkedArray | pa.Array] = {
         "id": pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
@@ -120,12 +114,11 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
                                mask=pence.is_null().to_numpy(zero_copy_only=False)),
         "supplier_id": pc.take(lookups.supplier_id, at),
         "supplier_name": pc.if_else(individual, WITHHELD_NAME, keys.column(rows, "supplier_name")),
-        "sector": pc.fill_null(pc.take(lookups.sector, at), "unknown"),
+        "sector": sector,
         "is_redacted": keys.flag(rows, "is_redacted").cast(pa.int64()),
-        "sercop_group": pc.fill_null(_lookup(keys.joined(expense), lookups.expense_keys,
-                                             lookups.expense_label), "unknown"),
-        "sercop_division": pc.fill_null(_lookup(keys.joined(service), lookups.service_keys,
-                                                lookups.service_label), "unknown"),
+        "sercop_group": pc.fill_null(pc.take(lookups.expense_label, found), "unknown"),
+        "sercop_division": context["service_label"],
+        "transfer_kind": transfer,
         "description": _scrubbed(keys.column(rows, "description"), keys.column(rows, "supplier_name"),
                                  individual),
         "is_card": keys.flag(rows, "is_card").cast(pa.int64()),
@@ -135,10 +128,22 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
     for name in PASS_THROUGH:
         cols[name] = keys.column(rows, name)
     table = pa.table({name: cols[name] for name in PAYMENT_COLUMNS})
-    month = pc.utf8_slice_codeunits(cols["payment_date"], 0, 7)
+    confidence = pc.min_element_wise(pc.take(lookups.supplier_confidence, at),
+                                     pc.take(lookups.expense_confidence, found))
+    low = pc.fill_null(pc.less(confidence, LOW_CONFIDENCE), True)
     return Shaped(table=table, is_individual=individual.to_numpy(zero_copy_only=False).astype(bool),
-                  month=month, expense_value=expense["value"], service_value=service["value"],
-                  expense_code=expense["code"])
+                  low_confidence=low.to_numpy(zero_copy_only=False).astype(bool),
+                  month=dated_months(date, period, keys.column(rows, "date_precision")),
+                  expense=expense, service=service)
+
+
+def dated_months(date: pa.ChunkedArray, period_start: pa.ChunkedArray,
+                 precision: pa.ChunkedArray) -> pa.ChunkedArray:
+    """"YYYY-MM" of each row dated to a day or to a month, null otherwise: the months a council-year
+    covers are counted from its dated rows, never from file names or a quarter's span."""
+    by_month = pc.and_(pc.is_null(date), pc.equal(pc.fill_null(precision, ""), "month"))
+    when = pc.if_else(by_month, period_start, date)
+    return pc.utf8_slice_codeunits(when.cast(pa.large_string()), 0, 7)
 
 
 def _dates(col: pa.ChunkedArray) -> pa.ChunkedArray:

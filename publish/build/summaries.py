@@ -16,7 +16,7 @@ import sqlite_utils
 import yaml
 
 from publish.build.pragmas import build_pragmas
-from publish.build.tables import insert_frame
+from publish.build.tables import create, insert_frame
 
 log = logging.getLogger(__name__)
 METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
@@ -35,6 +35,7 @@ INDEXES: dict[str, list[list[str]]] = {
     # Covering: the council page sums a council's ~10k suppliers without reading the table.
     "supplier_council_year": [["council_id", "supplier_id", "payments", "total_pence"], ["financial_year"]],
     "council_quality": [["rank"]],
+    "council_year_transfers": [["council_id", "financial_year", "total_pence"]],
 }
 # Tables whose default facets get no single-column index: payments are reached filtered by council
 # (every council page links so), where the council index serves each facet in ~20 ms at 10M rows.
@@ -88,14 +89,42 @@ def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame) -> dict[str, 
 
 def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts: pd.DataFrame) -> None:
     """Each mapping with the payments and pence it applies to (zero when no counted row used it)."""
-    keys = ["kind", "value", "council", "code"]
-    merged = categories.merge(counts, on=keys, how="left")
+    from councilspend.rowkeys import CATEGORY_KEY
+
+    categories = categories.copy()
+    for col in ("evidence", "transfer_kind"):
+        if col not in categories.columns:
+            categories[col] = None
+    counts = counts.copy()
+    for col in CATEGORY_KEY:
+        counts[col] = counts[col].astype("object").where(counts[col].notna(), "").astype(str)
+        categories[col] = categories[col].astype("object").where(categories[col].notna(), "").astype(str)
+    merged = categories.merge(counts, on=CATEGORY_KEY, how="left")
     merged["payments"] = merged["payments"].fillna(0).astype(int)
     merged["total_pence"] = merged["total_pence"].fillna(0).astype("int64")
     merged["confidence"] = pd.to_numeric(merged["confidence"], errors="coerce")
+    merged["transfer_kind"] = merged["transfer_kind"].where(merged["transfer_kind"].notna()
+                                                            & (merged["transfer_kind"] != ""), None)
     merged = merged.rename(columns={"council": "council_id"})
-    cols = ["kind", "value", "council_id", "code", "label", "confidence", "rule", "payments", "total_pence"]
+    cols = ["council_id" if c == "council" else c for c in CATEGORY_KEY] + [
+        "label", "confidence", "rule", "evidence", "transfer_kind", "payments", "total_pence"]
     insert_frame(conn, "categories", merged, cols)
+
+
+TRANSFER_COLUMNS = ["council_id", "financial_year", "transfer_kind", "supplier_id", "payments", "total_pence"]
+
+
+def write_transfers(conn: sqlite3.Connection, transfers: pd.DataFrame) -> None:
+    """Transfers per council, year, kind and payee (``Totals.result("transfers")``): the council page
+    lists them, because they are what M2 leaves out."""
+    create(conn, "council_year_transfers")
+    frame = transfers.copy()
+    for col in ("financial_year", "supplier_id"):
+        frame[col] = frame[col].astype("object").where(frame[col].notna(), None)
+    frame["payments"] = frame["payments"].astype("int64")
+    frame["total_pence"] = frame["total_pence"].astype("int64")
+    if not frame.empty:
+        insert_frame(conn, "council_year_transfers", frame[TRANSFER_COLUMNS], TRANSFER_COLUMNS)
 
 
 def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, outturn: pd.DataFrame | None,

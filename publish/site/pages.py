@@ -85,11 +85,17 @@ async def home(request, datasette):
     national = charts.stacked_share(
         [(y, {r["sector"]: r["pence"] for r in by_year if r["financial_year"] == y}) for y in years],
         title="Published spend by payee sector, all councils", order=SECTOR_ORDER)
-    share_chart = charts.hbar(
-        [(r["name"], r["m2_pct"]) for r in league["rows"] if r["m2_pct"] is not None][:25],
-        title="Externally delivered share of published spend (M2)", fmt=lambda v: f"{v:.1f}%", max_value=100)
+    # Only ranked years (9+ months, not card-only, with an outturn): a bar chart is a ranking too.
+    ranked = [(r["name"], r["m3_pct"]) for r in league["rows"] if r.get("rank")][:25]
+    share_chart = (charts.hbar(ranked, title="Externally delivered share of service spending (M3)",
+                               fmt=lambda v: f"{v:.1f}%", max_value=100) if ranked else
+                   charts.hbar([(r["name"], r["total_pence"]) for r in league["rows"]][:25],
+                               title="Published spend, all years (no year is complete enough to rank yet)"))
+    # The headline in words for the three biggest ranked councils (every league row has its own too).
+    featured = sorted((r for r in league["rows"] if r.get("rank")), key=lambda r: -(r["total_pence"] or 0))[:3]
     return await _render(datasette, request, "cs_home.html", {
         "totals": totals, "national_chart": national, "share_chart": share_chart, "league": league,
+        "featured": featured,
         "league_rows": render_sync("cs_league_rows.html", league=league),
     })
 
@@ -145,7 +151,10 @@ async def council(request, datasette):
         if m3_points:
             series["M3 externally delivered, % of service expenditure"] = m3_points
         m2_chart = charts.line(series, title="Externally delivered share by year", width=900)
+    headline = site_measures.headline(site_measures.headline_year(measures["rows"]), info["name"])
+    transfers = await site_measures.council_transfers(db, cid)
     return await _render(datasette, request, "cs_council.html", {
+        "headline": headline, "transfers": transfers,
         "council": info, "sectors": sectors, "years": years, "latest": latest, "divisions": divisions,
         "latest_divisions": latest_divisions, "top": top, "models": models, "delivery": delivery,
         "quality": quality[0] if quality else None, "files": files, "measures": measures,
