@@ -57,7 +57,7 @@ from normalise.suppliers.keys import (
 )
 from normalise.suppliers.lookup import Registers
 from normalise.suppliers.payer import in_contexts, payer_lookup
-from normalise.suppliers.persons import person_shape, trading_name_of_person
+from normalise.suppliers.persons import TradingNames, person_shape, trading_name_of_person
 from normalise.suppliers.resolve import CONFIDENT, resolve
 from normalise.suppliers.rule_scan import best_rules, regex_mask
 from normalise.suppliers.rulebook import (
@@ -370,6 +370,7 @@ def _intrinsic(
     hits = _look_up(names, texts, keys, cns, chs, scan.councilish, regs)
     ind_cfg = book.rules["individuals"]
     everywhere = {k: d for (k, council), d in book.overrides.items() if not council}
+    trading_names = TradingNames(texts, ind_cfg)
     out: list[Decision] = []
     for i, text in enumerate(texts):
         cn, key = cns[i], keys[i]
@@ -396,9 +397,7 @@ def _intrinsic(
         if scan.best_rule[i]:
             cands.append(scan.best_rule[i])
         if not (scan.trading[i] or scan.markup[i] or hits.councilish[i]):
-            person = person_shape(names[i], ind_cfg)
-            if person and (person.subsector == "carer" or not any(c.step in _NOT_A_PERSON for c in cands)):
-                cands.append(person)
+            cands += _person_candidates(names[i], text, cands, ind_cfg, trading_names)
         if scan.markup[i]:
             # "<script>…</script>" or "=HYPERLINK(…)" is an injection or a broken export, not a firm.
             cands.append(MARKUP_DEFAULT)
@@ -413,6 +412,31 @@ def _intrinsic(
             best = replace(best, canonical=trading) if trading else best
         out.append(best)
     return out
+
+
+# A person-shaped name that the batch shows trading under the same name ("T Smith" next to "T Smith Ltd").
+_TRADES_IN_BATCH = Decision(
+    "private",
+    "business",
+    0.5,
+    "person-shaped name, but the same name trades with a legal form or business word in this batch",
+    "rule",
+)
+
+
+def _person_candidates(
+    name: str, text: str, cands: list[Decision], cfg: dict, trading_names: TradingNames
+) -> list[Decision]:
+    """The personal-name candidate, unless another step or the batch says organisation."""
+    person = person_shape(name, cfg)
+    if not person:
+        return []
+    if person.subsector == "carer":
+        return [person]
+    if any(c.step in _NOT_A_PERSON for c in cands):
+        return []
+    titled = person.evidence.startswith("individual: title")
+    return [_TRADES_IN_BATCH] if not titled and trading_names.corroborates(text) else [person]
 
 
 def _unify(

@@ -104,13 +104,14 @@ def _single(words: list[str], comma: bool, cfg: dict, post: bool) -> Decision | 
     if post and (words[0] in known or rest_ok):
         return _decision(cfg, "forename", "name + post-nominal")
     initials = [w for w in words if _is_initial(w)]
-    # one long word and 2+ initials at one end ("J A Smith", "SMITH J A"): a lone initial
-    # ("J Smith") is how sole traders trade, so it is not enough on its own
-    if len(longs) == 1 and 2 <= len(initials) <= 3 and (words[0] == longs[0] or words[-1] == longs[0]):
+    # one long word and initials at one end ("J Smith", "J A Smith", "SMITH J A"). A lone initial is
+    # also how sole traders trade ("T Smith"): the cascade unmasks it only when the batch corroborates
+    # a business of that name (``TradingNames``), since privacy outweighs a sole trader's name.
+    if len(longs) == 1 and 1 <= len(initials) <= 3 and (words[0] == longs[0] or words[-1] == longs[0]):
         if len(initials) <= 2 or words[-1] == longs[0]:
-            return _decision(cfg, "initials", "initials + surname")
-    if len(longs) == 1 and len(initials) == 1 and words[0] == longs[0]:  # "SMITH J": a listing
-        return _decision(cfg, "initials", "surname + initial")
+            listing = words[0] == longs[0] and len(initials) == 1  # "SMITH J"
+            how = "surname + initial" if listing else "initials + surname"
+            return _decision(cfg, "initials", how)
     return None
 
 
@@ -163,3 +164,47 @@ def trading_name_of_person(name: str, cfg: dict) -> str | None:
     if trading and person_shape(owner, cfg):
         return trading
     return None
+
+
+class TradingNames:
+    """The names that trade as businesses in one classification batch (every council's distinct payees).
+
+    Why: "T Smith" is a person's name and also how a sole trader trades. It is masked unless the same
+    name appears elsewhere in the batch as a business: its words plus only a legal form or a trade
+    ("T Smith Ltd", "Smith Plumbing", "John Smith Builders"; ``trade_words`` in rules.yml), with the
+    same initials or none. Building and place words ("Smith House", "Smith Court") are not a trade. A
+    surname alone ("Smith Ltd") corroborates only a distinctive one: not a forename, at least four
+    letters, and the surname of at most ``max_people`` person-shaped payees in the batch (a common
+    surname says nothing about this payee). Works on plain texts (lower-case ASCII words).
+    """
+
+    def __init__(self, texts: list[str], cfg: dict, max_people: int = 2) -> None:
+        self._cue = cfg["legal_forms_set"] | cfg["trade_words_set"]
+        filler = self._cue | cfg["trade_fillers_set"]
+        self._max = max_people
+        self._trades: dict[tuple[str, ...], set[str]] = {}  # surname/full name -> initials seen ("" none)
+        self._people: dict[str, int] = {}
+        for text in texts:
+            words = text.split()
+            longs = [w for w in words if not _is_initial(w) and w not in filler]
+            if len(longs) == len([w for w in words if not _is_initial(w)]):  # no cue word: maybe a person
+                if len(longs) == 1 and len(words) > 1:
+                    self._people[longs[0]] = self._people.get(longs[0], 0) + 1
+            elif (
+                1 <= len(longs) <= 3 and self._cue.intersection(words) and not any(c.isdigit() for c in text)
+            ):
+                initials = "".join(w for w in words if _is_initial(w))
+                self._trades.setdefault(tuple(longs), set()).add(initials)
+
+    def corroborates(self, text: str) -> bool:
+        """True when the person-shaped plain text ``text`` trades under the same name in the batch."""
+        words = text.split()
+        longs = tuple(w for w in words if not _is_initial(w))
+        initials = "".join(w for w in words if _is_initial(w))
+        seen = self._trades.get(longs)
+        if not seen or not ("" in seen or initials in seen):
+            return False
+        if len(longs) > 1 or (initials and initials in seen):  # the full name, or the same initials
+            return True
+        surname = longs[0]
+        return len(surname) >= 4 and surname not in forenames() and self._people.get(surname, 0) <= self._max
