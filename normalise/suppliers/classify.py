@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from normalise.suppliers.brands import brand_candidate, brand_hits, council_company_candidates
 from normalise.suppliers.decision import (
     BLANK_NAME,
     MARKUP_DEFAULT,
@@ -233,6 +234,7 @@ class RegisterHits:
     council_keys: list[str]
     facts: dict[str, list]
     councilish: list[bool]  # a council word, typo or abbreviation in the name
+    brands: dict[str, set[str]]  # match key -> org-ids of its brand (brands.py), keys with no exact hit
 
 
 def _scan_names(name_arr: pa.Array, texts: list[str], cfg: dict) -> NameScan:
@@ -260,7 +262,7 @@ def _look_up(
 ) -> RegisterHits:
     """Register look-ups in bulk: names (match key, council key) and identifiers."""
     if not regs.active:  # nothing to look up: every register step finds nothing
-        return RegisterHits({}, {}, [""] * len(names), {}, councilish)
+        return RegisterHits({}, {}, [""] * len(names), {}, councilish, {})
     by_key = regs.names(sorted(set(keys) - {""}))
     words = load_rules()["council_words"]
     ckeys, cues = [], []
@@ -271,11 +273,13 @@ def _look_up(
     councilish = [a or b for a, b in zip(councilish, cues, strict=True)]
     councils = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
     wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
+    brands = brand_hits(keys, by_key, regs, load_rules())
+    wanted |= set().union(*brands.values()) if brands else set()
     for i, key in enumerate(keys):
         wanted |= by_key.get(key, set())
         if councilish[i] or ckeys[i] == key:
             wanted |= councils.get(ckeys[i], set())
-    return RegisterHits(by_key, councils, ckeys, regs.facts_for(wanted), councilish)
+    return RegisterHits(by_key, councils, ckeys, regs.facts_for(wanted), councilish, brands)
 
 
 def _identifier_candidates(
@@ -342,6 +346,16 @@ def _register_name_candidates(
         for d in (regs.decide(hits.facts.get(o, []), "name", text) for o in sorted(hits.by_key.get(key, ())))
         if d
     ]
+    if not ds and key in hits.brands:
+        brand = brand_candidate(
+            [
+                d
+                for d in (regs.decide(hits.facts.get(o, []), "name", text) for o in sorted(hits.brands[key]))
+                if d
+            ],
+            regs.rules,
+        )
+        cands += [brand] if brand else []
     if ds:
         agree = len({d.sector for d in ds}) == 1
         first = ds[0]
@@ -364,7 +378,6 @@ def _intrinsic(
     book: Rulebook,
 ) -> list[Decision]:
     """The decision for each distinct (name, identifiers), before entity resolution and council context."""
-    cc_by_key, cc_by_number = book.council_companies
     names, cns, chs, reds = (distinct[c].tolist() for c in ("name", "cn", "ch", "red"))
     scan = _scan_names(name_arr, texts, book.rules)
     hits = _look_up(names, texts, keys, cns, chs, scan.councilish, regs)
@@ -379,19 +392,7 @@ def _intrinsic(
             cands.append(REDACTED_FLAG)
         elif not text:
             cands.append(BLANK_NAME)
-        cc = (cc_by_number.get(cn) if cn else None) or cc_by_key.get(key)
-        if cc:
-            cands.append(
-                Decision(
-                    "council_company",
-                    "latco",
-                    0.97,
-                    f"council company list: {cc[0]} (owner {cc[1] or '?'})",
-                    "council_company",
-                    f"GB-COH-{cn}" if cn else None,
-                    cc[0],
-                )
-            )
+        cands += council_company_candidates(cn, key, book.council_companies, book.rules)
         cands += _identifier_candidates(cn, chs[i], text, hits, regs)
         cands += _register_name_candidates(i, key, text, hits.councilish[i], hits, regs)
         if scan.best_rule[i]:
