@@ -27,6 +27,10 @@ SUPPLIER_KEY = ["council", "supplier_name", "supplier_company_number", "supplier
 #: a handful of values, so expense keys stay few (a payee's name or a description would not).
 EXPENSE_CONTEXT = ["capital_revenue", "payee_sector", "payee_cue", "service_division", "service_cue"]
 CATEGORY_KEY = ["kind", "value", "council", "code", *EXPENSE_CONTEXT]
+#: Payee sectors for which a confident account's answer can still change (transfers needing a public
+#: payee, service words with a public payee, a transfer payee): ``public_sectors`` of
+#: normalise/categories/rules/transfers.yml (a test keeps them equal).
+PUBLIC_SECTORS = ("public", "transfer")
 #: The expense key's parts in a row (CATEGORY_KEY less ``kind``) and the service key's.
 EXPENSE_KEY = ["value", "council", "code", *EXPENSE_CONTEXT]
 SERVICE_KEY = ["value", "council"]
@@ -94,17 +98,38 @@ def service_parts(table: pa.Table) -> pa.Table:
     return pa.table({"value": first_filled(table, SERVICE_COLUMNS), "council": text(table, "council_id")})
 
 
+def base_parts(table: pa.Table) -> pa.Table:
+    """The words of an expense (value, council, code): what its value-only answer depends on."""
+    return pa.table({"value": first_filled(table, EXPENSE_COLUMNS), "council": text(table, "council_id"),
+                     "code": text(table, "expense_code")})
+
+
 def expense_parts(table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array]) -> pa.Table:
     """The expense key parts of every row (columns :data:`EXPENSE_KEY`); ``context`` holds the
-    looked-up ``payee_sector``, ``payee_cue``, ``service_division`` and ``service_cue`` of each row
-    (:meth:`ContextLookup.context`)."""
-    cols = {"value": first_filled(table, EXPENSE_COLUMNS), "council": text(table, "council_id"),
-            "code": text(table, "expense_code"),
+    looked-up ``payee_sector``, ``payee_cue``, ``payee_transfer_cue``, ``service_division``,
+    ``service_cue`` and ``needs_context`` of each row (:meth:`ContextLookup.context`).
+
+    Only what can change the answer is kept, so keys stay few: when the account alone answers with
+    confidence (``needs_context`` false) only a transfer or the capital flag can change it, so the
+    payee's sector is kept only when public or a transfer payee, its name only for transfer words,
+    the service's words only with such a payee, and the service division not at all.
+    """
+    base = base_parts(table)
+    cols = {"value": base["value"], "council": base["council"], "code": base["code"],
             "capital_revenue": pc.utf8_lower(pc.utf8_trim_whitespace(text(table, "capital_revenue")))}
-    for name in EXPENSE_CONTEXT[1:]:
-        col = context[name]
-        cols[name] = pc.fill_null(col if col.type == pa.large_string() else col.cast(pa.large_string()), "")
+    need = context["needs_context"]
+    sector = _text_of(context["payee_sector"])
+    public = pc.is_in(sector, value_set=pa.array(PUBLIC_SECTORS, pa.large_string()))
+    empty = pa.scalar("", pa.large_string())
+    cols["payee_sector"] = pc.if_else(pc.or_(need, public), sector, empty)
+    cols["payee_cue"] = pc.if_else(need, _text_of(context["payee_cue"]), _text_of(context["payee_transfer_cue"]))
+    cols["service_division"] = pc.if_else(need, _text_of(context["service_division"]), empty)
+    cols["service_cue"] = pc.if_else(pc.or_(need, public), _text_of(context["service_cue"]), empty)
     return pa.table(cols)
+
+
+def _text_of(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return pc.fill_null(col if col.type == pa.large_string() else col.cast(pa.large_string()), "")
 
 
 def _strings(values) -> pa.Array:  # noqa: ANN001 - a pandas Series or a list
@@ -121,9 +146,11 @@ class ContextLookup:
     finds the expense answer of its own key.
     """
 
-    def __init__(self, suppliers, services) -> None:  # noqa: ANN001 - pandas frames
-        """``suppliers``: :data:`SUPPLIER_KEY` + ``sector`` + ``payee_cue`` (key columns as text);
-        ``services``: ``value``, ``council``, ``label``, ``context_division``, ``context_cue``."""
+    def __init__(self, suppliers, services, bases) -> None:  # noqa: ANN001 - pandas frames
+        """``suppliers``: :data:`SUPPLIER_KEY` + ``sector`` + ``payee_cue`` + ``payee_transfer_cue``
+        (key columns as text); ``services``: ``value``, ``council``, ``label``, ``context_division``,
+        ``context_cue``; ``bases``: ``value``, ``council``, ``code``, ``needs_context`` (whether the
+        account alone is unknown, weak or vague)."""
         import pandas as pd
 
         suppliers = suppliers.sort_values("council", kind="stable", ignore_index=True)
@@ -139,6 +166,13 @@ class ContextLookup:
         self.sector = _strings(suppliers["sector"])
         cue = suppliers["payee_cue"] if "payee_cue" in suppliers.columns else pd.Series("", index=suppliers.index)
         self.payee_cue = _strings(cue.fillna(""))
+        tcue = (suppliers["payee_transfer_cue"] if "payee_transfer_cue" in suppliers.columns
+                else pd.Series("", index=suppliers.index))
+        self.payee_transfer_cue = _strings(tcue.fillna(""))
+        bases = bases.drop_duplicates(["value", "council", "code"])
+        b = pa.Table.from_pandas(bases[["value", "council", "code"]].astype(str), preserve_index=False)
+        self.base_keys = joined(b).combine_chunks().cast(pa.large_string())
+        self.base_needs = pa.array(bases["needs_context"].fillna(True).astype(bool).to_numpy())
         services = services.drop_duplicates(SERVICE_KEY)
         v = pa.Table.from_pandas(services[SERVICE_KEY].astype(str), preserve_index=False)
         self.service_keys = joined(v).combine_chunks().cast(pa.large_string())
@@ -168,9 +202,12 @@ class ContextLookup:
         ``service_division``, ``service_cue`` and ``service_label`` of every row."""
         at = self.supplier_positions(table) if at is None else at
         svc_at = self.service_positions(table) if svc_at is None else svc_at
+        base_at = pc.index_in(joined(base_parts(table)), value_set=self.base_keys)
         return {
+            "needs_context": pc.fill_null(pc.take(self.base_needs, base_at), True),
             "payee_sector": pc.fill_null(pc.take(self.sector, at), "unknown"),
             "payee_cue": pc.fill_null(pc.take(self.payee_cue, at), ""),
+            "payee_transfer_cue": pc.fill_null(pc.take(self.payee_transfer_cue, at), ""),
             "service_division": pc.fill_null(pc.take(self.service_division, svc_at), ""),
             "service_cue": pc.fill_null(pc.take(self.service_cue, svc_at), ""),
             "service_label": pc.fill_null(pc.take(self.service_label, svc_at), "unknown"),

@@ -58,13 +58,14 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _rows_for(council: dict, year: int, month: int, sha: str, n_repeats: int) -> pd.DataFrame:
+def _rows_for(council: dict, year: int, month: int, sha: str, n_repeats: int,
+              payees: list[tuple[str, str, str, str, float]] | None = None) -> pd.DataFrame:
     """One month of payments for one council: every payee, ``n_repeats`` times, amounts varied."""
     first = date(year, month, 1)
     records = []
     line = 2
     for rep in range(n_repeats):
-        for i, (name, company, expense, service, base) in enumerate(PAYEES):
+        for i, (name, company, expense, service, base) in enumerate(payees or PAYEES):
             amount = round(base * (1 + 0.01 * ((rep + i + month) % 7)), 2)
             redacted = name.startswith("REDACTED")
             records.append({
@@ -105,11 +106,13 @@ def _rows_for(council: dict, year: int, month: int, sha: str, n_repeats: int) ->
     return pd.DataFrame.from_records(records, columns=field_names("payment"))
 
 
-def write_sample_normalised(out_dir: Path, *, months: int = 3, n_repeats: int = 2) -> Path:
+def write_sample_normalised(out_dir: Path, *, months: int = 3, n_repeats: int = 2,
+                            payees: list[tuple[str, str, str, str, float]] | None = None) -> Path:
     """Write a normaliser output directory under ``out_dir`` and return it.
 
     Each council gets ``months`` monthly files spread over two financial years (2023-24 and
-    2024-25), plus one superseded and one rejected file that must contribute no payments.
+    2024-25), plus one superseded and one rejected file that must contribute no payments. ``payees``
+    replaces :data:`PAYEES` (a test of one path through the classifiers brings its own).
     """
     out_dir = Path(out_dir)
     (out_dir / "rows").mkdir(parents=True, exist_ok=True)
@@ -120,7 +123,7 @@ def write_sample_normalised(out_dir: Path, *, months: int = 3, n_repeats: int = 
     for council in COUNCILS:
         for year, month in periods:
             sha = _sha(f"{council['id']}-{year}-{month}")
-            df = _rows_for(council, year, month, sha, n_repeats)
+            df = _rows_for(council, year, month, sha, n_repeats, payees)
             df.to_parquet(out_dir / "rows" / f"{sha}.parquet", index=False)
             end = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1))
             problems = [] if council["id"] != "E99000003" else [
@@ -150,7 +153,7 @@ def write_sample_normalised(out_dir: Path, *, months: int = 3, n_repeats: int = 
             })
         # Superseded: same URL as the first month, older bytes. Its rows exist but must not count.
         sha_old = _sha(f"{council['id']}-old")
-        df_old = _rows_for(council, *periods[0], sha_old, 1)
+        df_old = _rows_for(council, *periods[0], sha_old, 1, payees)
         df_old.to_parquet(out_dir / "rows" / f"{sha_old}.parquet", index=False)
         file_rows.append({**file_rows[-len(periods)], "sha256": sha_old, "status": "superseded",
                           "reason": "replaced by a newer version of the same URL",

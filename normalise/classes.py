@@ -37,10 +37,12 @@ CODE_DIRS = [HERE / "suppliers", HERE / "categories"]
 #: Files whose change changes what is written (the keys, the columns).
 CODE_FILES = [HERE / "classes.py", HERE.parent / "councilspend" / "rowkeys.py"]
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".csv", ".txt"}
-SUPPLIER_OUT = ["supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence", "payee_cue"]
+SUPPLIER_OUT = ["supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence", "payee_cue",
+                "payee_transfer_cue"]
 #: ``context_division``/``context_cue``: on service rows, what an expense under that service is keyed
 #: on (``councilspend/rowkeys.py`` EXPENSE_CONTEXT); "" on expense rows.
-CATEGORY_OUT = ["label", "confidence", "rule", "evidence", "transfer_kind", "context_division", "context_cue"]
+CATEGORY_OUT = ["label", "confidence", "rule", "evidence", "transfer_kind", "context_division", "context_cue",
+                "needs_context"]
 Progress = Callable[[str, int, int], None]
 
 
@@ -65,10 +67,11 @@ def classify_crawl(normalised: Path, registers_db: Path | None = None, *, force:
         return out
     nd = open_normalised(normalised)
     # Payees and services first: an expense is classified with its payee's sector and its service.
-    sup_keys, svc_keys = distinct_keys(nd, progress)
+    sup_keys, svc_keys, base_keys = distinct_keys(nd, progress)
     suppliers = classify_suppliers(sup_keys, registers_db, companies)
     services = classify_services(svc_keys)
-    exp_keys = expense_keys(nd, keys.ContextLookup(suppliers, services), progress)
+    bases = classify_bases(base_keys)
+    exp_keys = expense_keys(nd, keys.ContextLookup(suppliers, services, bases), progress)
     categories = pd.concat([classify_expenses(exp_keys), services], ignore_index=True)[
         keys.CATEGORY_KEY + CATEGORY_OUT]
     outturn = read_outturn(registers_db)
@@ -121,19 +124,33 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def distinct_keys(nd: NormalisedDir, progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pass 1: distinct payee keys and service keys over every counted file (Arrow, batch by batch)."""
-    sup, svc = [], []
+def distinct_keys(nd: NormalisedDir, progress: Progress | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Pass 1: distinct payee, service and expense-words keys over every counted file (Arrow, by batch)."""
+    sup, svc, base = [], [], []
     done, total = 0, len(nd.counted)
     for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
         sup.append(keys.distinct(keys.supplier_parts(rows)))
         svc.append(keys.distinct(keys.service_parts(rows)))
+        base.append(keys.distinct(keys.base_parts(rows)))
         done += pc.count_distinct(rows["source_sha256"]).as_py()
         if progress:
             progress("Reading payees and services", done, total)
     sup_keys = _concat_distinct(sup, keys.SUPPLIER_KEY)
     svc_keys = _concat_distinct(svc, keys.SERVICE_KEY)
-    return sup_keys, svc_keys
+    return sup_keys, svc_keys, _concat_distinct(base, ["value", "council", "code"])
+
+
+def classify_bases(distinct: pd.DataFrame) -> pd.DataFrame:
+    """Whether each expense's words alone answer with confidence (``needs_context`` false) or the
+    row's context may change the answer: what its publish key keeps (``rowkeys.expense_parts``)."""
+    from normalise.categories.classify import decide_value
+    from normalise.categories.context import needs_context
+
+    out = distinct.copy()
+    out["needs_context"] = [needs_context(*decide_value("expense_type", v, c)[:3])
+                            for v, c in zip(out["value"], out["code"], strict=True)]
+    return out
 
 
 def expense_keys(nd: NormalisedDir, lookup: keys.ContextLookup, progress: Progress | None = None) -> pd.DataFrame:
@@ -164,14 +181,18 @@ def classify_suppliers(distinct: pd.DataFrame, registers_db: Path | None,
     from normalise.suppliers import classify_suppliers as classify
 
     out = classify(distinct.copy(), registers_db=registers_db, council_companies=council_companies)
-    missing = [c for c in SUPPLIER_OUT if c not in out.columns and c != "payee_cue"]
+    missing = [c for c in SUPPLIER_OUT if c not in out.columns and c not in ("payee_cue", "payee_transfer_cue")]
     if missing:
         raise RuntimeError(f"normalise.suppliers.classify_suppliers returned no {', '.join(missing)}")
-    from normalise.categories.context import payee_cues
+    from normalise.categories.context import payee_cues, payee_transfer_cue
 
     out["payee_cue"] = payee_cues(out["supplier_name"]).to_numpy()
+    cued = out["payee_cue"] != ""  # a transfer word is a cue too: only those names can have one
+    out["payee_transfer_cue"] = ""
+    out.loc[cued, "payee_transfer_cue"] = [payee_transfer_cue(n) for n in out.loc[cued, "supplier_name"]]
     out = out[keys.SUPPLIER_KEY + SUPPLIER_OUT].copy()
-    for col in [*keys.SUPPLIER_KEY, "supplier_id", "canonical_name", "subsector", "evidence", "payee_cue"]:
+    for col in [*keys.SUPPLIER_KEY, "supplier_id", "canonical_name", "subsector", "evidence", "payee_cue",
+                "payee_transfer_cue"]:
         out[col] = _text(out[col])
     out["sector"] = _text(out["sector"]).replace("", "unknown")
     blank_id = out["supplier_id"] == ""
@@ -195,6 +216,7 @@ def classify_services(distinct: pd.DataFrame) -> pd.DataFrame:
     out = _categories(frame)
     out["context_division"] = [prior_division(d) for d in out["label"]]
     out["context_cue"] = [service_cue(v) for v in out["value"]]
+    out["needs_context"] = False
     return out
 
 
@@ -205,6 +227,11 @@ def classify_expenses(distinct: pd.DataFrame) -> pd.DataFrame:
     out = _categories(frame).rename(columns={"payee_name": "payee_cue", "service": "service_cue"})
     out["context_division"] = ""
     out["context_cue"] = ""
+    from normalise.categories.classify import decide_value
+    from normalise.categories.context import needs_context
+
+    out["needs_context"] = [needs_context(*decide_value("expense_type", v, c)[:3])
+                            for v, c in zip(out["value"], out["code"], strict=True)]
     return out
 
 
@@ -233,7 +260,7 @@ def _categories(frame: pd.DataFrame) -> pd.DataFrame:
         if col not in out.columns:
             raise RuntimeError(f"normalise.categories.classify_categories returned no {col}")
     for col in out.columns:
-        if col != "confidence":
+        if col not in ("confidence", "needs_context"):
             out[col] = _text(out[col])
     out["label"] = out["label"].replace("", "unknown")
     out["confidence"] = pd.to_numeric(out["confidence"], errors="coerce").astype("float64")

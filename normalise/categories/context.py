@@ -58,7 +58,7 @@ def context_rules() -> dict:
 
 
 def _from_text(kind: str, text: str, where: str, factor: float, cap: float, floor: float) -> Decision | None:
-    from normalise.categories.classify import decide_text
+    from normalise.categories.decide import decide_text
 
     norm = normalise_value(text)
     hit = decide_text(kind, norm) if norm else None
@@ -91,7 +91,7 @@ def _from_payee(name: str, sector: str) -> Decision | None:
 
 
 def _from_service(service: str, service_division: str = "") -> Decision | None:
-    from normalise.categories.classify import decide_value
+    from normalise.categories.decide import decide_value
 
     priors = context_rules()["service_priors"]
     if service_division:
@@ -143,6 +143,22 @@ def payee_cue(name: str) -> str:
             words.append(m.group(0))
             break
     return " ".join(dict.fromkeys(w for w in words if w))
+
+
+def needs_context(label: str, confidence: float, rule: str) -> bool:
+    """True when a value-only answer is unknown, weak or vague, so that the row's context may replace
+    it (:func:`contextual`). Otherwise only a transfer or a capital flag can change it, and publish
+    keys the expense on those alone."""
+    from normalise.categories.decide import WEAK
+
+    return label == "unknown" or float(confidence) < WEAK or rule in context_rules()["vague_rules"]
+
+
+def payee_transfer_cue(name: str) -> str:
+    """The words of a payee name that decide a transfer kind ("hmrc", "pension fund"), or ""."""
+    from normalise.categories.transfers import payee_words
+
+    return payee_words(normalise_value(name))
 
 
 def payee_cues(names: pd.Series) -> pd.Series:

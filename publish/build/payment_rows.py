@@ -45,8 +45,10 @@ class Lookups:
     def build(cls, suppliers: pd.DataFrame, categories: pd.DataFrame) -> Lookups:
         """``suppliers``/``categories``: ``publish.build.enrich.read_classes`` output (key columns as text)."""
         svc = categories[categories["kind"] == "service_area"]
-        context = keys.ContextLookup(suppliers, svc)
         exp = categories[categories["kind"] == "expense_type"]
+        bases = exp[["value", "council", "code"]].assign(
+            needs_context=exp["needs_context"] if "needs_context" in exp.columns else True)
+        context = keys.ContextLookup(suppliers, svc, bases)
         e = pa.Table.from_pandas(exp[keys.EXPENSE_KEY].astype(str), preserve_index=False)
         ordered = context.suppliers  # sorted by council: the supplier arrays follow its order
         transfer = exp["transfer_kind"] if "transfer_kind" in exp.columns else pd.Series(None, index=exp.index)

@@ -163,9 +163,11 @@ def headline(row: dict | None, name: str) -> dict:
     low = row.get("low_confidence_pence") or 0
     external = row.get("external_pence") or 0
     low_share = 100 * low / external if external > 0 else 0
-    if external > 0:
+    if external > 0 and low > 0:
         text += (f" {money(low)} of the {money(external)} paid to outside organisations ({_pct(low_share)}) "
                  f"rests on a classification we are not sure of.")
+    elif external > 0:
+        text += f" None of the {money(external)} paid to outside organisations rests on an unsure classification."
     return {"measure": measure, "year": year, "pct": pct, "parts": parts, "coverage": row.get("coverage"),
             "low_confidence_pence": low, "low_confidence_pct": low_share, "text": text}
 
