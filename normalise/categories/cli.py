@@ -87,6 +87,10 @@ def accuracy_categories(gold_dir: Path | None, errors: bool, by_council: bool, r
     Shown for all gold rows and for the rows the labeller marked high confidence
     (the acceptance target is 97% on those). ``--by-council`` adds the per-council and split-half
     views and the real-file £ shares (unknown, transfer), which show how the rules generalise.
+
+    \b
+    Example:
+        councilspend accuracy categories --by-council --errors
     """
     from rich.console import Console
     from rich.table import Table
