@@ -1,12 +1,13 @@
 """Build the published SQLite database from the normaliser's output.
 
-Two passes over the counted files: pass 1 collects distinct payees and categories and classifies
-each once; pass 2 joins the classifications back batch by batch (whole files, ≥ 250k rows) and
-bulk-inserts, keeping only running sums. Then three jobs share the two cores: payments' index sorts
-(a worker thread), payments' and aliases' FTS5 indexes (side databases, ``publish/build/search_index.py``)
-and the summaries (this thread), which are written once the sorts release the database. Everything is written to a temporary
-file next to ``db_path`` and swapped in with ``os.replace``: a failed or killed build leaves the
-previous database (and the site serving it) untouched.
+The classify step (``normalise/classes.py``) already decided each distinct payee and category once;
+one pass over the counted files joins those answers back batch by batch (whole files, ≥ 250k rows)
+and bulk-inserts, keeping only running sums. Then three jobs share the two cores: payments' index
+sorts (a worker thread), payments' and aliases' FTS5 indexes (side databases,
+``publish/build/search_index.py``) and the summaries (this thread), which are written once the sorts
+release the database. Everything is written to a temporary file next to ``db_path`` and swapped in
+with ``os.replace``: a failed or killed build leaves the previous database (and the site serving it)
+untouched.
 """
 
 from __future__ import annotations
@@ -174,7 +175,6 @@ def _progress(enabled: bool):
 
 
 def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
-    counted = nd.counted
     # The classify step's answers, one row per distinct key (normalise/classes.py wrote them).
     with _stage("read classes"):
         suppliers, categories, outturn = enrich.read_classes(nd.root)
@@ -183,24 +183,9 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
     del suppliers
 
-    conn = sqlite3.connect(tmp)
-    for pragma in build_pragmas():
-        conn.execute(pragma)
-    for table in ("councils", "files", "suppliers", "payments"):
-        create(conn, table)
-    conn.commit()
-
-    # Pass 2: payments, a batch of whole files at a time; only running sums stay in memory.
-    t3 = bar.add_task("Writing payments", total=len(counted))
-    totals = Totals()
+    conn = _open_database(tmp)
     search = SideSearchIndex(tmp, "payments", summaries.FTS["payments"])
-    with _stage("payments"), ArrowWriter(tmp) as writer:
-        for rows in nd.iter_tables(PASS2_COLUMNS):
-            shaped = shape(rows, lookups, writer.rows + 1)
-            writer.append("payments", shaped.table)
-            search.spool(shaped.table)
-            totals.add(shaped)
-            bar.advance(t3, pc.count_distinct(rows["source_sha256"]).as_py())
+    totals = _write_payments(nd, tmp, lookups, search, bar)
     del lookups
 
     # Three jobs at once, on two cores: SQLite sorts the payments' indexes (a worker thread; SQLite
@@ -230,19 +215,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             indexing.result()
         bar.advance(t4)
         with _stage("summaries written"):
-            _write_councils(conn, registry, nd)
-            insert_rows(conn, "files", file_rows)
-            insert_frame(conn, "suppliers", supplier_rows, list(supplier_rows.columns))
-            for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
-                          "supplier_council_year"):
-                create(conn, table)
-            summaries.write_aliases(conn, aliases)
-            summaries.write_categories(conn, categories, category_totals)
-            summaries.write_transfers(conn, transfer_rows)
-            for name, frame in tables.items():
-                insert_frame(conn, name, frame)
-            _write_quality(conn, grain)
-            write_coverage(conn, registry, nd.root.parent / "raw")
+            _write_tables(conn, registry, nd, file_rows, supplier_rows, (aliases, categories, category_totals),
+                          transfer_rows, tables, grain)
             conn.commit()
         with _stage("measures"):
             # Months covered come from the dated rows (publish/build/payment_rows.dated_months), not file names.
@@ -267,6 +241,51 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     conn.commit()
     conn.close()
     bar.advance(t4)
+
+
+def _open_database(tmp: Path) -> sqlite3.Connection:
+    """The temporary database with the build's settings and the tables pass 2 writes."""
+    conn = sqlite3.connect(tmp)
+    for pragma in build_pragmas():
+        conn.execute(pragma)
+    for table in ("councils", "files", "suppliers", "payments"):
+        create(conn, table)
+    conn.commit()
+    return conn
+
+
+def _write_payments(nd: NormalisedDir, tmp: Path, lookups: Lookups, search: SideSearchIndex, bar) -> Totals:
+    """Pass 2: payments, a batch of whole files at a time; only running sums stay in memory."""
+    task = bar.add_task("Writing payments", total=len(nd.counted))
+    totals = Totals()
+    with _stage("payments"), ArrowWriter(tmp) as writer:
+        for rows in nd.iter_tables(PASS2_COLUMNS):
+            shaped = shape(rows, lookups, writer.rows + 1)
+            writer.append("payments", shaped.table)
+            search.spool(shaped.table)
+            totals.add(shaped)
+            bar.advance(task, pc.count_distinct(rows["source_sha256"]).as_py())
+    return totals
+
+
+def _write_tables(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir, file_rows: list[tuple],
+                  supplier_rows: pd.DataFrame, category_parts: tuple, transfer_rows, tables: dict,
+                  grain: pd.DataFrame) -> None:
+    """Every table but payments and the measures, once the payments' index sorts are done."""
+    aliases, categories, category_totals = category_parts
+    _write_councils(conn, registry, nd)
+    insert_rows(conn, "files", file_rows)
+    insert_frame(conn, "suppliers", supplier_rows, list(supplier_rows.columns))
+    for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
+                  "supplier_council_year"):
+        create(conn, table)
+    summaries.write_aliases(conn, aliases)
+    summaries.write_categories(conn, categories, category_totals)
+    summaries.write_transfers(conn, transfer_rows)
+    for name, frame in tables.items():
+        insert_frame(conn, name, frame)
+    _write_quality(conn, grain)
+    write_coverage(conn, registry, nd.root.parent / "raw")
 
 
 def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir) -> None:
