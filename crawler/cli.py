@@ -154,6 +154,10 @@ def import_command(source: str, out: Path | None) -> None:
     Keeps names, GSS codes, types, start/end dates and replaced-by, so abolished councils
     (e.g. Craven, Harrogate) still resolve. PATH_OR_URL: a local file or an http(s) URL of the
     CSV from mySociety's "UK local authority names and codes" dataset (uk_la_past_current).
+
+    \b
+    Example:
+        councilspend councils import uk_local_authorities_current.csv
     """
     out = out or register_path()
     try:
@@ -231,7 +235,13 @@ def list_command(registry_path: Path | None, data_dir: Path, as_json: bool, curr
     help="Imported register CSV (default: data/council_register.csv).",
 )
 def resolve_command(name_or_code: str, register: Path | None) -> None:
-    """Look up a council by GSS code, register code or name (abolished ones too); print JSON."""
+    """Look up a council by GSS code, register code or name (abolished ones too); print JSON.
+
+    \b
+    Examples:
+        councilspend councils resolve E08000035
+        councilspend councils resolve "Craven District Council"
+    """
     hit = resolve(name_or_code, register=register)
     if hit is None:
         raise click.ClickException(

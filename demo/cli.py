@@ -174,6 +174,11 @@ def demo(data_dir: Path, port: int, no_serve: bool, seed: int, rows_per_month: i
     5. builds the SQLite database and serves it with Datasette on 127.0.0.1:PORT.
 
     Nothing leaves this machine. See docs/demo.md.
+
+    \b
+    Examples:
+        councilspend demo                      # and browse http://127.0.0.1:8001
+        councilspend demo --no-serve --data /tmp/demo
     """
     console = Console()
     result, server = run_demo(data_dir, seed=seed, rows_per_month=rows_per_month, keep_server=not no_serve,
