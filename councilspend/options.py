@@ -24,8 +24,15 @@ def registers_option(help: str = "Registers database (supplier registers, Revenu
 
 
 def progress_option() -> Callable:
-    return click.option("--progress/--quiet", "progress", default=True, show_default=True,
+    """``--progress/--quiet`` (``--no-progress`` kept as a synonym of ``--quiet``)."""
+    return click.option("--progress/--quiet", " /--no-progress", "progress", default=True, show_default=True,
                         help="Show progress bars (--quiet for logs and scripts).")
+
+
+def registers_db_option(default: Path | None = None, help: str = "Registers database.") -> Callable:
+    """``--registers-db`` for commands that write the registers database (``--db`` kept as an alias)."""
+    return click.option("--registers-db", "--db", "db", type=click.Path(dir_okay=False, path_type=Path),
+                        default=default, show_default=default is not None, help=help)
 
 
 def json_option(help: str = "Print the result as JSON instead of text.") -> Callable:

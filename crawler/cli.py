@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from councilspend.options import data_option, json_option
+from councilspend.options import data_option, json_option, progress_option
 from crawler.registry import (
     RegistryError,
     import_register,
@@ -81,13 +81,13 @@ def _select(councils: list[dict], wanted: tuple[str, ...]) -> list[dict]:
     metavar="NAME=VALUE",
     help="Override a Scrapy setting, e.g. --set DOWNLOAD_DELAY=2 (value parsed as JSON if it can be).",
 )
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@progress_option()
 def crawl(
     registry_path: Path | None,
     council_ids: tuple[str, ...],
     out_dir: Path,
     overrides: tuple[str, ...],
-    quiet: bool,
+    progress: bool,
 ) -> None:
     """Find and download councils' spending files into OUT (incremental, polite).
 
@@ -114,7 +114,7 @@ def crawl(
     console = Console(stderr=True)
     console.print(f"Crawling {len(councils)} council(s) into {out_dir}")
     try:
-        summary = run_crawl(councils, out_dir, settings=settings, progress=not quiet)
+        summary = run_crawl(councils, out_dir, settings=settings, progress=progress)
     except CrawlError as exc:
         raise click.ClickException(str(exc)) from exc
     table = Table(title=f"Crawl summary ({out_dir / 'manifest.csv'})")

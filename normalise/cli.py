@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from councilspend.options import data_option
+from councilspend.options import data_option, progress_option
 
 
 @click.command()
@@ -53,7 +53,7 @@ from councilspend.options import data_option
     metavar="ADDRESS",
     help="With --executor dask: the scheduler address (default: a local cluster).",
 )
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@progress_option()
 def normalise(
     files: tuple[Path, ...],
     council_id: str | None,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from councilspend.options import registers_db_option
+
 DEFAULT_GOLD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "labels"
 
 
@@ -168,13 +170,7 @@ def outturn() -> None:
 
 @outturn.command("load")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("data/registers.db"),
-    show_default=True,
-    help="SQLite database to write table 'outturn' into.",
-)
+@registers_db_option(Path("data/registers.db"), "Registers database to write table 'outturn' into.")
 def load(path: Path, db: Path) -> None:
     """Load RSX service-expenditure summaries from PATH (a file or a folder; CSV or ODS).
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from councilspend.options import registers_db_option
+
 DEFAULT_DB = Path("data/registers.db")
 DEFAULT_GOLD = Path(__file__).resolve().parents[3] / "shared" / "data" / "labels" / "suppliers_gold.csv"
 
@@ -23,8 +25,7 @@ def registers() -> None:
     "gias", "auto",
 ]))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True,
-              help="Registers database to create or add to.")
+@registers_db_option(DEFAULT_DB, "Registers database to create or add to.")
 @click.option("--replace/--append", default=False, show_default=True,
               help="--replace first deletes the rows this KIND loaded before (use for a new monthly file).")
 def load(kind: str, path: Path, db: Path, replace: bool) -> None:
@@ -70,8 +71,7 @@ def load(kind: str, path: Path, db: Path, replace: bool) -> None:
 @registers.command("fetch")
 @click.argument("kind", type=click.Choice(["companies_house", "charity_commission", "fca_mutuals", "rsh", "nhs_ods",
                                           "gias"]))
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True,
-              help="Registers database to load into (KIND's earlier rows are replaced).")
+@registers_db_option(DEFAULT_DB, "Registers database to load into (KIND's earlier rows are replaced).")
 @click.option("--url", default=None, help="Download from here instead of the publisher's documented URL.")
 @click.option("--dir", "dest_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/registers"),
               show_default=True, help="Where the downloaded file is kept (a .part file while downloading).")
