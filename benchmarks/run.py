@@ -70,8 +70,19 @@ METRIC_KEYS = [
     "datasette_league_table_p95_ms",
 ]
 
-VERSIONED = ["councilspend", "pandas", "pyarrow", "numpy", "frictionless", "sqlite-utils", "datasette",
-             "python-calamine", "dask", "distributed", "psutil"]
+VERSIONED = [
+    "councilspend",
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "frictionless",
+    "sqlite-utils",
+    "datasette",
+    "python-calamine",
+    "dask",
+    "distributed",
+    "psutil",
+]
 
 
 @dataclass
@@ -81,6 +92,7 @@ class Options:
     work_dir: Path | None = None
     keep: bool = False
     skip_datasette: bool = False
+    skip_baselines: bool = False
     datasette_requests: int = 30
     frictionless_sample: int = 100_000
     councils: int | None = None
@@ -134,8 +146,12 @@ def _mb(n: int) -> float:
 class Bench:
     """One benchmark run; ``step`` callbacks drive the progress display."""
 
-    def __init__(self, opts: Options, on_step: Callable[[str], None] | None = None,
-                 on_file: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        opts: Options,
+        on_step: Callable[[str], None] | None = None,
+        on_file: Callable[[int], None] | None = None,
+    ):
         self.opts = opts
         self.on_step = on_step or (lambda _s: None)
         self.on_file = on_file
@@ -191,9 +207,15 @@ class Bench:
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "versions": versions(),
-            "options": {"rows": o.rows, "workers": o.workers, "councils": o.councils, "months": o.months,
-                        "seed": o.seed, "frictionless_sample": o.frictionless_sample,
-                        "datasette_requests": o.datasette_requests},
+            "options": {
+                "rows": o.rows,
+                "workers": o.workers,
+                "councils": o.councils,
+                "months": o.months,
+                "seed": o.seed,
+                "frictionless_sample": o.frictionless_sample,
+                "datasette_requests": o.datasette_requests,
+            },
             "data": self.data_summary,
             "metrics": {k: self.metrics[k] for k in METRIC_KEYS},
             "targets": {k: {"op": op, "value": v, "meaning": m} for k, (op, v, m) in TARGETS.items()},
@@ -208,24 +230,42 @@ class Bench:
         self.on_step("generate")
         start = time.perf_counter()
         data_dir = self.work / "data"
-        gen = generate(data_dir, o.rows, councils=o.councils, months=o.months, seed=o.seed, on_file=self.on_file)
+        gen = generate(
+            data_dir, o.rows, councils=o.councils, months=o.months, seed=o.seed, on_file=self.on_file
+        )
         self._set("generate_seconds", time.perf_counter() - start)
         self.data_summary = _data_summary(gen)
 
         self._pipeline(gen)
-        self._baselines(gen)
-        self._validate(gen)
+        if o.skip_baselines:
+            self.notes.append(
+                "--skip-baselines: no sqlite-utils, pandas floor, frictionless or 1/2-worker runs"
+            )
+        else:
+            self._baselines(gen)
+            self._validate(gen)
         self._rerun(gen)
-        self._workers(gen)
+        if not o.skip_baselines:
+            self._workers(gen)
         self._datasette(gen)
 
     def _pipeline(self, gen: Generated) -> None:
-        m = self._measure("pipeline", _py_stage("pipeline", data_dir=str(gen.root), workers=self.opts.workers,
-                                                registry=str(gen.councils_yml)))
+        m = self._measure(
+            "pipeline",
+            _py_stage(
+                "pipeline", data_dir=str(gen.root), workers=self.opts.workers, registry=str(gen.councils_yml)
+            ),
+        )
         self.pipeline = m
         if isinstance(m, str):
-            for key in ("pipeline_seconds", "pipeline_normalise_seconds", "pipeline_build_seconds",
-                        "pipeline_rows_per_second", "pipeline_peak_rss_mb", "pipeline_peak_tree_rss_mb"):
+            for key in (
+                "pipeline_seconds",
+                "pipeline_normalise_seconds",
+                "pipeline_build_seconds",
+                "pipeline_rows_per_second",
+                "pipeline_peak_rss_mb",
+                "pipeline_peak_tree_rss_mb",
+            ):
                 self._set(key, m)
             return
         r = m.result or {}
@@ -238,16 +278,31 @@ class Bench:
         if r.get("rows") != gen.rows:
             self.notes.append(f"pipeline kept {r.get('rows')} rows of {gen.rows} generated")
         if r.get("build_stages"):
-            self.notes.append("build stages: " + " · ".join(
-                f"{s['stage']} {s['seconds']:.1f} s, CPU {s['cpu_seconds']:.1f} s ({s['rss_mb']} MB)"
-                for s in r["build_stages"]))
+            self.notes.append(
+                "build stages: "
+                + " · ".join(
+                    f"{s['stage']} {s['seconds']:.1f} s, CPU {s['cpu_seconds']:.1f} s ({s['rss_mb']} MB)"
+                    for s in r["build_stages"]
+                )
+            )
 
     def _baselines(self, gen: Generated) -> None:
         sqlite_utils = shutil.which("sqlite-utils", path=str(Path(sys.executable).parent)) or "sqlite-utils"
-        su = self._measure("sqlite_utils", [sqlite_utils, "insert", str(self.work / "sqlite-utils.db"), "payments",
-                                            str(gen.plain_csv), "--csv"])
-        pf = self._measure("pandas_floor", _py_stage("pandas_floor", csv_path=str(gen.plain_csv),
-                                                     db_path=str(self.work / "pandas.db")))
+        su = self._measure(
+            "sqlite_utils",
+            [
+                sqlite_utils,
+                "insert",
+                str(self.work / "sqlite-utils.db"),
+                "payments",
+                str(gen.plain_csv),
+                "--csv",
+            ],
+        )
+        pf = self._measure(
+            "pandas_floor",
+            _py_stage("pandas_floor", csv_path=str(gen.plain_csv), db_path=str(self.work / "pandas.db")),
+        )
         for key, m in (("sqlite_utils", su), ("pandas_floor", pf)):
             self._set(f"{key}_seconds", m if isinstance(m, str) else m.seconds)
             self._set(f"{key}_peak_rss_mb", m if isinstance(m, str) else _mb(m.peak_rss_bytes))
@@ -257,15 +312,30 @@ class Bench:
 
     def _validate(self, gen: Generated) -> None:
         if isinstance(self.pipeline, str):
-            for key in ("validate_rows_per_second", "frictionless_rows_per_second", "frictionless_sample_rows",
-                        "validate_vs_frictionless"):
+            for key in (
+                "validate_rows_per_second",
+                "frictionless_rows_per_second",
+                "frictionless_sample_rows",
+                "validate_vs_frictionless",
+            ):
                 self._set(key, not_measured("needs the normalised rows of the pipeline run"))
             return
-        m = self._measure("validate", _py_stage("validate", normalised_dir=str(gen.root / "normalised"),
-                                                sample_rows=self.opts.frictionless_sample, work_dir=str(self.work)))
+        m = self._measure(
+            "validate",
+            _py_stage(
+                "validate",
+                normalised_dir=str(gen.root / "normalised"),
+                sample_rows=self.opts.frictionless_sample,
+                work_dir=str(self.work),
+            ),
+        )
         if isinstance(m, str):
-            for key in ("validate_rows_per_second", "frictionless_rows_per_second", "frictionless_sample_rows",
-                        "validate_vs_frictionless"):
+            for key in (
+                "validate_rows_per_second",
+                "frictionless_rows_per_second",
+                "frictionless_sample_rows",
+                "validate_vs_frictionless",
+            ):
                 self._set(key, m)
             return
         r = m.result or {}
@@ -286,8 +356,12 @@ class Bench:
             self._set("rerun_seconds", self.pipeline)
             self._set("rerun_share", self.pipeline)
             return
-        m = self._measure("rerun", _py_stage("pipeline", data_dir=str(gen.root), workers=self.opts.workers,
-                                             registry=str(gen.councils_yml)))
+        m = self._measure(
+            "rerun",
+            _py_stage(
+                "pipeline", data_dir=str(gen.root), workers=self.opts.workers, registry=str(gen.councils_yml)
+            ),
+        )
         self._set("rerun_seconds", m if isinstance(m, str) else m.seconds)
         if not isinstance(m, str):
             before = (self.pipeline.result or {}).get("normaliser_version")
@@ -307,8 +381,15 @@ class Bench:
         for w in (1, 2):
             if w in times:
                 continue
-            m = self._measure(f"normalise_{w}_worker", _py_stage(
-                "normalise", manifest=str(gen.manifest), out_dir=str(self.work / f"normalised-w{w}"), workers=w))
+            m = self._measure(
+                f"normalise_{w}_worker",
+                _py_stage(
+                    "normalise",
+                    manifest=str(gen.manifest),
+                    out_dir=str(self.work / f"normalised-w{w}"),
+                    workers=w,
+                ),
+            )
             times[w] = m if isinstance(m, str) else float(m.result["seconds"])
             shutil.rmtree(self.work / f"normalised-w{w}", ignore_errors=True)
         self._set("normalise_1_worker_seconds", times[1])
@@ -329,8 +410,10 @@ class Bench:
             urls, why = page_urls(db, gen)
         m = why and not_measured(why)
         if urls:
-            m = self._measure("datasette", _py_stage("datasette", db_path=str(db),
-                                                     requests=self.opts.datasette_requests, urls=urls))
+            m = self._measure(
+                "datasette",
+                _py_stage("datasette", db_path=str(db), requests=self.opts.datasette_requests, urls=urls),
+            )
         pages = {} if isinstance(m, str) else (m.result or {}).get("pages", {})
         for k in keys:
             page = pages.get(k, {})
@@ -340,8 +423,10 @@ class Bench:
                 elif f"{q}_ms" in page:
                     self._set(f"datasette_{k}_{q}_ms", float(page[f"{q}_ms"]))
                 else:
-                    self._set(f"datasette_{k}_{q}_ms",
-                              not_measured(f"{page.get('url')} returned HTTP {page.get('status')}"))
+                    self._set(
+                        f"datasette_{k}_{q}_ms",
+                        not_measured(f"{page.get('url')} returned HTTP {page.get('status')}"),
+                    )
 
 
 MARKER = ".councilspend-bench"
@@ -355,7 +440,9 @@ def prepare_work_dir(work: Path) -> None:
     """Empty ``work`` if an earlier bench made it (it has the marker file); refuse any other non-empty dir."""
     if work.exists() and any(work.iterdir()):
         if not (work / MARKER).exists():
-            raise WorkDirError(f"{work}: not empty and not made by `councilspend bench`; choose another --work-dir")
+            raise WorkDirError(
+                f"{work}: not empty and not made by `councilspend bench`; choose another --work-dir"
+            )
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     (work / MARKER).write_text("made by councilspend bench; emptied by its next run\n", encoding="utf-8")
