@@ -17,9 +17,10 @@ import yaml
 
 from publish.build.pragmas import build_pragmas
 from publish.build.tables import create, insert_frame
+from publish.resources import metadata_path
 
 log = logging.getLogger(__name__)
-METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
+METADATA = metadata_path()  # publish/metadata.yml → the repository's metadata.yml, shipped in the wheel
 
 # Indexes: every join key and the orders the pages and canned queries use; default facets are added
 # from metadata.yml. Each index on 10M payments costs seconds of build time, so no speculative ones.

@@ -12,10 +12,10 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup
 
 from publish.build.quality import CODE_FIELDS, problems_list
+from publish.resources import methodology_path
 from publish.site import charts, site_measures
 
-REPO = Path(__file__).resolve().parents[2]
-METHODOLOGY = REPO / "docs" / "methodology.md"
+METHODOLOGY = methodology_path()
 MAX_UPLOAD = 50 * 1024 * 1024
 # Checks run at most this many at once: each may hold a 50 MB upload and a core; more would starve
 # the pages everyone else is reading. A busy server says so (503) rather than queueing unboundedly.

@@ -1,20 +1,21 @@
-"""The councilspend Datasette plugin (registered via the ``datasette`` entry point in pyproject.toml).
+"""The councilspend Datasette plugin's hooks (the ``datasette`` entry point in pyproject.toml names the
+package ``publish.site``, whose ``__init__`` re-exports them).
 
 It adds the pages people read (home league table, council, supplier, quality, methodology, search,
 check-your-file) on top of Datasette's own table, SQL and JSON pages, and an "ask the council about
-this" link on every payment. Templates in ``publish/site/templates`` override Datasette's ``base.html`` so
-every page has the same header and search box.
+this" link on every payment. Because the plugin is a package, Datasette itself puts
+``publish/site/templates`` before its own (our ``base.html`` overrides its one, so every page has the
+same header and search box) and serves ``publish/site/static`` at ``/-/static-plugins/councilspend/``.
 """
 
 from __future__ import annotations
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from publish.site import coverage, guard, pages
 from publish.site.foi import foi_url, wdtk_ids
-from publish.site.templating import STATIC, TEMPLATES, add_filters
+from publish.site.templating import add_filters
 
 
 @hookimpl
@@ -29,27 +30,11 @@ def register_routes():
         (r"^/search$", pages.search),
         (r"^/check$", pages.check),
         (r"^/downloads$", pages.downloads),
-        (r"^/-/councilspend/(?P<name>[a-z0-9_-]+\.(css|svg))$", static_file),
     ]
-
-
-async def static_file(request):
-    name = request.url_vars["name"]
-    path = STATIC / name
-    if not path.is_file():
-        return Response.text("not found", status=404)
-    kind = "text/css" if name.endswith(".css") else "image/svg+xml"
-    return Response(path.read_text(encoding="utf-8"), content_type=f"{kind}; charset=utf-8",
-                    headers={"cache-control": "max-age=3600"})
 
 
 @hookimpl
 def prepare_jinja2_environment(env):
-    # Datasette only finds plugin templates in packages, and this plugin is a module: put our
-    # templates first in the loader so they also override Datasette's base.html.
-    from jinja2 import ChoiceLoader, FileSystemLoader
-
-    env.loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES)), env.loader])
     add_filters(env)
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 
 from publish.build.build import inspect_data, inspect_path_for
+from publish.resources import metadata_path
 
-REPO = Path(__file__).resolve().parents[2]
-METADATA = REPO / "metadata.yml"
+METADATA = metadata_path()
 SETTINGS = {
     "sql_time_limit_ms": 3000,
     "facet_time_limit_ms": 1000,
@@ -67,10 +67,8 @@ def _inspect(db_path: Path) -> dict:
 
 
 def serve(db_path: Path, *, port: int = 8001, host: str = "127.0.0.1", metadata: Path = METADATA) -> None:
-    """Serve the site on ``host:port`` until interrupted (gzip for clients that accept it)."""
+    """Serve the site on ``host:port`` until interrupted (datasette-gzip compresses for clients that accept it)."""
     import uvicorn
 
-    from publish.site.gzip_asgi import GZipMiddleware
-
     app = make_app(db_path, metadata=metadata)
-    uvicorn.run(GZipMiddleware(app.app()), host=host, port=port, log_level="warning")
+    uvicorn.run(app.app(), host=host, port=port, log_level="warning")
