@@ -18,12 +18,15 @@ REG = "data/registers"
 @pytest.fixture(scope="module")
 def db(shared: Path, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cls") / "registers.db"
-    for name, kind in [("uk_local_authorities_future.csv", "local_authorities"),
-                       ("la_lookup_gss_to_registry.csv", "local_authorities"),
-                       ("nhs_ods_etr_2021.csv", "nhs_ods"), ("mpr_mutual-companies.csv", "fca_mutuals"),
-                       ("rsp_social-housing-providers.csv", "social_housing"),
-                       ("ch_BasicCompanyData-2020-06-01-sample.csv", "companies_house"),
-                       ("academy-trusts-company-number.csv", "academy_trusts")]:
+    for name, kind in [
+        ("uk_local_authorities_future.csv", "local_authorities"),
+        ("la_lookup_gss_to_registry.csv", "local_authorities"),
+        ("nhs_ods_etr_2021.csv", "nhs_ods"),
+        ("mpr_mutual-companies.csv", "fca_mutuals"),
+        ("rsp_social-housing-providers.csv", "social_housing"),
+        ("ch_BasicCompanyData-2020-06-01-sample.csv", "companies_house"),
+        ("academy-trusts-company-number.csv", "academy_trusts"),
+    ]:
         load_register(kind, shared / REG / name, path)
     return path
 
@@ -34,12 +37,24 @@ def one(name: str, db: Path | None = None, **cols) -> pd.Series:
 
 
 def test_output_contract_keeps_columns_rows_and_order() -> None:
-    df = pd.DataFrame({"supplier_name": ["Acme Ltd", "HMRC", "Acme Ltd", None], "amount": [1, 2, 3, 4],
-                       "council": ["E1", "E2", "E3", "E4"]})
+    df = pd.DataFrame(
+        {
+            "supplier_name": ["Acme Ltd", "HMRC", "Acme Ltd", None],
+            "amount": [1, 2, 3, 4],
+            "council": ["E1", "E2", "E3", "E4"],
+        }
+    )
     out = classify_suppliers(df)
     assert list(out.columns[:3]) == ["supplier_name", "amount", "council"]
     assert list(out["amount"]) == [1, 2, 3, 4]
-    assert set(out.columns) >= {"supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence"}
+    assert set(out.columns) >= {
+        "supplier_id",
+        "canonical_name",
+        "sector",
+        "subsector",
+        "confidence",
+        "evidence",
+    }
     assert set(out["sector"]) <= set(SECTORS)
     assert out["sector"].tolist()[:3] == ["private", "transfer", "private"]
     assert out["supplier_id"][0] == out["supplier_id"][2]
@@ -48,25 +63,46 @@ def test_output_contract_keeps_columns_rows_and_order() -> None:
         classify_suppliers(pd.DataFrame({"name": ["x"]}))
 
 
-@pytest.mark.parametrize("name,sector", [
-    ("Redacted", "redacted"), ("REDACTED - PERSONAL DATA", "redacted"), ("Name withheld", "redacted"),
-    ("Mr J Bloggs", "individual"), ("Mrs A Example", "individual"), ("Jane Exampleton", "individual"),
-    ("Foster Carer payment", "individual"),
-    ("A Bloggs T/A Bloggs Plumbing", "private"), ("Jane Exampleton Dog Grooming", "private"),
-    ("HM Revenue & Customs", "transfer"), ("West Midlands Pension Fund", "transfer"),
-    ("Environment Agency Flood Defence Levy", "transfer"),
-    ("Somewhere Borough Council", "public"), ("Anyshire County Council", "public"),
-    ("Police and Crime Commissioner for Anyshire", "public"), ("Anyshire Fire and Rescue Service", "public"),
-    ("Anytown Hospitals NHS Foundation Trust", "public"), ("Anytown Healthcare Trust", "public"),
-    ("Anytown Primary School", "public"), ("Department for Education", "public"),
-    ("Sunrise Community Interest Company", "mutual"), ("Sunrise CIC", "mutual"),
-    ("Anytown Co-operative Society", "mutual"), ("Anytown Credit Union", "mutual"),
-    ("Anytown Housing Association", "third_sector"), ("Anytown Hospice", "third_sector"),
-    ("Friends of Anytown Park", "third_sector"), ("St Mary's Church", "third_sector"),
-    ("Anytown Wildlife Trust", "third_sector"), ("Green Valley Trust", "unknown"),
-    ("Acme Widgets Ltd", "private"), ("Acme Widgets GmbH", "private"), ("Smith & Sons", "private"),
-    ("Anytown Dance Academy Ltd", "private"), ("Sunnyside Nursing Home", "unknown"),
-])
+@pytest.mark.parametrize(
+    "name,sector",
+    [
+        ("Redacted", "redacted"),
+        ("REDACTED - PERSONAL DATA", "redacted"),
+        ("Name withheld", "redacted"),
+        ("Mr J Bloggs", "individual"),
+        ("Mrs A Example", "individual"),
+        ("Jane Exampleton", "individual"),
+        ("Foster Carer payment", "individual"),
+        ("A Bloggs T/A Bloggs Plumbing", "private"),
+        ("Jane Exampleton Dog Grooming", "private"),
+        ("HM Revenue & Customs", "transfer"),
+        ("West Midlands Pension Fund", "transfer"),
+        ("Environment Agency Flood Defence Levy", "transfer"),
+        ("Somewhere Borough Council", "public"),
+        ("Anyshire County Council", "public"),
+        ("Police and Crime Commissioner for Anyshire", "public"),
+        ("Anyshire Fire and Rescue Service", "public"),
+        ("Anytown Hospitals NHS Foundation Trust", "public"),
+        ("Anytown Healthcare Trust", "public"),
+        ("Anytown Primary School", "public"),
+        ("Department for Education", "public"),
+        ("Sunrise Community Interest Company", "mutual"),
+        ("Sunrise CIC", "mutual"),
+        ("Anytown Co-operative Society", "mutual"),
+        ("Anytown Credit Union", "mutual"),
+        ("Anytown Housing Association", "third_sector"),
+        ("Anytown Hospice", "third_sector"),
+        ("Friends of Anytown Park", "third_sector"),
+        ("St Mary's Church", "third_sector"),
+        ("Anytown Wildlife Trust", "third_sector"),
+        ("Green Valley Trust", "unknown"),
+        ("Acme Widgets Ltd", "private"),
+        ("Acme Widgets GmbH", "private"),
+        ("Smith & Sons", "private"),
+        ("Anytown Dance Academy Ltd", "private"),
+        ("Sunnyside Nursing Home", "unknown"),
+    ],
+)
 def test_name_rules(name: str, sector: str) -> None:
     row = one(name)
     assert row["sector"] == sector, row["evidence"]
@@ -80,9 +116,13 @@ def test_individuals_are_not_named_in_canonical_name() -> None:
 
 
 def test_identifiers_present_on_some_rows_only() -> None:
-    df = pd.DataFrame({"supplier_name": ["Some Charity", "Acme Ltd", "Acme Ltd"],
-                       "supplier_charity_number": ["1107583", None, ""],
-                       "supplier_company_number": [None, "445790", None]})
+    df = pd.DataFrame(
+        {
+            "supplier_name": ["Some Charity", "Acme Ltd", "Acme Ltd"],
+            "supplier_charity_number": ["1107583", None, ""],
+            "supplier_company_number": [None, "445790", None],
+        }
+    )
     out = classify_suppliers(df)
     assert out["supplier_id"].tolist() == ["GB-CHC-1107583", "GB-COH-00445790", "GB-COH-00445790"]
 
@@ -128,12 +168,25 @@ def test_rules_and_overrides_files_are_valid(tmp_path: Path) -> None:
     cfg = load_rules()
     assert all(r.sector in SECTORS for r in cfg["rules"])
     bad = tmp_path / "overrides.csv"
-    bad.write_text("match_key,council,sector,subsector,org_id,note\nAcme Ltd,,privat,,,typo\n")
+    bad.write_text(
+        "match_key,council,sector,subsector,org_id,note,source\nAcme Ltd,,privat,,,typo,http://x\n"
+    )
     with pytest.raises(ValueError, match="overrides.csv: row 2: sector 'privat'"):
         load_overrides(bad)
+    no_source = tmp_path / "no_source.csv"
+    no_source.write_text("match_key,council,sector,subsector,org_id,note,source\nAcme Ltd,,private,,,x,\n")
+    with pytest.raises(ValueError, match="row 2: no source"):
+        load_overrides(no_source)
+    old = tmp_path / "old.csv"
+    old.write_text("match_key,council,sector,subsector,org_id,note\nAcme Ltd,,private,,,x\n")
+    with pytest.raises(ValueError, match="missing column.*source"):
+        load_overrides(old)
     good = tmp_path / "ok.csv"
-    good.write_text("match_key,council,sector,subsector,org_id,note\nThe ACME Limited,,council_company,latco,,x\n")
+    good.write_text(
+        "match_key,council,sector,subsector,org_id,note,source\nThe ACME Limited,,council_company,latco,,x,http://x\n"
+    )
     assert load_overrides(good)[("acme", "")].sector == "council_company"
+    assert all(d.evidence.startswith("override") for d in load_overrides().values())
 
 
 def test_cli_load_classify_and_accuracy(shared: Path, tmp_path: Path) -> None:
@@ -141,19 +194,42 @@ def test_cli_load_classify_and_accuracy(shared: Path, tmp_path: Path) -> None:
 
     runner = CliRunner()
     db = tmp_path / "r.db"
-    res = runner.invoke(main, ["registers", "load", "nhs_ods", str(shared / REG / "nhs_ods_etr_2021.csv"),
-                               "--db", str(db)])
+    res = runner.invoke(
+        main, ["registers", "load", "nhs_ods", str(shared / REG / "nhs_ods_etr_2021.csv"), "--db", str(db)]
+    )
     assert res.exit_code == 0, res.output
     assert "241" in res.output
     src = tmp_path / "in.csv"
-    pd.DataFrame({"supplier_name": ["Solent NHS Trust", "Acme Ltd"], "amount": ["5", "6"]}).to_csv(src, index=False)
-    res = runner.invoke(main, ["classify", "suppliers", "--in", str(src), "--out", str(tmp_path / "o.csv"),
-                               "--registers-db", str(db)])
+    pd.DataFrame({"supplier_name": ["Solent NHS Trust", "Acme Ltd"], "amount": ["5", "6"]}).to_csv(
+        src, index=False
+    )
+    res = runner.invoke(
+        main,
+        [
+            "classify",
+            "suppliers",
+            "--in",
+            str(src),
+            "--out",
+            str(tmp_path / "o.csv"),
+            "--registers-db",
+            str(db),
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = pd.read_csv(tmp_path / "o.csv")
     assert out["supplier_id"][0] == "GB-NHS-R1C" and out["amount"].tolist() == [5, 6]
-    res = runner.invoke(main, ["accuracy", "suppliers", "--gold", str(shared / "data/labels/suppliers_gold.csv"),
-                               "--registers-db", str(db)])
+    res = runner.invoke(
+        main,
+        [
+            "accuracy",
+            "suppliers",
+            "--gold",
+            str(shared / "data/labels/suppliers_gold.csv"),
+            "--registers-db",
+            str(db),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "ALL" in res.output and "unknown share" in res.output
     res = runner.invoke(main, ["registers", "load", "--help"])
@@ -161,8 +237,12 @@ def test_cli_load_classify_and_accuracy(shared: Path, tmp_path: Path) -> None:
 
 
 def test_expense_type_turns_a_levy_to_a_public_body_into_a_transfer() -> None:
-    df = pd.DataFrame({"supplier_name": ["Anyshire Combined Authority"] * 2 + ["Acme Ltd"],
-                       "expense_type": ["Transport Levy", "Consultancy", "Transport Levy"]})
+    df = pd.DataFrame(
+        {
+            "supplier_name": ["Anyshire Combined Authority"] * 2 + ["Acme Ltd"],
+            "expense_type": ["Transport Levy", "Consultancy", "Transport Levy"],
+        }
+    )
     assert classify_suppliers(df)["sector"].tolist() == ["transfer", "public", "private"]
 
 

@@ -100,19 +100,24 @@ def _read_csv(path: Path, required: Iterable[str]) -> list[dict]:
 
 @lru_cache(maxsize=2)
 def load_overrides(path: Path = OVERRIDES_FILE) -> dict[tuple[str, str], Decision]:
-    """overrides.csv: match_key,council,sector,subsector,org_id,note → {(key, council or ""): Decision}."""
+    """overrides.csv: match_key,council,sector,subsector,org_id,note,source → {(key, council or ""): Decision}.
+
+    Every row needs a ``source`` (a URL or a register): an override is a fact, not a fit.
+    """
     out: dict[tuple[str, str], Decision] = {}
-    for n, row in enumerate(_read_csv(path, ["match_key", "sector"]), start=2):
+    for n, row in enumerate(_read_csv(path, ["match_key", "sector", "source"]), start=2):
         sector = row["sector"].strip()
         if sector not in SECTORS:
             raise ValueError(f"{path}: row {n}: sector {sector!r} is not one of {SECTORS}")
+        if not (row.get("source") or "").strip():
+            raise ValueError(f"{path}: row {n}: no source (a URL or a register the fact comes from)")
         key = match_key(row["match_key"])
         note = (row.get("note") or "").strip()
         out[(key, (row.get("council") or "").strip())] = Decision(
             sector,
             (row.get("subsector") or "").strip(),
             1.0,
-            f"override: {note or key}",
+            f"override: {note or key} (source: {row['source'].strip()})",
             "override",
             (row.get("org_id") or "").strip() or None,
         )

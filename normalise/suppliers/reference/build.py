@@ -4,7 +4,8 @@
 
 Loads each listed file with the ordinary loaders (``registers.load_register``) into a temporary
 database, then writes its two tables as sorted CSVs next to this file, so a rebuild from the same
-inputs gives the same bytes.
+inputs gives the same bytes. Public bodies' short name forms (``name_forms.yml``, ``forms.py``) are
+added before writing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from normalise.suppliers.reference import NAME_COLUMNS, NAMES_FILE, ORGANISATION_COLUMNS, ORGANISATIONS_FILE
+from normalise.suppliers.reference.forms import add_name_forms
 from normalise.suppliers.registers import detect_kind, load_register
 
 DEFAULT_REGISTERS = Path(__file__).resolve().parents[4] / "shared" / "data" / "registers"
@@ -55,6 +57,7 @@ def build(registers_dir: Path) -> dict[str, int]:
                 raise ValueError(f"{path}: cannot tell which register this is")
             loaded[name] = load_register(kind, path, db)
         conn = sqlite3.connect(db)
+        loaded["name_forms.yml (short names)"] = add_name_forms(conn)
         _dump(conn, "organisations", ORGANISATION_COLUMNS, ORGANISATIONS_FILE)
         _dump(conn, "names", NAME_COLUMNS, NAMES_FILE)
         conn.close()
