@@ -64,6 +64,12 @@ def _family(candidates: list[str]) -> str | None:
     return root if all(c.startswith(root) for c in candidates) else None
 
 
+def _same_end(token: str, word: str) -> bool:
+    """The token ends as the word does, or as the word without its final vowels ("insrnc",
+    "ovrtm" for "insurance", "overtime"): ledgers drop a closing "e" with the other vowels."""
+    return word[-1] == token[-1] or (word[-1] in _VOWELS and word.rstrip("aeiou")[-1:] == token[-1])
+
+
 def _subsequence(short: str, word: str) -> bool:
     it = iter(word)
     return all(ch in it for ch in short)
@@ -71,7 +77,8 @@ def _subsequence(short: str, word: str) -> bool:
 
 @lru_cache(maxsize=50_000)
 def expand_token(token: str) -> tuple[str, str]:
-    """(expansion, how): how is ``kept``, ``short_form``, ``plural``, ``prefix`` or ``dropped_vowels``.
+    """(expansion, how): ``kept``, ``short_form``, ``plural``, ``prefix``, ``dropped_vowels`` or
+    ``fused`` (two vocabulary words run together, :func:`_split_fused`).
 
     Listed short forms are expanded even when they are also English words ("subs", "cap"): the list
     says what they mean in a ledger. Guessing (prefix, dropped vowels) applies only to a token that
@@ -102,14 +109,47 @@ def expand_token(token: str) -> tuple[str, str]:
         for w in words
         if w[0] == token[0]
         and len(w) > len(token)
-        and w[-1] == token[-1]
+        and _same_end(token, w)
         and (no_vowels or (len(w) - len(token) <= 2 and w[:3] == token[:3]))
         and _subsequence(token, w)
     ]
     word = _family(fits)
     if word:
         return word, "dropped_vowels"
+    fused = _split_fused(token)
+    if fused:
+        return fused, "fused"
     return token, "kept"
+
+
+#: Shortest part of a fused token ("regen" + "cult"); shorter parts split too many words by chance.
+FUSED_MIN = 4
+
+
+def _part(part: str) -> str | None:
+    """The word a part of a fused token stands for, or ``None``: a known word, a listed short form,
+    a unique vocabulary prefix, or an English word (no further splitting)."""
+    vocab = vocabulary()
+    if part in vocab["known"]:
+        return part
+    if part in vocab["short_forms"]:
+        return vocab["short_forms"][part]
+    guess = _family([w for w in vocab["words"] if w.startswith(part)])
+    return guess or (part if part in english_words() else None)
+
+
+def _split_fused(token: str) -> str | None:
+    """Two vocabulary words run together by a short ledger field ("regencult" -> "regeneration
+    culture"): the one split into two parts of ``FUSED_MIN``+ letters that both stand for a
+    vocabulary word. ``None`` when no split, or more than one, does."""
+    if len(token) < 2 * FUSED_MIN:
+        return None
+    found = {
+        f"{left} {right}"
+        for i in range(FUSED_MIN, len(token) - FUSED_MIN + 1)
+        if (left := _part(token[:i])) and (right := _part(token[i:]))
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 @lru_cache(maxsize=200_000)
