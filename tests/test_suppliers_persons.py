@@ -153,3 +153,16 @@ def test_person_shape_not_corroborated_stays_masked(person: str, business: str) 
     out = classify_suppliers(pd.DataFrame({"supplier_name": names, "council": "a"}))
     assert out.iloc[0]["sector"] == "individual", out.iloc[0]["evidence"]
     assert out.iloc[0]["canonical_name"] == WITHHELD
+
+
+@pytest.mark.parametrize(
+    "name", ["PRINCE WILLIAM", "King George", "DUKE WILLIAM", "Queen Victoria", "GRANGE ALBERT", "Mary Manor"]
+)
+def test_royal_titles_and_buildings_are_no_names(name: str) -> None:
+    """ "<title of nobility> <forename>" names pubs and places; building words are never a name slot."""
+    assert person_shape(name, load_rules()["individuals"]) is None
+
+
+@pytest.mark.parametrize("name", ["William Prince", "John King", "Lady Jane Exampleton", "Mr King"])
+def test_nobility_word_as_surname_or_after_a_title_is_still_a_person(name: str) -> None:
+    assert person_shape(name, load_rules()["individuals"]) is not None

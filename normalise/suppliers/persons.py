@@ -69,6 +69,11 @@ def _organisation_words(words: list[str], cfg: dict) -> bool:
     return bool(joined & cfg["legal_forms_set"])
 
 
+def _not_a_name(words: list[str], cfg: dict) -> bool:
+    """A royal title first ("PRINCE WILLIAM": a pub) or a building word anywhere ("GRANGE ALBERT")."""
+    return words[0] in cfg["royal_titles_set"] or not cfg["not_name_words_set"].isdisjoint(words)
+
+
 def _strip_post_nominals(words: list[str], cfg: dict) -> tuple[list[str], bool]:
     found = False
     while len(words) > 2 and words[-1] in cfg["post_nominals_set"]:
@@ -90,7 +95,7 @@ def _single(words: list[str], comma: bool, cfg: dict, post: bool) -> Decision | 
         return None
     if titled:
         return _decision(cfg, "title", "title + name")
-    if len(words) < 2:
+    if len(words) < 2 or _not_a_name(words, cfg):
         return None
     middle_ok = all(_is_initial(w) or w in known for w in words[1:-1])
     if words[0] in known and not _is_initial(words[-1]) and len(words) <= 3 and middle_ok:
@@ -127,6 +132,8 @@ def _couple(words: list[str], cfg: dict) -> Decision | None:
     if left[0] in titles and right[0] in titles:
         if len(left) + len(right) >= 3 and (len(right) > 1 or len(left) > 1):
             return _decision(cfg, "title", "couple with titles")
+        return None
+    if _not_a_name(words, cfg):
         return None
     if len(left) == 1 and left[0] in known and len(right) == 2 and right[0] in known:
         return _decision(cfg, "forename", "couple: forenames + surname")

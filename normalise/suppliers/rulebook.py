@@ -75,7 +75,15 @@ def load_rules(path: Path = RULES_FILE) -> dict:
     ind["business"] = frozenset(ind["business_words"])
     cw = data["council_words"]
     cw["vocabulary_set"], cw["not_typos_set"] = frozenset(cw["vocabulary"]), frozenset(cw["not_typos"])
-    for words in ("titles", "post_nominals", "legal_forms", "trade_words", "trade_fillers"):
+    for words in (
+        "titles",
+        "post_nominals",
+        "legal_forms",
+        "trade_words",
+        "trade_fillers",
+        "not_name_words",
+        "royal_titles",
+    ):
         ind[f"{words}_set"] = frozenset(ind[words])
     return data
 
