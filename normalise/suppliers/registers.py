@@ -80,9 +80,7 @@ def _companies_house(path: Path) -> Rows:
         header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
         missing = [c for c in ("CompanyName", "CompanyNumber", "CompanyCategory") if c not in header]
         if missing:
-            raise RegisterFormatError(
-                f"{path}: missing column(s) {', '.join(missing)}; header is {header[:12]}"
-            )
+            raise RegisterFormatError(f"{path}: missing column(s) {', '.join(missing)}; header is {header[:12]}")
         pos = {h: i for i, h in enumerate(header)}
         i_name, i_number, i_cat = pos["CompanyName"], pos["CompanyNumber"], pos["CompanyCategory"]
         i_status, i_sic = pos.get("CompanyStatus"), pos.get("SICCode.SicText_1")
@@ -99,16 +97,8 @@ def _companies_house(path: Path) -> Rows:
             org_id = f"GB-COH-{number}"
             name = display_name(row[i_name])
             sic = row[i_sic][:5] if i_sic is not None else ""
-            org = (
-                "companies_house",
-                org_id,
-                name,
-                row[i_cat].strip(),
-                row[i_status] if i_status is not None else "",
-                number,
-                None,
-                sic or None,
-            )
+            org = ("companies_house", org_id, name, row[i_cat].strip(), row[i_status] if i_status is not None else "",
+                   number, None, sic or None)
             pairs = [(name, "name")] + [(row[i], "previous") for i in i_prev if row[i]]
             yield [org], _names(org_id, "companies_house", pairs)
 
@@ -121,17 +111,10 @@ def _charity_commission(path: Path) -> Rows:
                 number = charity_number(r["registered_charity_number"])
                 if number:
                     name_type = (r.get("charity_name_type") or "other").lower()
-                    yield (
-                        [],
-                        _names(f"GB-CHC-{number}", "charity_commission", [(r["charity_name"], name_type)]),
-                    )
+                    yield [], _names(f"GB-CHC-{number}", "charity_commission", [(r["charity_name"], name_type)])
             return
-        required = [
-            "registered_charity_number",
-            "linked_charity_number",
-            "charity_name",
-            "charity_registration_status",
-        ]
+        required = ["registered_charity_number", "linked_charity_number", "charity_name",
+                    "charity_registration_status"]
         for r in _dict_rows(fh, path, required, "\t"):
             number = charity_number(r["registered_charity_number"])
             if not number:
@@ -140,18 +123,9 @@ def _charity_commission(path: Path) -> Rows:
             names = _names(org_id, "charity_commission", [(r["charity_name"], "name")])
             orgs: list[OrgRow] = []
             if r["linked_charity_number"].strip() in ("", "0"):
-                orgs.append(
-                    (
-                        "charity_commission",
-                        org_id,
-                        display_name(r["charity_name"]),
-                        r.get("charity_type") or "Charity",
-                        r["charity_registration_status"],
-                        company_number(r.get("charity_company_registration_number")),
-                        number,
-                        None,
-                    )
-                )
+                orgs.append(("charity_commission", org_id, display_name(r["charity_name"]),
+                             r.get("charity_type") or "Charity", r["charity_registration_status"],
+                             company_number(r.get("charity_company_registration_number")), number, None))
             yield orgs, names
 
 
@@ -162,16 +136,8 @@ def _ccni(path: Path) -> Rows:
             if not digits:
                 continue
             org_id = f"GB-NIC-{digits}"
-            org = (
-                "ccni",
-                org_id,
-                display_name(r["Charity name"]),
-                r.get("Type of governing document", ""),
-                r["Status"],
-                company_number(r.get("Company number")),
-                f"NI{digits}",
-                None,
-            )
+            org = ("ccni", org_id, display_name(r["Charity name"]), r.get("Type of governing document", ""),
+                   r["Status"], company_number(r.get("Company number")), f"NI{digits}", None)
             names = _names(org_id, "ccni", [(r["Charity name"], "name"), (r.get("Other name", ""), "other")])
             yield [org], names
 
@@ -188,16 +154,8 @@ def _fca_mutuals(path: Path) -> Rows:
                 if not number:
                     continue
                 org_id = f"GB-MPR-{number}"
-                org = (
-                    "fca_mutuals",
-                    org_id,
-                    display_name(r["Society Name"]),
-                    r["Registered As"].strip(),
-                    r.get("Society Status", ""),
-                    None,
-                    None,
-                    number,
-                )
+                org = ("fca_mutuals", org_id, display_name(r["Society Name"]), r["Registered As"].strip(),
+                       r.get("Society Status", ""), None, None, number)
                 yield [org], _names(org_id, "fca_mutuals", [(r["Society Name"], "name")])
             return
         # charity-lookups "mutual-companies": org_id_a = GB-MPR-…, org_id_b = GB-COH-…
@@ -209,16 +167,8 @@ def _fca_mutuals(path: Path) -> Rows:
             m = MUTUAL_SUFFIX.match(number)
             category = f"suffix:{m.group(2)}" if m and m.group(2) else "suffix:"
             coh = r["org_id_b"].strip().removeprefix("GB-COH-") or None
-            org = (
-                "fca_mutuals",
-                org_id,
-                display_name(r["org_name"]),
-                category,
-                "Registered",
-                company_number(coh) if coh else None,
-                None,
-                number,
-            )
+            org = ("fca_mutuals", org_id, display_name(r["org_name"]), category, "Registered",
+                   company_number(coh) if coh else None, None, number)
             yield [org], _names(org_id, "fca_mutuals", [(r["org_name"], "name")])
 
 
@@ -268,16 +218,8 @@ def _local_authorities(path: Path, existing: dict[str, str]) -> Rows:
                 org_id = f"{NATION_SCHEME.get(r['nation'].strip(), 'GB-LAE')}-{code}"
                 existing[code] = org_id
                 status = "Closed" if r.get("end-date", "").strip() else "Open"
-                org = (
-                    "local_authorities",
-                    org_id,
-                    r["official-name"].strip(),
-                    r.get("local-authority-type-name", ""),
-                    status,
-                    None,
-                    None,
-                    r["gss-code"].strip() or code,
-                )
+                org = ("local_authorities", org_id, r["official-name"].strip(),
+                       r.get("local-authority-type-name", ""), status, None, None, r["gss-code"].strip() or code)
                 pairs = [(r["official-name"], "name"), (r["nice-name"], "nice")]
                 pairs += [(alt, "alt") for alt in r.get("alt-names", "").split(",")]
                 if r.get("local-authority-type", "") in ("COMB", "SRA"):  # "GMCA", "NOTCA", "GLA"
@@ -294,21 +236,8 @@ def _local_authorities(path: Path, existing: dict[str, str]) -> Rows:
             for r in _dict_rows(fh, path, ["gss-code", "local-authority-code"]):
                 code = r["local-authority-code"].strip()
                 org_id = existing.get(code, f"GB-LAE-{code}")
-                yield (
-                    [
-                        (
-                            "local_authorities_gss",
-                            org_id,
-                            None,
-                            "GSS code",
-                            "",
-                            None,
-                            None,
-                            r["gss-code"].strip(),
-                        )
-                    ],
-                    [],
-                )
+                yield [("local_authorities_gss", org_id, None, "GSS code", "", None, None,
+                        r["gss-code"].strip())], []
             return
     raise RegisterFormatError(f"{path}: not a mySociety local-authority file (header {header[:8]})")
 
@@ -323,31 +252,19 @@ def _academy_trusts(path: Path) -> Rows:
             if not number:
                 continue
             org_id = f"GB-COH-{number}"
-            org = (
-                "academy_trusts",
-                org_id,
-                display_name(r[name_col]),
-                r.get("Type", "Academy Trust") or "Academy Trust",
-                "Open",
-                number,
-                None,
-                None,
-            )
+            org = ("academy_trusts", org_id, display_name(r[name_col]), r.get("Type", "Academy Trust") or "Academy Trust",
+                   "Open", number, None, None)
             yield [org], _names(org_id, "academy_trusts", [(r[name_col], "name")])
 
 
 def _social_housing(path: Path) -> Rows:
     delimiter = "\t" if path.suffix == ".tsv" else ","
     header = _header(path, delimiter)
-    for name_col, code_col in (
-        ("organisation_name", "registration_number"),
-        ("Registered Provider Name", "RP Code"),
-    ):
+    for name_col, code_col in (("organisation_name", "registration_number"), ("Registered Provider Name", "RP Code")):
         if name_col in header:  # RSH 2023 list as CSV, HCA 2017 list as TSV
             with _open_text(path) as fh:
-                yield from registers_full.rsh_providers(
-                    _dict_rows(fh, path, [name_col, code_col], delimiter), name_col, code_col
-                )
+                yield from registers_full.rsh_providers(_dict_rows(fh, path, [name_col, code_col], delimiter),
+                                                        name_col, code_col)
             return
     with _open_text(path) as fh:
         if "Registration number" in header:  # the RSH list itself
@@ -357,16 +274,8 @@ def _social_housing(path: Path) -> Rows:
                     continue
                 org_id = f"GB-SHPE-{code}"
                 category = r.get("Designation", "") or "Registered provider"
-                org = (
-                    "social_housing",
-                    org_id,
-                    display_name(r["Organisation name"]),
-                    category,
-                    "Registered",
-                    None,
-                    None,
-                    code,
-                )
+                org = ("social_housing", org_id, display_name(r["Organisation name"]), category, "Registered",
+                       None, None, code)
                 yield [org], _names(org_id, "social_housing", [(r["Organisation name"], "name")])
             return
         # charity-lookups "rsp-charity-number": ids only, no names
@@ -375,16 +284,8 @@ def _social_housing(path: Path) -> Rows:
             if not org_id.startswith("GB-SHPE-"):
                 continue
             charity = charity_number(r["charity_number"])
-            org = (
-                "social_housing",
-                org_id,
-                None,
-                "Registered provider",
-                "Registered",
-                company_number(r["company_number"]),
-                charity,
-                org_id.removeprefix("GB-SHPE-"),
-            )
+            org = ("social_housing", org_id, None, "Registered provider", "Registered",
+                   company_number(r["company_number"]), charity, org_id.removeprefix("GB-SHPE-"))
             yield [org], []
 
 
@@ -399,22 +300,12 @@ def _charity_company_numbers(path: Path) -> Rows:
             if not number:
                 continue
             org_id = charity_org_id(number)
-            org = (
-                "charity_company_numbers",
-                org_id,
-                display_name(r["org_name"]),
-                "Charity",
-                "Registered",
-                company_number(b.removeprefix("GB-COH-")),
-                number,
-                None,
-            )
+            org = ("charity_company_numbers", org_id, display_name(r["org_name"]), "Charity", "Registered",
+                   company_number(b.removeprefix("GB-COH-")), number, None)
             yield [org], _names(org_id, "charity_company_numbers", [(r["org_name"], "name")])
 
 
-def _full_list(
-    reader: Callable[..., Rows], required: tuple[str, ...], with_header: bool
-) -> Callable[[Path], Rows]:
+def _full_list(reader: Callable[..., Rows], required: tuple[str, ...], with_header: bool) -> Callable[[Path], Rows]:
     """A loader for one of the registers_full readers: opens the file, checks ``required`` columns."""
 
     def load(path: Path) -> Rows:
@@ -437,9 +328,7 @@ KINDS: dict[str, Callable[..., Rows]] = {
     "academy_trusts": _academy_trusts,
     "social_housing": _social_housing,
     "charity_company_numbers": _charity_company_numbers,
-    "public_bodies": _full_list(
-        lambda rows, header: registers_full.public_bodies(Path(), rows, header), (), True
-    ),
+    "public_bodies": _full_list(lambda rows, header: registers_full.public_bodies(Path(), rows, header), (), True),
     "nhs_icb": _full_list(registers_full.nhs_icbs, ("ICB24CDH", "ICB24NM"), False),
     "charities": _full_list(registers_full.charities, (), True),
     "cics": _full_list(registers_full.cics, ("org_id",), False),
@@ -477,19 +366,12 @@ def load_register(kind: str, path: Path, db: Path, progress: Callable[[int], Non
         conn.execute("PRAGMA synchronous=OFF")
         if kind == "local_authorities":
             existing = dict(
-                (code, org_id)
-                for code, org_id in conn.execute(
+                (code, org_id) for code, org_id in conn.execute(
                     "SELECT code, org_id FROM organisations WHERE register='local_authorities'"
                 )
             )
-            existing.update(
-                {
-                    org_id.rsplit("-", 1)[1]: org_id
-                    for (org_id,) in conn.execute(
-                        "SELECT org_id FROM organisations WHERE register='local_authorities'"
-                    )
-                }
-            )
+            existing.update({org_id.rsplit("-", 1)[1]: org_id for (org_id,) in conn.execute(
+                "SELECT org_id FROM organisations WHERE register='local_authorities'")})
             source = _local_authorities(path, existing)
         else:
             source = KINDS[kind](path)
@@ -520,11 +402,7 @@ def delete_register(kind: str, db: Path) -> None:
     """Remove every row a kind loaded (used before a fresh load of the same kind)."""
     conn = connect(db)
     with conn:
-        registers = (
-            [kind, "local_authorities_gss"]
-            if kind == "local_authorities"
-            else [KIND_REGISTER.get(kind, kind)]
-        )
+        registers = [kind, "local_authorities_gss"] if kind == "local_authorities" else [KIND_REGISTER.get(kind, kind)]
         for reg in registers:
             conn.execute("DELETE FROM organisations WHERE register = ?", (reg,))
             conn.execute("DELETE FROM names WHERE register = ?", (reg,))
