@@ -142,6 +142,10 @@ def summarise(scored: pd.DataFrame) -> dict:
         "unknown_gbp_share": float(
             scored.loc[scored["sector"] == "unknown", "gbp"].sum() / scored["gbp"].sum()
         ),
+        "default_gbp_share": float(
+            scored.loc[scored["evidence"].str.startswith("default"), "gbp"].sum() / scored["gbp"].sum()
+        ),
+        "default_right": acc(scored[scored["evidence"].str.startswith("default")])[:2],
         "withheld_names_excluded": scored.attrs.get("withheld_names_excluded", 0),
         "public_private_confusions": confused[["council", "supplier_name", "gold", "sector"]].values.tolist(),
     }
@@ -157,7 +161,7 @@ def accuracy_table(scored: pd.DataFrame) -> Table:
     (c, g, n), (hc, hg, hn) = s["all"], s["high"]
     table.add_row("ALL", str(n), _pct(c), _pct(g), str(hn), _pct(hc), _pct(hg), style="bold")
     table.caption = (
-        f"unknown share of £: {_pct(s['unknown_gbp_share'])}; "
+        f"unknown share of £: {_pct(s['unknown_gbp_share'])}; " + _default_line(s) + "; "
         f"public<->private confusions on high-confidence labels: {len(s['public_private_confusions'])}; "
         f"gold rows with withheld names, not scored: {s['withheld_names_excluded']}; " + _individual_line(s)
     )
@@ -263,6 +267,15 @@ def _gbp_share(frame: pd.DataFrame) -> float:
 
 def _pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.1f}%"
+
+
+def _default_line(s: dict) -> str:
+    """How much rests on the no-cue default (a guess: confidence 0.35), and how often it is right."""
+    right_count, right_gbp = s["default_right"]
+    return (
+        f"share of £ on the no-cue default: {_pct(s['default_gbp_share'])} "
+        f"(right {_pct(right_count)} by count, {_pct(right_gbp)} by £)"
+    )
 
 
 def _individual_line(s: dict) -> str:
