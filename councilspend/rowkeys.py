@@ -19,13 +19,31 @@ SERVICE_COLUMNS = ("service_area", "directorate", "cost_centre")
 
 SEP = "\x1f"
 #: Payee key parts, named as ``normalise.suppliers.classify_suppliers`` reads them.
-SUPPLIER_KEY = ["council", "supplier_name", "supplier_company_number", "supplier_charity_number",
-                "supplier_vat_number", "is_redacted"]
+SUPPLIER_KEY = [
+    "council",
+    "supplier_name",
+    "supplier_company_number",
+    "supplier_charity_number",
+    "supplier_vat_number",
+    "is_redacted",
+]
 #: What an expense answer depends on besides its words: the row's capital/revenue flag, its payee's
 #: sector and the payee-name words the rules read (``payee_cue``), and its service's division when a
 #: service prior reads it plus the service words the transfer rules read (``service_cue``). Each is
 #: a handful of values, so expense keys stay few (a payee's name or a description would not).
-EXPENSE_CONTEXT = ["capital_revenue", "payee_sector", "payee_cue", "service_division", "service_cue"]
+#: ``context`` is the cue of the row's description or cost centre (``text_cue``: the words a rule
+#: read in it), only where the account says nothing or little: a file with no expense column.
+EXPENSE_CONTEXT = [
+    "capital_revenue",
+    "payee_sector",
+    "payee_cue",
+    "service_division",
+    "service_cue",
+    "context",
+]
+#: The columns whose first filled value, other than the expense value itself, is the row's context
+#: text (the same ladder as ``normalise.categories.row_values.category_input``).
+CONTEXT_LADDER = ("description", "cost_centre", "service_area", "directorate")
 CATEGORY_KEY = ["kind", "value", "council", "code", *EXPENSE_CONTEXT]
 #: Payee sectors for which a confident account's answer can still change (transfers needing a public
 #: payee, service words with a public payee, a transfer payee): ``public_sectors`` of
@@ -35,9 +53,18 @@ PUBLIC_SECTORS = ("public", "transfer")
 EXPENSE_KEY = ["value", "council", "code", *EXPENSE_CONTEXT]
 SERVICE_KEY = ["value", "council"]
 #: Canonical columns the keys are made from (what pass 1 reads).
-SOURCE_COLUMNS = ["council_id", "supplier_name", "supplier_company_number", "supplier_charity_number",
-                  "supplier_vat_number", "is_redacted", "expense_code", "capital_revenue", *EXPENSE_COLUMNS,
-                  *SERVICE_COLUMNS]
+SOURCE_COLUMNS = [
+    "council_id",
+    "supplier_name",
+    "supplier_company_number",
+    "supplier_charity_number",
+    "supplier_vat_number",
+    "is_redacted",
+    "expense_code",
+    "capital_revenue",
+    *EXPENSE_COLUMNS,
+    *SERVICE_COLUMNS,
+]  # CONTEXT_LADDER is within these
 
 
 def column(table: pa.Table, name: str) -> pa.ChunkedArray:
@@ -83,14 +110,16 @@ def first_filled(table: pa.Table, names: tuple[str, ...]) -> pa.ChunkedArray:
 def supplier_parts(table: pa.Table) -> pa.Table:
     """The payee key parts of every row (columns :data:`SUPPLIER_KEY`)."""
     redacted = pc.if_else(flag(table, "is_redacted"), "true", "false").cast(pa.large_string())
-    return pa.table({
-        "council": text(table, "council_id"),
-        "supplier_name": text(table, "supplier_name"),
-        "supplier_company_number": text(table, "supplier_company_number"),
-        "supplier_charity_number": text(table, "supplier_charity_number"),
-        "supplier_vat_number": text(table, "supplier_vat_number"),
-        "is_redacted": redacted,
-    })
+    return pa.table(
+        {
+            "council": text(table, "council_id"),
+            "supplier_name": text(table, "supplier_name"),
+            "supplier_company_number": text(table, "supplier_company_number"),
+            "supplier_charity_number": text(table, "supplier_charity_number"),
+            "supplier_vat_number": text(table, "supplier_vat_number"),
+            "is_redacted": redacted,
+        }
+    )
 
 
 def service_parts(table: pa.Table) -> pa.Table:
@@ -100,8 +129,13 @@ def service_parts(table: pa.Table) -> pa.Table:
 
 def base_parts(table: pa.Table) -> pa.Table:
     """The words of an expense (value, council, code): what its value-only answer depends on."""
-    return pa.table({"value": first_filled(table, EXPENSE_COLUMNS), "council": text(table, "council_id"),
-                     "code": text(table, "expense_code")})
+    return pa.table(
+        {
+            "value": first_filled(table, EXPENSE_COLUMNS),
+            "council": text(table, "council_id"),
+            "code": text(table, "expense_code"),
+        }
+    )
 
 
 def expense_parts(table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array]) -> pa.Table:
@@ -115,17 +149,42 @@ def expense_parts(table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array
     the service's words only with such a payee, and the service division not at all.
     """
     base = base_parts(table)
-    cols = {"value": base["value"], "council": base["council"], "code": base["code"],
-            "capital_revenue": pc.utf8_lower(pc.utf8_trim_whitespace(text(table, "capital_revenue")))}
+    cols = {
+        "value": base["value"],
+        "council": base["council"],
+        "code": base["code"],
+        "capital_revenue": pc.utf8_lower(pc.utf8_trim_whitespace(text(table, "capital_revenue"))),
+    }
     need = context["needs_context"]
     sector = _text_of(context["payee_sector"])
     public = pc.is_in(sector, value_set=pa.array(PUBLIC_SECTORS, pa.large_string()))
     empty = pa.scalar("", pa.large_string())
     cols["payee_sector"] = pc.if_else(pc.or_(need, public), sector, empty)
-    cols["payee_cue"] = pc.if_else(need, _text_of(context["payee_cue"]), _text_of(context["payee_transfer_cue"]))
+    cols["payee_cue"] = pc.if_else(
+        need, _text_of(context["payee_cue"]), _text_of(context["payee_transfer_cue"])
+    )
     cols["service_division"] = pc.if_else(need, _text_of(context["service_division"]), empty)
     cols["service_cue"] = pc.if_else(pc.or_(need, public), _text_of(context["service_cue"]), empty)
+    cols["context"] = context_cues(table, base["value"], need)
     return pa.table(cols)
+
+
+def context_cues(table: pa.Table, value: pa.ChunkedArray, need: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each row's context cue (``text_cue`` of the first of :data:`CONTEXT_LADDER` that is filled
+    and differs from the expense value), "" where the account alone answers (``need`` false).
+    Worked once per distinct text of the batch."""
+    from normalise.categories.context import text_cues
+
+    empty = pa.scalar("", pa.large_string())
+    out = pa.chunked_array([pa.array([""] * table.num_rows, pa.large_string())])
+    for name in reversed(CONTEXT_LADDER):
+        if name in table.column_names:
+            t = pc.utf8_trim_whitespace(text(table, name))
+            out = pc.if_else(pc.and_(pc.not_equal(t, ""), pc.not_equal(t, value)), t, out)
+    out = pc.if_else(need, out, empty).combine_chunks()
+    encoded = pc.dictionary_encode(out)
+    cues = pa.array(text_cues(encoded.dictionary.to_pylist()), pa.large_string())
+    return pa.chunked_array([pc.take(cues, encoded.indices)])
 
 
 def _text_of(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -159,15 +218,24 @@ class ContextLookup:
         if len(councils):  # no payee at all when every rows file is unreadable
             starts = np.flatnonzero(np.r_[True, councils[1:] != councils[:-1]])
             ends = [*list(starts[1:]), len(councils)]
-            self.council_bounds = {str(councils[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
+            self.council_bounds = {
+                str(councils[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)
+            }
         s = pa.Table.from_pandas(suppliers[SUPPLIER_KEY].astype(str), preserve_index=False)
         self.supplier_keys = joined(s).combine_chunks().cast(pa.large_string())
         self.suppliers = suppliers
         self.sector = _strings(suppliers["sector"])
-        cue = suppliers["payee_cue"] if "payee_cue" in suppliers.columns else pd.Series("", index=suppliers.index)
+        cue = (
+            suppliers["payee_cue"]
+            if "payee_cue" in suppliers.columns
+            else pd.Series("", index=suppliers.index)
+        )
         self.payee_cue = _strings(cue.fillna(""))
-        tcue = (suppliers["payee_transfer_cue"] if "payee_transfer_cue" in suppliers.columns
-                else pd.Series("", index=suppliers.index))
+        tcue = (
+            suppliers["payee_transfer_cue"]
+            if "payee_transfer_cue" in suppliers.columns
+            else pd.Series("", index=suppliers.index)
+        )
         self.payee_transfer_cue = _strings(tcue.fillna(""))
         bases = bases.drop_duplicates(["value", "council", "code"])
         b = pa.Table.from_pandas(bases[["value", "council", "code"]].astype(str), preserve_index=False)
@@ -196,8 +264,9 @@ class ContextLookup:
     def service_positions(self, table: pa.Table) -> pa.ChunkedArray:
         return pc.index_in(joined(service_parts(table)), value_set=self.service_keys)
 
-    def context(self, table: pa.Table, at: pa.ChunkedArray | None = None,
-                svc_at: pa.ChunkedArray | None = None) -> dict[str, pa.ChunkedArray]:
+    def context(
+        self, table: pa.Table, at: pa.ChunkedArray | None = None, svc_at: pa.ChunkedArray | None = None
+    ) -> dict[str, pa.ChunkedArray]:
         """``payee_sector`` (unknown when the payee was never classified), ``payee_cue``,
         ``service_division``, ``service_cue`` and ``service_label`` of every row."""
         at = self.supplier_positions(table) if at is None else at
@@ -216,8 +285,10 @@ class ContextLookup:
 
 def joined(parts: pa.Table) -> pa.ChunkedArray:
     """One key string per row from its parts."""
-    cols = [parts[c] if parts[c].type == pa.large_string() else parts[c].cast(pa.large_string())
-            for c in parts.column_names]
+    cols = [
+        parts[c] if parts[c].type == pa.large_string() else parts[c].cast(pa.large_string())
+        for c in parts.column_names
+    ]
     return pc.binary_join_element_wise(*cols, pa.scalar(SEP, pa.large_string()))
 
 

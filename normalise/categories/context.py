@@ -22,8 +22,15 @@ from normalise.categories.transfers import kind_group, transfer_kind
 
 CONTEXT = Path(__file__).parent / "rules" / "context.yml"
 #: Optional input columns of ``classify_categories`` that this module reads.
-CONTEXT_COLUMNS = ("group", "capital_revenue", "context", "service", "payee_name", "payee_sector",
-                   "service_division")
+CONTEXT_COLUMNS = (
+    "group",
+    "capital_revenue",
+    "context",
+    "service",
+    "payee_name",
+    "payee_sector",
+    "service_division",
+)
 EXPENSE = "expense_type"
 
 Decision = tuple[str, float, str, str]
@@ -123,7 +130,9 @@ def service_cue(service: str) -> str:
 def _payee_any() -> re.Pattern[str]:
     from normalise.categories.transfers import payee_patterns
 
-    parts = [rx.pattern for rx, _, _ in context_rules()["payee_words"]] + [rx.pattern for rx in payee_patterns()]
+    parts = [rx.pattern for rx, _, _ in context_rules()["payee_words"]] + [
+        rx.pattern for rx in payee_patterns()
+    ]
     return re.compile("|".join(f"(?:{p})" for p in parts))
 
 
@@ -143,6 +152,37 @@ def payee_cue(name: str) -> str:
             words.append(m.group(0))
             break
     return " ".join(dict.fromkeys(w for w in words if w))
+
+
+@lru_cache(maxsize=200_000)
+def text_cue(text: str) -> str:
+    """What of a description or cost-centre name (``context`` of :func:`contextual`) an expense is
+    keyed on at publish: the words its rule matched, or "" when it says nothing.
+
+    Why: a file with no expense column ("Minor Works Contracts" as its only heading) is classified
+    from that text, but keying on every cost centre or description would multiply the keys. The
+    matched words decide the group the whole text decides (the confidence may differ when the
+    whole was read expanded); when they would not, the normalised text itself is the cue.
+    """
+    norm = normalise_value(text)
+    whole = _from_text(EXPENSE, norm, "context", 1.0, 1.0, _text_floor()) if norm else None
+    if whole is None:
+        return ""
+    from normalise.categories.decide import decide_text
+
+    found = re.search(r"'([^']*)'", decide_text(EXPENSE, norm)[3])
+    cue = found.group(1) if found else norm
+    part = _from_text(EXPENSE, cue, "context", 1.0, 1.0, _text_floor())
+    return cue if part is not None and part[0] == whole[0] else norm
+
+
+def _text_floor() -> float:
+    return float(context_rules()["text_min_confidence"])
+
+
+def text_cues(texts: list[str]) -> list[str]:
+    """:func:`text_cue` of many texts."""
+    return [text_cue(t) for t in texts]
 
 
 def needs_context(label: str, confidence: float, rule: str) -> bool:

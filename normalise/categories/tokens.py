@@ -77,7 +77,7 @@ def _subsequence(short: str, word: str) -> bool:
 
 @lru_cache(maxsize=50_000)
 def expand_token(token: str) -> tuple[str, str]:
-    """(expansion, how): ``kept``, ``short_form``, ``plural``, ``prefix``, ``dropped_vowels`` or
+    """(expansion, how): ``kept``, ``short_form``, ``plural``, ``singular``, ``prefix``, ``dropped_vowels`` or
     ``fused`` (two vocabulary words run together, :func:`_split_fused`).
 
     Listed short forms are expanded even when they are also English words ("subs", "cap"): the list
@@ -97,6 +97,8 @@ def expand_token(token: str) -> tuple[str, str]:
             if plural in vocab["word_set"]:
                 return plural, "plural"
         return token, "kept"
+    if token[-1] == "s" and token[:-1] in vocab["known"]:
+        return token[:-1], "singular"  # "postages": the plural of a vocabulary word
     words = vocab["words"]
     by_prefix = _family([w for w in words if w.startswith(token)])
     if by_prefix:
@@ -142,8 +144,8 @@ def _split_fused(token: str) -> str | None:
     """Two vocabulary words run together by a short ledger field ("regencult" -> "regeneration
     culture"): the one split into two parts of ``FUSED_MIN``+ letters that both stand for a
     vocabulary word. ``None`` when no split, or more than one, does."""
-    if len(token) < 2 * FUSED_MIN:
-        return None
+    if len(token) < 2 * FUSED_MIN or any(is_complete_word(token[:-n]) for n in (1, 2)):
+        return None  # a plural or a verb form of a word ("postages") is not two words
     found = {
         f"{left} {right}"
         for i in range(FUSED_MIN, len(token) - FUSED_MIN + 1)
