@@ -8,13 +8,12 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-import yaml
 
 from demo.sample_site import COUNCILS, INDIVIDUAL_NAME, SCRIPT_SUPPLIER, build_sample_site
-from publish.site.serve import make_app
+from publish.site.serve import load_metadata, make_app
 
 REPO = Path(__file__).resolve().parents[1]
-META = yaml.safe_load((REPO / "metadata.yml").read_text(encoding="utf-8"))["databases"]["councilspend"]
+META = load_metadata()["databases"]["councilspend"]
 COUNCIL = COUNCILS[0]["id"]
 
 

@@ -47,7 +47,7 @@ ENTITY_COLUMNS = ["canonical_name", "sector", "subsector", "confidence", "eviden
 # What pass 2 reads: the published columns' sources and the category keys' sources.
 PASS2_COLUMNS = sorted({*keys.SOURCE_COLUMNS, "payment_date", "period_start", "date_precision", "amount",
                         "redaction_reason", "transaction_ref", "capital_revenue", "is_card", "source_sha256",
-                        "source_row"})
+                        "source_sheet", "source_row"})
 
 
 def build_database(
@@ -260,7 +260,7 @@ def _write_payments(nd: NormalisedDir, tmp: Path, lookups: Lookups, search: Side
     totals = Totals()
     with _stage("payments"), ArrowWriter(tmp) as writer:
         for rows in nd.iter_tables(PASS2_COLUMNS):
-            shaped = shape(rows, lookups, writer.rows + 1)
+            shaped = shape(rows, lookups)
             writer.append("payments", shaped.table)
             search.spool(shaped.table)
             totals.add(shaped)
@@ -339,6 +339,12 @@ def _file_rows(nd: NormalisedDir, stats: pd.DataFrame) -> list[tuple]:
     files["code_fields_missing"] = [
         None if p is None else ", ".join(f for f, ok in p.items() if not ok) for p in present]
     files = files[cols].replace("", None)
+    # A file added from this computer (`councilspend add`) has a file: URL: publish its name only, never
+    # the user's folders.
+    local = files["url"].fillna("").astype(str).str.startswith("file:")
+    files.loc[local, "url"] = None
+    files["file_name"] = [n.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(n, str) else n
+                          for n in files["file_name"]]
     for col in ("rows_read", "rows_kept", "rows_rejected", "total_pence", "quality_score", "code_fields_present"):
         files[col] = pd.to_numeric(files[col], errors="coerce").astype("Int64")
     return as_tuples(files)

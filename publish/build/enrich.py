@@ -8,6 +8,7 @@ a classifier.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,8 @@ WITHHELD_NAME = "Individual (name withheld)"
 WITHHELD_ID = "individual-withheld"
 SUPPLIER_KEY = keys.SUPPLIER_KEY
 CATEGORY_KEY = keys.CATEGORY_KEY
+#: "Mr J Smith t/a Smith Builders": the classifier names such a payee by its trading name only.
+_TRADING_AS = re.compile(r"\b(?:t/a|t/as|trading as)\b", re.IGNORECASE)
 
 
 def read_classes(normalised: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -54,4 +57,18 @@ def mask_individuals(classified: pd.DataFrame) -> pd.DataFrame:
     out.loc[ind, "canonical_name"] = WITHHELD_NAME
     out.loc[ind, "evidence"] = "classified as a private individual; name withheld"
     out["is_individual"] = ind
+    out["published_name"] = published_supplier_name(out)
     return out
+
+
+def published_supplier_name(classified: pd.DataFrame) -> pd.Series:
+    """The name a payment shows, per payee key: the withheld label for individuals, the canonical
+    (trading) name for a person trading under a business name ("Mr X t/a Y Builders" → "Y Builders"),
+    else the name as the council published it. Null means "as published" (the row's own spelling)."""
+    raw = classified["supplier_name"].astype("string").fillna("")
+    canonical = classified["canonical_name"].astype("string").fillna("")
+    trading = raw.str.contains(_TRADING_AS) & (canonical.str.strip() != "") & (canonical != raw)
+    shown = pd.Series(pd.NA, index=classified.index, dtype="string")
+    shown[trading] = canonical[trading]
+    shown[classified["sector"] == "individual"] = WITHHELD_NAME
+    return shown

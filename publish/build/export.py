@@ -1,9 +1,11 @@
-"""The downloads: every published table as CSV with a Frictionless ``datapackage.json``, and as Parquet.
+"""The downloads: every published table as CSV and as Parquet, both listed in a Frictionless ``datapackage.json``.
 
 Tables with a schema in ``councilspend/schemas/published`` use it (so ``frictionless validate``
-checks types, keys and foreign keys against the contract); the measures tables get a schema derived
-from their SQLite column types. Rows stream from SQLite in batches, so memory stays flat on 10M rows.
-Written to a temporary folder and swapped in, like the database.
+checks types, keys and foreign keys against the contract); any other table gets a schema derived
+from its SQLite column types. The Parquet files keep the contract's types (dates as DATE, pence as
+integers, flags as booleans) and carry each column's description as field metadata, so a file read on
+its own (DuckDB, pandas) still means what the site means. Rows stream from SQLite in batches, so
+memory stays flat on 10M rows. Written to a temporary folder and swapped in, like the database.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from councilspend.schemas import descriptor
 from publish.build.tables import published_tables
 
 BATCH = 100_000
-ARROW = {"integer": pa.int64(), "number": pa.float64()}
+ARROW = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32()}
 SKIP_SUFFIXES = ("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config")
 LICENCES = [
     {
@@ -117,17 +119,7 @@ def write_downloads(db_path: Path, out_dir: Path) -> Path:
         for table in exportable_tables(conn):
             schema = table_schema(conn, table)
             _write_table(conn, table, schema, tmp)
-            resources.append(
-                {
-                    "name": table,
-                    "path": f"csv/{table}.csv",
-                    "format": "csv",
-                    "mediatype": "text/csv",
-                    "encoding": "utf-8",
-                    "profile": "tabular-data-resource",
-                    "schema": schema,
-                }
-            )
+            resources.extend(_resources(table, schema))
         package = {
             "profile": "tabular-data-package",
             "name": "councilspend",
@@ -157,25 +149,67 @@ def write_downloads(db_path: Path, out_dir: Path) -> Path:
     return out_dir
 
 
+def _resources(table: str, schema: dict) -> list[dict]:
+    """The table's two resources (CSV, Parquet), titled and described from its contract."""
+    about = {}
+    if table in published_tables():
+        d = descriptor(f"published/{table}")
+        about = {k: d[k] for k in ("title", "description") if d.get(k)}
+    csv_resource = {"name": table, **about, "path": f"csv/{table}.csv", "format": "csv", "mediatype": "text/csv",
+                    "encoding": "utf-8", "profile": "tabular-data-resource", "schema": schema}
+    parquet = {"name": f"{table}-parquet", **about, "path": f"parquet/{table}.parquet", "format": "parquet",
+               "mediatype": "application/vnd.apache.parquet", "profile": "tabular-data-resource", "schema": schema}
+    return [csv_resource, parquet]
+
+
+def arrow_schema(schema: dict, table: str = "") -> pa.Schema:
+    """The Parquet schema of a Frictionless schema: the contract's types, descriptions as field metadata."""
+    fields = [pa.field(f["name"], ARROW.get(f.get("type", "string"), pa.string()),
+                       metadata={"description": f["description"]} if f.get("description") else None)
+              for f in schema["fields"]]
+    return pa.schema(fields, metadata={"table": table, "pandas": _pandas_metadata(fields)})
+
+
+#: How pandas should read each type back: nullable integers and booleans stay integers and booleans
+#: (without this, a column with a null becomes float and ``frictionless validate`` rejects "nan").
+_PANDAS_TYPES = {pa.int64(): ("int64", "Int64"), pa.bool_(): ("bool", "boolean"), pa.float64(): ("float64", "Float64"),
+                 pa.date32(): ("date", "object"), pa.string(): ("unicode", "object")}
+
+
+def _pandas_metadata(fields: list[pa.Field]) -> str:
+    columns = [{"name": f.name, "field_name": f.name, "pandas_type": _PANDAS_TYPES[f.type][0],
+                "numpy_type": _PANDAS_TYPES[f.type][1], "metadata": None} for f in fields]
+    return json.dumps({"index_columns": [], "column_indexes": [], "columns": columns, "pandas_version": "2.2"})
+
+
+def _typed(values: tuple, t: pa.DataType, table: str, column: str) -> pa.Array:
+    """One column of a batch as Arrow: SQLite's 0/1 as booleans, ISO text as dates."""
+    if t == pa.string():
+        return pa.array([None if v is None else str(v) for v in values], t)
+    try:
+        if t == pa.bool_():
+            return pa.array(values, pa.int64()).cast(t)
+        if t == pa.date32():
+            return pa.array(values, pa.string()).cast(t)
+        return pa.array(values, t)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(f"{table}.{column}: a value does not fit the contract's type {t}: {exc}") from exc
+
+
 def _write_table(conn: sqlite3.Connection, table: str, schema: dict, folder: Path) -> None:
     names = [f["name"] for f in schema["fields"]]
-    types = [ARROW.get(f.get("type", "string"), pa.string()) for f in schema["fields"]]
-    arrow_schema = pa.schema(list(zip(names, types, strict=True)))
+    target = arrow_schema(schema, table)
+    types = [f.type for f in target]
     cur = conn.execute("select " + ", ".join(f'"{n}"' for n in names) + f' from "{table}"')
     with (
         open(folder / "csv" / f"{table}.csv", "w", newline="", encoding="utf-8") as fh,
-        pq.ParquetWriter(folder / "parquet" / f"{table}.parquet", arrow_schema) as pw,
+        pq.ParquetWriter(folder / "parquet" / f"{table}.parquet", target) as pw,
     ):
         writer = csv.writer(fh)
         writer.writerow(names)
         while rows := cur.fetchmany(BATCH):
             cols = list(zip(*rows, strict=True))
-            arrays = [
-                pa.array([None if v is None else str(v) for v in c], t)
-                if t == pa.string()
-                else pa.array(c, t)
-                for c, t in zip(cols, types, strict=True)
-            ]
+            arrays = [_typed(c, t, table, n) for c, t, n in zip(cols, types, names, strict=True)]
             strings = [(j, a) for j, (a, t) in enumerate(zip(arrays, types, strict=True)) if t == pa.string()]
             writer.writerows(_csv_safe_rows(rows, strings))
-            pw.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema))
+            pw.write_table(pa.Table.from_arrays(arrays, schema=target))

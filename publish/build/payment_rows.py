@@ -8,6 +8,7 @@ Arrow/numpy: a national build shapes 10 million rows, and per-row Python costs m
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ class Lookups:
     context: keys.ContextLookup  # each row's payee (sector, cue) and service (division, cue)
     supplier_id: pa.Array
     is_individual: pa.Array
+    published_name: pa.Array  # enrich.published_supplier_name: null = the row's own spelling
     supplier_confidence: pa.Array
     expense_keys: pa.Array
     expense_label: pa.Array
@@ -56,6 +58,8 @@ class Lookups:
             context=context,
             supplier_id=_strings(ordered["supplier_id"]),
             is_individual=pa.array(ordered["is_individual"].fillna(False).astype(bool).to_numpy()),
+            published_name=_strings(ordered["published_name"] if "published_name" in ordered.columns
+                                    else pd.Series(None, index=ordered.index, dtype=object)),
             supplier_confidence=_floats(ordered["confidence"]),
             expense_keys=_large(keys.joined(e)), expense_label=_strings(exp["label"]),
             expense_transfer=_strings(transfer.where(transfer.notna() & (transfer.astype(str) != ""), None)),
@@ -88,9 +92,8 @@ class Shaped:
     service: pa.Table          # the service key parts (rowkeys.SERVICE_KEY)
 
 
-def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
-    """Published ``payments`` rows for a batch of canonical rows; ids run from ``first_id``."""
-    n = rows.num_rows
+def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
+    """Published ``payments`` rows for a batch of canonical rows (ids from :func:`payment_ids`)."""
     at = lookups.context.supplier_positions(rows)
     individual = pc.fill_null(pc.take(lookups.is_individual, at), False)
     context = lookups.context.context(rows, at)
@@ -106,8 +109,10 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
     period = _dates(keys.column(rows, "period_start"))
     when = pc.coalesce(date, period)
     pence = _pence(rows)
+    raw_name = keys.column(rows, "supplier_name")
+    shown = pc.take(lookups.published_name, at)  # withheld / trading name, else null
     cols: dict[str, pa.ChunkedArray | pa.Array] = {
-        "id": pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
+        "id": payment_ids(keys.column(rows, "source_sha256"), rows["source_row"], keys.column(rows, "source_sheet")),
         "council_id": keys.column(rows, "council_id"),
         "payment_date": date.cast(pa.large_string()),
         "financial_year": financial_years(when),
@@ -115,21 +120,22 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
         "amount_gbp": pa.array(np.round(pence.to_numpy(zero_copy_only=False) / 100, 2), pa.float64(),
                                mask=pence.is_null().to_numpy(zero_copy_only=False)),
         "supplier_id": pc.take(lookups.supplier_id, at),
-        "supplier_name": pc.if_else(individual, WITHHELD_NAME, keys.column(rows, "supplier_name")),
+        "supplier_name": pc.if_else(individual, WITHHELD_NAME, pc.coalesce(shown, raw_name)),
         "sector": sector,
         "is_redacted": keys.flag(rows, "is_redacted").cast(pa.int64()),
         "sercop_group": pc.fill_null(pc.take(lookups.expense_label, found), "unknown"),
         "sercop_division": context["service_label"],
         "transfer_kind": transfer,
-        "description": _scrubbed(keys.column(rows, "description"), keys.column(rows, "supplier_name"),
-                                 individual),
+        # A person's name is scrubbed from descriptions wherever the published name replaced it.
+        "description": _scrubbed(keys.column(rows, "description"), raw_name,
+                                 pc.or_(individual, pc.is_valid(shown))),
         "is_card": keys.flag(rows, "is_card").cast(pa.int64()),
         "source_sha256": keys.column(rows, "source_sha256"),
         "source_row": rows["source_row"],  # int64: councilspend.normalised casts every file to the contract
     }
     for name in PASS_THROUGH:
         cols[name] = keys.column(rows, name)
-    table = pa.table({name: cols[name] for name in PAYMENT_COLUMNS})
+    table = pa.table({name: _blank_as_null(cols[name]) for name in PAYMENT_COLUMNS})
     confidence = pc.min_element_wise(pc.take(lookups.supplier_confidence, at),
                                      pc.take(lookups.expense_confidence, found))
     low = pc.fill_null(pc.less(confidence, LOW_CONFIDENCE), True)
@@ -137,6 +143,54 @@ def shape(rows: pa.Table, lookups: Lookups, first_id: int) -> Shaped:
                   low_confidence=low.to_numpy(zero_copy_only=False).astype(bool),
                   month=dated_months(date, period, keys.column(rows, "date_precision")),
                   expense=expense, service=service)
+
+
+def payment_ids(sha256: pa.ChunkedArray, source_row: pa.ChunkedArray,
+                sheet: pa.ChunkedArray | None = None) -> pa.Array:
+    """Each payment's id, from what it is rather than when it was built: splitmix64 of the source
+    file's place (the first 64 bits of its sha256; of ``sha256("<sha256>/<sheet>")`` for a row from a named
+    sheet or ZIP member, whose rows are numbered from 1 again) mixed with the row's line number there,
+    keeping 63 bits.
+
+    The same file and line give the same id in every build, so ``/councilspend/payments/<id>`` survives
+    re-crawls that add files and re-publishes; a positive 64-bit integer stays the SQLite rowid that the
+    FTS5 index points at. Two of 10 million payments share an id with probability ~5e-6 (the primary key
+    would then refuse the build rather than merge them).
+    """
+    place = pc.binary_join_element_wise(pc.cast(sha256, pa.large_string()),
+                                        pc.fill_null(pc.cast(sheet, pa.large_string()), "")
+                                        if sheet is not None else pa.scalar("", pa.large_string()),
+                                        pa.scalar("/", pa.large_string()))
+    place = place.combine_chunks() if isinstance(place, pa.ChunkedArray) else place
+    places = pc.unique(place)
+    bases = np.array([_place_base(p) for p in places.to_pylist()], dtype=np.uint64)
+    which = pc.index_in(place, value_set=places).to_numpy(zero_copy_only=False)
+    rows = pc.fill_null(source_row, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = bases[which] ^ (rows * np.uint64(0x9E3779B97F4A7C15))
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return pa.array((z >> np.uint64(1)).astype(np.int64))
+
+
+def _place_base(place: str) -> int:
+    """64 bits for "<sha256>/" (the file itself) or "<sha256>/<sheet>"."""
+    sha, _, sheet = place.partition("/")
+    digest = sha if not sheet else hashlib.sha256(place.encode("utf-8")).hexdigest()
+    return int(digest[:16], 16)
+
+
+def _blank_as_null(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Text that is empty or only spaces becomes null: a missing value is NULL in the database, the API
+    and the downloads, never ``""`` (so ``directorate is null`` finds every row without one)."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return col
+    blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+    if not pc.any(blank).as_py():
+        return col
+    return pc.if_else(blank, pa.scalar(None, col.type), col)
 
 
 def dated_months(date: pa.ChunkedArray, period_start: pa.ChunkedArray,

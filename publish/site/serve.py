@@ -11,7 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from councilspend.schemas import descriptor
 from publish.build.build import inspect_data, inspect_path_for
+from publish.build.tables import published_tables
 from publish.resources import metadata_path
 
 METADATA = metadata_path()
@@ -27,11 +29,19 @@ SETTINGS = {
 
 
 def load_metadata(path: Path = METADATA, db_name: str = "councilspend") -> dict:
-    """metadata.yml, with its ``databases: councilspend`` section renamed to ``db_name`` if needed."""
+    """metadata.yml, with its ``databases: councilspend`` section renamed to ``db_name`` if needed, and
+    every published table's column descriptions taken from its contract (their one home, shared with
+    the Data Package and the Parquet field metadata)."""
     meta = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     dbs = meta.get("databases", {})
     if db_name not in dbs and "councilspend" in dbs:
         dbs[db_name] = dbs.pop("councilspend")
+    tables = dbs.setdefault(db_name, {}).setdefault("tables", {})
+    for table in published_tables():
+        described = {f["name"]: f["description"] for f in descriptor(f"published/{table}")["fields"]
+                     if f.get("description")}
+        cfg = tables.setdefault(table, {})
+        cfg["columns"] = {**described, **(cfg.get("columns") or {})}
     return meta
 
 
