@@ -4,9 +4,10 @@ cue (``context.text_cue``), and the cue decides what the whole text decides with
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 from councilspend import rowkeys
-from normalise.categories.context import _from_text, text_cue
+from normalise.categories.context import contextual, text_cue
 from normalise.categories.rules import normalise_value
 
 TEXTS = [
@@ -21,14 +22,37 @@ TEXTS = [
 ]
 
 
+def _decide(context: str) -> str:
+    return contextual("expense_type", "", ("unknown", 1.0, "empty", "no value"), context=context)[0][0]
+
+
 def test_cue_decides_what_the_whole_text_decides() -> None:
     for text in TEXTS:
-        whole = _from_text("expense_type", normalise_value(text), "context", 1.0, 1.0, 0.5)
         cue = text_cue(text)
-        if whole is None:
-            assert cue == ""
-        else:
-            assert _from_text("expense_type", cue, "context", 1.0, 1.0, 0.5)[0] == whole[0]
+        assert _decide(cue) == _decide(text), text
+        assert (cue == "") == (_decide(text) == "unknown"), text
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Admin and Other Buildings", "premises"),
+        ("Minor Works Contracts", "premises"),
+        ("Spot Hires", "transport"),
+        ("SITA Landfill Contract", "third_party_payments"),
+        ("Municipal Elections", "supplies_services"),
+    ],
+)
+def test_context_words_read_a_cost_centre_at_low_confidence(text: str, label: str) -> None:
+    decided = contextual("expense_type", "", ("unknown", 1.0, "empty", "no value"), context=text)[0]
+    assert decided[0] == label
+    assert decided[1] <= 0.5
+    assert decided[2].startswith("context:")
+
+
+def test_context_words_never_replace_a_confident_account() -> None:
+    sure = ("supplies_services", 0.8, "keyword:supplies_items", "'postage'")
+    assert contextual("expense_type", "Postage", sure, context="Minor Works")[0] == sure
 
 
 def test_cues_are_fewer_than_texts() -> None:

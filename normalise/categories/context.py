@@ -58,10 +58,31 @@ def context_rules() -> dict:
     return {
         **data,
         "payee_words": words,
+        "context_words": _word_rules(data.get("context_words", []), allowed),
         "vague_rules": frozenset(data["vague_rules"]),
         "capital_values": frozenset(data["capital_values"]),
         "capital_keeps": frozenset(data["capital_keeps"]),
     }
+
+
+def _word_rules(entries: list[dict], allowed: tuple[str, ...]) -> list[tuple[re.Pattern[str], str, float]]:
+    out = []
+    for entry in entries:
+        if entry["label"] not in allowed:
+            raise RuleFileError(f"{CONTEXT}: label {entry['label']!r} is not a subjective group")
+        rx = re.compile("|".join(f"(?:{p})" for p in entry["patterns"]))
+        out.append((rx, entry["label"], float(entry["confidence"])))
+    return out
+
+
+def _from_words(text: str) -> Decision | None:
+    """``context_words`` on a description or cost-centre name (what a payment under it bought)."""
+    norm = normalise_value(text)
+    for rx, label, confidence in context_rules()["context_words"] if norm else ():
+        m = rx.search(norm)
+        if m:
+            return label, confidence, f"context:context_words:{label}", f"context column '{m.group(0)}'"
+    return None
 
 
 def _from_text(kind: str, text: str, where: str, factor: float, cap: float, floor: float) -> Decision | None:
@@ -167,7 +188,8 @@ def text_cue(text: str) -> str:
     norm = normalise_value(text)
     whole = _from_text(EXPENSE, norm, "context", 1.0, 1.0, _text_floor()) if norm else None
     if whole is None:
-        return ""
+        words = _from_words(norm)
+        return re.search(r"'([^']*)'", words[3]).group(1) if words else ""
     from normalise.categories.decide import decide_text
 
     found = re.search(r"'([^']*)'", decide_text(EXPENSE, norm)[3])
@@ -274,6 +296,8 @@ def contextual(
         better = _from_text(
             kind, context, "context", float(cfg["text_factor"]), 0.85, float(cfg["text_min_confidence"])
         )
+        if better is None and kind == EXPENSE:
+            better = _from_words(context)
     if better is None and kind == EXPENSE:
         better = _from_payee(payee_name, sector) or _from_service(service, service_division)
     if better is not None and (label == "unknown" or better[1] >= confidence or rule in cfg["vague_rules"]):
