@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from councilspend import rowkeys as keys
+from councilspend.memory import release_memory
 from councilspend.normalised import NormalisedDir, open_normalised
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,30 @@ CODE_DIRS = [HERE / "suppliers", HERE / "categories"]
 #: Files whose change changes what is written (the keys, the columns).
 CODE_FILES = [HERE / "classes.py", HERE.parent / "councilspend" / "rowkeys.py"]
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".csv", ".txt"}
-SUPPLIER_OUT = ["supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence", "payee_cue",
-                "payee_transfer_cue"]
+SUPPLIER_OUT = [
+    "supplier_id",
+    "canonical_name",
+    "sector",
+    "subsector",
+    "confidence",
+    "evidence",
+    "payee_cue",
+    "payee_transfer_cue",
+]
 #: ``context_division``/``context_cue``: on service rows, what an expense under that service is keyed
 #: on (``councilspend/rowkeys.py`` EXPENSE_CONTEXT); "" on expense rows.
-CATEGORY_OUT = ["label", "confidence", "rule", "evidence", "transfer_kind", "context_division", "context_cue",
-                "needs_context"]
+CATEGORY_OUT = [
+    "label",
+    "confidence",
+    "rule",
+    "evidence",
+    "transfer_kind",
+    "context_division",
+    "context_cue",
+    "needs_context",
+]
+#: What the expense pass reads of each payee (``rowkeys.ContextLookup``).
+CONTEXT_COLUMNS = [*keys.SUPPLIER_KEY, "sector", "payee_cue", "payee_transfer_cue"]
 Progress = Callable[[str, int, int], None]
 
 
@@ -50,8 +69,14 @@ def classes_dir(normalised: Path) -> Path:
     return Path(normalised) / "classes"
 
 
-def classify_crawl(normalised: Path, registers_db: Path | None = None, *, force: bool = False,
-                   council_companies: Iterable[Path] = (), progress: Progress | None = None) -> Path:
+def classify_crawl(
+    normalised: Path,
+    registers_db: Path | None = None,
+    *,
+    force: bool = False,
+    council_companies: Iterable[Path] = (),
+    progress: Progress | None = None,
+) -> Path:
     """Write ``normalised/classes/`` for the counted files of ``normalised``; return that folder.
 
     ``registers_db`` (supplier registers and Revenue Outturn) is optional: without it the classifiers
@@ -66,22 +91,36 @@ def classify_crawl(normalised: Path, registers_db: Path | None = None, *, force:
         log.info("classes in %s are current; kept them", out)
         return out
     nd = open_normalised(normalised)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "stamp.json").unlink(missing_ok=True)  # the files below are written one by one
     # Payees and services first: an expense is classified with its payee's sector and its service.
     sup_keys, svc_keys, base_keys = distinct_keys(nd, progress)
     suppliers = classify_suppliers(sup_keys, registers_db, companies)
+    del sup_keys
+    _write(out, "suppliers", suppliers)
+    # Pass 2 needs only each payee's key, sector and cues: millions of rows at national scale, so the
+    # ids, names and evidence (written above) are not kept while it runs.
+    suppliers = suppliers[CONTEXT_COLUMNS]
+    release_memory()
     services = classify_services(svc_keys)
     bases = classify_bases(base_keys)
     exp_keys = expense_keys(nd, keys.ContextLookup(suppliers, services, bases), progress)
+    del suppliers
     categories = pd.concat([classify_expenses(exp_keys), services], ignore_index=True)[
-        keys.CATEGORY_KEY + CATEGORY_OUT]
-    outturn = read_outturn(registers_db)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("suppliers", suppliers), ("categories", categories), ("outturn", outturn)):
-        tmp = out / f".{name}.parquet.{os.getpid()}"
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, out / f"{name}.parquet")
+        keys.CATEGORY_KEY + CATEGORY_OUT
+    ]
+    _write(out, "categories", categories)
+    _write(out, "outturn", read_outturn(registers_db))
     (out / "stamp.json").write_text(json.dumps(stamp, indent=1), encoding="utf-8")
+    release_memory()
     return out
+
+
+def _write(out: Path, name: str, frame: pd.DataFrame) -> None:
+    """``out/<name>.parquet``, replaced atomically."""
+    tmp = out / f".{name}.parquet.{os.getpid()}"
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, out / f"{name}.parquet")
 
 
 def is_current(normalised: Path, stamp: dict) -> bool:
@@ -104,9 +143,14 @@ def inputs_stamp(normalised: Path, registers_db: Path | None, council_companies:
     return {
         "files_csv": hashlib.sha256(files_csv.read_bytes()).hexdigest() if files_csv.exists() else None,
         "rows": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in rows],
-        "registers": ([str(registers), registers.stat().st_size, registers.stat().st_mtime_ns]
-                      if registers and registers.exists() else None),
-        "council_companies": [[str(p), hashlib.sha256(p.read_bytes()).hexdigest()] for p in council_companies],
+        "registers": (
+            [str(registers), registers.stat().st_size, registers.stat().st_mtime_ns]
+            if registers and registers.exists()
+            else None
+        ),
+        "council_companies": [
+            [str(p), hashlib.sha256(p.read_bytes()).hexdigest()] for p in council_companies
+        ],
         "code": code_digest(),
     }
 
@@ -124,8 +168,9 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def distinct_keys(nd: NormalisedDir, progress: Progress | None = None
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def distinct_keys(
+    nd: NormalisedDir, progress: Progress | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pass 1: distinct payee, service and expense-words keys over every counted file (Arrow, by batch)."""
     sup, svc, base = [], [], []
     done, total = 0, len(nd.counted)
@@ -148,12 +193,16 @@ def classify_bases(distinct: pd.DataFrame) -> pd.DataFrame:
     from normalise.categories.context import needs_context
 
     out = distinct.copy()
-    out["needs_context"] = [needs_context(*decide_value("expense_type", v, c)[:3])
-                            for v, c in zip(out["value"], out["code"], strict=True)]
+    out["needs_context"] = [
+        needs_context(*decide_value("expense_type", v, c)[:3])
+        for v, c in zip(out["value"], out["code"], strict=True)
+    ]
     return out
 
 
-def expense_keys(nd: NormalisedDir, lookup: keys.ContextLookup, progress: Progress | None = None) -> pd.DataFrame:
+def expense_keys(
+    nd: NormalisedDir, lookup: keys.ContextLookup, progress: Progress | None = None
+) -> pd.DataFrame:
     """Pass 2: distinct expense keys, each row's payee sector and cues joined in (``rowkeys``)."""
     exp = []
     done, total = 0, len(nd.counted)
@@ -175,13 +224,17 @@ def _text(s: pd.Series) -> pd.Series:
     return s.astype("string").fillna("")
 
 
-def classify_suppliers(distinct: pd.DataFrame, registers_db: Path | None,
-                       council_companies: list[Path] = ()) -> pd.DataFrame:
+def classify_suppliers(
+    distinct: pd.DataFrame, registers_db: Path | None, council_companies: list[Path] = ()
+) -> pd.DataFrame:
     """The suppliers classifier on distinct payee keys; every row gets a supplier id and a sector."""
     from normalise.suppliers import classify_suppliers as classify
 
-    out = classify(distinct.copy(), registers_db=registers_db, council_companies=council_companies)
-    missing = [c for c in SUPPLIER_OUT if c not in out.columns and c not in ("payee_cue", "payee_transfer_cue")]
+    # No defensive copy: the classifier returns a new frame (3M keys at national scale).
+    out = classify(distinct, registers_db=registers_db, council_companies=council_companies)
+    missing = [
+        c for c in SUPPLIER_OUT if c not in out.columns and c not in ("payee_cue", "payee_transfer_cue")
+    ]
     if missing:
         raise RuntimeError(f"normalise.suppliers.classify_suppliers returned no {', '.join(missing)}")
     from normalise.categories.context import payee_cues, payee_transfer_cue
@@ -190,9 +243,16 @@ def classify_suppliers(distinct: pd.DataFrame, registers_db: Path | None,
     cued = out["payee_cue"] != ""  # a transfer word is a cue too: only those names can have one
     out["payee_transfer_cue"] = ""
     out.loc[cued, "payee_transfer_cue"] = [payee_transfer_cue(n) for n in out.loc[cued, "supplier_name"]]
-    out = out[keys.SUPPLIER_KEY + SUPPLIER_OUT].copy()
-    for col in [*keys.SUPPLIER_KEY, "supplier_id", "canonical_name", "subsector", "evidence", "payee_cue",
-                "payee_transfer_cue"]:
+    out = out[keys.SUPPLIER_KEY + SUPPLIER_OUT]
+    for col in [
+        *keys.SUPPLIER_KEY,
+        "supplier_id",
+        "canonical_name",
+        "subsector",
+        "evidence",
+        "payee_cue",
+        "payee_transfer_cue",
+    ]:
         out[col] = _text(out[col])
     out["sector"] = _text(out["sector"]).replace("", "unknown")
     blank_id = out["supplier_id"] == ""
@@ -212,7 +272,9 @@ def classify_services(distinct: pd.DataFrame) -> pd.DataFrame:
     keyed on: its division when a service prior reads it, and the words the transfer rules read."""
     from normalise.categories.context import prior_division, service_cue
 
-    frame = distinct[keys.SERVICE_KEY].assign(kind="service_area", code="", **dict.fromkeys(keys.EXPENSE_CONTEXT, ""))
+    frame = distinct[keys.SERVICE_KEY].assign(
+        kind="service_area", code="", **dict.fromkeys(keys.EXPENSE_CONTEXT, "")
+    )
     out = _categories(frame)
     out["context_division"] = [prior_division(d) for d in out["label"]]
     out["context_cue"] = [service_cue(v) for v in out["value"]]
@@ -223,15 +285,19 @@ def classify_services(distinct: pd.DataFrame) -> pd.DataFrame:
 def classify_expenses(distinct: pd.DataFrame) -> pd.DataFrame:
     """The categories classifier on distinct expense keys with their row context (rowkeys.EXPENSE_CONTEXT):
     the payee's sector and name words, the service's division and words, capital or revenue."""
-    frame = distinct.assign(kind="expense_type").rename(columns={"payee_cue": "payee_name", "service_cue": "service"})
+    frame = distinct.assign(kind="expense_type").rename(
+        columns={"payee_cue": "payee_name", "service_cue": "service"}
+    )
     out = _categories(frame).rename(columns={"payee_name": "payee_cue", "service": "service_cue"})
     out["context_division"] = ""
     out["context_cue"] = ""
     from normalise.categories.classify import decide_value
     from normalise.categories.context import needs_context
 
-    out["needs_context"] = [needs_context(*decide_value("expense_type", v, c)[:3])
-                            for v, c in zip(out["value"], out["code"], strict=True)]
+    out["needs_context"] = [
+        needs_context(*decide_value("expense_type", v, c)[:3])
+        for v, c in zip(out["value"], out["code"], strict=True)
+    ]
     return out
 
 

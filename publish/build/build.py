@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from councilspend import rowkeys as keys
+from councilspend.memory import release_memory
 from councilspend.normalised import NormalisedDir, open_normalised
 from publish.build import enrich, fingerprint, quality, summaries
 from publish.build.aggregates import Totals
@@ -44,10 +45,25 @@ from publish.build.tables import columns, create, insert_frame, insert_rows
 log = logging.getLogger(__name__)
 
 ENTITY_COLUMNS = ["canonical_name", "sector", "subsector", "confidence", "evidence"]
+#: Per-key supplier columns the payments pass never reads (``payment_rows.Lookups``): kept per entity only.
+LOOKUP_UNUSED = ("canonical_name", "subsector", "evidence")
 # What pass 2 reads: the published columns' sources and the category keys' sources.
-PASS2_COLUMNS = sorted({*keys.SOURCE_COLUMNS, "payment_date", "period_start", "date_precision", "amount",
-                        "redaction_reason", "transaction_ref", "capital_revenue", "is_card", "source_sha256",
-                        "source_sheet", "source_row"})
+PASS2_COLUMNS = sorted(
+    {
+        *keys.SOURCE_COLUMNS,
+        "payment_date",
+        "period_start",
+        "date_precision",
+        "amount",
+        "redaction_reason",
+        "transaction_ref",
+        "capital_revenue",
+        "is_card",
+        "source_sha256",
+        "source_sheet",
+        "source_row",
+    }
+)
 
 
 def build_database(
@@ -118,8 +134,14 @@ def inspect_data(tmp: Path, final: Path) -> dict:
         tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
         counts = {t: {"count": conn.execute(f'select count(*) from "{t}"').fetchone()[0]} for t in tables}
         conn.close()
-        return {final.stem: {"hash": digest.result(), "size": tmp.stat().st_size, "file": str(final),
-                             "tables": counts}}
+        return {
+            final.stem: {
+                "hash": digest.result(),
+                "size": tmp.stat().st_size,
+                "file": str(final),
+                "tables": counts,
+            }
+        }
 
 
 def _default_registry() -> list[dict]:
@@ -133,8 +155,10 @@ def _default_registry() -> list[dict]:
 
 def _remove_stale_temps(db_path: Path) -> None:
     """Delete temp files of builds that were killed (their process is gone)."""
-    for p in [*db_path.parent.glob(f".{db_path.name}.building-*"),
-              *db_path.parent.glob(f".{inspect_path_for(db_path).name}.building-*")]:
+    for p in [
+        *db_path.parent.glob(f".{db_path.name}.building-*"),
+        *db_path.parent.glob(f".{inspect_path_for(db_path).name}.building-*"),
+    ]:
         pid = re.search(r"\.building-(\d+)", p.name)  # also journals and the search index's side files
         if pid and not psutil.pid_exists(int(pid.group(1))):
             p.unlink(missing_ok=True)
@@ -147,8 +171,13 @@ def _stage(name: str):
     start, cpu = time.perf_counter(), time.process_time()
     yield
     rss = psutil.Process().memory_info().rss / 2**20
-    log.info("build stage %s: %.1f s, CPU %.1f s (RSS now %.0f MB)", name, time.perf_counter() - start,
-             time.process_time() - cpu, rss)
+    log.info(
+        "build stage %s: %.1f s, CPU %.1f s (RSS now %.0f MB)",
+        name,
+        time.perf_counter() - start,
+        time.process_time() - cpu,
+        rss,
+    )
 
 
 class _NoProgress:
@@ -178,10 +207,12 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     # The classify step's answers, one row per distinct key (normalise/classes.py wrote them).
     with _stage("read classes"):
         suppliers, categories, outturn = enrich.read_classes(nd.root)
-    lookups = Lookups.build(suppliers, categories)
-    # One row per entity is all the suppliers table needs; the per-key frame is millions of rows.
+    # One row per entity is all the suppliers table needs; the per-key frame is millions of rows, and
+    # the payments pass joins only its keys, ids, sectors and cues (not names and evidence).
     entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
+    lookups = Lookups.build(suppliers[[c for c in suppliers.columns if c not in LOOKUP_UNUSED]], categories)
     del suppliers
+    release_memory()
 
     conn = _open_database(tmp)
     search = SideSearchIndex(tmp, "payments", summaries.FTS["payments"])
@@ -201,22 +232,38 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             grain = totals.result("measures")
             tables = summaries.summary_frames(grain, totals.result("suppliers"))
             supplier_rows = _supplier_rows(entities, tables["supplier_council_year"])
-            aliases, category_totals = summaries.alias_rows(totals.result("aliases")), totals.result("categories")
+            aliases, category_totals = (
+                summaries.alias_rows(totals.result("aliases")),
+                totals.result("categories"),
+            )
             transfer_rows = totals.result("transfers")
             file_rows = _file_rows(nd, totals.result("files"))
             del totals
         # Millions of spellings at national scale: their search index is built beside, like payments'.
         alias_search = SideSearchIndex(tmp, "supplier_aliases", summaries.FTS["supplier_aliases"])
         alias_ids = pa.array(np.arange(1, len(aliases) + 1, dtype=np.int64))
-        searching_aliases = pool.submit(alias_search.build_from, pa.table(
-            {"id": alias_ids, "alias": pa.array(aliases["alias"].astype(object), pa.large_string())}))
+        searching_aliases = pool.submit(
+            alias_search.build_from,
+            pa.table(
+                {"id": alias_ids, "alias": pa.array(aliases["alias"].astype(object), pa.large_string())}
+            ),
+        )
         bar.advance(t4)
         with _stage("payment indexes (waited for)"):
             indexing.result()
         bar.advance(t4)
         with _stage("summaries written"):
-            _write_tables(conn, registry, nd, file_rows, supplier_rows, (aliases, categories, category_totals),
-                          transfer_rows, tables, grain)
+            _write_tables(
+                conn,
+                registry,
+                nd,
+                file_rows,
+                supplier_rows,
+                (aliases, categories, category_totals),
+                transfer_rows,
+                tables,
+                grain,
+            )
             conn.commit()
         with _stage("measures"):
             # Months covered come from the dated rows (publish/build/payment_rows.dated_months), not file names.
@@ -268,16 +315,29 @@ def _write_payments(nd: NormalisedDir, tmp: Path, lookups: Lookups, search: Side
     return totals
 
 
-def _write_tables(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir, file_rows: list[tuple],
-                  supplier_rows: pd.DataFrame, category_parts: tuple, transfer_rows, tables: dict,
-                  grain: pd.DataFrame) -> None:
+def _write_tables(
+    conn: sqlite3.Connection,
+    registry: list[dict],
+    nd: NormalisedDir,
+    file_rows: list[tuple],
+    supplier_rows: pd.DataFrame,
+    category_parts: tuple,
+    transfer_rows,
+    tables: dict,
+    grain: pd.DataFrame,
+) -> None:
     """Every table but payments and the measures, once the payments' index sorts are done."""
     aliases, categories, category_totals = category_parts
     _write_councils(conn, registry, nd)
     insert_rows(conn, "files", file_rows)
     insert_frame(conn, "suppliers", supplier_rows, list(supplier_rows.columns))
-    for table in ("supplier_aliases", "categories", "council_year_sector", "council_year_division",
-                  "supplier_council_year"):
+    for table in (
+        "supplier_aliases",
+        "categories",
+        "council_year_sector",
+        "council_year_division",
+        "supplier_council_year",
+    ):
         create(conn, table)
     summaries.write_aliases(conn, aliases)
     summaries.write_categories(conn, categories, category_totals)
@@ -297,11 +357,20 @@ def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: Normalis
             continue
         seen.add(cid)
         pages = r.get("spending_pages") or r.get("spending_page") or ""
-        rows.append((cid, _str_or_none(r.get("name")) or cid, _str_or_none(r.get("type") or r.get("council_type")),
-                     _str_or_none(r.get("website")), _str_or_none(pages),
-                     _int_or_none(r.get("threshold") or r.get("threshold_gbp")),
-                     _str_or_none(r.get("start_date")), _str_or_none(r.get("end_date")),
-                     _str_or_none(r.get("replaced_by")), _str_or_none(r.get("wdtk_id"))))
+        rows.append(
+            (
+                cid,
+                _str_or_none(r.get("name")) or cid,
+                _str_or_none(r.get("type") or r.get("council_type")),
+                _str_or_none(r.get("website")),
+                _str_or_none(pages),
+                _int_or_none(r.get("threshold") or r.get("threshold_gbp")),
+                _str_or_none(r.get("start_date")),
+                _str_or_none(r.get("end_date")),
+                _str_or_none(r.get("replaced_by")),
+                _str_or_none(r.get("wdtk_id")),
+            )
+        )
     for cid in sorted(set(nd.files["council_id"]) - seen):
         rows.append((cid, cid, None, None, None, None, None, None, None, None))
     insert_rows(conn, "councils", rows)
@@ -337,15 +406,24 @@ def _file_rows(nd: NormalisedDir, stats: pd.DataFrame) -> list[tuple]:
     present = [quality.code_fields_present(nd.report(s)) for s in files["sha256"]]
     files["code_fields_present"] = [None if p is None else sum(p.values()) for p in present]
     files["code_fields_missing"] = [
-        None if p is None else ", ".join(f for f, ok in p.items() if not ok) for p in present]
+        None if p is None else ", ".join(f for f, ok in p.items() if not ok) for p in present
+    ]
     files = files[cols].replace("", None)
     # A file added from this computer (`councilspend add`) has a file: URL: publish its name only, never
     # the user's folders.
     local = files["url"].fillna("").astype(str).str.startswith("file:")
     files.loc[local, "url"] = None
-    files["file_name"] = [n.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(n, str) else n
-                          for n in files["file_name"]]
-    for col in ("rows_read", "rows_kept", "rows_rejected", "total_pence", "quality_score", "code_fields_present"):
+    files["file_name"] = [
+        n.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(n, str) else n for n in files["file_name"]
+    ]
+    for col in (
+        "rows_read",
+        "rows_kept",
+        "rows_rejected",
+        "total_pence",
+        "quality_score",
+        "code_fields_present",
+    ):
         files[col] = pd.to_numeric(files[col], errors="coerce").astype("Int64")
     return as_tuples(files)
 
@@ -355,20 +433,35 @@ def _supplier_rows(entities: pd.DataFrame, by_year: pd.DataFrame) -> pd.DataFram
     actually published."""
     first = entities.set_index("supplier_id")
     g = by_year.groupby("supplier_id")
-    totals = pd.DataFrame({"councils": g["council_id"].nunique(), "payments": g["payments"].sum(),
-                           "total_pence": g["total_pence"].sum(), "first_year": g["financial_year"].min(),
-                           "last_year": g["financial_year"].max()})
+    totals = pd.DataFrame(
+        {
+            "councils": g["council_id"].nunique(),
+            "payments": g["payments"].sum(),
+            "total_pence": g["total_pence"].sum(),
+            "first_year": g["financial_year"].min(),
+            "last_year": g["financial_year"].max(),
+        }
+    )
     totals = totals[totals.index.isin(first.index)]
     s = first.loc[totals.index]  # whole columns at once: a row-by-row loop was a minute at 10M rows
     conf = pd.to_numeric(s["confidence"], errors="coerce")
     pence = totals["total_pence"].astype("int64")
-    out = pd.DataFrame({
-        "supplier_id": totals.index.astype(object), "name": s["canonical_name"].to_numpy(),
-        "sector": s["sector"].to_numpy(), "subsector": s["subsector"].astype(object).to_numpy(),
-        "confidence": conf.astype("float64").to_numpy(), "evidence": s["evidence"].astype(object).to_numpy(),
-        "councils": totals["councils"].astype("int64").to_numpy(), "payments": totals["payments"].astype(
-            "int64").to_numpy(), "total_pence": pence.to_numpy(), "total_gbp": (pence / 100).round(2).to_numpy(),
-        "first_year": totals["first_year"].to_numpy(), "last_year": totals["last_year"].to_numpy()})
+    out = pd.DataFrame(
+        {
+            "supplier_id": totals.index.astype(object),
+            "name": s["canonical_name"].to_numpy(),
+            "sector": s["sector"].to_numpy(),
+            "subsector": s["subsector"].astype(object).to_numpy(),
+            "confidence": conf.astype("float64").to_numpy(),
+            "evidence": s["evidence"].astype(object).to_numpy(),
+            "councils": totals["councils"].astype("int64").to_numpy(),
+            "payments": totals["payments"].astype("int64").to_numpy(),
+            "total_pence": pence.to_numpy(),
+            "total_gbp": (pence / 100).round(2).to_numpy(),
+            "first_year": totals["first_year"].to_numpy(),
+            "last_year": totals["last_year"].to_numpy(),
+        }
+    )
     for col in ("subsector", "evidence"):  # "" means none, as before
         out[col] = out[col].where(out[col].notna() & (out[col] != ""), None)
     return out
@@ -380,10 +473,18 @@ def _write_quality(conn: sqlite3.Connection, grain: pd.DataFrame) -> None:
     dated = grain[grain["month"].notna()]
     months = dated[["council_id", "financial_year", "month"]].drop_duplicates().astype(object)
     red = grain["is_redacted"].astype(bool)
-    pays = pd.DataFrame({"council_id": grain["council_id"].astype(object), "payments": grain["payments"],
-                         "redacted_rows": grain["payments"].where(red, 0),
-                         "redacted_pence": grain["total_pence"].where(red, 0).astype("int64")}
-                        ).groupby("council_id", as_index=False).sum()
+    pays = (
+        pd.DataFrame(
+            {
+                "council_id": grain["council_id"].astype(object),
+                "payments": grain["payments"],
+                "redacted_rows": grain["payments"].where(red, 0),
+                "redacted_pence": grain["total_pence"].where(red, 0).astype("int64"),
+            }
+        )
+        .groupby("council_id", as_index=False)
+        .sum()
+    )
     table = quality.council_quality(files, months, pays)
     create(conn, "council_quality")
     if not table.empty:
