@@ -107,14 +107,25 @@ def accuracy() -> None:
 
 @click.command()
 @data_option("Data directory holding normalised/ (and registers.db if loaded).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database to write [default: DATA/councilspend.db].")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Database to write [default: DATA/councilspend.db].",
+)
 @registers_option()
 @click.option("--no-downloads", is_flag=True, help="Skip the CSV/Data Package and Parquet downloads.")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing has changed since the last build.")
 @progress_option()
-def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_downloads: bool,
-            force: bool, progress: bool) -> None:
+def publish(
+    data_dir: Path,
+    db_path: Path | None,
+    registers_db: Path | None,
+    no_downloads: bool,
+    force: bool,
+    progress: bool,
+) -> None:
     """Normalise what is new, classify, then build the SQLite database the site serves.
 
     Normalises the files of DATA/raw/manifest.csv (from `crawl` or `add`) not normalised before, then
@@ -142,14 +153,16 @@ def publish(data_dir: Path, db_path: Path | None, registers_db: Path | None, no_
     if not (data.normalised / "files.csv").exists():
         raise click.ClickException(
             f"{data.normalised / 'files.csv'} does not exist: add or crawl some files first, e.g. "
-            f"`councilspend add my-spending-files/ --data {data_dir}`")
+            f"`councilspend add my-spending-files/ --data {data_dir}`"
+        )
     if registers_db is None and data.registers.exists():
         registers_db = data.registers
     try:
         companies = [data.council_companies] if data.council_companies.exists() else []
         classify_crawl(data.normalised, registers_db, force=force, council_companies=companies)
-        out = build_database(data_dir, db_path or data.database, downloads=not no_downloads, force=force,
-                             progress=progress)
+        out = build_database(
+            data_dir, db_path or data.database, downloads=not no_downloads, force=force, progress=progress
+        )
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Built {out}. Serve it with: councilspend serve --data {data_dir}")

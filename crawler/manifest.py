@@ -25,8 +25,18 @@ COLUMNS: list[str] = field_names("manifest")
 # manifest without them is still a manifest; they read as "".
 ADDED_LATER = ("source_path", "added_at")
 PROBLEM = ("rejected", "failed")
-FETCH_FIELDS = ("final_url", "content_type", "etag", "last_modified", "fetched_at", "link_text",
-                "referer", "file_name", "source", "bytes")
+FETCH_FIELDS = (
+    "final_url",
+    "content_type",
+    "etag",
+    "last_modified",
+    "fetched_at",
+    "link_text",
+    "referer",
+    "file_name",
+    "source",
+    "bytes",
+)
 
 
 def read_manifest(path: Path) -> list[dict]:
@@ -37,7 +47,9 @@ def read_manifest(path: Path) -> list[dict]:
         reader = csv.DictReader(fh)
         missing = set(COLUMNS) - set(reader.fieldnames or []) - set(ADDED_LATER)
         if missing:
-            raise ValueError(f"{path}: not a councilspend manifest (missing columns: {', '.join(sorted(missing))})")
+            raise ValueError(
+                f"{path}: not a councilspend manifest (missing columns: {', '.join(sorted(missing))})"
+            )
         return [{c: row.get(c) or "" for c in COLUMNS} for row in reader]
 
 
@@ -112,8 +124,17 @@ def read_journals(journal_dir: Path) -> tuple[list[dict], list[dict]]:
 
 
 def _blank_summary(name: str = "") -> dict:
-    return {"name": name, "pages": 0, "pages_failed": 0, "new": 0, "changed": 0, "unchanged": 0,
-            "rejected": 0, "failed": 0, "errors": []}
+    return {
+        "name": name,
+        "pages": 0,
+        "pages_failed": 0,
+        "new": 0,
+        "changed": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "failed": 0,
+        "errors": [],
+    }
 
 
 def summarise(councils: list[dict], this_crawl: list[dict], pages: list[dict]) -> dict[str, dict]:

@@ -136,32 +136,55 @@ def run_demo(
 def truth_table(result: DemoResult) -> Table:
     """Rows and £ per council and year in the database, checked against the generator's truth."""
     table = Table(title="Payments in the database vs the ground truth (truth.json)")
-    for col, justify in (("council", "left"), ("year", "left"), ("rows", "right"), ("£", "right"), ("", "left")):
+    for col, justify in (
+        ("council", "left"),
+        ("year", "left"),
+        ("rows", "right"),
+        ("£", "right"),
+        ("", "left"),
+    ):
         table.add_column(col, justify=justify)
     conn = sqlite3.connect(result.db_path)
     try:
-        got = {(c, fy): (n, p or 0) for c, fy, n, p in conn.execute(
-            "select council_id, financial_year, count(*), sum(amount_pence) from payments group by 1, 2")}
+        got = {
+            (c, fy): (n, p or 0)
+            for c, fy, n, p in conn.execute(
+                "select council_id, financial_year, count(*), sum(amount_pence) from payments group by 1, 2"
+            )
+        }
     finally:
         conn.close()
     for cid, council in result.truth["councils"].items():
         for fy, year in council["years"].items():
             n, p = got.get((cid, fy), (0, 0))
             rows = f"{n:,}" if n == year["rows"] else f"{n:,} (truth {year['rows']:,})"
-            pounds = f"{p / 100:,.2f}" if p == year["pence"] else f"{p / 100:,.2f} (truth {year['pence'] / 100:,.2f})"
+            pounds = (
+                f"{p / 100:,.2f}"
+                if p == year["pence"]
+                else f"{p / 100:,.2f} (truth {year['pence'] / 100:,.2f})"
+            )
             ok = (n, p) == (year["rows"], year["pence"])
             table.add_row(council["name"], fy, rows, pounds, "[green]= truth[/]" if ok else "[red]differs[/]")
     return table
 
 
 @click.command()
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
-              show_default=True, help="Directory for the demo sites, crawl, normalised rows and database.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Directory for the demo sites, crawl, normalised rows and database.",
+)
 @click.option("--port", type=int, default=8001, show_default=True, help="Port for Datasette on 127.0.0.1.")
 @click.option("--no-serve", is_flag=True, help="Stop after building the database (do not start Datasette).")
-@click.option("--seed", type=int, default=2024, show_default=True, help="Random seed of the generated councils.")
-@click.option("--rows-per-month", type=int, default=40, show_default=True,
-              help="Payment lines per council per month.")
+@click.option(
+    "--seed", type=int, default=2024, show_default=True, help="Random seed of the generated councils."
+)
+@click.option(
+    "--rows-per-month", type=int, default=40, show_default=True, help="Payment lines per council per month."
+)
 def demo(data_dir: Path, port: int, no_serve: bool, seed: int, rows_per_month: int) -> None:
     """Run the whole pipeline on six fictional councils and open the result in Datasette.
 
@@ -181,8 +204,9 @@ def demo(data_dir: Path, port: int, no_serve: bool, seed: int, rows_per_month: i
         councilspend demo --no-serve --data /tmp/demo
     """
     console = Console()
-    result, server = run_demo(data_dir, seed=seed, rows_per_month=rows_per_month, keep_server=not no_serve,
-                              console=console)
+    result, server = run_demo(
+        data_dir, seed=seed, rows_per_month=rows_per_month, keep_server=not no_serve, console=console
+    )
     console.print(truth_table(result))
     console.print(f"Ground truth: {result.site_dir / 'truth.json'}")
     console.print(f"Crawl manifest: {DataDir(result.data_dir).manifest}")

@@ -56,15 +56,18 @@ def generate(out_dir: Path, *, seed: int = 2024, rows_per_month: int = 40) -> di
             for p in payments:
                 if p.council_id == council.id and p.financial_year == fy and is_external_delivery(p):
                     external[p.division] += p.pence
-            c3[council.id][fy] = rsx.division_expenditure(rng, vocab.divisions_by_type[council.type], external)
+            c3[council.id][fy] = rsx.division_expenditure(
+                rng, vocab.divisions_by_type[council.type], external
+            )
         path = out_dir / "outturn" / f"RSX_{fy}_data_by_LA.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(rsx.rsx_csv(fy, list(councils), {c.id: c3[c.id][fy] for c in councils}))
         outturn_files.append(path.relative_to(out_dir).as_posix())
 
     truth = build_truth(seed, rows_per_month, councils, payments, site.files, dict(c3), outturn_files)
-    (out_dir / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False, sort_keys=True),
-                                        encoding="utf-8")
+    (out_dir / "truth.json").write_text(
+        json.dumps(truth, indent=1, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+    )
     return truth
 
 

@@ -234,17 +234,40 @@ def generate_payments(seed: int, rows_per_month: int) -> list[Payment]:
                     day = _weekday_in_month(rng, first)
                     serial += 1
                     month_rows.append(
-                        _payment(council, rng, vocab, areas, provided, payee, expense, day, pence,
-                                 f"{prefix}{serial}")
+                        _payment(
+                            council,
+                            rng,
+                            vocab,
+                            areas,
+                            provided,
+                            payee,
+                            expense,
+                            day,
+                            pence,
+                            f"{prefix}{serial}",
+                        )
                     )
                 script = vocab.script_payee
                 if script["council"] == council.id and first.month in (6, 11):
                     serial += 1
-                    spec = {"name": script["name"], "sector": script["sector"], "divisions": ["central_services"]}
+                    spec = {
+                        "name": script["name"],
+                        "sector": script["sector"],
+                        "divisions": ["central_services"],
+                    }
                     month_rows.append(
-                        _payment(council, rng, vocab, areas, provided, spec, script["expense"],
-                                 _weekday_in_month(rng, first), _amount(rng, *script["pounds"]),
-                                 f"{prefix}{serial}")
+                        _payment(
+                            council,
+                            rng,
+                            vocab,
+                            areas,
+                            provided,
+                            spec,
+                            script["expense"],
+                            _weekday_in_month(rng, first),
+                            _amount(rng, *script["pounds"]),
+                            f"{prefix}{serial}",
+                        )
                     )
                 month_rows.sort(key=lambda p: (p.paid_on, p.ref))
                 payments.extend(month_rows)
@@ -263,10 +286,20 @@ def _card_payments(council, rng, vocab, areas, provided, fy, rows_per_month) -> 
             first = months[q * 3 + rng.randrange(3)]
             payee = {"name": merchant["name"], "sector": merchant["sector"], "divisions": ["any"]}
             out.append(
-                _payment(council, rng, vocab, areas, provided, payee, merchant["expense"],
-                         _weekday_in_month(rng, first), _amount(rng, 3, 450),
-                         f"PC{fy[:4]}{q + 1}{i:04d}", is_card=True,
-                         merchant_category=merchant["merchant_category"])
+                _payment(
+                    council,
+                    rng,
+                    vocab,
+                    areas,
+                    provided,
+                    payee,
+                    merchant["expense"],
+                    _weekday_in_month(rng, first),
+                    _amount(rng, 3, 450),
+                    f"PC{fy[:4]}{q + 1}{i:04d}",
+                    is_card=True,
+                    merchant_category=merchant["merchant_category"],
+                )
             )
     out.sort(key=lambda p: (p.paid_on, p.ref))
     return out

@@ -82,13 +82,22 @@ def rsx_csv(fy: str, councils: list[Council], c3_by_council: dict[str, dict[str,
     pad = [""] * (width - 1)
     rows = [
         [f"Worksheet 2: Revenue Outturn (RO) {fy}: Service Expenditure Summary (RSX) data", *pad],
-        ["This worksheet contains 2 tables. Some cells refer to notes which can be found on the notes "
-         "worksheet. Data is reported in £ thousand. ", *pad],
+        [
+            "This worksheet contains 2 tables. Some cells refer to notes which can be found on the notes "
+            "worksheet. Data is reported in £ thousand. ",
+            *pad,
+        ],
         ['Produced on a non-IAS19 and PFI "Off Balance Sheet" basis unless stated otherwise.', *pad],
-        [f"Source: Ministry of Housing, Communities & Local Government Revenue Outturn (RO) returns {fy} "
-         "(FICTIONAL DEMO FIGURES)", *pad],
+        [
+            f"Source: Ministry of Housing, Communities & Local Government Revenue Outturn (RO) returns {fy} "
+            "(FICTIONAL DEMO FIGURES)",
+            *pad,
+        ],
         ["Last updated: 2 November 2026", *pad],
-        ["Rows 7-10 are hidden. These rows contain reference data required for this table to populate. ", *pad],
+        [
+            "Rows 7-10 are hidden. These rows contain reference data required for this table to populate. ",
+            *pad,
+        ],
         [""] * 7 + [f"RSX-{code}-{m}" for code, _, m, _ in columns],
         [""] * 7 + [f"C{j % 7 + 1}R{190 + 10 * (j // 7)}" for j in range(len(columns))],
         ["", "", "", "", "", "Row_no", ""] + [str(190 + 10 * (j // 7)) for j in range(len(columns))],
@@ -104,10 +113,14 @@ def rsx_csv(fy: str, councils: list[Council], c3_by_council: dict[str, dict[str,
         total = [sum(values[i::7]) for i in range(7)]
         values += total
         england = [a + b for a, b in zip(england, values, strict=True)]
-        rows.append([f"E99{n:02d}", council.id, council.name, "", council.rsx_class, council.rsx_class, "Y"]
-                    + [_cell(v) for v in values])
-    rows.append(["Eng", "E92000001", "ENGLAND (demo councils only)", "", "Eng", "Eng", "[Y]"]
-                + [_cell(v) for v in england])
+        rows.append(
+            [f"E99{n:02d}", council.id, council.name, "", council.rsx_class, council.rsx_class, "Y"]
+            + [_cell(v) for v in values]
+        )
+    rows.append(
+        ["Eng", "E92000001", "ENGLAND (demo councils only)", "", "Eng", "Eng", "[Y]"]
+        + [_cell(v) for v in england]
+    )
     rows += [[""] * width for _ in range(5)]
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)

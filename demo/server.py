@@ -40,8 +40,12 @@ class _Handler(BaseHTTPRequestHandler):
         demo.record(self.path)
         parts = urlsplit(self.path)
         if parts.path == CKAN_PATH:
-            return self._send(HTTPStatus.OK, demo.ckan(parts.query, self._base_url()),
-                              {"Content-Type": "application/json; charset=utf-8"}, head)
+            return self._send(
+                HTTPStatus.OK,
+                demo.ckan(parts.query, self._base_url()),
+                {"Content-Type": "application/json; charset=utf-8"},
+                head,
+            )
         route = demo.routes.get(self.path) or demo.routes.get(parts.path)
         if route is None and not parts.path.endswith("/") and parts.path + "/" in demo.routes:
             return self._send(HTTPStatus.MOVED_PERMANENTLY, b"", {"Location": parts.path + "/"}, head)
@@ -162,15 +166,21 @@ class DemoServer:
             rows = min(1000, max(0, int(params.get("rows", ["10"])[0])))
             start = max(0, int(params.get("start", ["0"])[0]))
         except ValueError:
-            err = {"success": False, "error": {"__type": "Validation Error", "message": "rows/start must be integers"}}
+            err = {
+                "success": False,
+                "error": {"__type": "Validation Error", "message": "rows/start must be integers"},
+            }
             return json.dumps(err).encode()
         matches = [p for p in self.packages if not org or p["organization"]["name"] == org]
         results = []
-        for pkg in matches[start:start + rows]:
+        for pkg in matches[start : start + rows]:
             pkg = json.loads(json.dumps(pkg))
             for res in pkg["resources"]:
                 res["url"] = base_url + res["url"]
             results.append(pkg)
-        payload = {"help": f"{base_url}{CKAN_PATH}", "success": True,
-                   "result": {"count": len(matches), "results": results, "sort": "score desc"}}
+        payload = {
+            "help": f"{base_url}{CKAN_PATH}",
+            "success": True,
+            "result": {"count": len(matches), "results": results, "sort": "score desc"},
+        }
         return json.dumps(payload, ensure_ascii=False).encode("utf-8")

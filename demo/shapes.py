@@ -81,47 +81,143 @@ def cp1252_preamble_csv(council: Council, month: date, rows: list[Payment]) -> b
     lines = [
         [council.name, *pad],
         [f"Payments to suppliers over £{council.threshold} - {month:%B %Y}", *pad],
-        [f"Report run: {date(month.year + (month.month == 12), month.month % 12 + 1, 6):%d/%m/%Y} 09:14", *pad],
+        [
+            f"Report run: {date(month.year + (month.month == 12), month.month % 12 + 1, 6):%d/%m/%Y} 09:14",
+            *pad,
+        ],
         [""] * width,
-        ["Body Name", "Service Area", "Expenses Type", "Invoice Payment Date", "Transaction Number",
-         "Net Amount", "Supplier Name"],
+        [
+            "Body Name",
+            "Service Area",
+            "Expenses Type",
+            "Invoice Payment Date",
+            "Transaction Number",
+            "Net Amount",
+            "Supplier Name",
+        ],
     ]
     for p in rows:
-        lines.append([council.name, p.service_area, p.expense_type, f"{p.paid_on:%d.%m.%Y}", p.ref,
-                      pounds(p.pence, pound_sign=True, commas=True), p.payee])
+        lines.append(
+            [
+                council.name,
+                p.service_area,
+                p.expense_type,
+                f"{p.paid_on:%d.%m.%Y}",
+                p.ref,
+                pounds(p.pence, pound_sign=True, commas=True),
+                p.payee,
+            ]
+        )
     return _csv_text(lines).encode("cp1252")
 
 
 def card_csv(council: Council, rows: list[Payment]) -> bytes:
     """Wakefield style purchase-card file: merchant category and card transaction columns."""
-    lines = [["Organisation Name", "Directorate", "Service Area", "Supplier Name", "Purpose Of Spend",
-              "Transaction Date", "Net Amount", "Irrecoverable VAT", "Merchant Category", "P-Card Tran"]]
+    lines = [
+        [
+            "Organisation Name",
+            "Directorate",
+            "Service Area",
+            "Supplier Name",
+            "Purpose Of Spend",
+            "Transaction Date",
+            "Net Amount",
+            "Irrecoverable VAT",
+            "Merchant Category",
+            "P-Card Tran",
+        ]
+    ]
     for p in rows:
-        lines.append([council.name, p.directorate, p.service_area, p.payee, p.expense_type,
-                      f"{p.paid_on:%Y-%m-%d}", pounds(p.pence), "Nil", p.merchant_category, p.ref])
+        lines.append(
+            [
+                council.name,
+                p.directorate,
+                p.service_area,
+                p.payee,
+                p.expense_type,
+                f"{p.paid_on:%Y-%m-%d}",
+                pounds(p.pence),
+                "Nil",
+                p.merchant_category,
+                p.ref,
+            ]
+        )
     return _csv_text(lines, line_end="\n").encode("utf-8")
 
 
 def bom_csv(council: Council, month: date, rows: list[Payment], *, fy: str) -> bytes:
     """Devon style: UTF-8 with BOM, CRLF. The header drifts between years (2018 -> 2026 Devon)."""
     if fy == "2024-25":
-        lines = [["Body", "Name of Body", "Date", "Transaction Number", "Invoice Number", "Amount",
-                  "Supplier Name", "Supplier ID", "Vat Reg No", "Expense Area", "Expense Type",
-                  "Expense Code", "Creditor Type"]]
+        lines = [
+            [
+                "Body",
+                "Name of Body",
+                "Date",
+                "Transaction Number",
+                "Invoice Number",
+                "Amount",
+                "Supplier Name",
+                "Supplier ID",
+                "Vat Reg No",
+                "Expense Area",
+                "Expense Type",
+                "Expense Code",
+                "Creditor Type",
+            ]
+        ]
         for p in rows:
             invoice = council.redaction if p.sector == "redacted" else f"INV-{p.ref[-5:]}"
-            lines.append([council.id, council.name, f"{p.paid_on:%d/%m/%Y}", p.ref, invoice,
-                          pounds(p.pence), p.payee, p.supplier_ref, "", p.service_area, p.expense_type,
-                          _expense_code(p.expense_type), _creditor_type(p)])
+            lines.append(
+                [
+                    council.id,
+                    council.name,
+                    f"{p.paid_on:%d/%m/%Y}",
+                    p.ref,
+                    invoice,
+                    pounds(p.pence),
+                    p.payee,
+                    p.supplier_ref,
+                    "",
+                    p.service_area,
+                    p.expense_type,
+                    _expense_code(p.expense_type),
+                    _creditor_type(p),
+                ]
+            )
     else:
-        lines = [["Body", "Name of Body", "Date", "Transaction number", " Amount ", "Supplier name",
-                  "Supplier ID", "VAT reg no", "Expense area", "Expense type", "Expense code",
-                  "Creditor type"]]
+        lines = [
+            [
+                "Body",
+                "Name of Body",
+                "Date",
+                "Transaction number",
+                " Amount ",
+                "Supplier name",
+                "Supplier ID",
+                "VAT reg no",
+                "Expense area",
+                "Expense type",
+                "Expense code",
+                "Creditor type",
+            ]
+        ]
         for p in rows:
-            lines.append([council.id, council.name, f"{p.paid_on:%d/%m/%Y}", p.ref,
-                          f" {pounds(p.pence, commas=True)} ", p.payee, p.supplier_ref, "",
-                          p.service_area, p.expense_type, _expense_code(p.expense_type),
-                          _creditor_type(p)])
+            lines.append(
+                [
+                    council.id,
+                    council.name,
+                    f"{p.paid_on:%d/%m/%Y}",
+                    p.ref,
+                    f" {pounds(p.pence, commas=True)} ",
+                    p.payee,
+                    p.supplier_ref,
+                    "",
+                    p.service_area,
+                    p.expense_type,
+                    _expense_code(p.expense_type),
+                    _creditor_type(p),
+                ]
+            )
     return ("\ufeff" + _csv_text(lines)).encode("utf-8")
 
 
@@ -130,7 +226,9 @@ def _expense_code(label: str) -> str:
     return "" if not label else str(40000 + int(hashlib.sha256(label.encode()).hexdigest(), 16) % 10000)
 
 
-def xlsx_month_sheets(council: Council, fy: str, months: list[date], by_month: dict[date, list[Payment]]) -> bytes:
+def xlsx_month_sheets(
+    council: Council, fy: str, months: list[date], by_month: dict[date, list[Payment]]
+) -> bytes:
     """Lancashire style: one workbook per year, a sheet per month (``Apr 24``), native date cells,
     numeric amounts, an empty Excel-table ``Column1``, and a charity number column."""
     from openpyxl import Workbook
@@ -143,11 +241,33 @@ def xlsx_month_sheets(council: Council, fy: str, months: list[date], by_month: d
     wb.properties.creator = council.name
     for month in months:
         ws = wb.create_sheet(f"{MONTH_ABBR[month.month - 1]} {month.year % 100:02d}")
-        ws.append(["Directorate", "Service Area", "Expenditure Category", "Date", "Total Invoice Amount",
-                   "SUPPLIER", "Supplier Registered Charity Number", "Transaction Number", "Column1"])
+        ws.append(
+            [
+                "Directorate",
+                "Service Area",
+                "Expenditure Category",
+                "Date",
+                "Total Invoice Amount",
+                "SUPPLIER",
+                "Supplier Registered Charity Number",
+                "Transaction Number",
+                "Column1",
+            ]
+        )
         for p in by_month.get(month, []):
-            ws.append([p.directorate, p.service_area, p.expense_type, datetime(p.paid_on.year, p.paid_on.month,
-                       p.paid_on.day), p.pence / 100, p.payee, p.charity_number or None, p.ref, None])
+            ws.append(
+                [
+                    p.directorate,
+                    p.service_area,
+                    p.expense_type,
+                    datetime(p.paid_on.year, p.paid_on.month, p.paid_on.day),
+                    p.pence / 100,
+                    p.payee,
+                    p.charity_number or None,
+                    p.ref,
+                    None,
+                ]
+            )
             ws.cell(ws.max_row, 4).number_format = "DD/MM/YYYY"
             ws.cell(ws.max_row, 5).number_format = "#,##0.00"
     buf = io.BytesIO()
@@ -185,11 +305,15 @@ def _ods_cell(value: object) -> str:
     if value is None or value == "":
         return "<table:table-cell/>"
     if isinstance(value, date):
-        return (f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
-                f"<text:p>{value:%d/%m/%Y}</text:p></table:table-cell>")
+        return (
+            f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
+            f"<text:p>{value:%d/%m/%Y}</text:p></table:table-cell>"
+        )
     if isinstance(value, int | float):
-        return (f'<table:table-cell office:value-type="float" office:value="{value}">'
-                f"<text:p>{value:,.2f}</text:p></table:table-cell>")
+        return (
+            f'<table:table-cell office:value-type="float" office:value="{value}">'
+            f"<text:p>{value:,.2f}</text:p></table:table-cell>"
+        )
     return f'<table:table-cell office:value-type="string"><text:p>{escape(str(value))}</text:p></table:table-cell>'
 
 
@@ -197,14 +321,38 @@ def ods_quarter(council: Council, sheet: str, rows: list[Payment]) -> bytes:
     """ODS, one sheet, native date and float cells. Written by hand (a few lines of XML): odfpy
     declares different namespaces depending on what the process wrote before, so its bytes are
     not reproducible."""
-    table = [["Directorate", "Service Area", "Expense Type", "Date Paid", "Transaction Number", "Beneficiary",
-              "Company Number", "Net Amount"]]
+    table = [
+        [
+            "Directorate",
+            "Service Area",
+            "Expense Type",
+            "Date Paid",
+            "Transaction Number",
+            "Beneficiary",
+            "Company Number",
+            "Net Amount",
+        ]
+    ]
     for p in rows:
-        table.append([p.directorate, p.service_area, p.expense_type, p.paid_on, p.ref, p.payee,
-                      p.company_number, p.pence / 100])
-    body = "".join("<table:table-row>" + "".join(_ods_cell(v) for v in r) + "</table:table-row>" for r in table)
-    content = (ODS_CONTENT_HEAD + f'<table:table table:name="{escape(sheet)}">{body}</table:table>'
-               "</office:spreadsheet></office:body></office:document-content>")
+        table.append(
+            [
+                p.directorate,
+                p.service_area,
+                p.expense_type,
+                p.paid_on,
+                p.ref,
+                p.payee,
+                p.company_number,
+                p.pence / 100,
+            ]
+        )
+    body = "".join(
+        "<table:table-row>" + "".join(_ods_cell(v) for v in r) + "</table:table-row>" for r in table
+    )
+    content = (
+        ODS_CONTENT_HEAD + f'<table:table table:name="{escape(sheet)}">{body}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data, method in (
@@ -221,14 +369,41 @@ def ods_quarter(council: Council, sheet: str, rows: list[Payment]) -> bytes:
 
 def lga_csv(council: Council, month: date, rows: list[Payment], effective: date) -> bytes:
     """Leeds 2020 / Wakefield style: GSS code as Organisation Code, DD-Mon-YY dates, ``(x)`` credits."""
-    lines = [["Organisation Code", "Organisation Label", "Effective Date", "Organisational Unit",
-              "Service Division Label", "Expenditure Category", "Payment Date", "Transaction Number",
-              "Irrecoverable VAT Amount", "Amount", "Capital Or Revenue", "Beneficiary Name",
-              "Procurement Card"]]
+    lines = [
+        [
+            "Organisation Code",
+            "Organisation Label",
+            "Effective Date",
+            "Organisational Unit",
+            "Service Division Label",
+            "Expenditure Category",
+            "Payment Date",
+            "Transaction Number",
+            "Irrecoverable VAT Amount",
+            "Amount",
+            "Capital Or Revenue",
+            "Beneficiary Name",
+            "Procurement Card",
+        ]
+    ]
     for p in rows:
-        lines.append([council.id, council.name, f"{effective:%d/%m/%Y}", p.service_area, p.directorate,
-                      p.expense_type, dd_mon_yy(p.paid_on), p.ref, "0.00", pounds(p.pence, sign="()"),
-                      "Capital" if p.group == "capital" else "Revenue", p.payee, "N"])
+        lines.append(
+            [
+                council.id,
+                council.name,
+                f"{effective:%d/%m/%Y}",
+                p.service_area,
+                p.directorate,
+                p.expense_type,
+                dd_mon_yy(p.paid_on),
+                p.ref,
+                "0.00",
+                pounds(p.pence, sign="()"),
+                "Capital" if p.group == "capital" else "Revenue",
+                p.payee,
+                "N",
+            ]
+        )
     return _csv_text(lines, line_end="\n").encode("utf-8")
 
 
@@ -246,11 +421,29 @@ def zip_of(members: list[tuple[str, bytes]]) -> bytes:
 def cp1252_hyndburn_csv(council: Council, rows: list[Payment], *, blank_rows: int = 5) -> bytes:
     """Hyndburn style: cp1252 ``Net Amount(£)`` header, DD/MM/YY, quoted ``"1,234.56"``, trailing
     all-comma rows left by a spreadsheet export."""
-    lines = [["Service Cost Centre", "Account Detail", "Description", "SVDC ref no", "Name", "Payment date",
-              "Net Amount(£)"]]
+    lines = [
+        [
+            "Service Cost Centre",
+            "Account Detail",
+            "Description",
+            "SVDC ref no",
+            "Name",
+            "Payment date",
+            "Net Amount(£)",
+        ]
+    ]
     for p in rows:
-        lines.append([p.service_area, p.expense_type, f"{p.directorate} - {p.expense_type or 'payment'}",
-                      p.ref, p.payee, f"{p.paid_on:%d/%m/%y}", pounds(p.pence, commas=True)])
+        lines.append(
+            [
+                p.service_area,
+                p.expense_type,
+                f"{p.directorate} - {p.expense_type or 'payment'}",
+                p.ref,
+                p.payee,
+                f"{p.paid_on:%d/%m/%y}",
+                pounds(p.pence, commas=True),
+            ]
+        )
     lines.extend([[""] * 7 for _ in range(blank_rows)])
     return _csv_text(lines).encode("cp1252")
 
@@ -258,9 +451,9 @@ def cp1252_hyndburn_csv(council: Council, rows: list[Payment], *, blank_rows: in
 def html_error_page(council: Council) -> bytes:
     """What a CMS returns at a moved file's old URL: a 200 HTML page, not the CSV the link promised."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Page not found | {council.name}</title></head>\n<body>\n"
-        f"<header><a href=\"/{council.slug}/\">{council.name}</a></header>\n"
+        f'<header><a href="/{council.slug}/">{council.name}</a></header>\n'
         "<main><h1>Sorry, we can't find that page</h1>\n"
         "<p>The page or document you asked for may have moved. Try our search.</p></main>\n"
         "</body></html>\n"

@@ -17,107 +17,15 @@ Each council imitates one way real councils publish (``site`` in councils.yml):
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 from demo import shapes
 from demo.ledger import FINANCIAL_YEARS, Council, Payment, months_of
-
-PAGE_DATE = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)
-CSV_TYPE = "text/csv; charset=utf-8"
-TYPES = {
-    "csv": CSV_TYPE,
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "ods": "application/vnd.oasis.opendocument.spreadsheet",
-    "zip": "application/zip",
-    "html": "text/html; charset=utf-8",
-}
-
-
-@dataclass
-class PublishedFile:
-    """One file a council links to. ``rows`` are the payments whose lines it holds."""
-
-    council_id: str
-    url: str
-    file_name: str
-    data: bytes
-    kind: str  # payments | card | supplier_totals | html_error | robots_disallowed
-    financial_year: str
-    published: datetime
-    rows: list[Payment] = field(default_factory=list)
-    content_type: str = ""
-    also_at: list[str] = field(default_factory=list)
-
-    @property
-    def counted(self) -> bool:
-        """Whether the file's rows belong in the published totals (see docs/demo.md)."""
-        return self.kind in ("payments", "card")
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-
-@dataclass
-class Route:
-    body: bytes
-    content_type: str
-    last_modified: datetime
-    file_name: str = ""  # set -> Content-Disposition: attachment
-
-
-@dataclass
-class Site:
-    routes: dict[str, Route] = field(default_factory=dict)
-    files: list[PublishedFile] = field(default_factory=list)
-    ckan_packages: list[dict] = field(default_factory=list)
-    robots_disallow: list[str] = field(default_factory=list)
-
-    def add_page(self, url: str, title: str, body: str, council: Council | None = None) -> None:
-        self.routes[url] = Route(_page(title, body, council), TYPES["html"], PAGE_DATE)
-
-    def add_file(self, f: PublishedFile, *, disposition: bool = False) -> PublishedFile:
-        ext = f.file_name.rsplit(".", 1)[-1].lower()
-        f.content_type = f.content_type or TYPES[ext]
-        self.files.append(f)
-        for url in [f.url, *f.also_at]:
-            self.routes[url] = Route(f.data, f.content_type, f.published, f.file_name if disposition else "")
-        return f
-
-
-def _page(title: str, body: str, council: Council | None) -> bytes:
-    home = (f'<a href="/{council.slug}/">{html.escape(council.name)}</a>' if council
-            else "Demo councils (fictional)")
-    nav = ""
-    if council:
-        nav = (f'<nav><a href="/{council.slug}/">Home</a> | <a href="/{council.slug}/council-tax/">Council tax</a>'
-               f' | <a href="/{council.slug}/contact-us/">Contact us</a></nav>')
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title></head>\n<body>\n<header>{home}</header>\n{nav}\n"
-        f"<main>\n<h1>{html.escape(title)}</h1>\n{body}\n</main>\n"
-        "<footer><p>This is a fictional council generated for the councilspend demo.</p></footer>\n"
-        "</body></html>\n"
-    ).encode()
-
-
-def _link(url: str, text: str) -> str:
-    return f'<li><a href="{html.escape(url)}">{html.escape(text)}</a></li>'
-
-
-def _size(data: bytes) -> str:
-    return f"{max(1, round(len(data) / 1024))} KB"
-
-
-def _published(last_day: date) -> datetime:
-    """Councils publish a month's data some days after it ends."""
-    return datetime.combine(last_day + timedelta(days=12), datetime.min.time(), tzinfo=UTC)
+from demo.site_model import PAGE_DATE, TYPES, PublishedFile, Route, Site, link_item, published_on, size_text
 
 
 def _month_rows(rows: list[Payment]) -> dict[date, list[Payment]]:
@@ -141,31 +49,64 @@ def _year_month_pages(site: Site, c: Council, rows: list[Payment]) -> str:
         month_links = []
         for month in months_of(fy):
             data = shapes.cp1252_preamble_csv(c, month, by_month[month])
-            pub = _published(month.replace(day=28))
+            pub = published_on(month.replace(day=28))
             name = f"DCC_Spend_Over_500_{month:%B_%Y}.csv"
-            f = site.add_file(PublishedFile(c.id, f"/{c.slug}/sites/default/files/{pub:%Y-%m}/{name}", name, data,
-                                            "payments", fy, pub, by_month[month]))
+            f = site.add_file(
+                PublishedFile(
+                    c.id,
+                    f"/{c.slug}/sites/default/files/{pub:%Y-%m}/{name}",
+                    name,
+                    data,
+                    "payments",
+                    fy,
+                    pub,
+                    by_month[month],
+                )
+            )
             page = f"{base}{fy}/{month:%B-%Y}/".lower()
-            site.add_page(page, f"Spending over £500: {month:%B %Y}", "<ul>" + _link(
-                f.url, f"Download {month:%B %Y} spending data (CSV, {_size(data)})") + "</ul>", c)
-            month_links.append(_link(page, f"{month:%B %Y}"))
+            site.add_page(
+                page,
+                f"Spending over £500: {month:%B %Y}",
+                "<ul>"
+                + link_item(f.url, f"Download {month:%B %Y} spending data (CSV, {size_text(data)})")
+                + "</ul>",
+                c,
+            )
+            month_links.append(link_item(page, f"{month:%B %Y}"))
         card_links = []
         if c.card_file:
             card = [p for p in rows if p.financial_year == fy and p.is_card]
             for q in range(4):
-                q_months = months_of(fy)[q * 3: q * 3 + 3]
+                q_months = months_of(fy)[q * 3 : q * 3 + 3]
                 q_rows = [p for p in card if p.paid_on.replace(day=1) in q_months]
                 name = f"DCC_Purchase_Card_Q{q + 1}_{fy}.csv"
-                f = site.add_file(PublishedFile(c.id, f"/{c.slug}/sites/default/files/cards/{name}", name,
-                                                shapes.card_csv(c, q_rows), "card", fy,
-                                                _published(q_months[-1].replace(day=28)), q_rows))
-                card_links.append(_link(f.url, f"Purchase card transactions Q{q + 1} {fy} (CSV)"))
+                f = site.add_file(
+                    PublishedFile(
+                        c.id,
+                        f"/{c.slug}/sites/default/files/cards/{name}",
+                        name,
+                        shapes.card_csv(c, q_rows),
+                        "card",
+                        fy,
+                        published_on(q_months[-1].replace(day=28)),
+                        q_rows,
+                    )
+                )
+                card_links.append(link_item(f.url, f"Purchase card transactions Q{q + 1} {fy} (CSV)"))
         year_url = f"{base}{fy}/"
-        site.add_page(year_url, f"Spending over £500 in {fy}",
-                      "<h2>Monthly spending</h2><ul>" + "".join(month_links) + "</ul>"
-                      + ("<h2>Purchase cards</h2><ul>" + "".join(card_links) + "</ul>" if card_links else ""), c)
-        years.append(_link(year_url, f"Spending over £500: {fy}"))
-    site.add_page(base, "Spending over £500", "<p>Choose a financial year.</p><ul>" + "".join(years) + "</ul>", c)
+        site.add_page(
+            year_url,
+            f"Spending over £500 in {fy}",
+            "<h2>Monthly spending</h2><ul>"
+            + "".join(month_links)
+            + "</ul>"
+            + ("<h2>Purchase cards</h2><ul>" + "".join(card_links) + "</ul>" if card_links else ""),
+            c,
+        )
+        years.append(link_item(year_url, f"Spending over £500: {fy}"))
+    site.add_page(
+        base, "Spending over £500", "<p>Choose a financial year.</p><ul>" + "".join(years) + "</ul>", c
+    )
     return base
 
 
@@ -177,15 +118,27 @@ def _download_ids(site: Site, c: Council, rows: list[Payment]) -> str:
         by_month = _month_rows([p for p in rows if p.financial_year == fy])
         for month in months_of(fy):
             data = shapes.bom_csv(c, month, by_month[month], fy=fy)
-            f = site.add_file(PublishedFile(c.id, f"/{c.slug}/download?id={next_id}",
-                                            f"{c.place}-Spend-{month:%Y-%m}.csv", data, "payments", fy,
-                                            _published(month.replace(day=28)), by_month[month]),
-                              disposition=True)
-            links.append(_link(f.url, f"Spend over £500 – {month:%B %Y}"))
+            f = site.add_file(
+                PublishedFile(
+                    c.id,
+                    f"/{c.slug}/download?id={next_id}",
+                    f"{c.place}-Spend-{month:%Y-%m}.csv",
+                    data,
+                    "payments",
+                    fy,
+                    published_on(month.replace(day=28)),
+                    by_month[month],
+                ),
+                disposition=True,
+            )
+            links.append(link_item(f.url, f"Spend over £500 – {month:%B %Y}"))
             next_id += 1
-    site.add_page(page, "Spending over £500",
-                  "<p>We publish every payment over £500. Files are CSV.</p><ul>" + "".join(reversed(links))
-                  + "</ul>", c)
+    site.add_page(
+        page,
+        "Spending over £500",
+        "<p>We publish every payment over £500. Files are CSV.</p><ul>" + "".join(reversed(links)) + "</ul>",
+        c,
+    )
     return page
 
 
@@ -198,15 +151,34 @@ def _xlsx_flat_list(site: Site, c: Council, rows: list[Payment]) -> str:
         months = months_of(fy)
         data = shapes.xlsx_month_sheets(c, fy, months, _month_rows(fy_rows))
         name = f"{c.slug}-spend-{fy}.xlsx"
-        f = site.add_file(PublishedFile(c.id, f"/{c.slug}/media/{media}/{name}", name, data, "payments", fy,
-                                        _published(_fy_end(fy)), fy_rows))
-        links.append(_link(f.url, f"Spending over £500 {fy} (Excel, {_size(data)})"))
+        f = site.add_file(
+            PublishedFile(
+                c.id,
+                f"/{c.slug}/media/{media}/{name}",
+                name,
+                data,
+                "payments",
+                fy,
+                published_on(_fy_end(fy)),
+                fy_rows,
+            )
+        )
+        links.append(link_item(f.url, f"Spending over £500 {fy} (Excel, {size_text(data)})"))
         if c.totals_file:
             name = f"{c.slug}-supplier-totals-{fy}.csv"
-            t = site.add_file(PublishedFile(c.id, f"/{c.slug}/media/{media + 1}/{name}", name,
-                                            shapes.supplier_totals_csv(fy_rows), "supplier_totals", fy,
-                                            _published(_fy_end(fy)), fy_rows))
-            links.append(_link(t.url, f"Spending over £500 {fy}: totals by supplier (CSV)"))
+            t = site.add_file(
+                PublishedFile(
+                    c.id,
+                    f"/{c.slug}/media/{media + 1}/{name}",
+                    name,
+                    shapes.supplier_totals_csv(fy_rows),
+                    "supplier_totals",
+                    fy,
+                    published_on(_fy_end(fy)),
+                    fy_rows,
+                )
+            )
+            links.append(link_item(t.url, f"Spending over £500 {fy}: totals by supplier (CSV)"))
         media += 10
     site.add_page(page, "Spending over £500", "<ul>" + "".join(links) + "</ul>", c)
     return page
@@ -220,13 +192,27 @@ def _zip_flat_list(site: Site, c: Council, rows: list[Payment]) -> str:
         by_month = _month_rows(fy_rows)
         members = []
         for month in months_of(fy):
-            effective = _published(month.replace(day=28)).date().replace(day=1) - timedelta(days=1)
-            members.append((f"{month:%Y-%m} {c.place} payments over 500.csv",
-                            shapes.lga_csv(c, month, by_month[month], effective)))
+            effective = published_on(month.replace(day=28)).date().replace(day=1) - timedelta(days=1)
+            members.append(
+                (
+                    f"{month:%Y-%m} {c.place} payments over 500.csv",
+                    shapes.lga_csv(c, month, by_month[month], effective),
+                )
+            )
         name = f"{c.place}_Payments_{fy}.zip"
-        f = site.add_file(PublishedFile(c.id, f"/{c.slug}/media/documents/{name}", name, shapes.zip_of(members),
-                                        "payments", fy, _published(_fy_end(fy)), fy_rows))
-        links.append(_link(f.url, f"Payments to suppliers {fy} (ZIP of monthly CSV files)"))
+        f = site.add_file(
+            PublishedFile(
+                c.id,
+                f"/{c.slug}/media/documents/{name}",
+                name,
+                shapes.zip_of(members),
+                "payments",
+                fy,
+                published_on(_fy_end(fy)),
+                fy_rows,
+            )
+        )
+        links.append(link_item(f.url, f"Payments to suppliers {fy} (ZIP of monthly CSV files)"))
     site.add_page(page, "Payments to suppliers over £500", "<ul>" + "".join(links) + "</ul>", c)
     return page
 
@@ -239,30 +225,57 @@ def _ckan(site: Site, c: Council, rows: list[Payment]) -> str:
         resources = []
         months = months_of(fy)
         for q in range(4):
-            q_rows = [p for p in rows if p.financial_year == fy and p.paid_on.replace(day=1) in months[q * 3: q * 3 + 3]]
+            q_rows = [
+                p
+                for p in rows
+                if p.financial_year == fy and p.paid_on.replace(day=1) in months[q * 3 : q * 3 + 3]
+            ]
             name = f"{c.slug}-spend-{fy}-q{q + 1}.ods"
             url = f"/{c.slug}/ckan/dataset/{pkg}/resource/q{q + 1}/download/{name}"
             also = []
             if fy == FINANCIAL_YEARS[-1] and q == 3:  # the latest file is also on the council's own page
                 also = [f"/{c.slug}/council/documents/spend-{fy}-q4.ods"]
-                copy_link = _link(also[0], f"Latest quarter: spending over £{c.threshold}, Q4 {fy} (ODS)")
-            f = site.add_file(PublishedFile(c.id, url, name, shapes.ods_quarter(c, f"Q{q + 1} {fy}", q_rows),
-                                            "payments", fy, _published(months[q * 3 + 2].replace(day=28)),
-                                            q_rows, also_at=also))
-            resources.append({"id": f"{pkg}-q{q + 1}", "name": f"Spend over £{c.threshold} Q{q + 1} {fy}",
-                              "format": "ODS", "url": f.url, "mimetype": f.content_type,
-                              "created": f.published.strftime("%Y-%m-%dT%H:%M:%S")})
-        site.ckan_packages.append({
-            "name": pkg,
-            "title": f"{c.name}: spending over £{c.threshold}, {fy}",
-            "notes": "Payments to suppliers, published under the Local Government Transparency Code.",
-            "license_id": "uk-ogl",
-            "organization": {"name": c.dgu_publisher, "title": c.name},
-            "metadata_modified": PAGE_DATE.strftime("%Y-%m-%dT%H:%M:%S"),
-            "resources": resources,
-        })
-    site.add_page(page, "Council spending",
-                  "<p>We publish our spending over £250 on data.gov.uk.</p><ul>" + copy_link + "</ul>", c)
+                copy_link = link_item(also[0], f"Latest quarter: spending over £{c.threshold}, Q4 {fy} (ODS)")
+            f = site.add_file(
+                PublishedFile(
+                    c.id,
+                    url,
+                    name,
+                    shapes.ods_quarter(c, f"Q{q + 1} {fy}", q_rows),
+                    "payments",
+                    fy,
+                    published_on(months[q * 3 + 2].replace(day=28)),
+                    q_rows,
+                    also_at=also,
+                )
+            )
+            resources.append(
+                {
+                    "id": f"{pkg}-q{q + 1}",
+                    "name": f"Spend over £{c.threshold} Q{q + 1} {fy}",
+                    "format": "ODS",
+                    "url": f.url,
+                    "mimetype": f.content_type,
+                    "created": f.published.strftime("%Y-%m-%dT%H:%M:%S"),
+                }
+            )
+        site.ckan_packages.append(
+            {
+                "name": pkg,
+                "title": f"{c.name}: spending over £{c.threshold}, {fy}",
+                "notes": "Payments to suppliers, published under the Local Government Transparency Code.",
+                "license_id": "uk-ogl",
+                "organization": {"name": c.dgu_publisher, "title": c.name},
+                "metadata_modified": PAGE_DATE.strftime("%Y-%m-%dT%H:%M:%S"),
+                "resources": resources,
+            }
+        )
+    site.add_page(
+        page,
+        "Council spending",
+        "<p>We publish our spending over £250 on data.gov.uk.</p><ul>" + copy_link + "</ul>",
+        c,
+    )
     return page
 
 
@@ -273,34 +286,74 @@ def _paginated_list(site: Site, c: Council, rows: list[Payment]) -> str:
         by_month = _month_rows([p for p in rows if p.financial_year == fy])
         for month in months_of(fy):
             name = f"spend-{month:%Y-%m}.csv"
-            f = site.add_file(PublishedFile(c.id, f"/{c.slug}/council/finance/files/{name}", name,
-                                            shapes.cp1252_hyndburn_csv(c, by_month[month]), "payments", fy,
-                                            _published(month.replace(day=28)), by_month[month]))
-            pages[fy].append(_link(f.url, f"Spending over £500 {month:%B %Y} (CSV)"))
+            f = site.add_file(
+                PublishedFile(
+                    c.id,
+                    f"/{c.slug}/council/finance/files/{name}",
+                    name,
+                    shapes.cp1252_hyndburn_csv(c, by_month[month]),
+                    "payments",
+                    fy,
+                    published_on(month.replace(day=28)),
+                    by_month[month],
+                )
+            )
+            pages[fy].append(link_item(f.url, f"Spending over £500 {month:%B %Y} (CSV)"))
     latest = FINANCIAL_YEARS[-1]
     extras = []
     if c.html_error_file:
         name = "spend-2025-10-revised.csv"
-        f = site.add_file(PublishedFile(c.id, f"/{c.slug}/council/finance/files/{name}", name,
-                                        shapes.html_error_page(c), "html_error", latest, PAGE_DATE,
-                                        content_type=TYPES["html"]))
-        extras.append(_link(f.url, "Spending over £500 October 2025 – revised (CSV)"))
+        f = site.add_file(
+            PublishedFile(
+                c.id,
+                f"/{c.slug}/council/finance/files/{name}",
+                name,
+                shapes.html_error_page(c),
+                "html_error",
+                latest,
+                PAGE_DATE,
+                content_type=TYPES["html"],
+            )
+        )
+        extras.append(link_item(f.url, "Spending over £500 October 2025 – revised (CSV)"))
     if c.robots_disallowed_file:
         drafts = f"/{c.slug}/council/finance/drafts/"
         site.robots_disallow.append(drafts)
         march = [p for p in rows if p.paid_on.replace(day=1) == months_of(latest)[-1]]
         name = "spend-2026-03-draft.csv"
-        f = site.add_file(PublishedFile(c.id, drafts + name, name, shapes.cp1252_hyndburn_csv(c, march + march),
-                                        "robots_disallowed", latest, PAGE_DATE))
-        extras.append(_link(f.url, "Spending over £500 March 2026 – draft (CSV)"))
+        f = site.add_file(
+            PublishedFile(
+                c.id,
+                drafts + name,
+                name,
+                shapes.cp1252_hyndburn_csv(c, march + march),
+                "robots_disallowed",
+                latest,
+                PAGE_DATE,
+            )
+        )
+        extras.append(link_item(f.url, "Spending over £500 March 2026 – draft (CSV)"))
     page2 = f"{base}page/2/"
-    site.add_page(base, "Spending over £500",
-                  f"<h2>{latest}</h2><ul>" + "".join(reversed(pages[latest])) + "".join(extras) + "</ul>"
-                  + f'<p class="pager"><a href="{page2}" rel="next">Next page »</a></p>', c)
+    site.add_page(
+        base,
+        "Spending over £500",
+        f"<h2>{latest}</h2><ul>"
+        + "".join(reversed(pages[latest]))
+        + "".join(extras)
+        + "</ul>"
+        + f'<p class="pager"><a href="{page2}" rel="next">Next page »</a></p>',
+        c,
+    )
     first = FINANCIAL_YEARS[0]
-    site.add_page(page2, "Spending over £500 (page 2)",
-                  f"<h2>{first}</h2><ul>" + "".join(reversed(pages[first])) + "</ul>"
-                  + f'<p class="pager"><a href="{base}" rel="prev">« Previous page</a></p>', c)
+    site.add_page(
+        page2,
+        "Spending over £500 (page 2)",
+        f"<h2>{first}</h2><ul>"
+        + "".join(reversed(pages[first]))
+        + "</ul>"
+        + f'<p class="pager"><a href="{base}" rel="prev">« Previous page</a></p>',
+        c,
+    )
     return base
 
 
@@ -311,8 +364,11 @@ def spending_path(c: Council) -> str:
         "download_ids": f"/{c.slug}/council/transparency/spending-over-500/",
         "ckan": f"/{c.slug}/council/spending/",
         "paginated_list": f"/{c.slug}/council/finance/spending/",
-        "flat_list": (f"/{c.slug}/your-council/payments-to-suppliers/" if c.shape == "zip_of_csv"
-                      else f"/{c.slug}/open-data/spending-over-500/"),
+        "flat_list": (
+            f"/{c.slug}/your-council/payments-to-suppliers/"
+            if c.shape == "zip_of_csv"
+            else f"/{c.slug}/open-data/spending-over-500/"
+        ),
     }[c.site]
 
 
@@ -339,12 +395,22 @@ def build_sites(councils: tuple[Council, ...], payments: list[Payment]) -> tuple
         if spending != spending_path(c):
             raise AssertionError(f"{c.slug}: spending page {spending} != {spending_path(c)}")
         spending_pages[c.id] = spending
-        site.add_page(f"/{c.slug}/", c.name, "<ul>" + _link(spending, "Transparency: spending over £500")
-                      + _link(f"/{c.slug}/council-tax/", "Council tax") + "</ul>", c)
+        site.add_page(
+            f"/{c.slug}/",
+            c.name,
+            "<ul>"
+            + link_item(spending, "Transparency: spending over £500")
+            + link_item(f"/{c.slug}/council-tax/", "Council tax")
+            + "</ul>",
+            c,
+        )
         site.add_page(f"/{c.slug}/council-tax/", "Council tax", "<p>Pay your council tax online.</p>", c)
         site.add_page(f"/{c.slug}/contact-us/", "Contact us", "<p>Telephone 01632 960000.</p>", c)
-    site.add_page("/", "Demo councils (fictional)",
-                  "<ul>" + "".join(_link(f"/{c.slug}/", c.name) for c in councils) + "</ul>")
+    site.add_page(
+        "/",
+        "Demo councils (fictional)",
+        "<ul>" + "".join(link_item(f"/{c.slug}/", c.name) for c in councils) + "</ul>",
+    )
     robots = "User-agent: *\n" + "".join(f"Disallow: {p}\n" for p in site.robots_disallow)
     site.routes["/robots.txt"] = Route(robots.encode(), "text/plain; charset=utf-8", PAGE_DATE)
     return site, spending_pages
@@ -369,5 +435,6 @@ def write_site(site: Site, out_dir: Path) -> None:
             "file_name": route.file_name,
         }
     (out_dir / "routes.json").write_text(json.dumps(routes, indent=1, sort_keys=True), encoding="utf-8")
-    (out_dir / "ckan.json").write_text(json.dumps(site.ckan_packages, indent=1, ensure_ascii=False),
-                                       encoding="utf-8")
+    (out_dir / "ckan.json").write_text(
+        json.dumps(site.ckan_packages, indent=1, ensure_ascii=False), encoding="utf-8"
+    )

@@ -25,11 +25,20 @@ from pathlib import Path
 import yaml
 
 from demo.ledger import FINANCIAL_YEARS, Council, Payment
-from demo.sites import PublishedFile
+from demo.site_model import PublishedFile
 
 EXTERNAL = ("private", "third_sector", "mutual", "public", "council_company")
-SECTORS = ("private", "third_sector", "mutual", "public", "council_company", "individual", "redacted",
-           "transfer", "unknown")
+SECTORS = (
+    "private",
+    "third_sector",
+    "mutual",
+    "public",
+    "council_company",
+    "individual",
+    "redacted",
+    "transfer",
+    "unknown",
+)
 PENCE_PER_THOUSAND = 100_000
 
 
@@ -119,10 +128,13 @@ def council_year(rows: list[Payment], outturn_c3: dict[str, int]) -> dict:
             "outturn_tse_pence": tse_pence,
             "value": _ratio(external_pence, tse_pence),
             "by_division": {
-                d: {"external_delivery_pence": ext_division.get(d, 0),
+                d: {
+                    "external_delivery_pence": ext_division.get(d, 0),
                     "outturn_pence": c3 * PENCE_PER_THOUSAND,
-                    "value": _ratio(ext_division.get(d, 0), c3 * PENCE_PER_THOUSAND)}
-                for d, c3 in sorted(outturn_c3.items()) if c3
+                    "value": _ratio(ext_division.get(d, 0), c3 * PENCE_PER_THOUSAND),
+                }
+                for d, c3 in sorted(outturn_c3.items())
+                if c3
             },
         },
     }

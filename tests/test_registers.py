@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from normalise.suppliers.registers import RegisterFormatError, delete_register, detect_kind, load_register
+from normalise.suppliers.register_files import RegisterFormatError
+from normalise.suppliers.registers import delete_register, detect_kind, load_register
 
 SAMPLES = {
     "ch_BasicCompanyData-2020-06-01-sample.csv": ("companies_house", 87),

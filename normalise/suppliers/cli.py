@@ -19,15 +19,36 @@ def registers() -> None:
 
 
 @registers.command("load")
-@click.argument("kind", type=click.Choice([
-    "companies_house", "charity_commission", "ccni", "fca_mutuals", "nhs_ods", "local_authorities",
-    "academy_trusts", "social_housing", "charity_company_numbers", "public_bodies", "nhs_icb", "charities", "cics",
-    "gias", "auto",
-]))
+@click.argument(
+    "kind",
+    type=click.Choice(
+        [
+            "companies_house",
+            "charity_commission",
+            "ccni",
+            "fca_mutuals",
+            "nhs_ods",
+            "local_authorities",
+            "academy_trusts",
+            "social_housing",
+            "charity_company_numbers",
+            "public_bodies",
+            "nhs_icb",
+            "charities",
+            "cics",
+            "gias",
+            "auto",
+        ]
+    ),
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @registers_db_option(DEFAULT_DB, "Registers database to create or add to.")
-@click.option("--replace/--append", default=False, show_default=True,
-              help="--replace first deletes the rows this KIND loaded before (use for a new monthly file).")
+@click.option(
+    "--replace/--append",
+    default=False,
+    show_default=True,
+    help="--replace first deletes the rows this KIND loaded before (use for a new monthly file).",
+)
 def load(kind: str, path: Path, db: Path, replace: bool) -> None:
     """Stream register file PATH of KIND into the registers database.
 
@@ -62,19 +83,29 @@ def load(kind: str, path: Path, db: Path, replace: bool) -> None:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
         task = bar.add_task(f"loading {kind} from {path.name}")
         try:
-            n = load_register(kind, path, db, progress=lambda c: bar.update(task, description=f"{kind}: {c:,} rows"))
+            n = load_register(
+                kind, path, db, progress=lambda c: bar.update(task, description=f"{kind}: {c:,} rows")
+            )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"{kind}: loaded {n:,} rows from {path} into {db}")
 
 
 @registers.command("fetch")
-@click.argument("kind", type=click.Choice(["companies_house", "charity_commission", "fca_mutuals", "rsh", "nhs_ods",
-                                          "gias"]))
+@click.argument(
+    "kind",
+    type=click.Choice(["companies_house", "charity_commission", "fca_mutuals", "rsh", "nhs_ods", "gias"]),
+)
 @registers_db_option(DEFAULT_DB, "Registers database to load into (KIND's earlier rows are replaced).")
 @click.option("--url", default=None, help="Download from here instead of the publisher's documented URL.")
-@click.option("--dir", "dest_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/registers"),
-              show_default=True, help="Where the downloaded file is kept (a .part file while downloading).")
+@click.option(
+    "--dir",
+    "dest_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/registers"),
+    show_default=True,
+    help="Where the downloaded file is kept (a .part file while downloading).",
+)
 def fetch(kind: str, db: Path, url: str | None, dest_dir: Path) -> None:
     """Download an official bulk register and load it; an interrupted download resumes.
 
@@ -97,12 +128,18 @@ def fetch(kind: str, db: Path, url: str | None, dest_dir: Path) -> None:
     from normalise.suppliers.fetch import FetchError
     from normalise.suppliers.fetch import fetch as run
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True
+    ) as bar:
         task = bar.add_task(f"downloading {kind}", total=None)
         try:
-            got = run(kind, db, url=url, dest_dir=dest_dir,
-                      progress=lambda done, total: bar.update(task, completed=done, total=total))
+            got = run(
+                kind,
+                db,
+                url=url,
+                dest_dir=dest_dir,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         except (FetchError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
     resumed = f", resumed at {got.resumed_from:,} bytes" if got.resumed_from else ""
@@ -110,14 +147,28 @@ def fetch(kind: str, db: Path, url: str | None, dest_dir: Path) -> None:
 
 
 @click.command("classify_suppliers")
-@click.option("--in", "in_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with a supplier_name column (optionally council, supplier_company_number, "
-                   "supplier_charity_number, supplier_vat_number, expense_type, is_redacted).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV to write: every input column plus supplier_id, canonical_name, sector, subsector, "
-                   "confidence, evidence.")
-@click.option("--registers-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help=f"Registers database (default: {DEFAULT_DB} if it exists; otherwise name rules only).")
+@click.option(
+    "--in",
+    "in_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with a supplier_name column (optionally council, supplier_company_number, "
+    "supplier_charity_number, supplier_vat_number, expense_type, is_redacted).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV to write: every input column plus supplier_id, canonical_name, sector, subsector, "
+    "confidence, evidence.",
+)
+@click.option(
+    "--registers-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Registers database (default: {DEFAULT_DB} if it exists; otherwise name rules only).",
+)
 def classify_suppliers(in_path: Path, out_path: Path, registers_db: Path | None) -> None:
     """Give each payee an entity id, a sector (private, third_sector, mutual, public, council_company,
     individual, redacted, transfer, unknown) and the evidence for it.
@@ -144,14 +195,26 @@ def classify_suppliers(in_path: Path, out_path: Path, registers_db: Path | None)
 
 
 @click.command("accuracy_suppliers")
-@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Gold labels CSV (council,supplier_name_raw,total_gbp,rows,sector,confidence,evidence); "
-                   "default ../shared/data/labels/suppliers_gold.csv.")
-@click.option("--registers-db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help=f"Registers database (default: {DEFAULT_DB} if it exists).")
-@click.option("--no-overrides", is_flag=True, help="Ignore overrides.csv: what the general rules alone get right.")
+@click.option(
+    "--gold",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Gold labels CSV (council,supplier_name_raw,total_gbp,rows,sector,confidence,evidence); "
+    "default ../shared/data/labels/suppliers_gold.csv.",
+)
+@click.option(
+    "--registers-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Registers database (default: {DEFAULT_DB} if it exists).",
+)
+@click.option(
+    "--no-overrides", is_flag=True, help="Ignore overrides.csv: what the general rules alone get right."
+)
 @click.option("--by-council", is_flag=True, help="Also one line per council, and per split half (A/B).")
-def accuracy_suppliers(gold: Path | None, registers_db: Path | None, no_overrides: bool, by_council: bool) -> None:
+def accuracy_suppliers(
+    gold: Path | None, registers_db: Path | None, no_overrides: bool, by_council: bool
+) -> None:
     """Score the supplier classifier against hand-checked labels: accuracy per sector, overall by
     count and by £ (high-confidence labels and all labels), the unknown share of £, organisations
     labelled individual and individuals missed.

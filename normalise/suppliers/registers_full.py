@@ -248,4 +248,7 @@ def gias(rows: Iterator[dict]) -> Rows:
         category = display_name(r["TypeOfEstablishment (name)"]) or "School"
         status = display_name(r["EstablishmentStatus (name)"])
         key = match_key(name)
-        yield [("gias", org_id, name, category, status, None, None, urn)], [(key, org_id, "gias", "name")] if key else []
+        yield (
+            [("gias", org_id, name, category, status, None, None, urn)],
+            [(key, org_id, "gias", "name")] if key else [],
+        )

@@ -43,16 +43,71 @@ INITIALISM_MIN, INITIALISM_MAX = 2, 4
 INITIALISM_WORD_MIN = 3  # "car" is not "c(ommercial) a(nd) r(esidential)": short words do not spell initials
 # Short words that are English, not initials: "Mind in Camden" is not "Mind International Network Camden".
 NOT_INITIALISMS = frozenset(
-    {"in", "at", "on", "by", "to", "for", "my", "we", "go", "do", "is", "be", "as", "or", "an", "up", "so", "no",
-     "us", "me", "he", "our", "all", "one", "two", "ten"}
+    {
+        "in",
+        "at",
+        "on",
+        "by",
+        "to",
+        "for",
+        "my",
+        "we",
+        "go",
+        "do",
+        "is",
+        "be",
+        "as",
+        "or",
+        "an",
+        "up",
+        "so",
+        "no",
+        "us",
+        "me",
+        "he",
+        "our",
+        "all",
+        "one",
+        "two",
+        "ten",
+    }
 )
 # A consonant-vowel-consonant run marks a 3-4 letter word ("car", "hire", "fish"); initialisms rarely
 # have one ("abc", "gbs", "hse", "ict").
 _WORDLIKE = re.compile(r"[^aeiou][aeiou][^aeiou]")
 DISTINGUISHING = frozenset(
-    {"north", "south", "east", "west", "central", "northern", "southern", "eastern", "western", "upper",
-     "lower", "greater", "new", "old", "nhs", "trust", "foundation", "council", "county", "city", "borough",
-     "district", "school", "academy", "primary", "junior", "infant", "infants", "nursery", "college"}
+    {
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "northern",
+        "southern",
+        "eastern",
+        "western",
+        "upper",
+        "lower",
+        "greater",
+        "new",
+        "old",
+        "nhs",
+        "trust",
+        "foundation",
+        "council",
+        "county",
+        "city",
+        "borough",
+        "district",
+        "school",
+        "academy",
+        "primary",
+        "junior",
+        "infant",
+        "infants",
+        "nursery",
+        "college",
+    }
 )
 
 
@@ -156,8 +211,9 @@ def fuzzy_pairs(keys: list[str], compatible_only: bool = False) -> list[tuple[in
     return out
 
 
-def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]],
-                 compatible_only: bool = False) -> list[tuple[int, int, int]]:
+def _block_pairs(
+    block: list[str], ids: list[int], seen: set[tuple[int, int]], compatible_only: bool = False
+) -> list[tuple[int, int, int]]:
     """Pairs scoring >= FUZZY_CUTOFF in one large block, in the order a full block x block scan finds them.
 
     ratio >= 90 needs lengths within a factor of 1.22, so with keys sorted by length each key is compared
@@ -188,8 +244,9 @@ def _block_pairs(block: list[str], ids: list[int], seen: set[tuple[int, int]],
     rec, other = np.where(p_first, p, q), np.where(p_first, q, p)
     order_ = np.lexsort((other, rec))
     out: list[tuple[int, int, int]] = []
-    for i, j, sc in zip(id_arr[rec[order_]].tolist(), id_arr[other[order_]].tolist(), score[order_].tolist(),
-                        strict=True):
+    for i, j, sc in zip(
+        id_arr[rec[order_]].tolist(), id_arr[other[order_]].tolist(), score[order_].tolist(), strict=True
+    ):
         if (i, j) not in seen:
             seen.add((i, j))
             out.append((i, j, sc))
@@ -206,8 +263,14 @@ def _triangle_pairs(block: list[str], members: np.ndarray) -> tuple[np.ndarray, 
     for start in range(0, len(keys), ROW_CHUNK):
         end = min(start + ROW_CHUNK, len(keys))
         hi = int(np.searchsorted(lengths, lengths[end - 1] * LENGTH_FACTOR, side="right"))
-        scores = process.cdist(keys[start:end], keys[start:hi], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF,
-                               dtype=np.uint8, workers=-1)
+        scores = process.cdist(
+            keys[start:end],
+            keys[start:hi],
+            scorer=fuzz.ratio,
+            score_cutoff=FUZZY_CUTOFF,
+            dtype=np.uint8,
+            workers=-1,
+        )
         r, c = np.nonzero(scores)
         keep = c > r  # c is offset from ``start`` too: keep each pair once, at its earlier row
         r, c = r[keep], c[keep]
@@ -230,8 +293,14 @@ def _listed_pairs(block: list[str], groups: list[np.ndarray]) -> tuple[np.ndarra
     p, q = np.concatenate(ps), np.concatenate(qs)
     ok = lengths[q] <= lengths[p] * LENGTH_FACTOR  # positions are length-sorted: len(p) <= len(q)
     p, q = p[ok], q[ok]
-    scores = process.cpdist([block[x] for x in p.tolist()], [block[x] for x in q.tolist()], scorer=fuzz.ratio,
-                            score_cutoff=FUZZY_CUTOFF, dtype=np.uint8, workers=-1)
+    scores = process.cpdist(
+        [block[x] for x in p.tolist()],
+        [block[x] for x in q.tolist()],
+        scorer=fuzz.ratio,
+        score_cutoff=FUZZY_CUTOFF,
+        dtype=np.uint8,
+        workers=-1,
+    )
     hit = scores > 0
     return p[hit], q[hit], scores[hit]
 
@@ -263,8 +332,14 @@ def _shared_position_groups(block: list[str]) -> list[np.ndarray] | None:
 
 def _could_be_initialism(t: str) -> bool:
     """A 2-4 letter word that may stand for initials: not a place/NHS/school word, not plain English."""
-    return (INITIALISM_MIN <= len(t) <= INITIALISM_MAX and t.isalpha() and t not in DISTINGUISHING
-            and t not in IGNORABLE_EXTRA and t not in NOT_INITIALISMS and not (len(t) > 2 and _WORDLIKE.search(t)))
+    return (
+        INITIALISM_MIN <= len(t) <= INITIALISM_MAX
+        and t.isalpha()
+        and t not in DISTINGUISHING
+        and t not in IGNORABLE_EXTRA
+        and t not in NOT_INITIALISMS
+        and not (len(t) > 2 and _WORDLIKE.search(t))
+    )
 
 
 def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
@@ -287,8 +362,10 @@ def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
         else:
             tails[p] = f"{w} {tails[p + 1]}" if tails[p + 1] else w
     # a word that may stand in a run: >= 3 letters, no digits, not a place/NHS/school or ignorable word
-    in_run = [len(w) >= INITIALISM_WORD_MIN and w.isalpha() and w not in DISTINGUISHING
-              and w not in IGNORABLE_EXTRA for w in words]
+    in_run = [
+        len(w) >= INITIALISM_WORD_MIN and w.isalpha() and w not in DISTINGUISHING and w not in IGNORABLE_EXTRA
+        for w in words
+    ]
     for k in range(1, n):
         head = " ".join(words[:k])
         t = words[k]
@@ -299,7 +376,7 @@ def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
         for m in range(INITIALISM_MIN, min(INITIALISM_MAX, n - k) + 1):
             if not in_run[k + m - 1]:
                 break
-            out.append((f"{head}|{''.join(x[0] for x in words[k:k + m])}|{tails[k + m]}", "B"))
+            out.append((f"{head}|{''.join(x[0] for x in words[k : k + m])}|{tails[k + m]}", "B"))
     return out
 
 

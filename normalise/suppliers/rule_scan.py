@@ -41,8 +41,11 @@ def regex_mask(values: pa.Array, pattern: re.Pattern) -> np.ndarray:
         hit = pc.match_substring_regex(values, pattern.pattern, ignore_case=ignore_case)
         mask = hit.fill_null(False).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:  # not RE2 syntax: Python re, one value at a time
-        mask = np.fromiter((v is not None and pattern.search(v) is not None for v in values.to_pylist()),
-                           dtype=bool, count=len(values))
+        mask = np.fromiter(
+            (v is not None and pattern.search(v) is not None for v in values.to_pylist()),
+            dtype=bool,
+            count=len(values),
+        )
     # RE2 and Python differ only on non-ASCII text (Unicode \s and \w, case folding of the Kelvin sign):
     # let Python decide those few values, so the result is always exactly what ``pattern.search`` says.
     odd = np.nonzero(~pc.string_is_ascii(values).fill_null(True).to_numpy(zero_copy_only=False))[0]
