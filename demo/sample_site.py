@@ -184,65 +184,7 @@ def write_sample_normalised(
     periods = [(2024, 3), (2024, 4), (2024, 5), (2024, 6), (2024, 7), (2024, 8)][:months]
     for council in COUNCILS:
         for year, month in periods:
-            sha = _sha(f"{council['id']}-{year}-{month}")
-            df = _rows_for(council, year, month, sha, n_repeats, payees)
-            df.to_parquet(out_dir / "rows" / f"{sha}.parquet", index=False)
-            end = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
-            problems = (
-                []
-                if council["id"] != "E99000003"
-                else [
-                    {
-                        "severity": "warning",
-                        "rule": "Code 2015 Part 2, item 6",
-                        "message": "no column for the irrecoverable VAT",
-                    },
-                    {
-                        "severity": "warning",
-                        "rule": "Code 2015 Part 2, item 7",
-                        "message": "no column for the merchant category",
-                    },
-                ]
-            )
-            report = {
-                "sha256": sha,
-                "council_id": council["id"],
-                "kind": "payments",
-                "rows_read": len(df),
-                "rows_kept": len(df),
-                "rows_rejected": 0,
-                "code_2015": {
-                    "date": True,
-                    "department": True,
-                    "beneficiary": True,
-                    "purpose": True,
-                    "amount": True,
-                    "irrecoverable_vat": council["id"] != "E99000003",
-                    "merchant_category": council["id"] != "E99000003",
-                },
-                "problems": problems,
-            }
-            (out_dir / "reports" / f"{sha}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-            file_rows.append(
-                {
-                    "sha256": sha,
-                    "council_id": council["id"],
-                    "url": f"{council['website']}/files/spend-{year}-{month:02d}.csv",
-                    "file_name": f"spend-{year}-{month:02d}.csv",
-                    "kind": "payments",
-                    "status": "counted",
-                    "reason": "",
-                    "rows_read": len(df),
-                    "rows_kept": len(df),
-                    "rows_rejected": 0,
-                    "total_pence": int(round(df["amount"].sum() * 100)),
-                    "period_start": f"{year}-{month:02d}-01",
-                    "period_end": end.isoformat(),
-                    "quality_score": 100 - 15 * len(problems),
-                    "problems": json.dumps(problems),
-                    "fetched_at": "2025-01-10T09:00:00+00:00",
-                }
-            )
+            file_rows.append(_monthly_file(out_dir, council, year, month, n_repeats, payees))
         # Superseded: same URL as the first month, older bytes. Its rows exist but must not count.
         sha_old = _sha(f"{council['id']}-old")
         df_old = _rows_for(council, *periods[0], sha_old, 1, payees)
@@ -258,31 +200,89 @@ def write_sample_normalised(
                 "total_pence": int(round(df_old["amount"].sum() * 100)),
             }
         )
-        sha_bad = _sha(f"{council['id']}-rejected")
-        file_rows.append(
-            {
-                "sha256": sha_bad,
-                "council_id": council["id"],
-                "url": f"{council['website']}/files/error.csv",
-                "file_name": "error.csv",
-                "kind": "rejected",
-                "status": "rejected",
-                "reason": "HTML page served as .csv",
-                "rows_read": 0,
-                "rows_kept": 0,
-                "rows_rejected": 0,
-                "total_pence": 0,
-                "period_start": "",
-                "period_end": "",
-                "quality_score": 0,
-                "problems": json.dumps(
-                    [{"severity": "error", "rule": "readable", "message": "an HTML page, not a spreadsheet"}]
-                ),
-                "fetched_at": "2025-01-10T09:00:00+00:00",
-            }
-        )
+        file_rows.append(_rejected_file(council))
     pd.DataFrame(file_rows, columns=FILES_COLUMNS).to_csv(out_dir / "files.csv", index=False)
     return out_dir
+
+
+def _monthly_file(out_dir: Path, council: dict, year: int, month: int, n_repeats: int, payees) -> dict:
+    """One month's rows file and report; returns its ``files.csv`` row. The third council's files lack
+    two Code fields, so the quality page has something to say."""
+    sha = _sha(f"{council['id']}-{year}-{month}")
+    df = _rows_for(council, year, month, sha, n_repeats, payees)
+    df.to_parquet(out_dir / "rows" / f"{sha}.parquet", index=False)
+    end = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+    partial = council["id"] == "E99000003"
+    problems = (
+        [
+            {
+                "severity": "warning",
+                "rule": "Code 2015 Part 2, item 6",
+                "message": "no column for the irrecoverable VAT",
+            },
+            {
+                "severity": "warning",
+                "rule": "Code 2015 Part 2, item 7",
+                "message": "no column for the merchant category",
+            },
+        ]
+        if partial
+        else []
+    )
+    code_2015 = {field: True for field in ("date", "department", "beneficiary", "purpose", "amount")}
+    code_2015.update(irrecoverable_vat=not partial, merchant_category=not partial)
+    report = {
+        "sha256": sha,
+        "council_id": council["id"],
+        "kind": "payments",
+        "rows_read": len(df),
+        "rows_kept": len(df),
+        "rows_rejected": 0,
+        "code_2015": code_2015,
+        "problems": problems,
+    }
+    (out_dir / "reports" / f"{sha}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return {
+        "sha256": sha,
+        "council_id": council["id"],
+        "url": f"{council['website']}/files/spend-{year}-{month:02d}.csv",
+        "file_name": f"spend-{year}-{month:02d}.csv",
+        "kind": "payments",
+        "status": "counted",
+        "reason": "",
+        "rows_read": len(df),
+        "rows_kept": len(df),
+        "rows_rejected": 0,
+        "total_pence": int(round(df["amount"].sum() * 100)),
+        "period_start": f"{year}-{month:02d}-01",
+        "period_end": end.isoformat(),
+        "quality_score": 100 - 15 * len(problems),
+        "problems": json.dumps(problems),
+        "fetched_at": "2025-01-10T09:00:00+00:00",
+    }
+
+
+def _rejected_file(council: dict) -> dict:
+    """A file the normaliser rejected (an HTML page served as .csv): listed, never summed."""
+    problem = {"severity": "error", "rule": "readable", "message": "an HTML page, not a spreadsheet"}
+    return {
+        "sha256": _sha(f"{council['id']}-rejected"),
+        "council_id": council["id"],
+        "url": f"{council['website']}/files/error.csv",
+        "file_name": "error.csv",
+        "kind": "rejected",
+        "status": "rejected",
+        "reason": "HTML page served as .csv",
+        "rows_read": 0,
+        "rows_kept": 0,
+        "rows_rejected": 0,
+        "total_pence": 0,
+        "period_start": "",
+        "period_end": "",
+        "quality_score": 0,
+        "problems": json.dumps([problem]),
+        "fetched_at": "2025-01-10T09:00:00+00:00",
+    }
 
 
 def build_sample_site(root: Path, **kwargs) -> Path:
