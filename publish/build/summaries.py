@@ -17,7 +17,7 @@ import yaml
 
 from publish.build.pragmas import build_pragmas
 from publish.build.tables import create, insert_frame
-from publish.resources import metadata_path
+from publish.build.resources import metadata_path
 
 log = logging.getLogger(__name__)
 METADATA = metadata_path()  # publish/metadata.yml → the repository's metadata.yml, shipped in the wheel

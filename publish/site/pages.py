@@ -12,7 +12,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup
 
 from publish.build.quality import CODE_FIELDS, problems_list
-from publish.resources import methodology_path
+from publish.build.resources import methodology_path
 from publish.site import charts, site_measures
 
 METHODOLOGY = methodology_path()

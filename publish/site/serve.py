@@ -14,7 +14,7 @@ import yaml
 from councilspend.schemas import descriptor
 from publish.build.build import inspect_data, inspect_path_for
 from publish.build.tables import published_tables
-from publish.resources import metadata_path
+from publish.build.resources import metadata_path
 
 METADATA = metadata_path()
 SETTINGS = {
