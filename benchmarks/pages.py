@@ -1,4 +1,4 @@
-"""Which URLs the Datasette benchmark times: the council page, the supplier page, the league table.
+"""Which URLs the Datasette benchmark times: the council, supplier and league pages, and all payments.
 
 The busiest council and supplier are chosen, so the timed pages are the slowest real ones.
 When the site's own pages (publish/site/plugin.py routes) exist they are used; otherwise the
@@ -12,9 +12,18 @@ from pathlib import Path
 
 # (page, custom URL template, fallback table URL template); {db} is the database name.
 PAGES = {
-    "council_page": ("/council/{council_id}", "/{db}/payments?council_id={council_id}&_sort_desc=amount_pence"),
-    "supplier_page": ("/supplier/{supplier_id}", "/{db}/payments?supplier_id={supplier_id}&_sort_desc=amount_pence"),
+    "council_page": (
+        "/council/{council_id}",
+        "/{db}/payments?council_id={council_id}&_sort_desc=amount_pence",
+    ),
+    "supplier_page": (
+        "/supplier/{supplier_id}",
+        "/{db}/payments?supplier_id={supplier_id}&_sort_desc=amount_pence",
+    ),
     "league_table": ("/", "/{db}/councils"),
+    # Every payment, unfiltered, with metadata.yml's default facets: the page a national site must
+    # still answer (each facet is a GROUP BY over every row unless it gives up in time).
+    "payments_table": ("/{db}/payments", "/{db}/payments"),
 }
 
 

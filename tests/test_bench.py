@@ -22,8 +22,24 @@ def bench_result(tmp_path_factory):
     out = tmp / "bench.json"
     result = CliRunner().invoke(
         main,
-        ["bench", "--rows", "2000", "--months", "1", "--workers", "2", "--json", str(out),
-         "--work-dir", str(tmp / "work"), "--keep", "--datasette-requests", "5", "--frictionless-sample", "500"],
+        [
+            "bench",
+            "--rows",
+            "2000",
+            "--months",
+            "1",
+            "--workers",
+            "2",
+            "--json",
+            str(out),
+            "--work-dir",
+            str(tmp / "work"),
+            "--keep",
+            "--datasette-requests",
+            "5",
+            "--frictionless-sample",
+            "500",
+        ],
     )
     assert result.exit_code == 0, result.output + repr(result.exception)
     return json.loads(out.read_text(encoding="utf-8")), result.output, tmp / "work"
@@ -63,7 +79,11 @@ def test_pipeline_figures_when_the_stages_exist(bench_result):
     # The build's own stage log comes back with the figures: where a national build's time goes.
     stages = data["stages"]["pipeline"]["build_stages"]
     names = [s["stage"] for s in stages]
-    assert names[0] == "classify (normalise.classes)" and "payments" in names and "payment indexes (waited for)" in names
+    assert (
+        names[0] == "classify (normalise.classes)"
+        and "payments" in names
+        and "payment indexes (waited for)" in names
+    )
     assert all(s["seconds"] >= 0 and s["cpu_seconds"] >= 0 and s["rss_mb"] > 10 for s in stages)
     assert any(n.startswith("build stages: classify") for n in data["notes"])
 
@@ -82,8 +102,11 @@ def test_verdicts():
 
 
 def test_measure_reports_the_childs_own_peak_memory(tmp_path):
-    big = run_measured([sys.executable, "-c", "x = bytearray(150 * 2**20); print('BENCH-RESULT {\"ok\": 1}')"],
-                       tmp_path, "big")
+    big = run_measured(
+        [sys.executable, "-c", "x = bytearray(150 * 2**20); print('BENCH-RESULT {\"ok\": 1}')"],
+        tmp_path,
+        "big",
+    )
     small = run_measured([sys.executable, "-c", "pass"], tmp_path, "small")
     assert big.peak_rss_bytes > 150 * 2**20 > small.peak_rss_bytes
     assert big.result == {"ok": 1}
@@ -100,3 +123,38 @@ def test_refuses_to_empty_a_directory_it_did_not_make(tmp_path):
     result = CliRunner().invoke(main, ["bench", "--rows", "100", "--work-dir", str(precious)])
     assert result.exit_code == 2 and "not made by" in result.output
     assert (precious / "thesis.txt").exists()
+
+
+def test_skip_baselines_times_only_our_own_runs(tmp_path):
+    """The 50M run's mode: the pipeline and its re-run are measured, no baseline is run at all."""
+    from councilspend.cli import main
+
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "--rows",
+            "500",
+            "--months",
+            "1",
+            "--workers",
+            "1",
+            "--json",
+            str(out),
+            "--skip-baselines",
+            "--skip-datasette",
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    m = json.loads(out.read_text(encoding="utf-8"))["metrics"]
+    assert isinstance(m["pipeline_seconds"], float) and isinstance(m["rerun_share"], float)
+    for key in (
+        "sqlite_utils_seconds",
+        "pandas_floor_seconds",
+        "validate_vs_frictionless",
+        "speedup_2_workers",
+    ):
+        assert str(m[key]).startswith("not measured"), (key, m[key])
