@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from councilspend.errors import user_errors
 from councilspend.options import data_option, json_option, progress_option
 from crawler.registry import (
     RegistryError,
@@ -132,6 +133,12 @@ def crawl(
         table.add_row(f"{s.get('name') or ''} ({council_id})", *(str(s.get(k, 0)) for k in totals), problems)
     table.add_row("[bold]total[/bold]", *(str(v) for v in totals.values()), "")
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+    if summary and not any(totals.values()):
+        first = next((e for s in summary.values() for e in s.get("errors", [])), "no page answered")
+        raise click.ClickException(
+            f"no spending page could be fetched (first problem: {first}). Are you offline? Check the "
+            "connection and the councils' spending_pages, then crawl again: files already fetched are kept"
+        )
 
 
 @click.group()
@@ -161,7 +168,10 @@ def import_command(source: str, out: Path | None) -> None:
     """
     out = out or register_path()
     try:
-        n = import_register(source, out)
+        with user_errors(
+            source, "Check the path or URL (are you offline?), or download the CSV and give its path"
+        ):
+            n = import_register(source, out)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Imported {n} councils into {out}")

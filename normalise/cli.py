@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from councilspend.errors import user_errors
 from councilspend.options import data_option, progress_option
 
 
@@ -116,10 +117,12 @@ def normalise(
                 f"{path}: {result.kind}, {len(result.rows):,} rows, £{result.total_pence / 100:,.2f}",
                 err=True,
             )
-    pd.concat(frames, ignore_index=True).to_csv(out, index=False)
+    with user_errors(out, "Give --out a path in a folder that exists and you can write to"):
+        pd.concat(frames, ignore_index=True).to_csv(out, index=False)
     if report_path:
         payload = reports[0] if len(reports) == 1 else {"files": reports}
-        report_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+        with user_errors(report_path, "Give --report a path in a folder that exists and you can write to"):
+            report_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     if rejected or misfits:
         sys.exit(1)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from councilspend.errors import require_free_port, require_sqlite
 from councilspend.options import data_option
 from councilspend.paths import DataDir
 
@@ -29,5 +30,7 @@ def serve(data_dir: Path, db_path: Path | None, port: int, host: str) -> None:
     db_path = db_path or DataDir(data_dir).database
     if not db_path.exists():
         raise click.ClickException(f"{db_path} does not exist: run `councilspend publish --data {data_dir}` first")
+    require_sqlite(db_path, f"Rebuild it: councilspend publish --data {data_dir} --force")
+    require_free_port(host, port)
     click.echo(f"Serving {db_path} at http://{host}:{port}/ (Ctrl-C to stop)")
     run(db_path, port=port, host=host)

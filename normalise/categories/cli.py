@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from councilspend.errors import require_sqlite, user_errors
 from councilspend.options import registers_db_option
 
 DEFAULT_GOLD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "labels"
@@ -49,12 +50,14 @@ def classify_categories(in_path: Path, out_path: Path, overrides: Path | None) -
 
     from normalise.categories.classify import classify_categories as classify
 
-    df = pd.read_csv(in_path, dtype=str, keep_default_na=False)
+    with user_errors(in_path, "Give a CSV with columns kind and value"):
+        df = pd.read_csv(in_path, dtype=str, keep_default_na=False)
     try:
         out = classify(df, overrides=overrides)
     except ValueError as exc:
         raise click.ClickException(f"{in_path}: {exc}") from exc
-    out.to_csv(out_path, index=False)
+    with user_errors(out_path, "Give --out a path in a folder that exists and you can write to"):
+        out.to_csv(out_path, index=False)
     counts = out.groupby(["kind", "label"]).size()
     console = Console(stderr=True)
     console.print(f"wrote {len(out)} rows to {out_path}")
@@ -103,7 +106,11 @@ def accuracy_categories(gold_dir: Path | None, errors: bool, by_council: bool, r
     if not gold_dir.exists():
         raise click.ClickException(f"gold folder not found: {gold_dir} (pass --gold-dir)")
     console = Console()
-    for kind, tables in accuracy_report(gold_dir).items():
+    with user_errors(
+        gold_dir, "Pass --gold-dir a folder with expense_types_gold.csv and service_areas_gold.csv"
+    ):
+        report = accuracy_report(gold_dir)
+    for kind, tables in report.items():
         for which in ("high", "all"):
             df = tables[which]
             table = Table(
@@ -179,21 +186,33 @@ def load(path: Path, db: Path) -> None:
         councilspend outturn load ../shared/data/reference/outturn --db data/registers.db
     Rows are keyed by GSS code and financial year; loading a release again replaces it.
     """
+    from python_calamine import CalamineError
     from rich.console import Console
     from rich.progress import Progress
 
     from normalise.categories.outturn import OutturnFileError, _files, load_outturn, read_outturn
 
-    files = _files(path)
+    with user_errors(path, "Give an RSX file (CSV or ODS) or a folder of them"):
+        files = _files(path)
+    if not files:
+        raise click.ClickException(f"{path}: no CSV or ODS files in it. Give an RSX file or a folder of them")
+    if db.exists():
+        require_sqlite(db, "Give --db a registers database, or a new path to create one")
     total = 0
     with Progress(transient=True) as progress:
         task = progress.add_task("loading outturn", total=len(files))
         for file in files:
             try:
-                total += load_outturn(file, db)
+                with user_errors(file, "Is it an RSX summary saved as CSV or ODS?", also=(CalamineError,)):
+                    total += load_outturn(file, db)
             except OutturnFileError as exc:
                 raise click.ClickException(str(exc)) from exc
             progress.advance(task)
+    if not total:
+        raise click.ClickException(
+            f"{path}: no RSX service-expenditure rows found (RO detail forms and notes are skipped). Give the "
+            "RSX summary files of a Revenue Outturn release"
+        )
     df = read_outturn(db)
     years = ", ".join(sorted(df["financial_year"].unique())) if not df.empty else "none"
     Console().print(f"wrote {total} rows to {db} (table outturn); years now held: {years}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from councilspend.errors import require_sqlite, user_errors
 from councilspend.options import registers_db_option
 
 DEFAULT_DB = Path("data/registers.db")
@@ -78,6 +79,8 @@ def load(kind: str, path: Path, db: Path, replace: bool) -> None:
         kind = detect_kind(path) or ""
         if not kind:
             raise click.ClickException(f"{path}: cannot tell which register this is; give KIND")
+    if db.exists():
+        require_sqlite(db, "Give --db a registers database, or a new path to create one")
     if replace:
         delete_register(kind, db)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
@@ -182,13 +185,17 @@ def classify_suppliers(in_path: Path, out_path: Path, registers_db: Path | None)
     from normalise.suppliers.classify import classify_suppliers as classify
 
     db = registers_db or (DEFAULT_DB if DEFAULT_DB.exists() else None)
-    df = pd.read_csv(in_path, dtype=str, keep_default_na=False)
+    with user_errors(in_path, "Give a CSV with a supplier_name column", also=(UnicodeDecodeError,)):
+        df = pd.read_csv(in_path, dtype=str, keep_default_na=False)
+    if db is not None and db.exists():
+        require_sqlite(db, "Give --registers-db a registers database (councilspend registers load)")
     try:
         out = classify(df, db)
     except ValueError as exc:
         raise click.ClickException(f"{in_path}: {exc}") from exc
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(out_path, index=False)
+    with user_errors(out_path, "Give --out a path you can write to"):
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out.to_csv(out_path, index=False)
     counts = out["sector"].value_counts()
     click.echo(f"{len(out):,} rows, {out['supplier_id'].nunique():,} entities -> {out_path}")
     click.echo(", ".join(f"{s} {n:,}" for s, n in counts.items()))
@@ -232,7 +239,10 @@ def accuracy_suppliers(
     if not gold.exists():
         raise click.ClickException(f"{gold}: gold labels not found; pass --gold")
     db = registers_db or (DEFAULT_DB if DEFAULT_DB.exists() else None)
-    scored = score_gold(gold, db, use_overrides=not no_overrides)
+    try:
+        scored = score_gold(gold, db, use_overrides=not no_overrides)
+    except ValueError as exc:
+        raise click.ClickException(f"{exc}. Give --gold a CSV with those columns") from exc
     console = Console()
     console.print(accuracy_table(scored))
     if by_council:
