@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from councilspend.problems import plural, problem_codes, verb
 from normalise.pipeline import FileResult, normalise_file
 
 MAX_LINES = 12
@@ -29,8 +30,10 @@ def check_file(path: Path, council_id: str | None = None) -> tuple[FileResult, d
                 "severity": "warning",
                 "code": "possible_individuals",
                 "rule": "Data protection: payments to private individuals",
-                "message": f"{len(people)} payee name(s) look like private individuals: check whether they "
-                "should be redacted before publishing ("
+                "rows": sum(p["rows"] for p in people),
+                "message": f"{plural(len(people), 'payee name')} {verb(len(people), 'looks', 'look')} like "
+                f"{verb(len(people), 'a private individual', 'private individuals')}: check whether "
+                f"{verb(len(people), 'it', 'they')} should be redacted before publishing ("
                 + ", ".join(repr(p["name"]) for p in people[:5])
                 + (", ..." if len(people) > 5 else "")
                 + ")",
@@ -89,28 +92,21 @@ def render(report: dict) -> str:
     )
     if report.get("period_start"):
         lines.append(f"  Period covered: {report['period_start']} to {report['period_end']}")
-    problems = report.get("problems", [])
-    for severity, title in (("error", "Must fix"), ("warning", "Should fix"), ("info", "For information")):
-        items = [p for p in problems if p["severity"] == severity]
-        if not items:
-            continue
-        lines.append(f"\n{title}:")
-        for p in items[:MAX_LINES]:
-            lines.append(f"  - {p['message']}")
-            if severity != "info":
-                lines.append(f"      rule: {p['rule']}")
-        if len(items) > MAX_LINES:
-            lines.append(f"  ... and {len(items) - MAX_LINES} more (see --json)")
+    lines += problem_lines(report.get("problems", []))
     errors = report.get("errors", [])
     if errors:
+        more = report.get("error_count", len(errors)) - min(len(errors), MAX_LINES)
         lines.append("\nRows with problems (row = line in your file):")
         for e in errors[:MAX_LINES]:
             lines.append(f"  row {e['row']}, column {e['field']!r}: {e['error']} ({e['value']!r})")
+        if more > 0:
+            lines.append(f"  ... and {plural(more, 'more row')} (see --json)")
     for r in report.get("repairs", []):
         rows = ", ".join(str(x) for x in r.get("rows", [])[:10])
         more = "" if len(r.get("rows", [])) <= 10 else ", ..."
         lines.append(
-            f"\nRepaired: {r['repair']} — {r.get('count', len(r.get('rows', [])))} cells, rows {rows}{more}"
+            f"\nRepaired: {r['repair']} — {plural(r.get('count', len(r.get('rows', []))), 'cell')}, "
+            f"{verb(len(r.get('rows', [])), 'row', 'rows')} {rows}{more}"
         )
     cols = report.get("columns", {})
     if cols.get("unmapped"):
@@ -124,3 +120,32 @@ def render(report: dict) -> str:
             + (f"; missing: {', '.join(miss)}" if miss else "")
         )
     return "\n".join(lines)
+
+
+def problem_lines(problems: list[dict]) -> list[str]:
+    """Problems by severity, one line per code: a code that repeats (a warning per sheet, say) is
+    shown once with its count and its messages, each with the rule and the code to look up."""
+    lines: list[str] = []
+    codes = problem_codes()
+    for severity, title in (("error", "Must fix"), ("warning", "Should fix"), ("info", "For information")):
+        by_code: dict[str, list[dict]] = {}
+        for p in problems:
+            if p["severity"] == severity:
+                by_code.setdefault(p.get("code") or "other", []).append(p)
+        if not by_code:
+            continue
+        lines.append(f"\n{title}:")
+        for code, items in list(by_code.items())[:MAX_LINES]:
+            if len(items) == 1:
+                lines.append(f"  - {items[0]['message']}")
+            else:
+                meaning = codes.get(code, codes["other"])["meaning"]
+                lines.append(f"  - {meaning} ({plural(len(items), 'time')}):")
+                lines += [f"      {p['message']}" for p in items[:MAX_LINES]]
+                if len(items) > MAX_LINES:
+                    lines.append(f"      ... and {len(items) - MAX_LINES} more (see --json)")
+            rule = f"rule: {items[0]['rule']}; " if severity != "info" and items[0].get("rule") else ""
+            lines.append(f"      {rule}code: {code}")
+        if len(by_code) > MAX_LINES:
+            lines.append(f"  ... and {len(by_code) - MAX_LINES} more (see --json)")
+    return lines

@@ -55,7 +55,9 @@ def files_row(entry: dict, report: dict) -> dict:
     """The files.csv row for one normalised file (status decided later for overlap/superseded)."""
     kind = report.get("kind", "rejected")
     counted = kind in ("payments", "card")
-    problems = [p["message"] for p in report.get("problems", [])][:20]
+    problems = [  # code and rows too, so the site can group a code's files (councilspend/problem_codes.yml)
+        {k: p[k] for k in ("severity", "code", "message", "rows") if k in p} for p in report.get("problems", [])
+    ][:20]
     code = report.get("code_2015") or {}
     reason = ""
     if kind == "rejected":

@@ -201,7 +201,8 @@ def _add_schema_check(report: dict, rows: pd.DataFrame, name: str, folder: str) 
         return
     first = others[0]
     message = (
-        f"{len(others)}{'+' if len(errors) >= 100 else ''} values do not fit the canonical payment "
+        f"{len(others)}{'+' if len(errors) >= 100 else ''} value{'s do' if len(others) != 1 else ' does'} not fit "
+        "the canonical payment "
         f"schema (first: row {first['rowNumber']}, field {first['fieldName']}: {first['note']})"
     )
     report.setdefault("problems", []).insert(

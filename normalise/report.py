@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from councilspend.problems import plural, verb
 from normalise.columns import example_labels
 from normalise.rulefiles import load_yaml
 
@@ -216,7 +217,7 @@ def skipped_line(report: dict) -> str | None:
     if not total:
         return None
     parts = ", ".join(f"{reason} {n:,}" for reason, n in report.get("skipped", {}).items())
-    return f"{total:,} line{'s' if total != 1 else ''} skipped: not payments ({parts})"
+    return f"{plural(total, 'line')} skipped: not payments ({parts})"
 
 
 def duplicate_rows(rows: pd.DataFrame) -> int:
@@ -250,11 +251,15 @@ def code_fields(report: dict, kind: str) -> dict:
 def problems(report: dict) -> list[dict]:
     """Everything a council officer should fix, worst first. severity: error (the file is not
     publishable under the Code as it stands), warning (should fix), info. Each has a stable ``code``
-    (tests, the site and translations key on it); the message is for people."""
+    (defined in councilspend/problem_codes.yml; tests, the site and translations key on it); the message
+    is for people; ``rows`` says how many rows it concerns, so the site can add them up across files."""
     out: list[dict] = []
 
-    def add(severity: str, rule: str, message: str, code: str) -> None:
-        out.append({"severity": severity, "code": code, "rule": rule, "message": message})
+    def add(severity: str, rule: str, message: str, code: str, rows: int | None = None) -> None:
+        problem = {"severity": severity, "code": code, "rule": rule, "message": message}
+        if rows is not None:
+            problem["rows"] = int(rows)
+        out.append(problem)
 
     _code_problems(report, add)
     _row_problems(report, add)
@@ -290,23 +295,28 @@ def _code_problems(report: dict, add) -> None:
         add(
             "error",
             rules["rules"]["amount"],
-            f"{report['rows_rejected']} rows have no readable amount (see errors for rows)",
+            f"{plural(report['rows_rejected'], 'row')} {verb(report['rows_rejected'], 'has', 'have')} "
+            "no readable amount (see errors for rows)",
             "amount_unreadable",
+            report["rows_rejected"],
         )
     if report["date_errors"]:
         add(
             "error",
             rules["rules"]["date"],
-            f"{report['date_errors']} rows have a date that is not a day-first date",
+            f"{plural(report['date_errors'], 'row')} {verb(report['date_errors'], 'has', 'have')} "
+            "a date that is not a day-first date",
             "date_invalid",
+            report["date_errors"],
         )
     if report["dates_time_only"]:
         add(
             "error",
             rules["rules"]["date"],
-            f"{report['dates_time_only']} rows have only a time (00:00:00) where the date "
-            "should be: the date was lost when the file was exported",
+            f"{plural(report['dates_time_only'], 'row')} {verb(report['dates_time_only'], 'has', 'have')} "
+            "only a time (00:00:00) where the date should be: the date was lost when the file was exported",
             "date_time_only",
+            report["dates_time_only"],
         )
     if report["code_2015"].get("date") and not report["date_min"] and report["rows_kept"]:
         add(
@@ -325,9 +335,10 @@ def _row_problems(report: dict, add) -> None:
         add(
             "warning",
             rules["rules"]["machine_readable"],
-            f"{report['malformed_rows']} rows had cells run together and were repaired "
-            "(rows listed under repairs)",
+            f"{plural(report['malformed_rows'], 'row')} had cells run together and "
+            f"{verb(report['malformed_rows'], 'was', 'were')} repaired (rows listed under repairs)",
             "cells_repaired",
+            report["malformed_rows"],
         )
     for w in report["warnings"]:
         add("warning", rules["rules"]["machine_readable"], w, "file_warning")
@@ -335,24 +346,28 @@ def _row_problems(report: dict, add) -> None:
         add(
             "info",
             "duplicates",
-            f"{report['duplicate_rows']} rows repeat another row exactly (kept: split "
-            "invoice lines look like this)",
+            f"{plural(report['duplicate_rows'], 'row')} {verb(report['duplicate_rows'], 'repeats', 'repeat')} "
+            "another row exactly (kept: split invoice lines look like this)",
             "duplicate_rows",
+            report["duplicate_rows"],
         )
     if report["below_threshold_rows"] and kind == "payments":
         add(
             "info",
             "threshold",
-            f"{report['below_threshold_rows']} lines are below £{report['threshold'] or 500}",
+            f"{plural(report['below_threshold_rows'], 'line')} "
+            f"{verb(report['below_threshold_rows'], 'is', 'are')} below £{report['threshold'] or 500}",
             "below_threshold",
+            report["below_threshold_rows"],
         )
     if report["redacted_rows"]:
         add(
             "info",
             rules["rules"]["redaction"],
-            f"{report['redacted_rows']} rows have the payee redacted "
-            f"(£{report['redacted_pence'] / 100:,.2f})",
+            f"{plural(report['redacted_rows'], 'row')} {verb(report['redacted_rows'], 'has', 'have')} "
+            f"the payee redacted (£{report['redacted_pence'] / 100:,.2f})",
             "redacted",
+            report["redacted_rows"],
         )
     if line := skipped_line(report):
-        add("info", "not payments", line, "lines_skipped")
+        add("info", "not payments", line, "lines_skipped", report.get("lines_skipped"))

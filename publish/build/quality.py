@@ -12,6 +12,8 @@ import json
 
 import pandas as pd
 
+from councilspend.problems import plural, verb
+
 # The seven fields the Code requires for every item over £500 (standards.md §1.2).
 CODE_FIELDS = ["date", "department", "beneficiary", "purpose", "amount", "irrecoverable_vat",
                "merchant_category"]
@@ -34,22 +36,33 @@ def code_fields_present(report: dict) -> dict[str, bool] | None:
     return None
 
 
-def problems_list(raw: object) -> list[dict]:
-    """The ``problems`` JSON of files.csv as ``{"severity", "rule", "message"}`` dicts (tolerant of strings)."""
-    if not isinstance(raw, str) or not raw.strip():
-        return []
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return [{"severity": "warning", "rule": "", "message": raw}]
+def problems_list(raw: object, individual_rows: object = None) -> list[dict]:
+    """The ``problems`` JSON of files.csv as ``{"severity", "code", "rule", "message", "rows"}`` dicts.
+
+    Every problem has a code of councilspend/problem_codes.yml: files.csv written before problems had
+    codes (plain strings) get ``other``. Rows the build found naming a private individual
+    (``individual_rows``) are the build's own problem, ``individuals_named``.
+    """
+    value: object = []
+    if isinstance(raw, str) and raw.strip():
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = [raw]
     out = []
     for p in value if isinstance(value, list) else [value]:
-        if isinstance(p, dict):
-            out.append({"severity": str(p.get("severity") or "warning"),
-                        "rule": str(p.get("rule") or p.get("check") or ""),
-                        "message": str(p.get("message") or p.get("note") or p)})
-        else:
-            out.append({"severity": "warning", "rule": "", "message": str(p)})
+        p = p if isinstance(p, dict) else {"message": str(p)}
+        rows = p.get("rows")
+        out.append({"severity": str(p.get("severity") or "warning"),
+                    "code": str(p.get("code") or "other"),
+                    "rule": str(p.get("rule") or p.get("check") or ""),
+                    "message": str(p.get("message") or p.get("note") or p),
+                    "rows": int(rows) if isinstance(rows, int | float) else None})
+    n = int(pd.to_numeric(individual_rows, errors="coerce") or 0) if individual_rows is not None else 0
+    if n:
+        out.append({"severity": "warning", "code": "individuals_named", "rule": "Data protection",
+                    "message": f"{plural(n, 'row')} {verb(n, 'names', 'name')} a private individual: redact "
+                               f"{verb(n, 'it', 'them')} before publishing", "rows": n})
     return out
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
+from councilspend.problems import group_problems
 from publish.build.quality import CODE_FIELDS, problems_list
 from publish.build.resources import methodology_path
 from publish.site import charts, site_measures
@@ -206,20 +207,32 @@ async def quality_page(request, datasette):
     ranked = await _rows(db, "select q.*, c.name from council_quality q join councils c using (council_id) "
                              "order by q.rank")
     files = await _rows(db, """
-        select f.council_id, c.name, f.sha256, f.url, f.file_name, f.status, f.reason, f.quality_score,
-               f.problems, f.individual_rows, f.code_fields_missing
+        select f.council_id, c.name, f.file_name, f.url, f.problems, f.individual_rows
         from files f join councils c using (council_id)
-        where f.status != 'superseded' and (f.problems not in ('', '[]') or f.individual_rows > 0
-              or f.status in ('rejected', 'unreadable') or f.code_fields_missing != '')
-        order by f.quality_score, c.name limit 500""")
-    for f in files:
-        f["problem_list"] = problems_list(f.get("problems"))
+        where f.status != 'superseded' and (f.problems not in ('', '[]') or f.individual_rows > 0)
+        order by c.name, f.file_name""")
     chart = charts.hbar([(r["name"], r["quality_score"]) for r in ranked[:30]],
                         title="Transparency Code publication score (0-100)", fmt=lambda v: f"{v:.0f}",
                         max_value=100)
     return await _render(datasette, request, "cs_quality.html", {
-        "ranked": ranked, "files": files, "chart": chart, "code_fields": CODE_FIELDS,
+        "ranked": ranked, "councils": council_problems(files), "chart": chart, "code_fields": CODE_FIELDS,
     })
+
+
+def council_problems(files: list[dict]) -> list[dict]:
+    """Each council's problems, one line per code with its count and files (worst first), so a problem
+    every file shares reads once, not once per file. Councils with the most errors come first."""
+    by_council: dict[str, dict] = {}
+    for f in files:
+        c = by_council.setdefault(f["council_id"], {"council_id": f["council_id"], "name": f["name"], "items": []})
+        name = f.get("file_name") or f.get("url") or ""
+        c["items"] += [(name, p) for p in problems_list(f.get("problems"), f.get("individual_rows"))]
+    out = []
+    for c in by_council.values():
+        groups = group_problems(c.pop("items"))
+        counts = {s: sum(g["severity"] == s for g in groups) for s in ("error", "warning", "info")}
+        out.append({**c, "groups": groups, "counts": counts})
+    return sorted(out, key=lambda c: (-c["counts"]["error"], -c["counts"]["warning"], c["name"]))
 
 
 async def methodology(request, datasette):
