@@ -115,6 +115,14 @@ def accuracy() -> None:
     help="Database to write [default: DATA/councilspend.db].",
 )
 @registers_option()
+@click.option(
+    "--registry",
+    "registry_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Councils YAML this data directory publishes [default: DATA/councils.yml when it "
+    "exists, else every English council].",
+)
 @click.option("--no-downloads", is_flag=True, help="Skip the CSV/Data Package and Parquet downloads.")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing has changed since the last build.")
 @progress_option()
@@ -122,6 +130,7 @@ def publish(
     data_dir: Path,
     db_path: Path | None,
     registers_db: Path | None,
+    registry_path: Path | None,
     no_downloads: bool,
     force: bool,
     progress: bool,
@@ -157,12 +166,34 @@ def publish(
         )
     if registers_db is None and data.registers.exists():
         registers_db = data.registers
+    db_path = db_path or data.database
+    before = db_path.stat().st_mtime_ns if db_path.exists() else None
     try:
         companies = [data.council_companies] if data.council_companies.exists() else []
         classify_crawl(data.normalised, registers_db, force=force, council_companies=companies)
+        registry = _data_registry(registry_path or data.registry, data.normalised / "files.csv")
         out = build_database(
-            data_dir, db_path or data.database, downloads=not no_downloads, force=force, progress=progress
+            data_dir, db_path, registry=registry, downloads=not no_downloads, force=force, progress=progress
         )
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Built {out}. Serve it with: councilspend serve --data {data_dir}")
+    if before is not None and out.stat().st_mtime_ns == before:
+        click.echo(
+            f"Nothing has changed since {out} was built: kept it. Serve it with: councilspend serve --data {data_dir}"
+        )
+    else:
+        click.echo(f"Built {out}. Serve it with: councilspend serve --data {data_dir}")
+
+
+def _data_registry(own: Path, files_csv: Path) -> list[dict] | None:
+    """The data directory's own councils (``councils.yml``) plus every English council its files name."""
+    import csv
+
+    from crawler.registry import RegistryError, registry_for_data
+
+    with files_csv.open(newline="", encoding="utf-8") as fh:
+        named = {row.get("council_id", "") for row in csv.DictReader(fh)}
+    try:
+        return registry_for_data(own, named)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -29,6 +29,12 @@ class DataDir:
         return self.root / "councilspend.db"
 
     @property
+    def registry(self) -> Path:
+        """The councils this data directory publishes, when they are its own (the demo's fictional
+        councils); without it the build knows every English council."""
+        return self.root / "councils.yml"
+
+    @property
     def council_companies(self) -> Path:
         """The user's own list of council-owned companies (``name,council_id[,company_number]``), if any."""
         return self.root / "council_companies.csv"

@@ -156,6 +156,18 @@ def load_registry(path: Path | None = None) -> list[dict]:
     return councils
 
 
+def registry_for_data(own: Path | None, council_ids: set[str]) -> list[dict] | None:
+    """The councils a data directory publishes: ``own`` (its ``councils.yml``: the demo's fictional
+    councils, or a user's own list) plus every English council its files name that ``own`` lacks.
+    ``None`` without ``own``: the build then uses every English council."""
+    if own is None or not Path(own).exists():
+        return None
+    councils = load_registry(own)
+    have = {c["id"] for c in councils}
+    councils += [c for c in load_registry() if c["id"] in council_ids and c["id"] not in have]
+    return councils
+
+
 def _national_rows() -> list[dict]:
     try:
         with NATIONAL_REGISTRY.open(newline="", encoding="utf-8") as fh:

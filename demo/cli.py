@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -121,6 +122,10 @@ def run_demo(
         # The fictional councils' own companies, where `councilspend publish` finds a user's list too.
         shutil.copyfile(Path(__file__).with_name("council_companies.csv"), data.council_companies)
         classify_crawl(data.normalised, data.registers, council_companies=[data.council_companies])
+        # The fictional councils, where `councilspend publish` looks for a data directory's own councils.
+        data.registry.write_text(
+            yaml.safe_dump({"councils": reg}, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
         build_database(data.root, data.database, registry=reg, progress=progress)
     except BaseException:
         server.stop()

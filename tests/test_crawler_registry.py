@@ -203,3 +203,33 @@ def test_cli_councils_list_json_prints_the_registry_with_discovered_pages(tmp_pa
     assert councils["E06000053"]["found_by"].startswith("discovered: link")
     assert councils["E08000035"]["found_by"] == "registry" and councils["E08000035"]["type"] == "metropolitan"
     assert set(councils["E08000035"]) >= {"id", "name", "type", "website", "spending_pages", "found_by"}
+
+
+def test_a_data_directory_s_own_councils_plus_the_english_ones_its_files_name(tmp_path) -> None:
+    """The demo's fictional councils keep their names after a real file is added beside them."""
+    import yaml
+
+    from crawler.registry import registry_for_data
+
+    own = tmp_path / "councils.yml"
+    own.write_text(
+        yaml.safe_dump(
+            {
+                "councils": [
+                    {
+                        "id": "E99999901",
+                        "name": "Demoshire County Council",
+                        "type": "county",
+                        "website": "http://127.0.0.1/demo/",
+                        "spending_pages": ["http://127.0.0.1/demo/spending/"],
+                    }
+                ]
+            }
+        )
+    )
+    councils = registry_for_data(own, {"E99999901", "E08000021", ""})
+    names = {c["id"]: c["name"] for c in councils}
+    assert names["E99999901"] == "Demoshire County Council"
+    assert "Newcastle" in names["E08000021"]
+    assert len(names) == 2
+    assert registry_for_data(tmp_path / "absent.yml", {"E08000021"}) is None
