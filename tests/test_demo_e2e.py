@@ -233,3 +233,11 @@ def test_measures_equal_the_truth(demo_run, monkeypatch) -> None:
                 **{f"m1_{s}_pence": pence for s, pence in y["sector_pence"].items()},
             }
             assert {k: got.get(k) for k in want} == want, (cid, fy)
+
+
+def test_demo_data_package_validates(demo_run) -> None:
+    """The demo's downloads (real credit notes, partial years, every table) meet their contracts."""
+    from frictionless import validate
+
+    report = validate(demo_run.db_path.parent / "downloads" / "datapackage.json")
+    assert report.valid, report.flatten(["title", "type", "note"])[:10]
