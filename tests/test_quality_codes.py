@@ -37,6 +37,7 @@ def test_codes_defined_once_with_a_meaning() -> None:
     codes = [e["code"] for e in entries]
     assert len(codes) == len(set(codes))
     for e in entries:
+        assert set(e) == {"code", "severity", "meaning"}, e  # an unquoted comma in a flow mapping splits it
         assert e["severity"] in ("error", "warning", "info"), e
         assert e["meaning"] and "\n" not in e["meaning"], e
 

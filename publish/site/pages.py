@@ -15,6 +15,7 @@ from councilspend.problems import group_problems
 from publish.build.quality import CODE_FIELDS, problems_list
 from publish.build.resources import methodology_path
 from publish.site import charts, site_measures
+from publish.site.national import national_chart
 
 METHODOLOGY = methodology_path()
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -22,8 +23,17 @@ MAX_UPLOAD = 50 * 1024 * 1024
 # the pages everyone else is reading. A busy server says so (503) rather than queueing unboundedly.
 MAX_CONCURRENT_CHECKS = 2
 _check_slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
-SECTOR_ORDER = ["private", "third_sector", "mutual", "council_company", "public", "individual", "redacted",
-                "transfer", "unknown"]
+SECTOR_ORDER = [
+    "private",
+    "third_sector",
+    "mutual",
+    "council_company",
+    "public",
+    "individual",
+    "redacted",
+    "transfer",
+    "unknown",
+]
 EXTERNAL_MODELS = ("public", "council_company")
 
 
@@ -31,7 +41,9 @@ def database(datasette):
     """The councilspend database: plugin setting ``database``, else the one named councilspend, else the first."""
     config = datasette.plugin_config("councilspend") or {}
     names = [n for n in datasette.databases if n != "_internal"]
-    name = config.get("database") or ("councilspend" if "councilspend" in names else (names[0] if names else None))
+    name = config.get("database") or (
+        "councilspend" if "councilspend" in names else (names[0] if names else None)
+    )
     if name is None:
         raise LookupError("no database attached")
     return datasette.get_database(name)
@@ -70,35 +82,59 @@ def render_sync(template: str, **ctx) -> Markup:
 
 
 async def _not_found(datasette, request, what: str) -> Response:
-    return await _render(datasette, request, "cs_message.html",
-                         {"title": "Not found", "message": f"We have no {what}."}, status=404)
+    return await _render(
+        datasette,
+        request,
+        "cs_message.html",
+        {"title": "Not found", "message": f"We have no {what}."},
+        status=404,
+    )
 
 
 async def home(request, datasette):
     db = database(datasette)
-    totals = (await _rows(db, "select count(distinct council_id) councils, sum(payments) payments, "
-                              "sum(total_pence) pence from council_year_sector"))[0]
+    totals = (
+        await _rows(
+            db,
+            "select count(distinct council_id) councils, sum(payments) payments, "
+            "sum(total_pence) pence from council_year_sector",
+        )
+    )[0]
     totals["suppliers"] = (await _rows(db, "select count(*) n from suppliers"))[0]["n"]
-    by_year = await _rows(db, "select financial_year, sector, sum(total_pence) pence from council_year_sector "
-                              "where financial_year != 'unknown' group by 1, 2 order by 1")
     league = await site_measures.league(db)
-    years = sorted({r["financial_year"] for r in by_year})
-    national = charts.stacked_share(
-        [(y, {r["sector"]: r["pence"] for r in by_year if r["financial_year"] == y}) for y in years],
-        title="Published spend by payee sector, all councils", order=SECTOR_ORDER)
+    national = await national_chart(db, SECTOR_ORDER)
     # Only ranked years (9+ months, not card-only, with an outturn): a bar chart is a ranking too.
     ranked = [(r["name"], r["m3_pct"]) for r in league["rows"] if r.get("rank")][:25]
-    share_chart = (charts.hbar(ranked, title="Externally delivered share of service spending (M3)",
-                               fmt=lambda v: f"{v:.1f}%", max_value=100) if ranked else
-                   charts.hbar([(r["name"], r["total_pence"]) for r in league["rows"]][:25],
-                               title="Published spend, all years (no year is complete enough to rank yet)"))
+    share_chart = (
+        charts.hbar(
+            ranked,
+            title="Externally delivered share of service spending (M3)",
+            fmt=lambda v: f"{v:.1f}%",
+            max_value=100,
+        )
+        if ranked
+        else charts.hbar(
+            [(r["name"], r["total_pence"]) for r in league["rows"]][:25],
+            title="Published spend, all years (no year is complete enough to rank yet)",
+        )
+    )
     # The headline in words for the three biggest ranked councils (every league row has its own too).
-    featured = sorted((r for r in league["rows"] if r.get("rank")), key=lambda r: -(r["total_pence"] or 0))[:3]
-    return await _render(datasette, request, "cs_home.html", {
-        "totals": totals, "national_chart": national, "share_chart": share_chart, "league": league,
-        "featured": featured,
-        "league_rows": render_sync("cs_league_rows.html", league=league),
-    })
+    featured = sorted((r for r in league["rows"] if r.get("rank")), key=lambda r: -(r["total_pence"] or 0))[
+        :3
+    ]
+    return await _render(
+        datasette,
+        request,
+        "cs_home.html",
+        {
+            "totals": totals,
+            "national": national,
+            "share_chart": share_chart,
+            "league": league,
+            "featured": featured,
+            "league_rows": render_sync("cs_league_rows.html", league=league),
+        },
+    )
 
 
 async def council(request, datasette):
@@ -108,60 +144,110 @@ async def council(request, datasette):
     if not found:
         return await _not_found(datasette, request, f"council with the code {cid}")
     info = found[0]
-    sectors = await _rows(db, "select * from council_year_sector where council_id = :c "
-                              "order by financial_year, total_pence desc", {"c": cid})
-    years = sorted({r["financial_year"] for r in sectors})
+    sectors = await _rows(
+        db,
+        "select * from council_year_sector where council_id = :c order by financial_year, total_pence desc",
+        {"c": cid},
+    )
+    years = sorted({r["financial_year"] for r in sectors if site_measures.is_dated(r["financial_year"])})
     latest = site_measures.latest_year(years)
-    divisions = await _rows(db, "select * from council_year_division where council_id = :c "
-                                "order by financial_year, total_pence desc", {"c": cid})
+    undated = [r for r in sectors if not site_measures.is_dated(r["financial_year"])]
+    undated_line = site_measures.undated_line(
+        sum(r["total_pence"] or 0 for r in undated), sum(r["payments"] or 0 for r in undated)
+    )
+    divisions = await _rows(
+        db,
+        "select * from council_year_division where council_id = :c order by financial_year, total_pence desc",
+        {"c": cid},
+    )
     # Sum per supplier on the covering (council_id, supplier_id, payments, total_pence) index first,
     # then join: a council pays ~10k suppliers, and joining before grouping cost ~40 ms at 10M rows.
     per_supplier = """select supplier_id, sum(payments) payments, sum(total_pence) total_pence
         from supplier_council_year where council_id = :c group by supplier_id"""
-    top = await _rows(db, f"""
+    top = await _rows(
+        db,
+        f"""
         select s.supplier_id, s.name, s.sector, t.payments, t.total_pence
         from ({per_supplier} order by total_pence desc limit 20) t
-        join suppliers s on s.supplier_id = t.supplier_id order by t.total_pence desc""", {"c": cid})
-    models = await _rows(db, f"""
+        join suppliers s on s.supplier_id = t.supplier_id order by t.total_pence desc""",
+        {"c": cid},
+    )
+    models = await _rows(
+        db,
+        f"""
         select s.supplier_id, s.name, s.sector, s.subsector, t.payments, t.total_pence
         from ({per_supplier}) t join suppliers s on s.supplier_id = t.supplier_id
-        where s.sector in {EXTERNAL_MODELS!r} order by t.total_pence desc limit 30""", {"c": cid})
+        where s.sector in {EXTERNAL_MODELS!r} order by t.total_pence desc limit 30""",
+        {"c": cid},
+    )
     delivery = []
     if "council_year_delivery_models" in await _tables(db):
-        delivery = await _rows(db, "select * from council_year_delivery_models where council_id = :c "
-                                   "order by financial_year, amount_pence desc", {"c": cid})
+        delivery = await _rows(
+            db,
+            "select * from council_year_delivery_models where council_id = :c "
+            "order by financial_year, amount_pence desc",
+            {"c": cid},
+        )
     quality = await _rows(db, "select * from council_quality where council_id = :c", {"c": cid})
-    files = await _rows(db, "select sha256, url, file_name, kind, status, reason, rows_kept, total_pence, "
-                            "period_start, period_end, quality_score, problems, individual_rows, "
-                            "code_fields_missing from files where council_id = :c "
-                            "order by period_start desc, status", {"c": cid})
+    files = await _rows(
+        db,
+        "select sha256, url, file_name, kind, status, reason, rows_kept, total_pence, "
+        "period_start, period_end, quality_score, problems, individual_rows, "
+        "code_fields_missing from files where council_id = :c "
+        "order by period_start desc, status",
+        {"c": cid},
+    )
     for f in files:
         f["problem_list"] = problems_list(f.get("problems"))
     measures = await site_measures.council_years(db, cid)
     sector_chart = charts.stacked_share(
         [(y, {r["sector"]: r["total_pence"] for r in sectors if r["financial_year"] == y}) for y in years],
-        title="Share of published spend by payee sector, by financial year", order=SECTOR_ORDER)
+        title="Share of published spend by payee sector, by financial year",
+        order=SECTOR_ORDER,
+    )
     latest_divisions = [r for r in divisions if r["financial_year"] == latest]
-    division_chart = charts.hbar([(r["sercop_division"].replace("_", " "), r["total_pence"])
-                                  for r in latest_divisions], title=f"Spend by service division, {latest}")
+    division_chart = charts.hbar(
+        [(r["sercop_division"].replace("_", " "), r["total_pence"]) for r in latest_divisions],
+        title=f"Spend by service division, {latest}",
+    )
     m2_chart = None
     m2_points = [(m["financial_year"], m["m2_pct"]) for m in measures["rows"] if m.get("m2_pct") is not None]
     if m2_points:
         series = {"M2 externally delivered, % of published spend": m2_points}
-        m3_points = [(m["financial_year"], m["m3_pct"]) for m in measures["rows"] if m.get("m3_pct") is not None]
+        m3_points = [
+            (m["financial_year"], m["m3_pct"]) for m in measures["rows"] if m.get("m3_pct") is not None
+        ]
         if m3_points:
             series["M3 externally delivered, % of service expenditure"] = m3_points
         m2_chart = charts.line(series, title="Externally delivered share by year", width=900)
     headline = site_measures.headline(site_measures.headline_year(measures["rows"]), info["name"])
     transfers = await site_measures.council_transfers(db, cid)
-    return await _render(datasette, request, "cs_council.html", {
-        "headline": headline, "transfers": transfers,
-        "council": info, "sectors": sectors, "years": years, "latest": latest, "divisions": divisions,
-        "latest_divisions": latest_divisions, "top": top, "models": models, "delivery": delivery,
-        "quality": quality[0] if quality else None, "files": files, "measures": measures,
-        "sector_chart": sector_chart, "division_chart": division_chart, "m2_chart": m2_chart,
-        "sector_order": SECTOR_ORDER,
-    })
+    return await _render(
+        datasette,
+        request,
+        "cs_council.html",
+        {
+            "headline": headline,
+            "transfers": transfers,
+            "council": info,
+            "sectors": sectors,
+            "years": years,
+            "latest": latest,
+            "divisions": divisions,
+            "latest_divisions": latest_divisions,
+            "top": top,
+            "models": models,
+            "delivery": delivery,
+            "quality": quality[0] if quality else None,
+            "files": files,
+            "measures": measures,
+            "sector_chart": sector_chart,
+            "division_chart": division_chart,
+            "m2_chart": m2_chart,
+            "sector_order": SECTOR_ORDER,
+            "undated_line": undated_line,
+        },
+    )
 
 
 async def supplier(request, datasette):
@@ -173,50 +259,91 @@ async def supplier(request, datasette):
     if not found:
         return await _not_found(datasette, request, f"supplier with the id {sid}")
     info = found[0]
-    by_year = await _rows(db, """
+    by_year = await _rows(
+        db,
+        """
         select y.council_id, c.name council_name, y.financial_year, y.payments, y.total_pence
         from supplier_council_year y join councils c on c.council_id = y.council_id
-        where y.supplier_id = :s order by c.name, y.financial_year""", {"s": sid})
+        where y.supplier_id = :s order by c.name, y.financial_year""",
+        {"s": sid},
+    )
     years = sorted({r["financial_year"] for r in by_year})
     table: dict[str, dict] = {}
     for r in by_year:
-        row = table.setdefault(r["council_id"], {"council_id": r["council_id"], "name": r["council_name"],
-                                                 "years": {}, "total": 0})
+        row = table.setdefault(
+            r["council_id"],
+            {"council_id": r["council_id"], "name": r["council_name"], "years": {}, "total": 0},
+        )
         row["years"][r["financial_year"]] = r["total_pence"]
         row["total"] += r["total_pence"] or 0
     councils = sorted(table.values(), key=lambda r: -r["total"])
-    aliases = await _rows(db, "select alias, council_id, payments, total_pence from supplier_aliases "
-                              "where supplier_id = :s order by total_pence desc limit 50", {"s": sid})
-    biggest = await _rows(db, "select p.id, p.council_id, c.name council_name, p.payment_date, p.amount_gbp, "
-                              "p.supplier_name, p.description, p.transaction_ref, p.sercop_division "
-                              "from payments p join councils c on c.council_id = p.council_id "
-                              "where p.supplier_id = :s order by p.amount_pence desc limit 20", {"s": sid})
+    aliases = await _rows(
+        db,
+        "select alias, council_id, payments, total_pence from supplier_aliases "
+        "where supplier_id = :s order by total_pence desc limit 50",
+        {"s": sid},
+    )
+    biggest = await _rows(
+        db,
+        "select p.id, p.council_id, c.name council_name, p.payment_date, p.amount_gbp, "
+        "p.supplier_name, p.description, p.transaction_ref, p.sercop_division "
+        "from payments p join councils c on c.council_id = p.council_id "
+        "where p.supplier_id = :s order by p.amount_pence desc limit 20",
+        {"s": sid},
+    )
     wdtk = await wdtk_ids(datasette, db.name)
     for p in biggest:
         p["foi"] = foi_url(wdtk[p["council_id"]], p) if wdtk.get(p["council_id"]) else None
-    chart = charts.hbar([(c["name"], c["total"]) for c in councils[:20]],
-                        title=f"Payments to {info['name']} by council, all years")
-    return await _render(datasette, request, "cs_supplier.html", {
-        "supplier": info, "councils": councils, "years": years, "aliases": aliases, "biggest": biggest,
-        "chart": chart,
-    })
+    chart = charts.hbar(
+        [(c["name"], c["total"]) for c in councils[:20]],
+        title=f"Payments to {info['name']} by council, all years",
+    )
+    return await _render(
+        datasette,
+        request,
+        "cs_supplier.html",
+        {
+            "supplier": info,
+            "councils": councils,
+            "years": years,
+            "aliases": aliases,
+            "biggest": biggest,
+            "chart": chart,
+        },
+    )
 
 
 async def quality_page(request, datasette):
     db = database(datasette)
-    ranked = await _rows(db, "select q.*, c.name from council_quality q join councils c using (council_id) "
-                             "order by q.rank")
-    files = await _rows(db, """
-        select f.council_id, c.name, f.file_name, f.url, f.problems, f.individual_rows
+    ranked = await _rows(
+        db, "select q.*, c.name from council_quality q join councils c using (council_id) order by q.rank"
+    )
+    files = await _rows(
+        db,
+        """
+        select f.council_id, c.name, f.file_name, f.url, f.status, f.reason, f.problems, f.individual_rows
         from files f join councils c using (council_id)
-        where f.status != 'superseded' and (f.problems not in ('', '[]') or f.individual_rows > 0)
-        order by c.name, f.file_name""")
-    chart = charts.hbar([(r["name"], r["quality_score"]) for r in ranked[:30]],
-                        title="Transparency Code publication score (0-100)", fmt=lambda v: f"{v:.0f}",
-                        max_value=100)
-    return await _render(datasette, request, "cs_quality.html", {
-        "ranked": ranked, "councils": council_problems(files), "chart": chart, "code_fields": CODE_FIELDS,
-    })
+        where f.status != 'superseded' and (f.problems not in ('', '[]') or f.individual_rows > 0
+              or f.status = 'rejected')
+        order by c.name, f.file_name""",
+    )
+    chart = charts.hbar(
+        [(r["name"], r["quality_score"]) for r in ranked[:30]],
+        title="Transparency Code publication score (0-100)",
+        fmt=lambda v: f"{v:.0f}",
+        max_value=100,
+    )
+    return await _render(
+        datasette,
+        request,
+        "cs_quality.html",
+        {
+            "ranked": ranked,
+            "councils": council_problems(files),
+            "chart": chart,
+            "code_fields": CODE_FIELDS,
+        },
+    )
 
 
 def council_problems(files: list[dict]) -> list[dict]:
@@ -224,9 +351,15 @@ def council_problems(files: list[dict]) -> list[dict]:
     every file shares reads once, not once per file. Councils with the most errors come first."""
     by_council: dict[str, dict] = {}
     for f in files:
-        c = by_council.setdefault(f["council_id"], {"council_id": f["council_id"], "name": f["name"], "items": []})
+        c = by_council.setdefault(
+            f["council_id"], {"council_id": f["council_id"], "name": f["name"], "items": []}
+        )
         name = f.get("file_name") or f.get("url") or ""
-        c["items"] += [(name, p) for p in problems_list(f.get("problems"), f.get("individual_rows"))]
+        found = problems_list(f.get("problems"), f.get("individual_rows"))
+        if f.get("status") == "rejected" and not any(p["severity"] == "error" for p in found):
+            # a file the crawl refused (an HTML page, say) has a reason but no normaliser report
+            found.append({"severity": "error", "code": "unreadable", "message": f["reason"] or "rejected"})
+        c["items"] += [(name, p) for p in found]
     out = []
     for c in by_council.values():
         groups = group_problems(c.pop("items"))
@@ -240,8 +373,11 @@ async def methodology(request, datasette):
 
     if METHODOLOGY.exists():
         # html=False: raw HTML in the markdown is shown as text, never injected.
-        body = MarkdownIt("commonmark", {"html": False}).enable("table").render(
-            METHODOLOGY.read_text(encoding="utf-8"))
+        body = (
+            MarkdownIt("commonmark", {"html": False})
+            .enable("table")
+            .render(METHODOLOGY.read_text(encoding="utf-8"))
+        )
     else:
         body = "<p>The methodology document (docs/methodology.md) has not been written yet.</p>"
     return await _render(datasette, request, "cs_methodology.html", {"body": Markup(body)})
@@ -261,24 +397,36 @@ async def search(request, datasette):
         message = "Type a word or a name: punctuation alone finds nothing."
     elif q:
         try:
-            suppliers = await _rows(db, """
+            suppliers = await _rows(
+                db,
+                """
                 select s.supplier_id, s.name, s.sector, s.councils, s.total_pence from suppliers s
                 where s.rowid in (select rowid from suppliers_fts where suppliers_fts match :q
                                   union select sp.rowid from suppliers sp join supplier_aliases a
                                     on a.supplier_id = sp.supplier_id
                                     where a.rowid in (select rowid from supplier_aliases_fts
                                                       where supplier_aliases_fts match :q))
-                order by s.total_pence desc limit 50""", {"q": fts})
-            payments = await _rows(db, """
+                order by s.total_pence desc limit 50""",
+                {"q": fts},
+            )
+            payments = await _rows(
+                db,
+                """
                 select p.id, p.council_id, c.name council_name, p.payment_date, p.amount_gbp, p.supplier_id,
                        p.supplier_name, p.description
                 from payments p join councils c on c.council_id = p.council_id
                 where p.rowid in (select rowid from payments_fts where payments_fts match :q limit 5000)
-                order by p.amount_pence desc limit 50""", {"q": fts})
+                order by p.amount_pence desc limit 50""",
+                {"q": fts},
+            )
         except (QueryInterrupted, sqlite3.Error):
             message = "That search took too long or could not be run. Try fewer or longer words."
-    return await _render(datasette, request, "cs_search.html", {"q": q, "suppliers": suppliers,
-                                                                  "payments": payments, "message": message})
+    return await _render(
+        datasette,
+        request,
+        "cs_search.html",
+        {"q": q, "suppliers": suppliers, "payments": payments, "message": message},
+    )
 
 
 async def downloads(request, datasette):
@@ -301,7 +449,9 @@ def downloads_dir(datasette) -> Path | None:
 
 async def check(request, datasette):
     if request.method != "POST":
-        return await _render(datasette, request, "cs_check.html", {"report": None, "max_mb": MAX_UPLOAD // 2**20})
+        return await _render(
+            datasette, request, "cs_check.html", {"report": None, "max_mb": MAX_UPLOAD // 2**20}
+        )
     from publish.site.check_upload import check_request
     from publish.site.upload import UploadRefused
 
@@ -309,10 +459,16 @@ async def check(request, datasette):
         report = await check_request(request, limit=MAX_UPLOAD, slots=_check_slots)
     except UploadRefused as exc:
         return await _check_error(datasette, request, exc.message, exc.status)
-    return await _render(datasette, request, "cs_check.html", {"report": report,
-                                                                "max_mb": MAX_UPLOAD // 2**20})
+    return await _render(
+        datasette, request, "cs_check.html", {"report": report, "max_mb": MAX_UPLOAD // 2**20}
+    )
 
 
 async def _check_error(datasette, request, message: str, status: int) -> Response:
-    return await _render(datasette, request, "cs_check.html",
-                         {"report": None, "error": message, "max_mb": MAX_UPLOAD // 2**20}, status=status)
+    return await _render(
+        datasette,
+        request,
+        "cs_check.html",
+        {"report": None, "error": message, "max_mb": MAX_UPLOAD // 2**20},
+        status=status,
+    )
