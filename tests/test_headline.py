@@ -33,7 +33,7 @@ def test_m3_is_the_headline_with_its_sectors_unknown_redacted_and_low_confidence
     assert h["text"].startswith("In 2024-25, about 25% of Testshire County Council's spending on services "
                                 "went to outside organisations: mostly private firms (18%), charities and "
                                 "voluntary groups (5.0%), other public bodies (2.5%).")
-    assert "could not be classified and" in h["text"] and "was redacted." in h["text"]
+    assert "£1.2m could not be classified; £30k was redacted." in h["text"]  # an older database: the total only
     assert "None of" in headline({**ROW, "low_confidence_pence": 0}, "X")["text"]
     assert "(5.0%) rests on a classification we are not sure of" in h["text"]
 
@@ -56,6 +56,42 @@ def test_a_partial_or_card_only_year_gets_no_share(card: int, words: str) -> Non
     assert h["measure"] is None and words in h["text"] and "3 months" in h["text"] and "%" not in h["text"]
 
 
+def test_unclassified_money_says_payee_or_expense_type_and_matches_m1_unknown() -> None:
+    h = headline({**ROW, "unknown_payee_pence": 900_000_00, "unknown_group_pence": 300_000_00}, "X")
+    assert ("£900k went to payees we could not identify (\"unknown\" in who gets the money) and £300k to "
+            "known payees under an expense type we could not place; £30k was redacted.") in h["text"]
+
+
+def test_a_year_whose_categories_cannot_say_third_party_gets_no_share() -> None:
+    from publish.site.site_measures import CANT_TELL, mark_measurable
+
+    row = {**ROW, "council_id": "E1"}
+    assert mark_measurable(dict(row), {("E1", "2024-25"): 0.013})["m2_note"] == CANT_TELL
+    assert mark_measurable(dict(row), {("E1", "2024-25"): None})["m2_pct"] is None  # no revenue groups at all
+    kept = mark_measurable(dict(row), {("E1", "2024-25"): 0.25})
+    assert kept["m2_pct"] == 60.0 and not kept.get("m2_note")
+    assert mark_measurable(dict(row), {})["m2_pct"] == 60.0  # no summary_group: figures kept
+    h = headline(mark_measurable(dict(row), {("E1", "2024-25"): 0.0}), "X")
+    assert h["measure"] is None and "can't tell from this council's categories" in h["text"]
+    assert "%" not in h["text"]
+
+
+def test_the_headline_year_is_never_undated_or_card_only_and_prefers_most_months() -> None:
+    partial = {**ROW, "rankable": 0, "m3_pct": None, "card_only": 0}
+    wakefield = [{**partial, "financial_year": "2014-15", "months": 3},
+                 {**partial, "financial_year": "2020-21", "months": 3, "card_only": 1}]
+    assert headline_year(wakefield)["financial_year"] == "2014-15"
+    leeds = [{**partial, "financial_year": "2013-14", "months": 2},
+             {**partial, "financial_year": "2019-20", "months": 2, "card_only": 1},
+             {**partial, "financial_year": "2020-21", "months": 3},
+             {**partial, "financial_year": "2021-22", "months": 1}]
+    assert headline_year(leeds)["financial_year"] == "2020-21"  # most months, not the latest stray year
+    assert headline_year([*leeds, {**ROW, "financial_year": "unknown"}])["financial_year"] == "2020-21"
+    assert headline_year([{**partial, "financial_year": "unknown", "months": 0}]) is None
+    only_cards = [{**partial, "financial_year": "2020-21", "months": 1, "card_only": 1}]
+    assert headline_year(only_cards)["financial_year"] == "2020-21"  # nothing else: said as card-only
+
+
 def test_the_headline_year_is_the_latest_with_m3_then_rankable_then_any() -> None:
     old = {**ROW, "financial_year": "2023-24"}
     partial = {**ROW, "financial_year": "2025-26", "rankable": 0, "m3_pct": None}
@@ -63,6 +99,7 @@ def test_the_headline_year_is_the_latest_with_m3_then_rankable_then_any() -> Non
     assert headline_year([old, no_outturn, partial])["financial_year"] == "2023-24"
     assert headline_year([no_outturn, partial])["financial_year"] == "2024-25"
     assert headline_year([partial])["financial_year"] == "2025-26"
+    assert headline_year([{**ROW, "financial_year": "unknown"}, partial])["financial_year"] == "2025-26"
     assert headline_year([]) is None
 
 
@@ -105,7 +142,7 @@ async def test_headline_sentence_in_the_browser(demo_server, chromium) -> None:
         shown = f"{pct:.0f}%" if pct >= 9.5 else f"{pct:.1f}%"
         assert text.startswith(f"In {fy}, about {shown} of {name}'s spending on services went to outside "
                                "organisations: mostly "), text
-        assert "could not be classified" in text and "was redacted" in text
+        assert "went to payees we could not identify" in text and "was redacted" in text
         assert "rests on a classification we are not sure of" in text or "rests on an unsure" in text
         assert await page.js("document.querySelector('#headline').dataset.measure") == "M3"
         assert await page.js("document.querySelectorAll('#transfer-list tbody tr').length") > 0
