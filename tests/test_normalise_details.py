@@ -178,6 +178,6 @@ def test_check_speaks_of_skipped_lines_in_one_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "f.csv", "Payment Date,Supplier Name,Amount\n" + rows + padding)
     result = normalise_file(path, council_id="E08000006")
     text = render({**result.report, "publishable": True})
-    assert text.count("skipped") == 1
+    assert text.count("lines skipped") == 1  # (and its code, lines_skipped)
     assert "1,590 lines skipped: not payments (blank padding 1,590)" in text
     assert result.report["rows_rejected"] == 0
