@@ -6,7 +6,21 @@ works without JavaScript and a stranger's ``sort`` value never reaches SQL.
 
 from __future__ import annotations
 
+from publish.build.coverage import NOT_CRAWLED
 from publish.site.pages import _not_found, _render, _rows, _tables, database
+
+#: Council types in England's council registry; any other body (a police and crime commissioner) is
+#: listed because we hold its files, and the page says so.
+COUNCIL_TYPES = {
+    "county",
+    "district",
+    "unitary",
+    "metropolitan",
+    "london_borough",
+    "combined_authority",
+    "strategic_authority",
+    "city_corporation",
+}
 
 SORTS = {
     "name": "name",
@@ -33,6 +47,14 @@ async def coverage_page(request, datasette):
     order = f"{column} is null, {column} {'desc' if desc else 'asc'}, name"
     rows = await _rows(db, f"select * from coverage order by {order}")  # column from SORTS only
     counts = {s: sum(r["status"] == s for r in rows) for s in ("publishes", "page found", "not found")}
+    # "not found" only where a crawl looked; a council no crawl has visited yet is "not crawled yet".
+    counts["not crawled"] = sum(
+        r["status"] == "not found" and r["discovery_problem"] == NOT_CRAWLED for r in rows
+    )
+    counts["not found"] -= counts["not crawled"]
+    for r in rows:
+        r["status_words"] = "not crawled yet" if r["discovery_problem"] == NOT_CRAWLED else r["status"]
+    others = [r for r in rows if r["council_type"] not in COUNCIL_TYPES]
     return await _render(
         datasette,
         request,
@@ -40,6 +62,7 @@ async def coverage_page(request, datasette):
         {
             "rows": rows,
             "counts": counts,
+            "others": others,
             "sort": sort if sort in SORTS else "name",
             "desc": desc,
             "sorts": SORTS,
