@@ -212,6 +212,9 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
     lookups = Lookups.build(suppliers[[c for c in suppliers.columns if c not in LOOKUP_UNUSED]], categories)
     del suppliers
+    # Lookups.build read its ids and sectors out of this per-key frame (half a GB at 10M rows);
+    # shaping rows uses only the arrays it made.
+    lookups.context.suppliers = None
     release_memory()
 
     conn = _open_database(tmp)
