@@ -84,6 +84,8 @@ async def check_path(name: str, path: Path) -> dict:
         report = await asyncio.to_thread(_run_check, path)
     except Exception as exc:  # noqa: BLE001 - a broken upload must give a message, not a 500
         report = _failed(f"the file could not be read: {type(exc).__name__}: {exc}")
+    if report.get("_text"):  # the report names the stored copy ("upload.csv"); the uploader knows their name
+        report["_text"] = report["_text"].replace(str(path), safe).replace(path.name, safe)
     return for_page(safe, report)
 
 

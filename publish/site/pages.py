@@ -7,6 +7,7 @@ import asyncio
 import functools
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from datasette.utils.asgi import Response
 from markupsafe import Markup
@@ -139,10 +140,19 @@ async def home(request, datasette):
 
 async def council(request, datasette):
     db = database(datasette)
-    cid = request.url_vars["council_id"]
+    typed = unquote(request.url_vars["council_id"]).strip()
+    cid = typed.upper()  # GSS codes are upper case; /council/e08000035 is the same council
     found = await _rows(db, "select * from councils where council_id = :c", {"c": cid})
     if not found:
-        return await _not_found(datasette, request, f"council with the code {cid}")
+        shown = "".join(ch for ch in typed if ch.isprintable())[:40]
+        return await _not_found(
+            datasette,
+            request,
+            f"council with the code “{shown}”. A council's code looks like "
+            "E08000035: find yours on the coverage page (/coverage)",
+        )
+    if cid != request.url_vars["council_id"]:
+        return Response.redirect(f"/council/{quote(cid)}")
     info = found[0]
     sectors = await _rows(
         db,
