@@ -18,13 +18,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from councilspend import rowkeys as keys
-from publish.build.enrich import WITHHELD_NAME
+from publish.build.enrich import WITHHELD_ID, WITHHELD_NAME
 from publish.build.tables import columns
 
 PAYMENT_COLUMNS = columns("payments")
 #: An answer below this confidence (payee sector or expense group) is "low confidence": the pages
 #: say how much of the external £ rests on such answers (docs/methodology.md).
 LOW_CONFIDENCE = 0.6
+#: Transfer kinds whose payees are mostly people (private landlords, claimants). A payee paid such a
+#: transfer whose sector rests only on the classifier's default ("a trading name with no other cue")
+#: is withheld like an individual: a landlord's name must not be published because no rule knew it.
+PAID_TO_PEOPLE = pa.array(["housing_benefit"], pa.large_string())
+DEFAULT_SECTOR_CONFIDENCE = 0.35
 PASS_THROUGH = ("date_precision", "redaction_reason", "expense_type", "service_area", "directorate",
                 "transaction_ref", "capital_revenue")
 
@@ -105,6 +110,11 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     transfer = pc.take(lookups.expense_transfer, found)
     transfer = pc.if_else(pc.and_(pc.is_null(transfer), pc.equal(sector, "transfer")),
                           pa.scalar("other_transfer", pa.large_string()), transfer)
+    supplier_confidence = pc.take(lookups.supplier_confidence, at)
+    people = pc.fill_null(pc.and_(pc.is_in(transfer, value_set=PAID_TO_PEOPLE),
+                                  pc.less_equal(supplier_confidence, DEFAULT_SECTOR_CONFIDENCE)), False)
+    individual = pc.or_(individual, people)
+    sector = pc.if_else(people, pa.scalar("individual", sector.type), sector)
     date = _dates(keys.column(rows, "payment_date"))
     period = _dates(keys.column(rows, "period_start"))
     when = pc.coalesce(date, period)
@@ -119,7 +129,7 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
         "amount_pence": pence,
         "amount_gbp": pa.array(np.round(pence.to_numpy(zero_copy_only=False) / 100, 2), pa.float64(),
                                mask=pence.is_null().to_numpy(zero_copy_only=False)),
-        "supplier_id": pc.take(lookups.supplier_id, at),
+        "supplier_id": pc.if_else(people, WITHHELD_ID, pc.take(lookups.supplier_id, at)),
         "supplier_name": pc.if_else(individual, WITHHELD_NAME, pc.coalesce(shown, raw_name)),
         "sector": sector,
         "is_redacted": keys.flag(rows, "is_redacted").cast(pa.int64()),
@@ -136,8 +146,7 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     for name in PASS_THROUGH:
         cols[name] = keys.column(rows, name)
     table = pa.table({name: _blank_as_null(cols[name]) for name in PAYMENT_COLUMNS})
-    confidence = pc.min_element_wise(pc.take(lookups.supplier_confidence, at),
-                                     pc.take(lookups.expense_confidence, found))
+    confidence = pc.min_element_wise(supplier_confidence, pc.take(lookups.expense_confidence, found))
     low = pc.fill_null(pc.less(confidence, LOW_CONFIDENCE), True)
     return Shaped(table=table, is_individual=individual.to_numpy(zero_copy_only=False).astype(bool),
                   low_confidence=low.to_numpy(zero_copy_only=False).astype(bool),
