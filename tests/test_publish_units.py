@@ -95,7 +95,7 @@ def test_code_fields_and_problems_are_read_tolerantly() -> None:
     assert code_fields_present({"code_2015": {"date": True}})["merchant_category"] is False
     assert code_fields_present({}) is None
     assert problems_list('[{"severity": "error", "rule": "r", "message": "m"}]') == [
-        {"severity": "error", "rule": "r", "message": "m"}]
+        {"severity": "error", "code": "other", "rule": "r", "message": "m", "rows": None}]  # no code: other
     assert problems_list("not json")[0]["message"] == "not json"
     assert problems_list("") == [] and problems_list(None) == []
 
