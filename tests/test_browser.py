@@ -31,8 +31,9 @@ ARTIFACTS = REPO / "tests" / "_artifacts"
 pytestmark = [
     pytest.mark.browser,
     # On a developer's machine without Chromium these skip; in CI (.ci/run installs it) they must run.
-    pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                       reason="/usr/bin/chromium is not installed"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"), reason="/usr/bin/chromium is not installed"
+    ),
 ]
 
 
@@ -75,11 +76,24 @@ def server(tmp_path_factory):
 def chromium(tmp_path_factory):
     profile = tmp_path_factory.mktemp("chromium-profile")
     proc = subprocess.Popen(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-         f"--user-data-dir={profile}", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
-         "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--remote-debugging-address=127.0.0.1",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     active = profile / "DevToolsActivePort"
     deadline = time.monotonic() + 30
     while not (active.exists() and len(active.read_text().splitlines()) >= 2):
@@ -134,7 +148,9 @@ class Page:
         i = next(self.ids)
         fut = asyncio.get_running_loop().create_future()
         self.pending[i] = fut
-        await self.ws.send_str(json.dumps({"id": i, "method": method, "params": params, "sessionId": self.session}))
+        await self.ws.send_str(
+            json.dumps({"id": i, "method": method, "params": params, "sessionId": self.session})
+        )
         reply = await asyncio.wait_for(fut, 30)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
@@ -150,11 +166,17 @@ class Page:
         return r["result"].get("value")
 
     async def screenshot(self, name: str, full: bool = True) -> Path:
-        await self.send("Emulation.setDeviceMetricsOverride", width=1280, height=800, deviceScaleFactor=1,
-                        mobile=False)
+        await self.send(
+            "Emulation.setDeviceMetricsOverride", width=1280, height=800, deviceScaleFactor=1, mobile=False
+        )
         height = await self.js("Math.ceil(document.documentElement.scrollHeight)") if full else 800
-        await self.send("Emulation.setDeviceMetricsOverride", width=1280, height=min(int(height), 6000),
-                        deviceScaleFactor=1, mobile=False)
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=1280,
+            height=min(int(height), 6000),
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         shot = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=full)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
@@ -183,7 +205,9 @@ async def _open_page(ws_url: str):
     pump = asyncio.ensure_future(page.pump())
     for domain in ("Page", "Runtime", "Log", "DOM"):
         await page.send(f"{domain}.enable")
-    await page.send("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+    await page.send(
+        "Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False
+    )
     return page, pump, ws, http
 
 
@@ -197,22 +221,32 @@ async def test_pages_render_charts_without_errors_and_escape_script(server, chro
     import sqlite3
 
     conn = sqlite3.connect(server["db"])
-    script_id = conn.execute("select supplier_id from suppliers where name = ?", (SCRIPT_SUPPLIER,)).fetchone()[0]
-    top_id = conn.execute("select supplier_id from suppliers where councils = 3 and sector = 'private' "
-                          "order by total_pence desc limit 1").fetchone()[0]
+    script_id = conn.execute(
+        "select supplier_id from suppliers where name = ?", (SCRIPT_SUPPLIER,)
+    ).fetchone()[0]
+    top_id = conn.execute(
+        "select supplier_id from suppliers where councils = 3 and sector = 'private' "
+        "order by total_pence desc limit 1"
+    ).fetchone()[0]
     conn.close()
     page, pump, ws, http = await _open_page(chromium)
     try:
-        for name, path, min_svgs in [("home", "/", 2), ("council", f"/council/{COUNCILS[0]['id']}", 2),
-                                     ("supplier", f"/supplier/{top_id}", 1),
-                                     ("supplier-script", f"/supplier/{script_id}", 1),
-                                     ("quality", "/quality", 1), ("payments-table", "/councilspend/payments", 0)]:
+        for name, path, min_svgs in [
+            ("home", "/", 2),
+            ("council", f"/council/{COUNCILS[0]['id']}", 2),
+            ("supplier", f"/supplier/{top_id}", 1),
+            ("supplier-script", f"/supplier/{script_id}", 1),
+            ("quality", "/quality", 1),
+            ("payments-table", "/councilspend/payments", 0),
+        ]:
             await page.goto(server["base"] + path)
             svgs = await page.js("document.querySelectorAll('svg.chart').length")
             assert svgs >= min_svgs, f"{path}: {svgs} charts"
             if min_svgs:
-                drawn = await page.js("[...document.querySelectorAll('svg.chart')].every("
-                                      "s => s.getBoundingClientRect().width > 100 && s.querySelectorAll('rect,circle').length > 0)")
+                drawn = await page.js(
+                    "[...document.querySelectorAll('svg.chart')].every("
+                    "s => s.getBoundingClientRect().width > 100 && s.querySelectorAll('rect,circle').length > 0)"
+                )
                 assert drawn, f"{path}: a chart has no size or no marks"
             await page.screenshot(name)
             await page.screenshot(f"{name}-top", full=False)
@@ -227,9 +261,12 @@ async def test_pages_render_charts_without_errors_and_escape_script(server, chro
 
 async def test_check_page_upload_in_the_browser(server, chromium, tmp_path: Path) -> None:
     upload = tmp_path / "spend-march.csv"
-    upload.write_text("Date,Supplier,Amount,Expense Type,Service Area,Description\n"
-                      "01/03/2025,Acme Care Ltd,1200.00,Care,Adult Social Care,Placement\n"
-                      "05/03/2025,Mr Albert Example,640.00,Direct Payments,Adult Social Care,Care\n", encoding="utf-8")
+    upload.write_text(
+        "Date,Supplier,Amount,Expense Type,Service Area,Description\n"
+        "01/03/2025,Acme Care Ltd,1200.00,Care,Adult Social Care,Placement\n"
+        "05/03/2025,Mr Albert Example,640.00,Direct Payments,Adult Social Care,Care\n",
+        encoding="utf-8",
+    )
     page, pump, ws, http = await _open_page(chromium)
     try:
         await page.goto(server["base"] + "/check")
@@ -239,7 +276,9 @@ async def test_check_page_upload_in_the_browser(server, chromium, tmp_path: Path
         page.loaded.clear()
         await page.js("document.querySelector('form.cs-upload button').click()")
         await asyncio.wait_for(page.loaded.wait(), 60)
-        text = await page.js("document.querySelector('#report') && document.querySelector('#report').innerText")
+        text = await page.js(
+            "document.querySelector('#report') && document.querySelector('#report').innerText"
+        )
         assert text and "spend-march.csv" in text
         assert "Mr Albert Example" in text  # flagged for redaction, shown only to the uploader
         await page.screenshot("check-report")
@@ -250,9 +289,12 @@ async def test_check_page_upload_in_the_browser(server, chromium, tmp_path: Path
 
 async def test_coverage_page_lists_every_council_in_england(server, chromium, tmp_path: Path) -> None:
     """The sample database's coverage rebuilt from the national registry: all 332 current councils
-    listed, the ones with files marked as publishing, the others with an FOI link; sorting works."""
+    listed, the ones with files marked as publishing; an FOI link only where a crawl looked and found no
+    page, "not crawled yet" where none looked; sorting works."""
+    import csv
     import sqlite3
 
+    from crawler.discovery import COLUMNS, FILE_NAME
     from crawler.registry import load_registry
     from publish.build.coverage import write_coverage
 
@@ -261,6 +303,25 @@ async def test_coverage_page_lists_every_council_in_england(server, chromium, tm
     conn = sqlite3.connect(db)
     conn.execute("drop table if exists coverage")
     registry = load_registry()
+    # A crawl looked for three councils without a hand-entered page and found none.
+    looked = [c["id"] for c in registry if c["current"] and not c.get("spending_pages")][:3]
+    (tmp_path / "raw").mkdir()
+    with (tmp_path / "raw" / FILE_NAME).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(
+            {
+                "council_id": cid,
+                "kind": "page",
+                "status": "failed",
+                "url": "",
+                "found_by": "",
+                "reason": "no spending page found",
+                "requests": 9,
+                "checked_at": "2025-01-01",
+            }
+            for cid in looked
+        )
     write_coverage(conn, registry, tmp_path / "raw")
     conn.commit()
     conn.close()
@@ -271,11 +332,17 @@ async def test_coverage_page_lists_every_council_in_england(server, chromium, tm
     try:
         _wait_http(f"http://127.0.0.1:{port}/coverage", proc)
         await page.goto(f"http://127.0.0.1:{port}/coverage")
-        listed = await page.js("[...document.querySelectorAll('#coverage tbody tr')].map(r => r.dataset.council)")
+        listed = await page.js(
+            "[...document.querySelectorAll('#coverage tbody tr')].map(r => r.dataset.council)"
+        )
         current = {c["id"] for c in registry if c["current"]}
         assert current <= set(listed) and len(current) == 332
-        foi = await page.js("document.querySelectorAll('#coverage a.cs-foi').length")
-        assert foi >= 300
+        foi = await page.js(
+            "[...document.querySelectorAll('#coverage a.cs-foi')].map(a => a.closest('tr').dataset.council)"
+        )
+        assert sorted(foi) == sorted(looked)
+        lede = await page.js("document.querySelector('.cs-lede').innerText")
+        assert "3 where a crawl found no spending page" in lede and "not crawled yet" in lede, lede
         await page.screenshot("coverage-top", full=False)
         await page.goto(f"http://127.0.0.1:{port}/coverage?sort=quality&desc=1")
         first = await page.js("document.querySelector('#coverage tbody tr td').textContent")

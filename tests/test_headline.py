@@ -18,22 +18,39 @@ from publish.site.site_measures import headline, headline_year
 chromium = browser.chromium  # the headless Chromium fixture of tests/test_browser.py
 
 ROW = {
-    "financial_year": "2024-25", "months": 12, "rankable": 1, "card_only": 0, "annualised": 0,
-    "coverage": "complete", "m2_pct": 60.0, "m3_pct": 25.0, "m3_denominator_pence": 400_000_00,
-    "m2_denominator_pence": 160_000_00, "external_pence": 100_000_00,
-    "external_private_pence": 70_000_00, "external_third_sector_pence": 20_000_00,
-    "external_public_pence": 10_000_00, "external_mutual_pence": 0, "external_council_company_pence": 0,
-    "unknown_pence": 1_200_000_00, "redacted_pence": 30_000_00, "low_confidence_pence": 5_000_00,
+    "financial_year": "2024-25",
+    "months": 12,
+    "rankable": 1,
+    "card_only": 0,
+    "annualised": 0,
+    "coverage": "complete",
+    "m2_pct": 60.0,
+    "m3_pct": 25.0,
+    "m3_denominator_pence": 400_000_00,
+    "m2_denominator_pence": 160_000_00,
+    "external_pence": 100_000_00,
+    "external_private_pence": 70_000_00,
+    "external_third_sector_pence": 20_000_00,
+    "external_public_pence": 10_000_00,
+    "external_mutual_pence": 0,
+    "external_council_company_pence": 0,
+    "unknown_pence": 1_200_000_00,
+    "redacted_pence": 30_000_00,
+    "low_confidence_pence": 5_000_00,
 }
 
 
 def test_m3_is_the_headline_with_its_sectors_unknown_redacted_and_low_confidence() -> None:
     h = headline(ROW, "Testshire County Council")
     assert h["measure"] == "M3"
-    assert h["text"].startswith("In 2024-25, about 25% of Testshire County Council's spending on services "
-                                "went to outside organisations: mostly private firms (18%), charities and "
-                                "voluntary groups (5.0%), other public bodies (2.5%).")
-    assert "£1.2m could not be classified; £30k was redacted." in h["text"]  # an older database: the total only
+    assert h["text"].startswith(
+        "In 2024-25, about 25% of Testshire County Council's spending on services "
+        "went to outside organisations: mostly private firms (18%), charities and "
+        "voluntary groups (5.0%), other public bodies (2.5%)."
+    )
+    assert (
+        "£1.2m could not be classified; £30k was redacted." in h["text"]
+    )  # an older database: the total only
     assert "None of" in headline({**ROW, "low_confidence_pence": 0}, "X")["text"]
     assert "(5.0%) rests on a classification we are not sure of" in h["text"]
 
@@ -58,8 +75,10 @@ def test_a_partial_or_card_only_year_gets_no_share(card: int, words: str) -> Non
 
 def test_unclassified_money_says_payee_or_expense_type_and_matches_m1_unknown() -> None:
     h = headline({**ROW, "unknown_payee_pence": 900_000_00, "unknown_group_pence": 300_000_00}, "X")
-    assert ("£900k went to payees we could not identify (\"unknown\" in who gets the money) and £300k to "
-            "known payees under an expense type we could not place; £30k was redacted.") in h["text"]
+    assert (
+        '£900k went to payees we could not identify ("unknown" in who gets the money) and £300k to '
+        "known payees under an expense type we could not place; £30k was redacted."
+    ) in h["text"]
 
 
 def test_a_year_whose_categories_cannot_say_third_party_gets_no_share() -> None:
@@ -78,13 +97,17 @@ def test_a_year_whose_categories_cannot_say_third_party_gets_no_share() -> None:
 
 def test_the_headline_year_is_never_undated_or_card_only_and_prefers_most_months() -> None:
     partial = {**ROW, "rankable": 0, "m3_pct": None, "card_only": 0}
-    wakefield = [{**partial, "financial_year": "2014-15", "months": 3},
-                 {**partial, "financial_year": "2020-21", "months": 3, "card_only": 1}]
+    wakefield = [
+        {**partial, "financial_year": "2014-15", "months": 3},
+        {**partial, "financial_year": "2020-21", "months": 3, "card_only": 1},
+    ]
     assert headline_year(wakefield)["financial_year"] == "2014-15"
-    leeds = [{**partial, "financial_year": "2013-14", "months": 2},
-             {**partial, "financial_year": "2019-20", "months": 2, "card_only": 1},
-             {**partial, "financial_year": "2020-21", "months": 3},
-             {**partial, "financial_year": "2021-22", "months": 1}]
+    leeds = [
+        {**partial, "financial_year": "2013-14", "months": 2},
+        {**partial, "financial_year": "2019-20", "months": 2, "card_only": 1},
+        {**partial, "financial_year": "2020-21", "months": 3},
+        {**partial, "financial_year": "2021-22", "months": 1},
+    ]
     assert headline_year(leeds)["financial_year"] == "2020-21"  # most months, not the latest stray year
     assert headline_year([*leeds, {**ROW, "financial_year": "unknown"}])["financial_year"] == "2020-21"
     assert headline_year([{**partial, "financial_year": "unknown", "months": 0}]) is None
@@ -105,6 +128,7 @@ def test_the_headline_year_is_the_latest_with_m3_then_rankable_then_any() -> Non
 
 # ---- in a browser, on the demo (two complete years with Revenue Outturn) ----
 
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     from demo.cli import run_demo
@@ -112,8 +136,10 @@ def demo_server(tmp_path_factory):
     result, server = run_demo(tmp_path_factory.mktemp("headline-demo"), progress=False)
     assert server is None
     port = _free_port()
-    code = (f"from pathlib import Path; from publish.site.serve import serve; "
-            f"serve(Path({str(result.db_path)!r}), port={port})")
+    code = (
+        f"from pathlib import Path; from publish.site.serve import serve; "
+        f"serve(Path({str(result.db_path)!r}), port={port})"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1])
     try:
         _wait_http(f"http://127.0.0.1:{port}/", proc)
@@ -125,37 +151,50 @@ def demo_server(tmp_path_factory):
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason="/usr/bin/chromium is not installed")
+@pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"), reason="/usr/bin/chromium is not installed"
+)
 async def test_headline_sentence_in_the_browser(demo_server, chromium) -> None:
     with sqlite3.connect(demo_server["db"]) as conn:
-        cid, name = conn.execute("select council_id, name from councils where council_id in "
-                                 "(select council_id from council_year_measures where rankable = 1 "
-                                 "and m3_share is not null) order by council_id limit 1").fetchone()
-        fy, m3 = conn.execute("select financial_year, m3_share from council_year_measures where council_id = ? "
-                              "and rankable = 1 and m3_share is not null order by financial_year desc limit 1",
-                              (cid,)).fetchone()
+        cid, name = conn.execute(
+            "select council_id, name from councils where council_id in "
+            "(select council_id from council_year_measures where rankable = 1 "
+            "and m3_share is not null) order by council_id limit 1"
+        ).fetchone()
+        fy, m3 = conn.execute(
+            "select financial_year, m3_share from council_year_measures where council_id = ? "
+            "and rankable = 1 and m3_share is not null order by financial_year desc limit 1",
+            (cid,),
+        ).fetchone()
     page, pump, ws, http = await _open_page(chromium)
     try:
         await page.goto(demo_server["base"] + f"/council/{cid}")
         text = await page.js("document.querySelector('#headline').innerText")
         pct = 100 * m3
         shown = f"{pct:.0f}%" if pct >= 9.5 else f"{pct:.1f}%"
-        assert text.startswith(f"In {fy}, about {shown} of {name}'s spending on services went to outside "
-                               "organisations: mostly "), text
+        assert text.startswith(
+            f"In {fy}, about {shown} of {name}'s spending on services went to outside organisations: mostly "
+        ), text
         assert "went to payees we could not identify" in text and "was redacted" in text
         assert "rests on a classification we are not sure of" in text or "rests on an unsure" in text
         assert await page.js("document.querySelector('#headline').dataset.measure") == "M3"
         assert await page.js("document.querySelectorAll('#transfer-list tbody tr').length") > 0
-        visible = await page.js("(() => { const r = document.querySelector('#headline').getBoundingClientRect();"
-                                " return r.width > 300 && r.height > 20 && r.top < 900; })()")
+        visible = await page.js(
+            "(() => { const r = document.querySelector('#headline').getBoundingClientRect();"
+            " return r.width > 300 && r.height > 20 && r.top < 900; })()"
+        )
         assert visible, "the sentence is near the top of the council page"
         await page.screenshot("headline-council-top", full=False)
         await page.goto(demo_server["base"] + "/")
-        featured = await page.js("[...document.querySelectorAll('#headlines .cs-headline')].map(p => p.innerText)")
-        assert featured and all(" of " in f and "spending on services went to outside organisations" in f
-                                for f in featured)
-        ranks = await page.js("[...document.querySelectorAll('#league-table tbody tr td:first-child')]"
-                              ".map(td => td.innerText)")
+        featured = await page.js(
+            "[...document.querySelectorAll('#headlines .cs-headline')].map(p => p.innerText)"
+        )
+        assert featured and all(
+            " of " in f and "spending on services went to outside organisations" in f for f in featured
+        )
+        ranks = await page.js(
+            "[...document.querySelectorAll('#league-table tbody tr td:first-child')].map(td => td.innerText)"
+        )
         assert ranks[0] == "1"
         await page.screenshot("headline-home-top", full=False)
         assert not page.errors, page.errors

@@ -48,8 +48,17 @@ def canned_params(site: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-PAGES = ["/", f"/council/{COUNCIL}", "/quality", "/methodology", "/search?q=care", "/check", "/downloads",
-         "/councilspend", "/-/static-plugins/councilspend/site.css"]
+PAGES = [
+    "/",
+    f"/council/{COUNCIL}",
+    "/quality",
+    "/methodology",
+    "/search?q=care",
+    "/check",
+    "/downloads",
+    "/councilspend",
+    "/-/static-plugins/councilspend/site.css",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -86,7 +95,10 @@ async def test_every_canned_query_with_real_params(ds, site: Path) -> None:
 
 
 async def test_every_table_and_column_is_described(ds, site: Path) -> None:
-    for (table,) in rows(site, "select name from sqlite_master where type='table' and name not like '%_fts%' and name not like 'sqlite_%'"):
+    for (table,) in rows(
+        site,
+        "select name from sqlite_master where type='table' and name not like '%_fts%' and name not like 'sqlite_%'",
+    ):
         assert table in META["tables"], f"{table} not described in metadata.yml"
         cols = [r[1] for r in rows(site, f'pragma table_info("{table}")')]
         missing = set(cols) - set(META["tables"][table].get("columns", {}))
@@ -105,31 +117,57 @@ def _cells(html: str, table_id: str) -> list[list[str]]:
 
 async def test_council_page_figures_equal_summary_tables(ds, site: Path) -> None:
     html = (await ds.client.get(f"/council/{COUNCIL}")).text
-    pence = [int(p) for p in re.findall(r'data-pence="(-?\d+)"', html.split('id="sectors"')[1].split("</table>")[0])]
-    expected = rows(site, "select total_pence from council_year_sector where council_id = ? "
-                          "order by financial_year, total_pence desc", (COUNCIL,))
+    pence = [
+        int(p)
+        for p in re.findall(r'data-pence="(-?\d+)"', html.split('id="sectors"')[1].split("</table>")[0])
+    ]
+    expected = rows(
+        site,
+        "select total_pence from council_year_sector where council_id = ? "
+        "order by financial_year, total_pence desc",
+        (COUNCIL,),
+    )
     assert pence == [p for (p,) in expected]
     shown = [(r[0], r[1].replace(" ", "_"), r[3]) for r in _cells(html, "sectors")]
-    expected_rows = rows(site, "select financial_year, sector, total_pence from council_year_sector "
-                               "where council_id = ? order by financial_year, total_pence desc", (COUNCIL,))
+    expected_rows = rows(
+        site,
+        "select financial_year, sector, total_pence from council_year_sector "
+        "where council_id = ? order by financial_year, total_pence desc",
+        (COUNCIL,),
+    )
     assert shown == [(y, s, ("-" if p < 0 else "") + f"£{abs(p) / 100:,.2f}") for y, s, p in expected_rows]
-    divisions = [int(p) for p in re.findall(r'data-pence="(-?\d+)"',
-                                            html.split('id="divisions"')[1].split("</table>")[0])]
-    assert divisions == [p for (p,) in rows(site, "select total_pence from council_year_division where "
-                                                  "council_id = ? order by financial_year, total_pence desc",
-                                            (COUNCIL,))]
+    divisions = [
+        int(p)
+        for p in re.findall(r'data-pence="(-?\d+)"', html.split('id="divisions"')[1].split("</table>")[0])
+    ]
+    assert divisions == [
+        p
+        for (p,) in rows(
+            site,
+            "select total_pence from council_year_division where "
+            "council_id = ? order by financial_year, total_pence desc",
+            (COUNCIL,),
+        )
+    ]
     measures = _cells(html, "measures")
-    expected_m = rows(site, "select financial_year, round(100 * m2_share, 1), months_present from "
-                            "council_year_measures where council_id = ? order by financial_year", (COUNCIL,))
+    expected_m = rows(
+        site,
+        "select financial_year, round(100 * m2_share, 1), months_present from "
+        "council_year_measures where council_id = ? order by financial_year",
+        (COUNCIL,),
+    )
     assert [(m[0].split()[0], float(m[1].rstrip("%")), int(m[3])) for m in measures] == expected_m
 
 
 async def test_home_league_table_matches_measures(ds, site: Path) -> None:
     html = (await ds.client.get("/")).text
     assert "<svg" in html
-    latest = rows(site, "select council_id, round(100 * m2_share, 1) from council_year_measures m where "
-                        "financial_year = (select max(financial_year) from council_year_measures "
-                        "where council_id = m.council_id)")
+    latest = rows(
+        site,
+        "select council_id, round(100 * m2_share, 1) from council_year_measures m where "
+        "financial_year = (select max(financial_year) from council_year_measures "
+        "where council_id = m.council_id)",
+    )
     for council_id, share in latest:
         name = rows(site, "select name from councils where council_id = ?", (council_id,))[0][0]
         row = next(r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S) if name in r)
@@ -148,16 +186,27 @@ async def test_supplier_page_lists_every_paying_council(ds, site: Path) -> None:
 
 async def test_script_supplier_is_escaped_everywhere(ds, site: Path) -> None:
     sid = rows(site, "select supplier_id from suppliers where name = ?", (SCRIPT_SUPPLIER,))[0][0]
-    for path in (f"/supplier/{sid}", f"/council/{COUNCIL}", "/search?q=alert", "/councilspend/suppliers",
-                 f"/councilspend/payments?supplier_id={sid}"):
+    for path in (
+        f"/supplier/{sid}",
+        f"/council/{COUNCIL}",
+        "/search?q=alert",
+        "/councilspend/suppliers",
+        f"/councilspend/payments?supplier_id={sid}",
+    ):
         html = (await ds.client.get(path)).text
         assert SCRIPT_SUPPLIER not in html, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
 
 
 async def test_individual_name_not_shown_anywhere(ds) -> None:
-    for path in ("/", f"/council/{COUNCIL}", "/search?q=Joseph", "/councilspend/payments?_search=Joseph",
-                 "/supplier/individual-withheld", "/councilspend/payments.json?sector=individual"):
+    for path in (
+        "/",
+        f"/council/{COUNCIL}",
+        "/search?q=Joseph",
+        "/councilspend/payments?_search=Joseph",
+        "/supplier/individual-withheld",
+        "/councilspend/payments.json?sector=individual",
+    ):
         r = await ds.client.get(path)
         assert r.status_code == 200, path
         assert INDIVIDUAL_NAME not in r.text, path
@@ -185,8 +234,9 @@ async def test_search_finds_suppliers_and_payments(ds) -> None:
 
 
 async def test_reconciliation_endpoint_matches_supplier_names(ds) -> None:
-    r = await ds.client.get("/councilspend/suppliers/-/reconcile",
-                            params={"queries": '{"q0": {"query": "Brightside Fostering"}}'})
+    r = await ds.client.get(
+        "/councilspend/suppliers/-/reconcile", params={"queries": '{"q0": {"query": "Brightside Fostering"}}'}
+    )
     assert r.status_code == 200
     result = r.json()["q0"]["result"]
     assert result and result[0]["name"] == "Brightside Fostering Limited"
@@ -212,10 +262,12 @@ async def test_database_is_read_only(ds) -> None:
     assert (await ds.client.get("/councilspend/payments.json?_size=1")).status_code == 200
 
 
-CHECK_CSV = (b"Date,Supplier,Amount,Expense Type,Service Area,Description\n"
-             b"01/04/2024,Acme Ltd,1200.00,Consultancy,Planning,Advice\n"
-             b"02/04/2024,Mrs Jane Example,700,Direct Payments,Adult Social Care,Care\n"
-             b"03/04/2024,<script>alert(1)</script>,900,Fees,Planning,x\n")
+CHECK_CSV = (
+    b"Date,Supplier,Amount,Expense Type,Service Area,Description\n"
+    b"01/04/2024,Acme Ltd,1200.00,Consultancy,Planning,Advice\n"
+    b"02/04/2024,Mrs Jane Example,700,Direct Payments,Adult Social Care,Care\n"
+    b"03/04/2024,<script>alert(1)</script>,900,Fees,Planning,x\n"
+)
 
 
 async def test_check_page_reports_an_upload_and_stores_nothing(ds, tmp_path: Path, monkeypatch) -> None:
@@ -264,5 +316,7 @@ async def test_datasette_gzip_compresses_pages_and_streams(site: Path) -> None:
         assert "<svg" in r.text  # httpx decompresses
         csv = await client.get("/councilspend/payments.csv?_stream=on", headers={"accept-encoding": "gzip"})
         assert csv.status_code == 200 and csv.text.startswith("id,")
-        raw = await client.get("/-/static-plugins/councilspend/site.css", headers={"accept-encoding": "identity"})
+        raw = await client.get(
+            "/-/static-plugins/councilspend/site.css", headers={"accept-encoding": "identity"}
+        )
         assert raw.status_code == 200 and "content-encoding" not in raw.headers
