@@ -13,7 +13,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from publish.site import coverage, guard, pages
+from publish.site import council_page, coverage, guard, pages
 from publish.site.foi import foi_url, wdtk_ids
 from publish.site.templating import add_filters
 
@@ -22,7 +22,7 @@ from publish.site.templating import add_filters
 def register_routes():
     return [
         (r"^/$", pages.home),
-        (r"^/council/(?P<council_id>[^/]+)$", pages.council),
+        (r"^/council/(?P<council_id>[^/]+)$", council_page.council),
         (r"^/supplier/(?P<supplier_id>[^/]+)$", pages.supplier),
         (r"^/quality$", pages.quality_page),
         (r"^/coverage$", coverage.coverage_page),
@@ -76,7 +76,9 @@ def render_cell(row, value, column, table, database, datasette):
         if not slug:
             return None if value is None else Markup(ref)
         url = foi_url(slug, payment)
-        return Markup(f'{ref}<br><a class="foi" href="{escape(url)}" rel="nofollow">Ask the council about this</a>')
+        return Markup(
+            f'{ref}<br><a class="foi" href="{escape(url)}" rel="nofollow">Ask the council about this</a>'
+        )
 
     return inner
 

@@ -224,6 +224,32 @@ def unclassified_words(row: dict) -> str:
     return f"{unknown}; {money(row.get('redacted_pence') or 0)} was redacted."
 
 
+def _low_confidence(row: dict) -> tuple[int, float, str]:
+    """How much of the external £ rests on an unsure classification: pence, share, and in words."""
+    low = row.get("low_confidence_pence") or 0
+    external = row.get("external_pence") or 0
+    low_share = 100 * low / external if external > 0 else 0
+    if external > 0 and low > 0:
+        return (
+            low,
+            low_share,
+            (
+                f" {money(low)} of the {money(external)} paid to outside organisations "
+                f"({_pct(low_share)}) rests on a classification we are not sure of."
+            ),
+        )
+    if external > 0:
+        return (
+            low,
+            low_share,
+            (
+                f" None of the {money(external)} paid to outside organisations rests on an "
+                "unsure classification."
+            ),
+        )
+    return low, low_share, ""
+
+
 def _pct(v: float) -> str:
     return f"{v:.0f}%" if v >= 9.5 else f"{v:.1f}%"
 
@@ -287,18 +313,8 @@ def headline(row: dict | None, name: str) -> dict:
     if row.get("annualised"):
         text += f" We hold {months} months of payments and scale them to a year."
     text += tail
-    low = row.get("low_confidence_pence") or 0
-    external = row.get("external_pence") or 0
-    low_share = 100 * low / external if external > 0 else 0
-    if external > 0 and low > 0:
-        text += (
-            f" {money(low)} of the {money(external)} paid to outside organisations ({_pct(low_share)}) "
-            f"rests on a classification we are not sure of."
-        )
-    elif external > 0:
-        text += (
-            f" None of the {money(external)} paid to outside organisations rests on an unsure classification."
-        )
+    low, low_share, words = _low_confidence(row)
+    text += words
     return {
         "measure": measure,
         "year": year,
@@ -314,9 +330,10 @@ def headline(row: dict | None, name: str) -> dict:
 async def league(db) -> dict:
     """Councils for the home page's league table.
 
-    Ranked: councils whose headline year has M3, by M3 (a year of 9+ months, not card-only). Then,
-    unranked, councils whose latest rankable year has no outturn figure yet (by M2), then councils
-    with only a partial or card-only year: they are listed, never ranked.
+    Ranked: only councils whose headline year has M3 (9+ months, not card-only, an outturn, categories
+    that can say "third party"), by M3. Every other council follows, unranked, with why
+    (``unranked_because``): a usable year without an outturn (by M2), a partial or card-only year, or
+    a year whose categories can't tell.
     """
     tables = set(await db.table_names())
     councils = [
