@@ -8,6 +8,8 @@ most of a national build.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +18,9 @@ import pyarrow.compute as pc
 #: order of preference (``normalise.categories.row_values`` reads the same lists).
 EXPENSE_COLUMNS = ("expense_type", "procurement_category", "description")
 SERVICE_COLUMNS = ("service_area", "directorate", "cost_centre")
+
+#: Distinct context texts -> their cues (same length, same order).
+CueFunction = Callable[[list[str]], list[str]]
 
 SEP = "\x1f"
 #: Payee key parts, named as ``normalise.suppliers.classify_suppliers`` reads them.
@@ -138,7 +143,9 @@ def base_parts(table: pa.Table) -> pa.Table:
     )
 
 
-def expense_parts(table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array]) -> pa.Table:
+def expense_parts(
+    table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array], cue_of: CueFunction
+) -> pa.Table:
     """The expense key parts of every row (columns :data:`EXPENSE_KEY`); ``context`` holds the
     looked-up ``payee_sector``, ``payee_cue``, ``payee_transfer_cue``, ``service_division``,
     ``service_cue`` and ``needs_context`` of each row (:meth:`ContextLookup.context`).
@@ -165,16 +172,19 @@ def expense_parts(table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array
     )
     cols["service_division"] = pc.if_else(need, _text_of(context["service_division"]), empty)
     cols["service_cue"] = pc.if_else(pc.or_(need, public), _text_of(context["service_cue"]), empty)
-    cols["context"] = context_cues(table, base["value"], need)
+    cols["context"] = context_cues(table, base["value"], need, cue_of)
     return pa.table(cols)
 
 
-def context_cues(table: pa.Table, value: pa.ChunkedArray, need: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Each row's context cue (``text_cue`` of the first of :data:`CONTEXT_LADDER` that is filled
-    and differs from the expense value), "" where the account alone answers (``need`` false).
-    Worked once per distinct text of the batch."""
-    from normalise.categories.context import text_cues
+def context_cues(
+    table: pa.Table, value: pa.ChunkedArray, need: pa.ChunkedArray, cue_of: CueFunction
+) -> pa.ChunkedArray:
+    """Each row's context cue (``cue_of`` of the first of :data:`CONTEXT_LADDER` that is filled and
+    differs from the expense value), "" where the account alone answers (``need`` false).
 
+    ``cue_of`` maps distinct texts to their cues: the classify step passes the categories' own
+    ``text_cues`` (and records what it saw); the build passes that record, so both make the same key
+    without the build calling a classifier. Worked once per distinct text of the batch."""
     empty = pa.scalar("", pa.large_string())
     out = pa.chunked_array([pa.array([""] * table.num_rows, pa.large_string())])
     for name in reversed(CONTEXT_LADDER):
@@ -183,8 +193,27 @@ def context_cues(table: pa.Table, value: pa.ChunkedArray, need: pa.ChunkedArray)
             out = pc.if_else(pc.and_(pc.not_equal(t, ""), pc.not_equal(t, value)), t, out)
     out = pc.if_else(need, out, empty).combine_chunks()
     encoded = pc.dictionary_encode(out)
-    cues = pa.array(text_cues(encoded.dictionary.to_pylist()), pa.large_string())
+    cues = pa.array(cue_of(encoded.dictionary.to_pylist()), pa.large_string())
     return pa.chunked_array([pc.take(cues, encoded.indices)])
+
+
+class CueBook:
+    """A cue function that remembers every text it answered (the classify step writes the record to
+    ``classes/context_cues.parquet``), or, built :meth:`from_record`, answers from such a record."""
+
+    def __init__(self, cue_of: CueFunction | None = None, seen: dict[str, str] | None = None) -> None:
+        self._cue_of = cue_of
+        self.seen: dict[str, str] = dict(seen or {})
+
+    @classmethod
+    def from_record(cls, texts: list[str], cues: list[str]) -> CueBook:
+        return cls(None, dict(zip(texts, cues, strict=True)))
+
+    def __call__(self, texts: list[str]) -> list[str]:
+        new = [t for t in texts if t not in self.seen]
+        if new and self._cue_of is not None:
+            self.seen.update(zip(new, self._cue_of(new), strict=True))
+        return [self.seen.get(t, "") for t in texts]
 
 
 def _text_of(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -105,7 +105,12 @@ def classify_crawl(
     release_memory()
     services = classify_services(svc_keys)
     bases = classify_bases(base_keys)
-    exp_keys = expense_keys(nd, keys.ContextLookup(suppliers, services, bases), progress)
+    from normalise.categories.context import text_cues
+
+    cues = keys.CueBook(text_cues)  # the build keys expenses from this record, calling no classifier
+    exp_keys = expense_keys(nd, keys.ContextLookup(suppliers, services, bases), cues, progress)
+    _write(out, "context_cues", pd.DataFrame({"text": list(cues.seen), "cue": list(cues.seen.values())}))
+    del cues
     del suppliers
     categories = pd.concat([classify_expenses(exp_keys), services], ignore_index=True)[
         keys.CATEGORY_KEY + CATEGORY_OUT
@@ -126,7 +131,7 @@ def _write(out: Path, name: str, frame: pd.DataFrame) -> None:
 
 def is_current(normalised: Path, stamp: dict) -> bool:
     path = classes_dir(normalised) / "stamp.json"
-    names = ("suppliers.parquet", "categories.parquet", "outturn.parquet")
+    names = ("suppliers.parquet", "categories.parquet", "outturn.parquet", "context_cues.parquet")
     if not path.exists() or not all((path.parent / n).exists() for n in names):
         return False
     try:
@@ -202,13 +207,13 @@ def classify_bases(distinct: pd.DataFrame) -> pd.DataFrame:
 
 
 def expense_keys(
-    nd: NormalisedDir, lookup: keys.ContextLookup, progress: Progress | None = None
+    nd: NormalisedDir, lookup: keys.ContextLookup, cue_of: keys.CueFunction, progress: Progress | None = None
 ) -> pd.DataFrame:
     """Pass 2: distinct expense keys, each row's payee sector and cues joined in (``rowkeys``)."""
     exp = []
     done, total = 0, len(nd.counted)
     for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
-        exp.append(keys.distinct(keys.expense_parts(rows, lookup.context(rows))))
+        exp.append(keys.distinct(keys.expense_parts(rows, lookup.context(rows), cue_of)))
         done += pc.count_distinct(rows["source_sha256"]).as_py()
         if progress:
             progress("Reading expense types with their payees", done, total)

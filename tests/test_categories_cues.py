@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from councilspend import rowkeys
-from normalise.categories.context import contextual, text_cue
+from normalise.categories.context import contextual, text_cue, text_cues
 from normalise.categories.rules import normalise_value
 
 TEXTS = [
@@ -72,6 +72,10 @@ def test_publish_key_carries_the_cue_only_where_the_account_says_little() -> Non
     )
     need = pa.chunked_array([pa.array([True, False, True])])
     base = rowkeys.base_parts(table)
-    cues = rowkeys.context_cues(table, base["value"], need).to_pylist()
+    book = rowkeys.CueBook(text_cues)
+    cues = rowkeys.context_cues(table, base["value"], need, book).to_pylist()
     assert cues == [text_cue("Postages North"), "", ""]
     assert cues[0] and cues[0] != normalise_value("Postages North")
+    # The build answers from the classify step's record alone, and gets the same cues.
+    record = rowkeys.CueBook.from_record(list(book.seen), list(book.seen.values()))
+    assert rowkeys.context_cues(table, base["value"], need, record).to_pylist() == cues

@@ -206,11 +206,11 @@ def _progress(enabled: bool):
 def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     # The classify step's answers, one row per distinct key (normalise/classes.py wrote them).
     with _stage("read classes"):
-        suppliers, categories, outturn = enrich.read_classes(nd.root)
+        suppliers, categories, outturn, cues = enrich.read_classes(nd.root)
     # One row per entity is all the suppliers table needs; the per-key frame is millions of rows, and
     # the payments pass joins only its keys, ids, sectors and cues (not names and evidence).
     entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
-    lookups = Lookups.build(suppliers[[c for c in suppliers.columns if c not in LOOKUP_UNUSED]], categories)
+    lookups = Lookups.build(suppliers[[c for c in suppliers.columns if c not in LOOKUP_UNUSED]], categories, cues)
     del suppliers
     # Lookups.build read its ids and sectors out of this per-key frame (half a GB at 10M rows);
     # shaping rows uses only the arrays it made.

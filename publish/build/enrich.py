@@ -24,25 +24,29 @@ CATEGORY_KEY = keys.CATEGORY_KEY
 _TRADING_AS = re.compile(r"\b(?:t/a|t/as|trading as)\b", re.IGNORECASE)
 
 
-def read_classes(normalised: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(suppliers with individuals masked, categories, outturn) as the classify step wrote them.
+def read_classes(normalised: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, keys.CueBook]:
+    """(suppliers with individuals masked, categories, outturn, the context cues) as the classify step
+    wrote them.
 
     Raises :class:`~councilspend.normalised.InputError` naming the folder when they are missing.
     """
     folder = Path(normalised) / "classes"
     frames = []
-    for name in ("suppliers", "categories", "outturn"):
+    for name in ("suppliers", "categories", "outturn", "context_cues"):
         path = folder / f"{name}.parquet"
         if not path.exists():
-            raise InputError(f"{path} is missing: classify the normalised files first "
-                             "(`councilspend publish` does it, or `councilspend normalise --manifest`)")
+            raise InputError(
+                f"{path} is missing: classify the normalised files first "
+                "(`councilspend publish` does it, or `councilspend normalise --manifest`)"
+            )
         frames.append(pd.read_parquet(path))
-    suppliers, categories, outturn = frames
+    suppliers, categories, outturn, cues = frames
     for col in SUPPLIER_KEY:
         suppliers[col] = suppliers[col].astype("string").fillna("")
     for col in CATEGORY_KEY:
         categories[col] = categories[col].astype("string").fillna("")
-    return mask_individuals(suppliers), categories, outturn
+    record = keys.CueBook.from_record(cues["text"].astype(str).tolist(), cues["cue"].astype(str).tolist())
+    return mask_individuals(suppliers), categories, outturn, record
 
 
 def mask_individuals(classified: pd.DataFrame) -> pd.DataFrame:

@@ -30,8 +30,15 @@ LOW_CONFIDENCE = 0.6
 #: is withheld like an individual: a landlord's name must not be published because no rule knew it.
 PAID_TO_PEOPLE = pa.array(["housing_benefit"], pa.large_string())
 DEFAULT_SECTOR_CONFIDENCE = 0.35
-PASS_THROUGH = ("date_precision", "redaction_reason", "expense_type", "service_area", "directorate",
-                "transaction_ref", "capital_revenue")
+PASS_THROUGH = (
+    "date_precision",
+    "redaction_reason",
+    "expense_type",
+    "service_area",
+    "directorate",
+    "transaction_ref",
+    "capital_revenue",
+)
 
 
 @dataclass
@@ -39,6 +46,7 @@ class Lookups:
     """Classifications by key, built once from the classify step's answers (``normalise/classes.py``)."""
 
     context: keys.ContextLookup  # each row's payee (sector, cue) and service (division, cue)
+    cues: keys.CueBook  # each context text's cue, as the classify step recorded it
     supplier_id: pa.Array
     is_individual: pa.Array
     published_name: pa.Array  # enrich.published_supplier_name: null = the row's own spelling
@@ -49,24 +57,33 @@ class Lookups:
     expense_confidence: pa.Array
 
     @classmethod
-    def build(cls, suppliers: pd.DataFrame, categories: pd.DataFrame) -> Lookups:
-        """``suppliers``/``categories``: ``publish.build.enrich.read_classes`` output (key columns as text)."""
+    def build(cls, suppliers: pd.DataFrame, categories: pd.DataFrame, cues: keys.CueBook) -> Lookups:
+        """``suppliers``/``categories``/``cues``: ``publish.build.enrich.read_classes`` output (key columns
+        as text; ``cues`` the classify step's record of each context text's cue)."""
         svc = categories[categories["kind"] == "service_area"]
         exp = categories[categories["kind"] == "expense_type"]
         bases = exp[["value", "council", "code"]].assign(
-            needs_context=exp["needs_context"] if "needs_context" in exp.columns else True)
+            needs_context=exp["needs_context"] if "needs_context" in exp.columns else True
+        )
         context = keys.ContextLookup(suppliers, svc, bases)
         e = pa.Table.from_pandas(exp[keys.EXPENSE_KEY].astype(str), preserve_index=False)
         ordered = context.suppliers  # sorted by council: the supplier arrays follow its order
-        transfer = exp["transfer_kind"] if "transfer_kind" in exp.columns else pd.Series(None, index=exp.index)
+        transfer = (
+            exp["transfer_kind"] if "transfer_kind" in exp.columns else pd.Series(None, index=exp.index)
+        )
         return cls(
             context=context,
+            cues=cues,
             supplier_id=_strings(ordered["supplier_id"]),
             is_individual=pa.array(ordered["is_individual"].fillna(False).astype(bool).to_numpy()),
-            published_name=_strings(ordered["published_name"] if "published_name" in ordered.columns
-                                    else pd.Series(None, index=ordered.index, dtype=object)),
+            published_name=_strings(
+                ordered["published_name"]
+                if "published_name" in ordered.columns
+                else pd.Series(None, index=ordered.index, dtype=object)
+            ),
             supplier_confidence=_floats(ordered["confidence"]),
-            expense_keys=_large(keys.joined(e)), expense_label=_strings(exp["label"]),
+            expense_keys=_large(keys.joined(e)),
+            expense_label=_strings(exp["label"]),
             expense_transfer=_strings(transfer.where(transfer.notna() & (transfer.astype(str) != ""), None)),
             expense_confidence=_floats(exp["confidence"]),
         )
@@ -89,12 +106,12 @@ def _strings(s: pd.Series) -> pa.Array:
 class Shaped:
     """A batch of published payments plus the per-row facts the summaries need but the table hides."""
 
-    table: pa.Table            # exactly the ``payments`` columns, in order
+    table: pa.Table  # exactly the ``payments`` columns, in order
     is_individual: np.ndarray  # bool per row
-    month: pa.ChunkedArray     # "YYYY-MM" the row is dated in (a day or a month), null otherwise
+    month: pa.ChunkedArray  # "YYYY-MM" the row is dated in (a day or a month), null otherwise
     low_confidence: np.ndarray  # bool: payee sector or expense group decided with confidence < 0.6
-    expense: pa.Table          # the expense key parts (rowkeys.EXPENSE_KEY)
-    service: pa.Table          # the service key parts (rowkeys.SERVICE_KEY)
+    expense: pa.Table  # the expense key parts (rowkeys.EXPENSE_KEY)
+    service: pa.Table  # the service key parts (rowkeys.SERVICE_KEY)
 
 
 def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
@@ -102,17 +119,25 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     at = lookups.context.supplier_positions(rows)
     individual = pc.fill_null(pc.take(lookups.is_individual, at), False)
     context = lookups.context.context(rows, at)
-    expense, service = keys.expense_parts(rows, context), keys.service_parts(rows)
+    expense, service = keys.expense_parts(rows, context, lookups.cues), keys.service_parts(rows)
     found = pc.index_in(keys.joined(expense), value_set=lookups.expense_keys)
     sector = context["payee_sector"]
     # A transfer by its expense (a levy to a transport body) or by its payee (HMRC): the classify
     # step gave every transfer a kind; a payee classed as a transfer whose key went missing still is one.
     transfer = pc.take(lookups.expense_transfer, found)
-    transfer = pc.if_else(pc.and_(pc.is_null(transfer), pc.equal(sector, "transfer")),
-                          pa.scalar("other_transfer", pa.large_string()), transfer)
+    transfer = pc.if_else(
+        pc.and_(pc.is_null(transfer), pc.equal(sector, "transfer")),
+        pa.scalar("other_transfer", pa.large_string()),
+        transfer,
+    )
     supplier_confidence = pc.take(lookups.supplier_confidence, at)
-    people = pc.fill_null(pc.and_(pc.is_in(transfer, value_set=PAID_TO_PEOPLE),
-                                  pc.less_equal(supplier_confidence, DEFAULT_SECTOR_CONFIDENCE)), False)
+    people = pc.fill_null(
+        pc.and_(
+            pc.is_in(transfer, value_set=PAID_TO_PEOPLE),
+            pc.less_equal(supplier_confidence, DEFAULT_SECTOR_CONFIDENCE),
+        ),
+        False,
+    )
     individual = pc.or_(individual, people)
     sector = pc.if_else(people, pa.scalar("individual", sector.type), sector)
     date = _dates(keys.column(rows, "payment_date"))
@@ -122,13 +147,18 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     raw_name = keys.column(rows, "supplier_name")
     shown = pc.take(lookups.published_name, at)  # withheld / trading name, else null
     cols: dict[str, pa.ChunkedArray | pa.Array] = {
-        "id": payment_ids(keys.column(rows, "source_sha256"), rows["source_row"], keys.column(rows, "source_sheet")),
+        "id": payment_ids(
+            keys.column(rows, "source_sha256"), rows["source_row"], keys.column(rows, "source_sheet")
+        ),
         "council_id": keys.column(rows, "council_id"),
         "payment_date": date.cast(pa.large_string()),
         "financial_year": financial_years(when),
         "amount_pence": pence,
-        "amount_gbp": pa.array(np.round(pence.to_numpy(zero_copy_only=False) / 100, 2), pa.float64(),
-                               mask=pence.is_null().to_numpy(zero_copy_only=False)),
+        "amount_gbp": pa.array(
+            np.round(pence.to_numpy(zero_copy_only=False) / 100, 2),
+            pa.float64(),
+            mask=pence.is_null().to_numpy(zero_copy_only=False),
+        ),
         "supplier_id": pc.if_else(people, WITHHELD_ID, pc.take(lookups.supplier_id, at)),
         "supplier_name": pc.if_else(individual, WITHHELD_NAME, pc.coalesce(shown, raw_name)),
         "sector": sector,
@@ -137,8 +167,9 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
         "sercop_division": context["service_label"],
         "transfer_kind": transfer,
         # A person's name is scrubbed from descriptions wherever the published name replaced it.
-        "description": _scrubbed(keys.column(rows, "description"), raw_name,
-                                 pc.or_(individual, pc.is_valid(shown))),
+        "description": _scrubbed(
+            keys.column(rows, "description"), raw_name, pc.or_(individual, pc.is_valid(shown))
+        ),
         "is_card": keys.flag(rows, "is_card").cast(pa.int64()),
         "source_sha256": keys.column(rows, "source_sha256"),
         "source_row": rows["source_row"],  # int64: councilspend.normalised casts every file to the contract
@@ -148,14 +179,19 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     table = pa.table({name: _blank_as_null(cols[name]) for name in PAYMENT_COLUMNS})
     confidence = pc.min_element_wise(supplier_confidence, pc.take(lookups.expense_confidence, found))
     low = pc.fill_null(pc.less(confidence, LOW_CONFIDENCE), True)
-    return Shaped(table=table, is_individual=individual.to_numpy(zero_copy_only=False).astype(bool),
-                  low_confidence=low.to_numpy(zero_copy_only=False).astype(bool),
-                  month=dated_months(date, period, keys.column(rows, "date_precision")),
-                  expense=expense, service=service)
+    return Shaped(
+        table=table,
+        is_individual=individual.to_numpy(zero_copy_only=False).astype(bool),
+        low_confidence=low.to_numpy(zero_copy_only=False).astype(bool),
+        month=dated_months(date, period, keys.column(rows, "date_precision")),
+        expense=expense,
+        service=service,
+    )
 
 
-def payment_ids(sha256: pa.ChunkedArray, source_row: pa.ChunkedArray,
-                sheet: pa.ChunkedArray | None = None) -> pa.Array:
+def payment_ids(
+    sha256: pa.ChunkedArray, source_row: pa.ChunkedArray, sheet: pa.ChunkedArray | None = None
+) -> pa.Array:
     """Each payment's id, from what it is rather than when it was built: splitmix64 of the source
     file's place (the first 64 bits of its sha256; of ``sha256("<sha256>/<sheet>")`` for a row from a named
     sheet or ZIP member, whose rows are numbered from 1 again) mixed with the row's line number there,
@@ -166,10 +202,13 @@ def payment_ids(sha256: pa.ChunkedArray, source_row: pa.ChunkedArray,
     FTS5 index points at. Two of 10 million payments share an id with probability ~5e-6 (the primary key
     would then refuse the build rather than merge them).
     """
-    place = pc.binary_join_element_wise(pc.cast(sha256, pa.large_string()),
-                                        pc.fill_null(pc.cast(sheet, pa.large_string()), "")
-                                        if sheet is not None else pa.scalar("", pa.large_string()),
-                                        pa.scalar("/", pa.large_string()))
+    place = pc.binary_join_element_wise(
+        pc.cast(sha256, pa.large_string()),
+        pc.fill_null(pc.cast(sheet, pa.large_string()), "")
+        if sheet is not None
+        else pa.scalar("", pa.large_string()),
+        pa.scalar("/", pa.large_string()),
+    )
     place = place.combine_chunks() if isinstance(place, pa.ChunkedArray) else place
     places = pc.unique(place)
     bases = np.array([_place_base(p) for p in places.to_pylist()], dtype=np.uint64)
@@ -202,9 +241,10 @@ def _blank_as_null(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arra
     return pc.if_else(blank, pa.scalar(None, col.type), col)
 
 
-def dated_months(date: pa.ChunkedArray, period_start: pa.ChunkedArray,
-                 precision: pa.ChunkedArray) -> pa.ChunkedArray:
-    """"YYYY-MM" of each row dated to a day or to a month, null otherwise: the months a council-year
+def dated_months(
+    date: pa.ChunkedArray, period_start: pa.ChunkedArray, precision: pa.ChunkedArray
+) -> pa.ChunkedArray:
+    """ "YYYY-MM" of each row dated to a day or to a month, null otherwise: the months a council-year
     covers are counted from its dated rows, never from file names or a quarter's span."""
     by_month = pc.and_(pc.is_null(date), pc.equal(pc.fill_null(precision, ""), "month"))
     when = pc.if_else(by_month, period_start, date)
@@ -229,23 +269,31 @@ def financial_years(dates: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _pence(rows: pa.Table) -> pa.ChunkedArray:
-    amount = pc.cast(rows["amount"], pa.float64()) if "amount" in rows.column_names else pa.chunked_array(
-        [pa.nulls(rows.num_rows, pa.float64())])
+    amount = (
+        pc.cast(rows["amount"], pa.float64())
+        if "amount" in rows.column_names
+        else pa.chunked_array([pa.nulls(rows.num_rows, pa.float64())])
+    )
     values = amount.to_numpy(zero_copy_only=False)
     missing = np.isnan(values)
     pence = np.round(np.where(missing, 0, values) * 100).astype(np.int64)
     return pa.chunked_array([pa.array(pence, pa.int64(), mask=missing)])
 
 
-def _scrubbed(description: pa.ChunkedArray, name: pa.ChunkedArray, individual: pa.ChunkedArray
-              ) -> pa.ChunkedArray:
+def _scrubbed(
+    description: pa.ChunkedArray, name: pa.ChunkedArray, individual: pa.ChunkedArray
+) -> pa.ChunkedArray:
     """Descriptions with an individual payee's name removed (case-insensitive); other rows as they are."""
     mask = individual.combine_chunks()
     if not pc.any(mask).as_py():
         return description
     where = pc.indices_nonzero(mask)
-    scrubbed = [_scrub(d, n) for d, n in zip(pc.take(description, where).to_pylist(),
-                                             pc.take(name, where).to_pylist(), strict=True)]
+    scrubbed = [
+        _scrub(d, n)
+        for d, n in zip(
+            pc.take(description, where).to_pylist(), pc.take(name, where).to_pylist(), strict=True
+        )
+    ]
     return pc.replace_with_mask(description.combine_chunks(), mask, pa.array(scrubbed, pa.large_string()))
 
 
