@@ -69,7 +69,8 @@ def test_measures_of_an_empty_payments_frame_are_empty() -> None:
 
 
 async def test_league_takes_each_councils_latest_real_year(tmp_path: Path) -> None:
-    """The home page reads only each council's latest year (not every council-year) and skips 'unknown'."""
+    """The home page reads one year per council (not every council-year): the year its headline uses
+    (docs/methodology.md: a whole year over a later partial one), never 'unknown'."""
     import sqlite3
 
     from datasette.app import Datasette
@@ -89,7 +90,7 @@ async def test_league_takes_each_councils_latest_real_year(tmp_path: Path) -> No
         insert into council_year_sector values ('E1', '2023-24', 'private', 100), ('E2', '2024-25', 'public', 50),
                                                ('E3', '2024-25', 'public', 7);
         insert into council_year_measures values
-            ('E1', '2023-24', 0.25, null, 12, 1, 100), ('E1', '2024-25', 0.5, 0.1, 6, 0, 80),
+            ('E1', '2023-24', 0.25, null, 12, 1, 100), ('E1', '2024-25', 0.5, null, 6, 0, 80),
             ('E1', 'unknown', 0.9, null, 0, 0, 5), ('E2', '2024-25', 0.75, null, 12, 1, 50),
             ('E3', 'unknown', 0.9, null, 0, 0, 7);
     """)
@@ -99,5 +100,5 @@ async def test_league_takes_each_councils_latest_real_year(tmp_path: Path) -> No
     league = await site_measures.league(db)
     rows = {r["council_id"]: r for r in league["rows"]}
     assert [r["council_id"] for r in league["rows"]] == ["E2", "E1", "E3"]
-    assert rows["E1"]["financial_year"] == "2024-25" and rows["E1"]["m2_pct"] == 50.0 and rows["E1"]["months"] == 6
+    assert rows["E1"]["financial_year"] == "2023-24" and rows["E1"]["m2_pct"] == 25.0 and rows["E1"]["months"] == 12
     assert rows["E3"]["m2_pct"] is None and rows["E3"]["total_pence"] == 7
