@@ -36,8 +36,18 @@ from benchmarks.xlsx_stream import write_xlsx
 
 HERE = Path(__file__).parent
 PLAIN_COLUMNS = [
-    "council_id", "payment_date", "transaction_ref", "amount", "supplier_name", "supplier_ref",
-    "expense_type", "expense_code", "service_area", "directorate", "description", "capital_revenue",
+    "council_id",
+    "payment_date",
+    "transaction_ref",
+    "amount",
+    "supplier_name",
+    "supplier_ref",
+    "expense_type",
+    "expense_code",
+    "service_area",
+    "directorate",
+    "description",
+    "capital_revenue",
 ]
 FIRST_MONTH = dt.date(2024, 4, 1)
 ROWS_PER_FILE = 2500  # a mid-sized council's month (real files: 170 to 16,000 rows)
@@ -273,7 +283,9 @@ def render_columns(council: Council, cols: dict[str, list], n: int) -> tuple[lis
             out.append([const] * n)
         elif logical == "payment_date":
             fmt = shape["date"]
-            out.append(cols["payment_date"] if fmt == "excel" else [d.strftime(fmt) for d in cols["payment_date"]])
+            out.append(
+                cols["payment_date"] if fmt == "excel" else [d.strftime(fmt) for d in cols["payment_date"]]
+            )
         elif logical == "amount":
             if shape["amount"] == "excel":
                 out.append(cols["amount"])
@@ -397,25 +409,57 @@ def _manifest_row(council, month: dt.date, ext: str, digest: str, size: int) -> 
     file_name = f"spending-{month:%Y-%m}.{ext}"
     url = f"http://bench.invalid/{council.slug}/{file_name}"
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return {"url": url, "final_url": url, "council_id": council.council_id, "sha256": digest, "bytes": size,
-            "content_type": "text/csv" if ext == "csv" else xlsx, "fetched_at": FETCHED_AT,
-            "link_text": f"Spending over £500 {month:%B %Y}", "referer": f"http://bench.invalid/{council.slug}/spending",
-            "status": "new", "path": f"files/{digest}.{ext}", "file_name": file_name, "source": "page"}
+    return {
+        "url": url,
+        "final_url": url,
+        "council_id": council.council_id,
+        "sha256": digest,
+        "bytes": size,
+        "content_type": "text/csv" if ext == "csv" else xlsx,
+        "fetched_at": FETCHED_AT,
+        "link_text": f"Spending over £500 {month:%B %Y}",
+        "referer": f"http://bench.invalid/{council.slug}/spending",
+        "status": "new",
+        "path": f"files/{digest}.{ext}",
+        "file_name": file_name,
+        "source": "page",
+    }
 
 
 def _plain_rows(council, cols: dict, n: int):
     """The same rows as one flat CSV (what the sqlite-utils and pandas baselines load)."""
-    return zip([council.council_id] * n, [d.isoformat() for d in cols["payment_date"]], cols["transaction_ref"],
-               [f"{a:.2f}" for a in cols["amount"]], cols["supplier_name"], cols["supplier_ref"],
-               cols["expense_type"], cols["expense_code"], cols["service_area"], cols["directorate"],
-               cols["description"], cols["capital_revenue"], strict=True)
+    return zip(
+        [council.council_id] * n,
+        [d.isoformat() for d in cols["payment_date"]],
+        cols["transaction_ref"],
+        [f"{a:.2f}" for a in cols["amount"]],
+        cols["supplier_name"],
+        cols["supplier_ref"],
+        cols["expense_type"],
+        cols["expense_code"],
+        cols["service_area"],
+        cols["directorate"],
+        cols["description"],
+        cols["capital_revenue"],
+        strict=True,
+    )
 
 
 def _write_councils_yml(out_dir: Path, council_list: list) -> Path:
     """The generated councils as a crawl registry (``--registry``)."""
     path = out_dir / "councils.yml"
-    entries = [{"id": c.council_id, "slug": c.slug, "name": c.name, "type": c.council_type, "threshold": 500,
-                "spending_page": f"http://bench.invalid/{c.slug}/spending", "shape": c.shape} for c in council_list]
+    entries = [
+        {
+            "id": c.council_id,
+            "slug": c.slug,
+            "name": c.name,
+            "type": c.council_type,
+            "threshold": 500,
+            "spending_page": f"http://bench.invalid/{c.slug}/spending",
+            "shape": c.shape,
+        }
+        for c in council_list
+    ]
     path.write_text(yaml.safe_dump(entries, sort_keys=False), encoding="utf-8")
     return path
 

@@ -122,7 +122,9 @@ def run_measured(cmd: list[str], work_dir: Path, name: str, env: dict[str, str] 
         stderr_tail=stderr[-3000:],
     )
     if not measured.ok():
-        raise MeasureError(f"{name}: {' '.join(cmd[:6])} exited {measured.returncode}\n{measured.stderr_tail}")
+        raise MeasureError(
+            f"{name}: {' '.join(cmd[:6])} exited {measured.returncode}\n{measured.stderr_tail}"
+        )
     return measured
 
 

@@ -16,7 +16,10 @@ UNITS = {"_seconds": "s", "_ms": "ms", "_mb": "MB", "_per_second": "rows/s"}
 def _fmt(key: str, value: float | str) -> str:
     if isinstance(value, str):
         return value
-    unit = next((u for suffix, u in UNITS.items() if key.endswith(suffix)), "×" if ("_vs_" in key or key.startswith("speedup")) else "")
+    unit = next(
+        (u for suffix, u in UNITS.items() if key.endswith(suffix)),
+        "×" if ("_vs_" in key or key.startswith("speedup")) else "",
+    )
     if key.endswith("_share"):
         return f"{value:.1%}"
     if key.endswith("_per_second") or key.endswith("_rows"):
@@ -25,7 +28,7 @@ def _fmt(key: str, value: float | str) -> str:
 
 
 def verdict(key: str, value: float | str) -> str:
-    """"met" / "MISSED" against the target, "" when the metric has none, "?" when not measured."""
+    """ "met" / "MISSED" against the target, "" when the metric has none, "?" when not measured."""
     if key not in TARGETS:
         return ""
     if isinstance(value, str):

@@ -66,7 +66,9 @@ def build(data_dir: str, registry: str | None) -> dict:
     build_database = _import("publish.build.build", "build_database")
     classify_crawl = _import("normalise.classes", "classify_crawl")
     data = Path(data_dir)
-    kwargs: dict = {"registry": yaml.safe_load(Path(registry).read_text(encoding="utf-8")) if registry else None}
+    kwargs: dict = {
+        "registry": yaml.safe_load(Path(registry).read_text(encoding="utf-8")) if registry else None
+    }
     accepted = inspect.signature(build_database).parameters
     # No progress bar in a measured child; downloads (CSV/Parquet exports) are not the database.
     kwargs.update({k: False for k in ("progress", "downloads") if k in accepted})
@@ -86,8 +88,12 @@ def _stage_entry(name: str, start: float, cpu: float) -> dict:
     import psutil
 
     rss = psutil.Process().memory_info().rss / 1e6
-    return {"stage": name, "seconds": round(time.perf_counter() - start, 2),
-            "cpu_seconds": round(time.process_time() - cpu, 2), "rss_mb": round(rss)}
+    return {
+        "stage": name,
+        "seconds": round(time.perf_counter() - start, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "rss_mb": round(rss),
+    }
 
 
 class _StageLog(logging.Handler):
@@ -100,8 +106,14 @@ class _StageLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg.startswith("build stage") and len(record.args or ()) == 4:
             name, seconds, cpu, rss = record.args
-            self.stages.append({"stage": name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-                                "rss_mb": round(rss)})
+            self.stages.append(
+                {
+                    "stage": name,
+                    "seconds": round(seconds, 2),
+                    "cpu_seconds": round(cpu, 2),
+                    "rss_mb": round(rss),
+                }
+            )
 
 
 def pipeline(data_dir: str, workers: int, registry: str | None) -> dict:
@@ -117,8 +129,13 @@ def pipeline(data_dir: str, workers: int, registry: str | None) -> dict:
     import importlib
 
     version = getattr(importlib.import_module("normalise.pipeline"), "NORMALISER_VERSION", None)
-    return {"normalise_seconds": norm["seconds"], "build_seconds": built["seconds"], "rows": norm["rows"],
-            "normaliser_version": version, "build_stages": built.get("build_stages", [])}
+    return {
+        "normalise_seconds": norm["seconds"],
+        "build_seconds": built["seconds"],
+        "rows": norm["rows"],
+        "normaliser_version": version,
+        "build_stages": built.get("build_stages", []),
+    }
 
 
 def pandas_floor(csv_path: str, db_path: str) -> dict:
@@ -228,8 +245,13 @@ def datasette(db_path: str, requests: int, urls: dict[str, str]) -> dict:
                 if r.status_code != 200:
                     raise RuntimeError(f"{url}: HTTP {r.status_code}")
             q = statistics.quantiles(times, n=20, method="inclusive")
-            out[name] = {"url": url, "status": 200, "n": requests, "p50_ms": statistics.median(times),
-                         "p95_ms": q[18]}
+            out[name] = {
+                "url": url,
+                "status": 200,
+                "n": requests,
+                "p50_ms": statistics.median(times),
+                "p95_ms": q[18],
+            }
         return out
 
     return {"pages": asyncio.run(timed())}

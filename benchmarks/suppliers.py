@@ -24,16 +24,77 @@ import pandas as pd
 
 from benchmarks.generate import vocabulary
 
-SYLLABLES = ("ab", "ar", "bel", "bro", "cal", "dor", "el", "fen", "gra", "hal", "ing", "ka", "lor", "mar", "nor",
-             "ol", "pen", "quin", "ros", "sal", "tor", "ul", "ven", "wes", "xen", "yor", "zen")
-PUBLIC_KINDS = ("Borough Council", "District Council", "Town Council", "Parish Council", "County Council",
-                "Primary School", "Academy", "NHS Foundation Trust", "Clinical Commissioning Group",
-                "Fire and Rescue Service", "Constabulary", "University", "College")
-THIRD_KINDS = ("Community Trust", "Age Concern", "Citizens Advice", "Housing Association", "Mind",
-               "Carers Centre", "Scout Group", "Youth Club", "Community Association", "Foodbank",
-               "Credit Union", "Co-operative Ltd", "Homes CIC", "Leisure Trust")
-OTHER = ("REFUND", "Council Tax Refund", "Pension Fund", "Petty Cash", "Foster Carer", "REDACTED",
-         "Direct Payment", "Precept", "Bank Charges")
+SYLLABLES = (
+    "ab",
+    "ar",
+    "bel",
+    "bro",
+    "cal",
+    "dor",
+    "el",
+    "fen",
+    "gra",
+    "hal",
+    "ing",
+    "ka",
+    "lor",
+    "mar",
+    "nor",
+    "ol",
+    "pen",
+    "quin",
+    "ros",
+    "sal",
+    "tor",
+    "ul",
+    "ven",
+    "wes",
+    "xen",
+    "yor",
+    "zen",
+)
+PUBLIC_KINDS = (
+    "Borough Council",
+    "District Council",
+    "Town Council",
+    "Parish Council",
+    "County Council",
+    "Primary School",
+    "Academy",
+    "NHS Foundation Trust",
+    "Clinical Commissioning Group",
+    "Fire and Rescue Service",
+    "Constabulary",
+    "University",
+    "College",
+)
+THIRD_KINDS = (
+    "Community Trust",
+    "Age Concern",
+    "Citizens Advice",
+    "Housing Association",
+    "Mind",
+    "Carers Centre",
+    "Scout Group",
+    "Youth Club",
+    "Community Association",
+    "Foodbank",
+    "Credit Union",
+    "Co-operative Ltd",
+    "Homes CIC",
+    "Leisure Trust",
+)
+OTHER = (
+    "REFUND",
+    "Council Tax Refund",
+    "Pension Fund",
+    "Petty Cash",
+    "Foster Carer",
+    "REDACTED",
+    "Direct Payment",
+    "Precept",
+    "Bank Charges",
+)
 FORENAMES = ("John", "Sarah", "David", "Emma", "Peter", "Helen", "Mohammed", "Aisha", "James", "Claire")
 
 
@@ -63,8 +124,12 @@ def generate_names(n: int, seed: int = 7) -> list[str]:
         elif kind < 0.93:  # a person, in the ways councils write them
             style = int(rng.integers(4))
             surname = pick(surnames) if rng.random() < 0.5 else _brand(rng)
-            name = [f"{pick(titles)} {pick(initials)} {surname}", f"{pick(FORENAMES)} {surname}",
-                    f"{pick(initials)} {pick(initials)} {surname}", f"{surname} {pick(initials)}"][style]
+            name = [
+                f"{pick(titles)} {pick(initials)} {surname}",
+                f"{pick(FORENAMES)} {surname}",
+                f"{pick(initials)} {pick(initials)} {surname}",
+                f"{surname} {pick(initials)}",
+            ][style]
         else:
             name = f"{pick(OTHER)} {_brand(rng)}" if rng.random() < 0.5 else f"{_brand(rng)} {pick(OTHER)}"
         if rng.random() < 0.3:
@@ -91,25 +156,37 @@ def run(names: int, seed: int, registers: Path | None) -> dict:
         start = time.perf_counter()
         value = fn()
         secs = time.perf_counter() - start
-        results["stages"][label] = {"seconds": round(secs, 2), "names_per_s": round(len(data) / secs),
-                                    "peak_rss_mb": round(_peak_rss_mb())}
+        results["stages"][label] = {
+            "seconds": round(secs, 2),
+            "names_per_s": round(len(data) / secs),
+            "peak_rss_mb": round(_peak_rss_mb()),
+        }
         return value
 
     keys = stage("match_keys", lambda: [match_key(x) for x in data])
     stage("resolution", lambda: resolve(keys))
     frame = pd.DataFrame({"supplier_name": data})
     stage("classification", lambda: classify_suppliers(frame, registers))
-    results["machine"] = {"cores": os.cpu_count(), "python": platform.python_version(), "pandas": pd.__version__}
+    results["machine"] = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "pandas": pd.__version__,
+    }
     return results
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--names", type=int, default=100_000, help="distinct payee names to generate")
     parser.add_argument("--seed", type=int, default=7, help="generator seed (same seed, same names)")
-    parser.add_argument("--registers", type=Path, default=None,
-                        help="registers database to classify with (default: name rules only)")
+    parser.add_argument(
+        "--registers",
+        type=Path,
+        default=None,
+        help="registers database to classify with (default: name rules only)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     results = run(args.names, args.seed, args.registers)

@@ -85,7 +85,9 @@ class NormalisedDir:
         table = _conform(table, path)
         for col in wanted:
             if col not in table.column_names:
-                table = table.append_column(col, pa.nulls(table.num_rows, ARROW_TYPES.get(col, pa.large_string())))
+                table = table.append_column(
+                    col, pa.nulls(table.num_rows, ARROW_TYPES.get(col, pa.large_string()))
+                )
         return table.select(wanted)
 
     def read_rows(self, sha: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -120,8 +122,9 @@ class NormalisedDir:
         finally:  # the caller stopped early or failed: do not read the files queued for it
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def iter_batches(self, columns: list[str] | None = None, min_rows: int = 250_000
-                     ) -> Iterator[pd.DataFrame]:
+    def iter_batches(
+        self, columns: list[str] | None = None, min_rows: int = 250_000
+    ) -> Iterator[pd.DataFrame]:
         """Counted rows in batches of at least ``min_rows`` (whole files): pandas' per-call overhead
         is paid per batch, not per file, so a thousand small monthly files cost what one big one does."""
         for parts in self._grouped(columns, min_rows):
@@ -168,7 +171,9 @@ def _bad_value(table: pa.Table, path: Path, name: str, want: pa.DataType, exc: E
         try:
             pa.array([value]).cast(want)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            return f"{path}: row {_source_row(table, i)}: field {name!r}: {value!r} is not a {_CONTRACT[name]}"
+            return (
+                f"{path}: row {_source_row(table, i)}: field {name!r}: {value!r} is not a {_CONTRACT[name]}"
+            )
     return f"{path}: field {name!r} is not a {_CONTRACT[name]} ({exc})"
 
 
@@ -192,7 +197,9 @@ def _to_pandas(tables: list[pa.Table]) -> pd.DataFrame:
     # The normaliser writes pandas metadata (nullable Int64/boolean dtypes): keep the first file's.
     meta = tables[0].schema.metadata
     try:
-        table = pa.concat_tables([t.replace_schema_metadata(None) for t in tables], promote_options="permissive")
+        table = pa.concat_tables(
+            [t.replace_schema_metadata(None) for t in tables], promote_options="permissive"
+        )
         return table.replace_schema_metadata(meta).to_pandas()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return pd.concat([t.to_pandas() for t in tables], ignore_index=True)

@@ -56,7 +56,8 @@ def files_row(entry: dict, report: dict) -> dict:
     kind = report.get("kind", "rejected")
     counted = kind in ("payments", "card")
     problems = [  # code and rows too, so the site can group a code's files (councilspend/problem_codes.yml)
-        {k: p[k] for k in ("severity", "code", "message", "rows") if k in p} for p in report.get("problems", [])
+        {k: p[k] for k in ("severity", "code", "message", "rows") if k in p}
+        for p in report.get("problems", [])
     ][:20]
     code = report.get("code_2015") or {}
     reason = ""

@@ -14,10 +14,17 @@ from councilspend.paths import DataDir
 
 @click.command()
 @data_option("Data directory holding councilspend.db.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database to serve [default: DATA/councilspend.db].")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Database to serve [default: DATA/councilspend.db].",
+)
 @click.option("--port", default=8001, show_default=True, help="Port to listen on.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 for everyone).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 for everyone)."
+)
 def serve(data_dir: Path, db_path: Path | None, port: int, host: str) -> None:
     """Serve the site with Datasette (read-only, immutable) at http://HOST:PORT/.
 
@@ -29,7 +36,9 @@ def serve(data_dir: Path, db_path: Path | None, port: int, host: str) -> None:
 
     db_path = db_path or DataDir(data_dir).database
     if not db_path.exists():
-        raise click.ClickException(f"{db_path} does not exist: run `councilspend publish --data {data_dir}` first")
+        raise click.ClickException(
+            f"{db_path} does not exist: run `councilspend publish --data {data_dir}` first"
+        )
     require_sqlite(db_path, f"Rebuild it: councilspend publish --data {data_dir} --force")
     require_free_port(host, port)
     click.echo(f"Serving {db_path} at http://{host}:{port}/ (Ctrl-C to stop)")

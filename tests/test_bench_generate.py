@@ -113,10 +113,13 @@ def test_normaliser_reads_every_shape_to_the_penny(gen):
         if shape in seen:
             continue
         seen.add(shape)
-        result = normalise_file(gen.manifest.parent / entry["path"], council_id=entry["council_id"],
-                                sha256=entry["sha256"])
+        result = normalise_file(
+            gen.manifest.parent / entry["path"], council_id=entry["council_id"], sha256=entry["sha256"]
+        )
         month = entry["file_name"].removeprefix("spending-")[:7]
-        expected = plain[(plain["council_id"] == entry["council_id"]) & plain["payment_date"].str.startswith(month)]
+        expected = plain[
+            (plain["council_id"] == entry["council_id"]) & plain["payment_date"].str.startswith(month)
+        ]
         assert result.kind == "payments", (shape, result.report.get("error"))
         assert len(result.rows) == len(expected), shape
         assert result.total_pence == expected["pence"].sum(), shape

@@ -133,8 +133,26 @@ def test_measures_per_council_and_split_half(shared: Path) -> None:
 # care placement).
 @pytest.mark.parametrize(
     "word",
-    ["place", "resources", "people", "communities", "corporate", "care", "house", "contact", "main",
-     "high", "market", "hospital", "heath", "unity", "arms", "series", "tar", "ply"],
+    [
+        "place",
+        "resources",
+        "people",
+        "communities",
+        "corporate",
+        "care",
+        "house",
+        "contact",
+        "main",
+        "high",
+        "market",
+        "hospital",
+        "heath",
+        "unity",
+        "arms",
+        "series",
+        "tar",
+        "ply",
+    ],
 )
 def test_complete_words_are_never_guessed_into_other_words(word: str) -> None:
     expanded, how = expand_token(word)
@@ -156,8 +174,15 @@ def test_truncations_and_listed_short_forms_still_expand() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["Place - payment", "Resources - payment", "People - payment", "Communities", "Corporate",
-     "Place", "Care?"],
+    [
+        "Place - payment",
+        "Resources - payment",
+        "People - payment",
+        "Communities",
+        "Corporate",
+        "Place",
+        "Care?",
+    ],
 )
 def test_directorate_names_do_not_decide_a_group(value: str) -> None:
     row = _one(value)

@@ -61,7 +61,9 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_possible_personal_names_are_a_warning_in_the_cli(tmp_path: Path) -> None:
     """The CLI and the web check page give the same data-protection warning, from the same code."""
     p = tmp_path / "mar.csv"
-    p.write_text(FULL + "04/01/2026,3,750.00,0.00,Mrs Jane Smith,Adult Care,Direct Payments,Care\n", encoding="utf-8")
+    p.write_text(
+        FULL + "04/01/2026,3,750.00,0.00,Mrs Jane Smith,Adult Care,Direct Payments,Care\n", encoding="utf-8"
+    )
     result = CliRunner().invoke(main, ["check", "--json", str(p)])
     report = json.loads(result.output)
     assert [i["name"] for i in report["possible_individuals"]] == ["Mrs Jane Smith"]

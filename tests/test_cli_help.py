@@ -41,6 +41,7 @@ def readme_commands() -> dict[str, list[str]]:
             out.setdefault(name, []).extend(re.findall(r"--[a-z][a-z-]*", usage))
     return out
 
+
 def test_the_readme_table_lists_exactly_the_cli_commands() -> None:
     assert sorted(readme_commands()) == sorted(leaf_commands())
 

@@ -71,15 +71,39 @@ def site():
 @pytest.fixture(scope="module")
 def councils(site):
     return [
-        {"id": PAGES, "name": "Fixture Council", "type": "unitary", "website": site.url("/"),
-         "spending_pages": [site.url("/spending/")], "threshold": 500},
-        {"id": CKAN, "name": "Catalogue Council", "type": "district", "website": site.url("/"),
-         "spending_pages": [], "threshold": None, "dgu_publisher": "fixture-council",
-         "ckan_api": site.url("/api/3/action/")},
+        {
+            "id": PAGES,
+            "name": "Fixture Council",
+            "type": "unitary",
+            "website": site.url("/"),
+            "spending_pages": [site.url("/spending/")],
+            "threshold": 500,
+        },
+        {
+            "id": CKAN,
+            "name": "Catalogue Council",
+            "type": "district",
+            "website": site.url("/"),
+            "spending_pages": [],
+            "threshold": None,
+            "dgu_publisher": "fixture-council",
+            "ckan_api": site.url("/api/3/action/"),
+        },
         # Nothing listens on port 9: this council fails, the others must not notice.
-        {"id": DEAD, "name": "Unreachable Council", "type": "district", "website": "http://127.0.0.1:9/",
-         "spending_pages": ["http://127.0.0.1:9/spending/"], "threshold": 500},
-        {"id": "E06999904", "name": "Registry Gap Council", "type": "district", "website": "http://127.0.0.1:9/"},
+        {
+            "id": DEAD,
+            "name": "Unreachable Council",
+            "type": "district",
+            "website": "http://127.0.0.1:9/",
+            "spending_pages": ["http://127.0.0.1:9/spending/"],
+            "threshold": 500,
+        },
+        {
+            "id": "E06999904",
+            "name": "Registry Gap Council",
+            "type": "district",
+            "website": "http://127.0.0.1:9/",
+        },
     ]
 
 
@@ -87,8 +111,13 @@ def run(site: Site, councils: list[dict], out: Path) -> SimpleNamespace:
     site.clear()
     summary = crawl(councils, out, settings=SETTINGS, progress=False)
     rows = read_manifest(out)
-    return SimpleNamespace(out=out, summary=summary, rows=rows, requests=list(site.requests),
-                           by_path={r["url"].split(site.base, 1)[-1]: r for r in rows if r["url"].startswith(site.base)})
+    return SimpleNamespace(
+        out=out,
+        summary=summary,
+        rows=rows,
+        requests=list(site.requests),
+        by_path={r["url"].split(site.base, 1)[-1]: r for r in rows if r["url"].startswith(site.base)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +247,9 @@ def test_one_failing_council_does_not_stop_the_others(first):
     assert dead["pages"] == 0 and dead["pages_failed"] == 1
     assert "connection refused" in dead["errors"][0]
     assert first.summary[CKAN]["new"] == 2
-    assert first.summary["E06999904"]["errors"] == ["nothing to crawl: no spending_pages and no dgu_publisher"]
+    assert first.summary["E06999904"]["errors"] == [
+        "nothing to crawl: no spending_pages and no dgu_publisher"
+    ]
 
 
 def test_summary_matches_manifest(first):
@@ -235,7 +266,9 @@ def test_manifest_matches_schema(first):
 
     with (first.out / "manifest.csv").open(encoding="utf-8") as fh:
         assert fh.readline().strip().split(",") == field_names("manifest")
-    report = Resource(path="manifest.csv", basepath=str(first.out), schema=frictionless_schema("manifest")).validate()
+    report = Resource(
+        path="manifest.csv", basepath=str(first.out), schema=frictionless_schema("manifest")
+    ).validate()
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
 
 
@@ -247,8 +280,12 @@ def test_recrawl_sends_conditional_requests_and_marks_unchanged(second):
         (req,) = requested(second, path)
         assert req.headers.get("if-none-match"), path
         assert req.headers.get("if-modified-since"), path
-    for path in ("/files/2024-01.csv", "/mirror/april-copy.csv", "/?wpdmdl=44201&refresh=abc123",
-                 "/old/2024-03.csv"):
+    for path in (
+        "/files/2024-01.csv",
+        "/mirror/april-copy.csv",
+        "/?wpdmdl=44201&refresh=abc123",
+        "/old/2024-03.csv",
+    ):
         assert second.by_path[path]["status"] == "unchanged", path
     assert second.summary[CKAN]["unchanged"] == 2
 
@@ -264,7 +301,10 @@ def test_changed_file_supersedes_the_old_version(first, second):
     assert stored(second, second.by_path["/mirror/april-copy.csv"]) == APRIL
     assert second.summary[PAGES]["changed"] == 1
     # One new file on disk, nothing else re-stored.
-    assert len(list((second.out / "files").iterdir())) == len(list({r["sha256"] for r in first.rows if r["sha256"]})) + 1
+    assert (
+        len(list((second.out / "files").iterdir()))
+        == len(list({r["sha256"] for r in first.rows if r["sha256"]})) + 1
+    )
 
 
 def test_recrawl_keeps_history_and_one_problem_row_per_url(second):
@@ -283,10 +323,23 @@ def test_cli_crawl_prints_a_summary_per_council(site, councils, tmp_path):
     registry = tmp_path / "councils.yml"
     registry.write_text(yaml.safe_dump({"councils": [councils[1]]}), encoding="utf-8")
     out = tmp_path / "raw"
-    result = CliRunner().invoke(main, [
-        "crawl", "--registry", str(registry), "--out", str(out), "--quiet",
-        "--set", "AUTOTHROTTLE_ENABLED=false", "--set", "DOWNLOAD_DELAY=0", "--set", "CKAN_ROWS=2",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "crawl",
+            "--registry",
+            str(registry),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "AUTOTHROTTLE_ENABLED=false",
+            "--set",
+            "DOWNLOAD_DELAY=0",
+            "--set",
+            "CKAN_ROWS=2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Catalogue Council (E06999902)" in result.output
     rows = read_manifest(out)
@@ -297,6 +350,10 @@ def test_a_crashing_crawl_raises_with_its_log_and_keeps_the_manifest(councils, t
     from crawler.run import CrawlError
 
     with pytest.raises(CrawlError, match="nonexistent_pipeline_module"):
-        crawl(councils[:1], tmp_path, settings={"ITEM_PIPELINES": {"nonexistent_pipeline_module.P": 1}},
-              progress=False)
+        crawl(
+            councils[:1],
+            tmp_path,
+            settings={"ITEM_PIPELINES": {"nonexistent_pipeline_module.P": 1}},
+            progress=False,
+        )
     assert read_manifest(tmp_path) == []  # written (empty), never left half-written

@@ -35,18 +35,29 @@ def test_link_classification(url, text, kind):
 
 
 def test_hosts_and_github_rewrite():
-    hosts = council_hosts({"website": "https://www.leeds.gov.uk/", "spending_pages": ["https://datamillnorth.org/x"],
-                           "domains": ["files.example.net"]})
+    hosts = council_hosts(
+        {
+            "website": "https://www.leeds.gov.uk/",
+            "spending_pages": ["https://datamillnorth.org/x"],
+            "domains": ["files.example.net"],
+        }
+    )
     assert hosts == {"leeds.gov.uk", "datamillnorth.org", "files.example.net"}
     assert host_allowed("https://democracy.leeds.gov.uk/a.csv", hosts)
     assert not host_allowed("https://notleeds.gov.uk/a.csv", hosts)
-    assert default_rules().rewrite_url("https://github.com/o/r/blob/main/a.csv#L1") == \
-        "https://github.com/o/r/blob/main/a.csv?raw=true"
+    assert (
+        default_rules().rewrite_url("https://github.com/o/r/blob/main/a.csv#L1")
+        == "https://github.com/o/r/blob/main/a.csv?raw=true"
+    )
 
 
 def test_pages_on_a_shared_portal_stay_under_the_spending_page():
-    scope = council_scope({"website": "https://www.leeds.gov.uk/",
-                           "spending_pages": ["https://datamillnorth.org/dataset/council-spending"]})
+    scope = council_scope(
+        {
+            "website": "https://www.leeds.gov.uk/",
+            "spending_pages": ["https://datamillnorth.org/dataset/council-spending"],
+        }
+    )
     assert scope.allows("https://datamillnorth.org/dataset/council-spending?page=2", LinkKind.PAGINATION)
     assert not scope.allows("https://datamillnorth.org/dataset/sheffield-spend-over-250", LinkKind.PAGE)
     assert scope.allows("https://datamillnorth.org/download/council-spending/x/2024-01.csv", LinkKind.FILE)
@@ -55,7 +66,9 @@ def test_pages_on_a_shared_portal_stay_under_the_spending_page():
 
 
 def test_file_names_from_headers_query_and_path():
-    assert content_disposition_filename("attachment; filename*=UTF-8''Spend%20%C2%A3500.csv") == "Spend £500.csv"
+    assert (
+        content_disposition_filename("attachment; filename*=UTF-8''Spend%20%C2%A3500.csv") == "Spend £500.csv"
+    )
     assert content_disposition_filename('attachment; filename="..\\..\\evil.csv"') == "evil.csv"
     assert file_name("https://c/?wpdmdl=1&filename=HBC-Spend.csv") == "HBC-Spend.csv"
     assert file_name("https://c/media/1/March%202024.csv") == "March 2024.csv"
@@ -83,7 +96,9 @@ def test_crawler_and_normaliser_agree_on_what_is_html():
     """A CSV whose cell quotes HTML is still a CSV: the crawler must not reject what the normaliser reads."""
     body = b"Date,Supplier,Amount,Description\n01/04/2024,Acme Ltd,100.00,<html><body>pasted</body></html>\n"
     assert rejection(body, "csv", "text/csv") is None
-    assert rejection(b"<!DOCTYPE html><html><body>Not found</body></html>", "csv", "text/csv").startswith("HTML page")
+    assert rejection(b"<!DOCTYPE html><html><body>Not found</body></html>", "csv", "text/csv").startswith(
+        "HTML page"
+    )
     assert rejection(b"  \r\n ", "csv", "text/csv").startswith("empty file")
 
 
@@ -108,8 +123,15 @@ def test_spreadsheets_and_zips_of_them_are_accepted():
 
 
 def _rec(url: str, sha: str = "", status: str = "fetched", error: str = "") -> dict:
-    return {"url": url, "council_id": "E1", "sha256": sha, "status": status, "error": error,
-            "path": f"files/{sha}.csv" if sha else "", "fetched_at": "2024-01-01T00:00:00+0000"}
+    return {
+        "url": url,
+        "council_id": "E1",
+        "sha256": sha,
+        "status": status,
+        "error": error,
+        "path": f"files/{sha}.csv" if sha else "",
+        "fetched_at": "2024-01-01T00:00:00+0000",
+    }
 
 
 def test_merge_statuses_across_crawls():
@@ -144,7 +166,10 @@ def test_settings_are_polite_and_overridable(tmp_path, monkeypatch):
     s = make_settings(tmp_path, {"DOWNLOAD_DELAY": 0, "DEFAULT_REQUEST_HEADERS": {"X-Test": "1"}})
     assert s["ROBOTSTXT_OBEY"] and s["CONCURRENT_REQUESTS_PER_DOMAIN"] <= 2
     assert s["DOWNLOAD_MAXSIZE"] == 200 * 1024 * 1024 and s["DOWNLOAD_DELAY"] == 0
-    assert s["DEFAULT_REQUEST_HEADERS"]["Cache-Control"] == "max-age=0" and s["DEFAULT_REQUEST_HEADERS"]["X-Test"] == "1"
+    assert (
+        s["DEFAULT_REQUEST_HEADERS"]["Cache-Control"] == "max-age=0"
+        and s["DEFAULT_REQUEST_HEADERS"]["X-Test"] == "1"
+    )
     assert s["HTTPCACHE_DIR"] == str(tmp_path.resolve() / "httpcache")
     assert "councilspend" in s["USER_AGENT"] and "http" in s["USER_AGENT"]
     monkeypatch.setenv("COUNCILSPEND_CONTACT", "mailto:me@example.org")
@@ -167,8 +192,11 @@ def test_http_cache_storage_round_trips_without_guessing_csv_encoding(tmp_path):
     storage.open_spider(spider)
     request = Request("http://127.0.0.1/a.csv")
     body = "Supplier,Amount\nCafé Ltd,£5\n".encode("cp1252")
-    storage.store_response(spider, request, TextResponse(request.url, body=body,
-                                                         headers={"Content-Type": "text/csv", "ETag": '"x"'}))
+    storage.store_response(
+        spider,
+        request,
+        TextResponse(request.url, body=body, headers={"Content-Type": "text/csv", "ETag": '"x"'}),
+    )
     cached = storage.retrieve_response(spider, request)
     assert isinstance(cached, TextResponse) and cached.body == body and cached.headers["ETag"] == b'"x"'
     (data_file,) = tmp_path.rglob("response_data")

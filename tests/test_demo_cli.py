@@ -16,8 +16,10 @@ HEADER = "url,council_id,status\n"
 def test_refuses_a_directory_holding_a_real_crawl(tmp_path: Path) -> None:
     data = DataDir(tmp_path)
     data.raw.mkdir()
-    data.manifest.write_text(HEADER + "http://127.0.0.1:4321/a.csv,E99999901,new\n"
-                             "https://www.leeds.gov.uk/spend.csv,E08000035,new\n")
+    data.manifest.write_text(
+        HEADER + "http://127.0.0.1:4321/a.csv,E99999901,new\n"
+        "https://www.leeds.gov.uk/spend.csv,E08000035,new\n"
+    )
     with pytest.raises(click.ClickException, match="real crawl"):
         _guard_real_crawl(data)
     with pytest.raises(click.ClickException, match="--data demo-data"):
@@ -43,12 +45,20 @@ def test_truth_table_marks_differences(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     conn = sqlite3.connect(db)
     conn.execute("create table payments (council_id, financial_year, amount_pence)")
-    conn.executemany("insert into payments values (?, ?, ?)",
-                     [("E99999901", "2024-25", 150), ("E99999901", "2024-25", 250), ("E99999901", "2025-26", 99)])
+    conn.executemany(
+        "insert into payments values (?, ?, ?)",
+        [("E99999901", "2024-25", 150), ("E99999901", "2024-25", 250), ("E99999901", "2025-26", 99)],
+    )
     conn.commit()
     conn.close()
-    truth = {"councils": {"E99999901": {"name": "Demoshire County Council", "years": {
-        "2024-25": {"rows": 2, "pence": 400}, "2025-26": {"rows": 1, "pence": 100}}}}}
+    truth = {
+        "councils": {
+            "E99999901": {
+                "name": "Demoshire County Council",
+                "years": {"2024-25": {"rows": 2, "pence": 400}, "2025-26": {"rows": 1, "pence": 100}},
+            }
+        }
+    }
     console = Console(record=True, width=150)
     console.print(truth_table(DemoResult(tmp_path, tmp_path, db, "", truth, {})))
     text = console.export_text()

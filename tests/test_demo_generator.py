@@ -151,7 +151,9 @@ def test_truth_is_internally_consistent(demo) -> None:
             assert sum(p["rows"] for p in payees.values()) == y["rows"]
             assert sum(p["pence"] for p in payees.values()) == y["pence"]
             for sector in y["sector_pence"]:
-                assert y["sector_pence"][sector] == sum(p["pence"] for p in payees.values() if p["sector"] == sector)
+                assert y["sector_pence"][sector] == sum(
+                    p["pence"] for p in payees.values() if p["sector"] == sector
+                )
             m2, m3 = y["m2"], y["m3"]
             # transfers: every transfer payee, plus transfer expense types paid to anyone else
             assert m2["transfer_pence"] >= y["sector_pence"]["transfer"]
@@ -160,8 +162,13 @@ def test_truth_is_internally_consistent(demo) -> None:
             assert m2["value"] == round(m2["external_delivery_pence"] / m2["denominator_pence"], 6)
             assert sum(m2["external_delivery_by_sector"].values()) == m2["external_delivery_pence"]
             assert sum(m2["external_delivery_by_division"].values()) == m2["external_delivery_pence"]
-            assert set(m2["external_delivery_by_sector"]) <= {"private", "third_sector", "mutual", "public",
-                                                              "council_company"}
+            assert set(m2["external_delivery_by_sector"]) <= {
+                "private",
+                "third_sector",
+                "mutual",
+                "public",
+                "council_company",
+            }
             assert m3["outturn_tse_pence"] == sum(y["outturn_c3_thousands"].values()) * 100_000
             assert 0 < m3["value"] < 1
             assert y["card_rows"] == (16 if cid == "E99999901" else 0)
@@ -180,15 +187,29 @@ def test_every_real_shape_is_present(demo) -> None:
         cp1252[0].decode("utf-8")
     lines = cp1252[0].decode("cp1252").splitlines()
     assert lines[1].startswith("Payments to suppliers over £500") and lines[4].startswith("Body Name,")
-    assert any('"£' in b.decode("cp1252") and ',"-£' in b.decode("cp1252") or '"£1,' in b.decode("cp1252")
-               for b in cp1252)
+    assert any(
+        '"£' in b.decode("cp1252") and ',"-£' in b.decode("cp1252") or '"£1,' in b.decode("cp1252")
+        for b in cp1252
+    )
 
     assert any(bodies[f["url"]].startswith(b"\xef\xbb\xbfBody,") for f in payments)  # UTF-8 BOM
 
     xlsx = [f for f in payments if f["file_name"].endswith(".xlsx")]
     wb = load_workbook(io.BytesIO(bodies[xlsx[0]["url"]]), read_only=True)
-    assert wb.sheetnames == ["Apr 24", "May 24", "Jun 24", "Jul 24", "Aug 24", "Sep 24", "Oct 24", "Nov 24",
-                             "Dec 24", "Jan 25", "Feb 25", "Mar 25"]
+    assert wb.sheetnames == [
+        "Apr 24",
+        "May 24",
+        "Jun 24",
+        "Jul 24",
+        "Aug 24",
+        "Sep 24",
+        "Oct 24",
+        "Nov 24",
+        "Dec 24",
+        "Jan 25",
+        "Feb 25",
+        "Mar 25",
+    ]
 
     ods = [f for f in payments if f["file_name"].endswith(".ods")]
     with zipfile.ZipFile(io.BytesIO(bodies[ods[0]["url"]])) as zf:
@@ -202,7 +223,9 @@ def test_every_real_shape_is_present(demo) -> None:
     assert bodies[totals["url"]].startswith(b"Supplier Name,Sum of Invoice Nett Amount")
     council = truth["councils"][totals["council_id"]]["years"]["2024-25"]
     rows = _read_csv_rows(bodies[totals["url"]], "utf-8")
-    assert sum(_pence(r["Sum of Invoice Nett Amount"]) for r in rows) == council["pence"]  # would double count
+    assert (
+        sum(_pence(r["Sum of Invoice Nett Amount"]) for r in rows) == council["pence"]
+    )  # would double count
 
     card = _files(truth, kind="card")
     assert len(card) == 8 and b"Merchant Category" in bodies[card[0]["url"]].splitlines()[0]
@@ -213,8 +236,11 @@ def test_every_real_shape_is_present(demo) -> None:
 
     (draft,) = _files(truth, kind="robots_disallowed")
     robots = _body(out, "/robots.txt").decode()
-    assert any(draft["url"].startswith(line.split(": ", 1)[1]) for line in robots.splitlines()
-               if line.startswith("Disallow: "))
+    assert any(
+        draft["url"].startswith(line.split(": ", 1)[1])
+        for line in robots.splitlines()
+        if line.startswith("Disallow: ")
+    )
     assert not draft["counted"] and draft["rows"] == 0
 
     (copy,) = [f for f in payments if f["also_at"]]  # same bytes at two URLs: one truth entry
@@ -223,7 +249,9 @@ def test_every_real_shape_is_present(demo) -> None:
 
 def test_day_first_dates_credits_and_redactions(demo) -> None:
     out, truth = demo
-    text = {f["url"]: _body(out, f["url"]) for f in _files(truth, counted=True) if f["file_name"].endswith(".csv")}
+    text = {
+        f["url"]: _body(out, f["url"]) for f in _files(truth, counted=True) if f["file_name"].endswith(".csv")
+    }
     joined = b"\n".join(text.values()).decode("cp1252", errors="replace")
     assert "/2024," in joined  # DD/MM/YYYY
     assert ".04.2024," in joined  # DD.MM.YYYY
@@ -246,8 +274,17 @@ def test_payee_mix_and_script_supplier(demo) -> None:
         for payees in c["payees"].values():
             for name, p in payees.items():
                 sectors[p["sector"]].add(name)
-    assert {"private", "third_sector", "mutual", "public", "council_company", "redacted", "transfer",
-            "unknown", "individual"} <= set(sectors)
+    assert {
+        "private",
+        "third_sector",
+        "mutual",
+        "public",
+        "council_company",
+        "redacted",
+        "transfer",
+        "unknown",
+        "individual",
+    } <= set(sectors)
     assert "HM Revenue & Customs" in sectors["transfer"]
     assert any("CIC" in n for n in sectors["mutual"]) and any("Co-operative" in n for n in sectors["mutual"])
     assert any("NHS" in n for n in sectors["public"]) and "Demoshire County Council" in sectors["public"]
@@ -267,7 +304,10 @@ def test_council_companies_csv_matches_payees() -> None:
 
 def test_outturn_is_real_rsx_shape(demo) -> None:
     out, truth = demo
-    assert truth["outturn_files"] == ["outturn/RSX_2024-25_data_by_LA.csv", "outturn/RSX_2025-26_data_by_LA.csv"]
+    assert truth["outturn_files"] == [
+        "outturn/RSX_2024-25_data_by_LA.csv",
+        "outturn/RSX_2025-26_data_by_LA.csv",
+    ]
     for rel in truth["outturn_files"]:
         data = (out / rel).read_bytes()
         assert data.startswith(b"\xef\xbb\xbfWorksheet 2: Revenue Outturn (RO) 20")
@@ -291,8 +331,11 @@ def test_registry_has_crawler_format() -> None:
         assert e["spending_pages"][0].startswith("http://127.0.0.1:9999/")
         assert e["type"] in {"county", "district", "unitary", "metropolitan", "london_borough"}
     ckan = [e for e in entries if "ckan_api" in e]
-    assert ckan and all(e["ckan_api"] == "http://127.0.0.1:9999/api/3/action/" and e["dgu_publisher"] for e in ckan)
+    assert ckan and all(
+        e["ckan_api"] == "http://127.0.0.1:9999/api/3/action/" and e["dgu_publisher"] for e in ckan
+    )
     from crawler.registry import validate_council as validate
+
     for e in entries:
         validate(e, "demo registry")
 

@@ -107,7 +107,11 @@ def test_html_error_page_under_csv_url(served) -> None:
     server, truth = served
     f = _file(truth, kind="html_error")
     status, headers, body = _get(server.base_url + f["url"])
-    assert status == 200 and headers["Content-Type"].startswith("text/html") and body.startswith(b"<!DOCTYPE html>")
+    assert (
+        status == 200
+        and headers["Content-Type"].startswith("text/html")
+        and body.startswith(b"<!DOCTYPE html>")
+    )
 
 
 def test_pages_link_files_and_missing_paths_404(served) -> None:

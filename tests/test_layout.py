@@ -51,7 +51,9 @@ def module_name(path: Path) -> str:
 
 @cache
 def source_files() -> tuple[Path, ...]:
-    return tuple(sorted(p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py") if "__pycache__" not in p.parts))
+    return tuple(
+        sorted(p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py") if "__pycache__" not in p.parts)
+    )
 
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
@@ -78,9 +80,12 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_no_stage_imports_a_later_one() -> None:
-    wrong = [f"{module} ({stage_of(module)}) imports {target} ({stage_of(target)})"
-             for module, targets in graph().items() for target in sorted(targets)
-             if stage_of(target) not in MAY_IMPORT[stage_of(module)]]
+    wrong = [
+        f"{module} ({stage_of(module)}) imports {target} ({stage_of(target)})"
+        for module, targets in graph().items()
+        for target in sorted(targets)
+        if stage_of(target) not in MAY_IMPORT[stage_of(module)]
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -123,9 +128,12 @@ def test_no_import_circles() -> None:
 def test_files_and_functions_stay_small(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.count("\n") <= MAX_FILE_LINES, f"{path.name}: {text.count(chr(10))} lines"
-    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(text))
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
     assert not long, f"{path.name}: " + ", ".join(long)
 
 

@@ -10,38 +10,82 @@ from publish.build.measures import SECTORS, compute, financial_year
 # sector, sercop_group, sercop_division, amount_pence, is_redacted, is_card, payment_date
 ROWS = [
     ("private", "third_party_payments", "adult_social_care", 10_000, False, False, "2023-04-03"),  # external
-    ("third_sector", "third_party_payments", "childrens_social_care", 5_000, False, False, "2023-05-02"),  # external
-    ("public", "third_party_payments", "central_services", 3_000, False, False, "2023-06-01"),  # shared service
+    (
+        "third_sector",
+        "third_party_payments",
+        "childrens_social_care",
+        5_000,
+        False,
+        False,
+        "2023-05-02",
+    ),  # external
+    (
+        "public",
+        "third_party_payments",
+        "central_services",
+        3_000,
+        False,
+        False,
+        "2023-06-01",
+    ),  # shared service
     ("public", "financing", "other", 7_000, False, False, "2023-07-01"),  # levy: pass-through
     ("council_company", "third_party_payments", "housing", 2_000, False, False, "2023-08-01"),  # external
     ("private", "supplies_services", "central_services", 4_000, False, False, "2023-09-01"),  # bought goods
     ("transfer", "transfer_payments", "other", 6_000, False, False, "2023-10-01"),  # transfer
-    ("unknown", "third_party_payments", "adult_social_care", 1_500, False, False, "2023-11-01"),  # unknown sector
+    (
+        "unknown",
+        "third_party_payments",
+        "adult_social_care",
+        1_500,
+        False,
+        False,
+        "2023-11-01",
+    ),  # unknown sector
     ("private", "unknown", "education", 2_500, False, False, "2023-12-01"),  # unknown group
     ("redacted", "third_party_payments", "adult_social_care", 800, True, False, "2024-01-02"),  # redacted
     ("individual", "supplies_services", "cultural", 600, False, False, "2024-01-03"),
     ("mutual", "third_party_payments", "cultural", -200, False, False, "2024-01-04"),  # credit note, external
-    ("private", "third_party_payments", "adult_social_care", 1_000, False, True, "2024-01-05"),  # card, external
+    (
+        "private",
+        "third_party_payments",
+        "adult_social_care",
+        1_000,
+        False,
+        True,
+        "2024-01-05",
+    ),  # card, external
     ("transfer", "unknown", "unknown", 300, False, False, "2024-01-06"),  # transfer wins over unknown group
 ]
 COUNCIL = "E08000001"
 
 
 def payments() -> pd.DataFrame:
-    df = pd.DataFrame(ROWS, columns=["sector", "sercop_group", "sercop_division", "amount_pence", "is_redacted",
-                                     "is_card", "payment_date"])
+    df = pd.DataFrame(
+        ROWS,
+        columns=[
+            "sector",
+            "sercop_group",
+            "sercop_division",
+            "amount_pence",
+            "is_redacted",
+            "is_card",
+            "payment_date",
+        ],
+    )
     df.insert(0, "council_id", COUNCIL)
     return df
 
 
 def outturn() -> pd.DataFrame:
-    return pd.DataFrame({
-        "gss": [COUNCIL, COUNCIL, COUNCIL],
-        "financial_year": ["2023-24", "2023-24", "2022-23"],
-        "division": ["total", "adult_social_care", "total"],
-        "total_service_expenditure_pence": [83_200, 44_000, 1],
-        "release": ["RSX_2023-24.csv"] * 2 + ["RSX_2022-23.csv"],
-    })
+    return pd.DataFrame(
+        {
+            "gss": [COUNCIL, COUNCIL, COUNCIL],
+            "financial_year": ["2023-24", "2023-24", "2022-23"],
+            "division": ["total", "adult_social_care", "total"],
+            "total_service_expenditure_pence": [83_200, 44_000, 1],
+            "release": ["RSX_2023-24.csv"] * 2 + ["RSX_2022-23.csv"],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +115,30 @@ def test_m1_m2_m3_by_hand(result: dict[str, pd.DataFrame]) -> None:
     assert r["external_payees_share_of_tse"] == round(34_300 / 83_200, 4)
     assert r["redacted_pence"] == 800 and r["card_pence"] == 1_000
     m1 = {s: r[f"m1_{s}_pence"] for s in SECTORS}
-    assert m1 == {"private": 17_500, "third_sector": 5_000, "mutual": -200, "public": 10_000,
-                  "council_company": 2_000, "individual": 600, "redacted": 800, "transfer": 6_300, "unknown": 1_500}
+    assert m1 == {
+        "private": 17_500,
+        "third_sector": 5_000,
+        "mutual": -200,
+        "public": 10_000,
+        "council_company": 2_000,
+        "individual": 600,
+        "redacted": 800,
+        "transfer": 6_300,
+        "unknown": 1_500,
+    }
     assert sum(m1.values()) == r["spend_pence"]
     # M2's buckets partition spend
-    assert r["external_delivery_pence"] + r["not_external_pence"] + r["transfer_pence"] + r["unknown_pence"] \
+    assert (
+        r["external_delivery_pence"] + r["not_external_pence"] + r["transfer_pence"] + r["unknown_pence"]
         == r["spend_pence"]
-    assert (r["external_private_pence"], r["external_third_sector_pence"], r["external_mutual_pence"],
-            r["external_public_pence"], r["external_council_company_pence"]) == (11_000, 5_000, -200, 3_000, 2_000)
+    )
+    assert (
+        r["external_private_pence"],
+        r["external_third_sector_pence"],
+        r["external_mutual_pence"],
+        r["external_public_pence"],
+        r["external_council_company_pence"],
+    ) == (11_000, 5_000, -200, 3_000, 2_000)
 
 
 def test_public_bodies_split_and_delivery_models(result: dict[str, pd.DataFrame]) -> None:
@@ -87,15 +147,24 @@ def test_public_bodies_split_and_delivery_models(result: dict[str, pd.DataFrame]
     assert r["public_precepts_levies_pensions_pence"] == 7_000
     assert r["public_other_pence"] == 0
     dm = result["council_year_delivery_models"].set_index("delivery_model")["amount_pence"].to_dict()
-    assert dm == {"private_contractor": 11_000, "third_sector": 5_000, "mutual": -200,
-                  "shared_service_public_body": 3_000, "council_company": 2_000,
-                  "public_body_precepts_levies_pensions": 7_000}
+    assert dm == {
+        "private_contractor": 11_000,
+        "third_sector": 5_000,
+        "mutual": -200,
+        "shared_service_public_body": 3_000,
+        "council_company": 2_000,
+        "public_body_precepts_levies_pensions": 7_000,
+    }
 
 
 def test_division_measures(result: dict[str, pd.DataFrame]) -> None:
     cd = result["council_year_division_measures"].set_index("sercop_division")
     adult = cd.loc["adult_social_care"]
-    assert (adult["spend_pence"], adult["unknown_pence"], adult["external_delivery_pence"]) == (13_300, 1_500, 11_000)
+    assert (adult["spend_pence"], adult["unknown_pence"], adult["external_delivery_pence"]) == (
+        13_300,
+        1_500,
+        11_000,
+    )
     assert adult["m2_denominator_pence"] == 11_800
     assert adult["m2_share"] == 0.9322  # 11000 / 11800
     assert adult["m3_denominator_pence"] == 44_000 and adult["m3_raw_share"] == 0.25
@@ -108,7 +177,14 @@ def test_division_measures(result: dict[str, pd.DataFrame]) -> None:
 
 def test_summary_sector_division(result: dict[str, pd.DataFrame]) -> None:
     s = result["summary_sector_division"]
-    assert list(s.columns) == ["council_id", "financial_year", "sector", "sercop_division", "amount_pence", "rows"]
+    assert list(s.columns) == [
+        "council_id",
+        "financial_year",
+        "sector",
+        "sercop_division",
+        "amount_pence",
+        "rows",
+    ]
     assert s["amount_pence"].sum() == 43_500 and s["rows"].sum() == 14
     row = s[(s["sector"] == "private") & (s["sercop_division"] == "adult_social_care")].iloc[0]
     assert (row["amount_pence"], row["rows"]) == (11_000, 2)
@@ -123,7 +199,9 @@ def test_months_and_completeness() -> None:
     assert pd.isna(r["m3_share"]) and pd.isna(r["m3_denominator_pence"])
 
     full = payments().iloc[:12].copy()
-    full["payment_date"] = [f"{y}-{m:02d}-15" for y, m in [(2023, m) for m in range(4, 13)] + [(2024, m) for m in range(1, 4)]]
+    full["payment_date"] = [
+        f"{y}-{m:02d}-15" for y, m in [(2023, m) for m in range(4, 13)] + [(2024, m) for m in range(1, 4)]
+    ]
     stray = full.iloc[[0]].assign(payment_date="2024-04-01")  # April of the next year: its own year
     r = compute(pd.concat([full, stray]), None)["council_year_measures"].set_index("financial_year")
     assert r.loc["2023-24", "months_present"] == 12 and bool(r.loc["2023-24", "complete"])
@@ -150,7 +228,9 @@ def test_financial_year_boundaries() -> None:
 def test_odd_sectors_count_as_unknown_and_bad_amounts_fail() -> None:
     df = payments().iloc[:1].assign(sector="a_new_sector")
     r = compute(df, None)["council_year_measures"].iloc[0]
-    assert r["m1_unknown_pence"] == 10_000 and r["unknown_pence"] == 10_000 and r["external_delivery_pence"] == 0
+    assert (
+        r["m1_unknown_pence"] == 10_000 and r["unknown_pence"] == 10_000 and r["external_delivery_pence"] == 0
+    )
     with pytest.raises(ValueError, match="row 0: amount_pence"):
         compute(payments().iloc[:1].assign(amount_pence="ten pounds"), None)
     with pytest.raises(ValueError, match="lack column"):

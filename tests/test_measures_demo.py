@@ -22,17 +22,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict[str, pd.D
     seed, rpm = 7, 6
     truth = generate(out, seed=seed, rows_per_month=rpm)
     ledger = generate_payments(seed, rpm)
-    payments = pd.DataFrame({
-        "council_id": [p.council_id for p in ledger],
-        "payment_date": [p.paid_on.isoformat() for p in ledger],
-        "amount_pence": [p.pence for p in ledger],
-        "sector": [p.sector for p in ledger],
-        "sercop_group": [group_of(p) for p in ledger],
-        "transfer_kind": [_rules()["transfer_kinds"].get(p.expense_type) for p in ledger],
-        "sercop_division": [p.division for p in ledger],
-        "is_redacted": [p.sector == "redacted" for p in ledger],
-        "is_card": [p.is_card for p in ledger],
-    })
+    payments = pd.DataFrame(
+        {
+            "council_id": [p.council_id for p in ledger],
+            "payment_date": [p.paid_on.isoformat() for p in ledger],
+            "amount_pence": [p.pence for p in ledger],
+            "sector": [p.sector for p in ledger],
+            "sercop_group": [group_of(p) for p in ledger],
+            "transfer_kind": [_rules()["transfer_kinds"].get(p.expense_type) for p in ledger],
+            "sercop_division": [p.division for p in ledger],
+            "is_redacted": [p.sector == "redacted" for p in ledger],
+            "is_card": [p.is_card for p in ledger],
+        }
+    )
     db = out / "registers.db"
     assert load_outturn(out / "outturn", db) > 0
     return truth, compute(payments, read_outturn(db))
@@ -64,7 +66,9 @@ def test_measures_equal_the_demo_truth(demo: tuple[dict, dict[str, pd.DataFrame]
 
 def test_division_measures_equal_the_demo_truth(demo: tuple[dict, dict[str, pd.DataFrame]]) -> None:
     truth, result = demo
-    cd = result["council_year_division_measures"].set_index(["council_id", "financial_year", "sercop_division"])
+    cd = result["council_year_division_measures"].set_index(
+        ["council_id", "financial_year", "sercop_division"]
+    )
     for council_id, council in truth["councils"].items():
         for fy, t in council["years"].items():
             for division, d in t["m3"]["by_division"].items():

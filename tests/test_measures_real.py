@@ -31,9 +31,19 @@ def _classified(rows: pd.DataFrame, council: str, classify_suppliers) -> pd.Data
     rows["amount_pence"] = (rows["amount"].astype(float) * 100).round().astype("int64")
     sup = classify_suppliers(rows.assign(council=council))
     rows["sector"] = sup["sector"].fillna("unknown").to_numpy()
-    exp = classify_categories(pd.DataFrame({"kind": "expense_type", "value": expense_value(rows),
-                                            "council": council, "code": rows["expense_code"]}))
-    svc = classify_categories(pd.DataFrame({"kind": "service_area", "value": service_value(rows), "council": council}))
+    exp = classify_categories(
+        pd.DataFrame(
+            {
+                "kind": "expense_type",
+                "value": expense_value(rows),
+                "council": council,
+                "code": rows["expense_code"],
+            }
+        )
+    )
+    svc = classify_categories(
+        pd.DataFrame({"kind": "service_area", "value": service_value(rows), "council": council})
+    )
     rows["sercop_group"] = exp["label"].to_numpy()
     rows["sercop_division"] = svc["label"].to_numpy()
     return rows
@@ -63,17 +73,24 @@ def test_measures_add_up_on_every_real_file(shared: Path) -> None:
         if sum(m1.values()) != file_total:
             problems.append(f"{item.path}: M1 buckets {sum(m1.values())} != file total {file_total}")
         if ext + other + transfer + unknown != file_total:
-            problems.append(f"{item.path}: M2 buckets {ext + other + transfer + unknown} != file total {file_total}")
+            problems.append(
+                f"{item.path}: M2 buckets {ext + other + transfer + unknown} != file total {file_total}"
+            )
         if int(cy["spend_pence"].sum()) != file_total:
             problems.append(f"{item.path}: spend {int(cy['spend_pence'].sum())} != file total {file_total}")
         truth = round(float(item.total_amount) * 100)
         den = file_total - transfer - unknown
         m2 = f"{ext / den:6.1%}" if den > 0 else "   n/a"
-        top = ", ".join(f"{s} {v / file_total:.0%}" for s, v in sorted(m1.items(), key=lambda kv: -abs(kv[1]))[:4]
-                        if file_total and v)
-        lines.append(f"{item.path:55} £{file_total / 100:>15,.2f} {'=' if truth == file_total else '≠'}EXPECTED "
-                     f"M2 {m2} (ext £{ext / 100:,.0f}; transfer £{transfer / 100:,.0f}; unknown £{unknown / 100:,.0f}) "
-                     f"M1: {top}")
+        top = ", ".join(
+            f"{s} {v / file_total:.0%}"
+            for s, v in sorted(m1.items(), key=lambda kv: -abs(kv[1]))[:4]
+            if file_total and v
+        )
+        lines.append(
+            f"{item.path:55} £{file_total / 100:>15,.2f} {'=' if truth == file_total else '≠'}EXPECTED "
+            f"M2 {m2} (ext £{ext / 100:,.0f}; transfer £{transfer / 100:,.0f}; unknown £{unknown / 100:,.0f}) "
+            f"M1: {top}"
+        )
     print("\n" + "\n".join(lines))
     assert checked >= 25, f"only {checked} files normalised to rows"
     assert not problems, "\n".join(problems)

@@ -56,12 +56,14 @@ def test_only_counted_files_contribute_rows_and_pence(site: Path) -> None:
     counted = files[files["status"] == "counted"]
     expected_rows = counted["rows_kept"].astype(int).sum()
     expected_pence = counted["total_pence"].astype(int).sum()
-    (rows, pence), = q(site, "select count(*), sum(amount_pence) from payments")
+    ((rows, pence),) = q(site, "select count(*), sum(amount_pence) from payments")
     assert rows == expected_rows
     assert pence == expected_pence
     ignored = files.loc[files["status"] != "counted", "sha256"].tolist()
     placeholders = ",".join("?" * len(ignored))
-    assert q(site, f"select count(*) from payments where source_sha256 in ({placeholders})", ignored) == [(0,)]
+    assert q(site, f"select count(*) from payments where source_sha256 in ({placeholders})", ignored) == [
+        (0,)
+    ]
 
 
 def test_money_is_exact_pence_and_credits_stay_negative(site: Path) -> None:
@@ -71,8 +73,13 @@ def test_money_is_exact_pence_and_credits_stay_negative(site: Path) -> None:
 
 
 def test_financial_year_splits_at_april(site: Path) -> None:
-    years = dict(q(site, "select substr(payment_date, 1, 7), group_concat(distinct financial_year) "
-                         "from payments group by 1"))
+    years = dict(
+        q(
+            site,
+            "select substr(payment_date, 1, 7), group_concat(distinct financial_year) "
+            "from payments group by 1",
+        )
+    )
     assert years["2024-03"] == "2023-24"
     assert years["2024-04"] == "2024-25"
 
@@ -83,21 +90,31 @@ def test_individual_names_never_reach_public_tables(site: Path) -> None:
     for table in tables:
         cols = [r[1] for r in conn.execute(f'pragma table_info("{table}")')]
         for col in cols:
-            hits = conn.execute(f'select count(*) from "{table}" where cast("{col}" as text) like ?',
-                                (f"%{INDIVIDUAL_NAME}%",)).fetchone()[0]
+            hits = conn.execute(
+                f'select count(*) from "{table}" where cast("{col}" as text) like ?',
+                (f"%{INDIVIDUAL_NAME}%",),
+            ).fetchone()[0]
             assert hits == 0, f"{table}.{col} contains an individual's name"
     conn.close()
     for csv_file in (site.parent / "downloads" / "csv").glob("*.csv"):
         assert INDIVIDUAL_NAME not in csv_file.read_text(encoding="utf-8"), csv_file.name
-    withheld = q(site, "select count(*), group_concat(distinct sector) from payments where supplier_name = ?",
-                 (WITHHELD_NAME,))
+    withheld = q(
+        site,
+        "select count(*), group_concat(distinct sector) from payments where supplier_name = ?",
+        (WITHHELD_NAME,),
+    )
     assert withheld[0][0] > 0 and withheld[0][1] == "individual"
-    assert q(site, "select count(*) from supplier_aliases where supplier_id = 'individual-withheld'") == [(0,)]
+    assert q(site, "select count(*) from supplier_aliases where supplier_id = 'individual-withheld'") == [
+        (0,)
+    ]
 
 
 def test_quality_flags_rows_naming_individuals_per_file(site: Path) -> None:
-    per_file = q(site, "select f.individual_rows, count(p.id) from files f join payments p "
-                       "on p.source_sha256 = f.sha256 and p.sector = 'individual' group by f.sha256")
+    per_file = q(
+        site,
+        "select f.individual_rows, count(p.id) from files f join payments p "
+        "on p.source_sha256 = f.sha256 and p.sector = 'individual' group by f.sha256",
+    )
     assert per_file and all(flagged == actual for flagged, actual in per_file)
     total = q(site, "select sum(individual_rows) from council_quality")[0][0]
     assert total == q(site, "select count(*) from payments where sector = 'individual'")[0][0]
@@ -119,8 +136,10 @@ def test_every_default_facet_and_join_column_is_indexed(site: Path) -> None:
     meta = yaml.safe_load((REPO / "metadata.yml").read_text(encoding="utf-8"))
     conn = sqlite3.connect(site)
     for table, cfg in meta["databases"]["councilspend"]["tables"].items():
-        leading = {conn.execute(f'pragma index_info("{ix[1]}")').fetchone()[2]
-                   for ix in conn.execute(f'pragma index_list("{table}")')}
+        leading = {
+            conn.execute(f'pragma index_info("{ix[1]}")').fetchone()[2]
+            for ix in conn.execute(f'pragma index_list("{table}")')
+        }
         pk = {r[1] for r in conn.execute(f'pragma table_info("{table}")') if r[5] == 1}
         if table in FACETS_FILTERED_FIRST:  # faceted after filtering by council: that index serves them
             assert "council_id" in leading, table
@@ -128,18 +147,29 @@ def test_every_default_facet_and_join_column_is_indexed(site: Path) -> None:
         for facet in cfg.get("facets", []):
             assert facet in leading | pk, f"{table}.{facet} is a default facet without an index"
     for col in ("council_id", "supplier_id", "source_sha256"):
-        assert any(conn.execute(f'pragma index_info("{ix[1]}")').fetchone()[2] == col
-                   for ix in conn.execute("pragma index_list(payments)")), col
+        assert any(
+            conn.execute(f'pragma index_info("{ix[1]}")').fetchone()[2] == col
+            for ix in conn.execute("pragma index_list(payments)")
+        ), col
     conn.close()
 
 
 def test_full_text_search_finds_suppliers_and_descriptions(site: Path) -> None:
-    assert q(site, "select name from suppliers where rowid in "
-                   "(select rowid from suppliers_fts where suppliers_fts match 'brightside')") == [
-        ("Brightside Fostering Limited",)]
+    assert q(
+        site,
+        "select name from suppliers where rowid in "
+        "(select rowid from suppliers_fts where suppliers_fts match 'brightside')",
+    ) == [("Brightside Fostering Limited",)]
     n = q(site, "select count(*) from payments_fts where payments_fts match 'fostering'")[0][0]
-    assert n == q(site, "select count(*) from payments where description like '%fostering%' "
-                        "or supplier_name like '%fostering%'")[0][0] > 0
+    assert (
+        n
+        == q(
+            site,
+            "select count(*) from payments where description like '%fostering%' "
+            "or supplier_name like '%fostering%'",
+        )[0][0]
+        > 0
+    )
 
 
 def test_summary_tables_add_up_to_payments(site: Path) -> None:
@@ -148,7 +178,9 @@ def test_summary_tables_add_up_to_payments(site: Path) -> None:
         assert q(site, f"select sum(total_pence) from {table}")[0][0] == total, table
     assert q(site, "select sum(spend_pence) from council_year_measures")[0][0] == total
     by_sector = dict(q(site, "select sector, sum(total_pence) from council_year_sector group by 1"))
-    m1 = q(site, "select " + ", ".join(f"sum(m1_{s}_pence)" for s in by_sector) + " from council_year_measures")[0]
+    m1 = q(
+        site, "select " + ", ".join(f"sum(m1_{s}_pence)" for s in by_sector) + " from council_year_measures"
+    )[0]
     assert dict(zip(by_sector, m1, strict=True)) == by_sector
 
 
@@ -159,17 +191,24 @@ def test_published_tables_validate_against_their_schemas(site: Path) -> None:
 
     csv_dir = site.parent / "downloads" / "csv"
     for table in published_tables():
-        d = {k: v for k, v in descriptor(f"published/{table}").items()
-             if k not in ("name", "title", "description", "foreignKeys")}  # FKs: checked package-wide below
+        d = {
+            k: v
+            for k, v in descriptor(f"published/{table}").items()
+            if k not in ("name", "title", "description", "foreignKeys")
+        }  # FKs: checked package-wide below
         with system.use_context(trusted=True):
             report = Resource(path=str(csv_dir / f"{table}.csv"), schema=Schema.from_descriptor(d)).validate()
         assert report.valid, (table, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5])
 
 
 def test_data_package_validates_with_frictionless(site: Path) -> None:
-    result = subprocess.run([str(Path(sys.executable).with_name("frictionless")), "validate", "--json",
-                             "datapackage.json"], cwd=site.parent / "downloads", capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("frictionless")), "validate", "--json", "datapackage.json"],
+        cwd=site.parent / "downloads",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(result.stdout)
     assert report["valid"], [t["errors"][:3] for t in report["tasks"] if not t["valid"]]
     assert result.returncode == 0
@@ -208,7 +247,10 @@ def test_no_readable_rows_still_builds_a_searchable_empty_site(tmp_path: Path) -
         (norm / "rows" / f"{sha}.parquet").write_bytes(b"not parquet at all")
     db = _build(tmp_path, tmp_path / "councilspend.db", registry=COUNCILS, progress=False, downloads=False)
     assert q(db, "select count(*) from payments") == [(0,)]
-    assert q(db, "select count(*) from files where status = 'unreadable'")[0][0] == (files["status"] == "counted").sum()
+    assert (
+        q(db, "select count(*) from files where status = 'unreadable'")[0][0]
+        == (files["status"] == "counted").sum()
+    )
     for table in ("payments", "supplier_aliases", "suppliers"):
         assert q(db, f"select count(*) from {table}_fts where {table}_fts match 'ltd'") == [(0,)]
     assert not list(tmp_path.glob("*.fts*"))
@@ -258,7 +300,9 @@ def test_side_built_search_indexes_find_what_sqlite_utils_indexes_find(tmp_path:
         sqlite_utils.Database(other)[table].enable_fts(cols, fts_version="FTS5", create_triggers=False)
         ddl = f"select sql from sqlite_master where name = '{table}_fts'"
         assert conn.execute(ddl).fetchall() == other.execute(ddl).fetchall()
-        text = " ".join(v or "" for row in conn.execute(f"select {', '.join(cols)} from {table}") for v in row)
+        text = " ".join(
+            v or "" for row in conn.execute(f"select {', '.join(cols)} from {table}") for v in row
+        )
         words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)})
         assert len(words) > 20
         for word in words:
@@ -270,7 +314,8 @@ def test_side_built_search_indexes_find_what_sqlite_utils_indexes_find(tmp_path:
 
 @pytest.mark.parametrize("failing", ["summary_frames", "write_measures", "side_build"])
 def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_files(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
     """An error in any of the three jobs that share the cores after the payments pass: the error
     reaches the caller, the worker threads are done before the temporary files go, none is left,
     and the previous database is untouched."""
@@ -293,7 +338,9 @@ def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_fi
     assert not list(tmp_path.glob(".*building-*"))
     import threading
 
-    assert not [t.name for t in threading.enumerate() if t.name.startswith(("build", "sqlite-ingest", "read-ahead"))]
+    assert not [
+        t.name for t in threading.enumerate() if t.name.startswith(("build", "sqlite-ingest", "read-ahead"))
+    ]
 
 
 def _digest(path: Path) -> str:
@@ -308,9 +355,11 @@ def test_killed_build_leaves_previous_database_intact(tmp_path: Path) -> None:
     payments_before = q(db, "select count(*) from payments")[0][0]
     write_sample_normalised(tmp_path / "normalised", months=6, n_repeats=300)
     classify_sample(tmp_path / "normalised")
-    script = ("from pathlib import Path; from publish.build.build import build_database; "
-              "from demo.sample_site import COUNCILS; "
-              f"build_database(Path({str(tmp_path)!r}), Path({str(db)!r}), registry=COUNCILS, progress=False)")
+    script = (
+        "from pathlib import Path; from publish.build.build import build_database; "
+        "from demo.sample_site import COUNCILS; "
+        f"build_database(Path({str(tmp_path)!r}), Path({str(db)!r}), registry=COUNCILS, progress=False)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stderr=subprocess.DEVNULL)
     tmp_db = tmp_path / f".councilspend.db.building-{proc.pid}"
     deadline = time.monotonic() + 60

@@ -57,16 +57,23 @@ def test_lookups_after_loading_everything(loaded: Path) -> None:
     # local authorities by council key, including acronyms of combined authorities and GSS codes
     assert _one(loaded, "SELECT DISTINCT org_id FROM names WHERE key='camden'") == [("GB-LAE-CMD",)]
     assert ("GB-LAE-GMCA",) in _one(loaded, "SELECT org_id FROM names WHERE key='gmca'")
-    assert _one(loaded, "SELECT org_id FROM organisations WHERE register='local_authorities_gss' "
-                        "AND code='E09000007'") == [("GB-LAE-CMD",)]
+    assert _one(
+        loaded, "SELECT org_id FROM organisations WHERE register='local_authorities_gss' AND code='E09000007'"
+    ) == [("GB-LAE-CMD",)]
     # NHS names also indexed without "NHS"/"Foundation"
     assert _one(loaded, "SELECT org_id FROM names WHERE key='worcestershire health and care trust'")
     # mutual society and its Companies House number; housing provider by company number
-    assert _one(loaded, "SELECT company_number FROM organisations WHERE org_id='GB-MPR-27440R'") == [("IP27440R",)]
-    assert _one(loaded, "SELECT org_id FROM organisations WHERE register='social_housing' "
-                        "AND company_number='IP17186R'") == [("GB-SHPE-LH0250",)]
+    assert _one(loaded, "SELECT company_number FROM organisations WHERE org_id='GB-MPR-27440R'") == [
+        ("IP27440R",)
+    ]
+    assert _one(
+        loaded,
+        "SELECT org_id FROM organisations WHERE register='social_housing' AND company_number='IP17186R'",
+    ) == [("GB-SHPE-LH0250",)]
     # CCNI file is cp1252: names decode
-    assert _one(loaded, "SELECT name FROM organisations WHERE org_id='GB-NIC-100002' AND register='ccni'") == [("Cancer Lifeline",)]
+    assert _one(
+        loaded, "SELECT name FROM organisations WHERE org_id='GB-NIC-100002' AND register='ccni'"
+    ) == [("Cancer Lifeline",)]
 
 
 def test_replace_deletes_a_kinds_rows(shared: Path, tmp_path: Path) -> None:
@@ -97,4 +104,6 @@ def test_streams_a_large_generated_companies_file(tmp_path: Path) -> None:
         for i in range(n):
             fh.write(f'"COMPANY {i} LIMITED","{i + 1:08d}","Private Limited Company","Active"\n')
     assert load_register("companies_house", src, tmp_path / "r.db") == n
-    assert _one(tmp_path / "r.db", "SELECT org_id FROM names WHERE key='company 77'") == [("GB-COH-00000078",)]
+    assert _one(tmp_path / "r.db", "SELECT org_id FROM names WHERE key='company 77'") == [
+        ("GB-COH-00000078",)
+    ]

@@ -76,20 +76,32 @@ def published(shared: Path, tmp_path_factory) -> dict[str, tuple[str, bytes]]:
     """The samples in ../shared/data/registers, packed the way each publisher publishes them."""
     reg = shared / REG
     mpr = list(csv.DictReader(open(reg / "mpr_mutual-companies.csv", encoding="utf-8")))[:50]
-    society = ["Society Number,Society Name,Registered As,Registration Date,Society Address,Society Status,"
-               "Registration Act"]
-    society += [f'{r["org_id_a"].removeprefix("GB-MPR-")},"{r["org_name"]}",Co-operative Society,01/01/2000,'
-                f'"1 High St",Registered,Co-operative and Community Benefit Societies Act 2014' for r in mpr]
-    gias = ["URN,EstablishmentName,TypeOfEstablishment (name),EstablishmentStatus (name)",
-            "100000,Anytown Primary School,Community school,Open",
-            "100001,Anytown Grammar,Other independent school,Open"]
+    society = [
+        "Society Number,Society Name,Registered As,Registration Date,Society Address,Society Status,"
+        "Registration Act"
+    ]
+    society += [
+        f'{r["org_id_a"].removeprefix("GB-MPR-")},"{r["org_name"]}",Co-operative Society,01/01/2000,'
+        f'"1 High St",Registered,Co-operative and Community Benefit Societies Act 2014'
+        for r in mpr
+    ]
+    gias = [
+        "URN,EstablishmentName,TypeOfEstablishment (name),EstablishmentStatus (name)",
+        "100000,Anytown Primary School,Community school,Open",
+        "100001,Anytown Grammar,Other independent school,Open",
+    ]
     return {
-        "companies_house": ("/BasicCompanyDataAsOneFile-2026-01-01.zip",
-                            zipped("BasicCompanyDataAsOneFile-2026-01-01.csv",
-                                   (reg / "ch_BasicCompanyData-2020-06-01-sample.csv").read_bytes())),
-        "charity_commission": ("/publicextract.charity.zip",
-                               zipped("publicextract.charity.txt",
-                                      (reg / "ccew_publicextract.charity.sample.txt").read_bytes())),
+        "companies_house": (
+            "/BasicCompanyDataAsOneFile-2026-01-01.zip",
+            zipped(
+                "BasicCompanyDataAsOneFile-2026-01-01.csv",
+                (reg / "ch_BasicCompanyData-2020-06-01-sample.csv").read_bytes(),
+            ),
+        ),
+        "charity_commission": (
+            "/publicextract.charity.zip",
+            zipped("publicextract.charity.txt", (reg / "ccew_publicextract.charity.sample.txt").read_bytes()),
+        ),
         "fca_mutuals": ("/SocietyList.csv", "\n".join(society).encode()),
         "rsh": ("/rps.csv", (reg / "full" / "rsh_registered_providers_2023.derived.csv").read_bytes()),
         "nhs_ods": ("/etr.zip", zipped("etr.csv", (reg / "nhs_ods_etr_2021.csv").read_bytes())),
@@ -99,13 +111,22 @@ def published(shared: Path, tmp_path_factory) -> dict[str, tuple[str, bytes]]:
 
 def count(db: Path, register: str) -> int:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT count(*) FROM organisations WHERE register = ?", (register,)).fetchone()[0]
+        return conn.execute("SELECT count(*) FROM organisations WHERE register = ?", (register,)).fetchone()[
+            0
+        ]
 
 
-@pytest.mark.parametrize("kind,register", [
-    ("companies_house", "companies_house"), ("charity_commission", "charity_commission"),
-    ("fca_mutuals", "fca_mutuals"), ("rsh", "social_housing"), ("nhs_ods", "nhs_ods"), ("gias", "gias"),
-])
+@pytest.mark.parametrize(
+    "kind,register",
+    [
+        ("companies_house", "companies_house"),
+        ("charity_commission", "charity_commission"),
+        ("fca_mutuals", "fca_mutuals"),
+        ("rsh", "social_housing"),
+        ("nhs_ods", "nhs_ods"),
+        ("gias", "gias"),
+    ],
+)
 def test_each_register_downloads_checks_and_loads(kind, register, server, published, tmp_path) -> None:
     path, body = published[kind]
     Handler.files[path] = body
@@ -151,10 +172,24 @@ def test_cli_fetch(server, published, tmp_path) -> None:
     path, body = published["nhs_ods"]
     Handler.files[path] = body
     db = tmp_path / "r.db"
-    result = CliRunner().invoke(main, ["registers", "fetch", "nhs_ods", "--db", str(db), "--url", server + path,
-                                       "--dir", str(tmp_path)])
+    result = CliRunner().invoke(
+        main,
+        ["registers", "fetch", "nhs_ods", "--db", str(db), "--url", server + path, "--dir", str(tmp_path)],
+    )
     assert result.exit_code == 0, result.output
     assert f"{len(body):,} bytes" in result.output and count(db, "nhs_ods") > 0
-    offline = CliRunner().invoke(main, ["registers", "fetch", "gias", "--db", str(db), "--url",
-                                        "http://127.0.0.1:9/x.csv", "--dir", str(tmp_path)])
+    offline = CliRunner().invoke(
+        main,
+        [
+            "registers",
+            "fetch",
+            "gias",
+            "--db",
+            str(db),
+            "--url",
+            "http://127.0.0.1:9/x.csv",
+            "--dir",
+            str(tmp_path),
+        ],
+    )
     assert offline.exit_code == 1 and "offline" in offline.output

@@ -9,7 +9,11 @@ import pytest
 from normalise.suppliers.accuracy import format_summary, score_gold, summarise
 from normalise.suppliers.registers import detect_kind, load_register
 
-LA_FIRST = ("uk_local_authorities_future.csv", "la_lookup_name_to_registry.csv", "la_lookup_gss_to_registry.csv")
+LA_FIRST = (
+    "uk_local_authorities_future.csv",
+    "la_lookup_name_to_registry.csv",
+    "la_lookup_gss_to_registry.csv",
+)
 
 
 def load_samples(registers_dir: Path, db: Path) -> dict[str, int]:

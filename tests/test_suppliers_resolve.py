@@ -15,7 +15,10 @@ from normalise.suppliers.resolve import initialism_pairs, resolve, tokens_compat
 SAME = [
     ["VEOLIA ES (UK) LTD", "Veolia ES (UK) Limited", "veolia es uk ltd", "The Veolia E.S. (UK) Ltd"],
     ["Bunzl UK Ltd T/A Greenham", "BUNZL UK LIMITED", "Bunzl UK Ltd trading as Greenham Trade"],
-    ["Morgan Sindall Construction & Infrastructure Ltd", "MORGAN SINDALL CONSTRUCTION AND INFRASTRUCTURE LIMITED"],
+    [
+        "Morgan Sindall Construction & Infrastructure Ltd",
+        "MORGAN SINDALL CONSTRUCTION AND INFRASTRUCTURE LIMITED",
+    ],
     ["Creative Support Ltd", "Creative Suport Ltd", "CREATIVE SUPPORT LIMITED"],
     ["Greenwich Leisure Ltd", "Greenwhich Leisure Limited"],
     ["Children's Society", "Childrens Society", "The Children’s Society"],
@@ -71,7 +74,9 @@ def test_keys() -> None:
     assert match_key("The Foo Bar & Baz (South) Ltd T/A Bar Foo") == "foo bar and baz south"
     assert match_key("Smiths Equipment Hire Ltd#2") == "smiths equipment hire"
     assert split_trading_as("A E Bussy trading as AHSL Care at Home.") == ("A E Bussy", "AHSL Care at Home.")
-    assert council_key("London Borough of Camden") == council_key("Camden Council") == council_key("LB Camden")
+    assert (
+        council_key("London Borough of Camden") == council_key("Camden Council") == council_key("LB Camden")
+    )
     assert council_key("PLYMOUTH CITY COUNCIL (RADIUS ACCOUNT") == "plymouth"
     assert company_number("445790") == "00445790" and company_number("sc 416208") == "SC416208"
     assert company_number("not a number") is None
@@ -82,8 +87,9 @@ def test_keys() -> None:
 
 def test_real_bolton_matches(shared: Path) -> None:
     """Bolton 2019 payees matched to company numbers by hand: few merges across companies."""
-    b = pd.read_csv(shared / "data" / "reference" / "gmca_bolton_2019_nwod_enriched.csv", dtype=str,
-                    keep_default_na=False)
+    b = pd.read_csv(
+        shared / "data" / "reference" / "gmca_bolton_2019_nwod_enriched.csv", dtype=str, keep_default_na=False
+    )
     b = b[b["company_number"].str.strip() != ""].drop_duplicates("beneficiary_name")
     ids, _ = resolve([match_key(n) for n in b["beneficiary_name"]])
     companies = collections.defaultdict(set)
@@ -95,8 +101,12 @@ def test_real_bolton_matches(shared: Path) -> None:
 
 
 def test_initialisms_join_issue_5_veolia_variants() -> None:
-    names = ["VEOLIA ES (UK) LTD", "Veolia ES (UK) Limited", "Veolia Environmental Services",
-             "VEOLIA ENVIRONMENTAL SERVICES (UK) PLC"]
+    names = [
+        "VEOLIA ES (UK) LTD",
+        "Veolia ES (UK) Limited",
+        "Veolia Environmental Services",
+        "VEOLIA ENVIRONMENTAL SERVICES (UK) PLC",
+    ]
     assert len(set(_ids(names))) == 1
     assert len(set(_ids(["Acme GBS Ltd", "ACME GLOBAL BUSINESS SERVICES LIMITED"]))) == 1
 
@@ -118,12 +128,22 @@ def test_initialisms_do_not_merge_different_entities(names: list[str]) -> None:
 
 
 def test_initialisms_respect_org_ids() -> None:
-    ids = _ids(["Veolia ES (UK) Ltd", "Veolia Environmental Services"],
-               supplier_company_number=["02215767", "01234567"])
+    ids = _ids(
+        ["Veolia ES (UK) Ltd", "Veolia Environmental Services"],
+        supplier_company_number=["02215767", "01234567"],
+    )
     assert ids == ["GB-COH-02215767", "GB-COH-01234567"]
 
 
 def test_initialism_pairs_on_keys() -> None:
-    keys = ["veolia es uk", "veolia environmental services", "age uk camden", "age uk barnet", "abc",
-            "alpha beta care", "acme it", "acme information technology"]
+    keys = [
+        "veolia es uk",
+        "veolia environmental services",
+        "age uk camden",
+        "age uk barnet",
+        "abc",
+        "alpha beta care",
+        "acme it",
+        "acme information technology",
+    ]
     assert initialism_pairs(keys) == [(0, 1), (6, 7)]

@@ -210,7 +210,9 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     # One row per entity is all the suppliers table needs; the per-key frame is millions of rows, and
     # the payments pass joins only its keys, ids, sectors and cues (not names and evidence).
     entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
-    lookups = Lookups.build(suppliers[[c for c in suppliers.columns if c not in LOOKUP_UNUSED]], categories, cues)
+    lookups = Lookups.build(
+        suppliers[[c for c in suppliers.columns if c not in LOOKUP_UNUSED]], categories, cues
+    )
     del suppliers
     # Lookups.build read its ids and sectors out of this per-key frame (half a GB at 10M rows);
     # shaping rows uses only the arrays it made.
@@ -242,15 +244,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             transfer_rows = totals.result("transfers")
             file_rows = _file_rows(nd, totals.result("files"))
             del totals
-        # Millions of spellings at national scale: their search index is built beside, like payments'.
-        alias_search = SideSearchIndex(tmp, "supplier_aliases", summaries.FTS["supplier_aliases"])
-        alias_ids = pa.array(np.arange(1, len(aliases) + 1, dtype=np.int64))
-        searching_aliases = pool.submit(
-            alias_search.build_from,
-            pa.table(
-                {"id": alias_ids, "alias": pa.array(aliases["alias"].astype(object), pa.large_string())}
-            ),
-        )
+        alias_search, searching_aliases = _alias_search(pool, tmp, aliases)
         bar.advance(t4)
         with _stage("payment indexes (waited for)"):
             indexing.result()
@@ -285,12 +279,24 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
         for side in (search, alias_search):
             if side is not None:
                 side.discard()
+    _analyze_and_close(conn)
+    bar.advance(t4)
+
+
+def _alias_search(pool: ThreadPoolExecutor, tmp: Path, aliases: pd.DataFrame):
+    """Millions of spellings at national scale: their search index is built beside, like payments'."""
+    side = SideSearchIndex(tmp, "supplier_aliases", summaries.FTS["supplier_aliases"])
+    ids = pa.array(np.arange(1, len(aliases) + 1, dtype=np.int64))
+    table = pa.table({"id": ids, "alias": pa.array(aliases["alias"].astype(object), pa.large_string())})
+    return side, pool.submit(side.build_from, table)
+
+
+def _analyze_and_close(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA analysis_limit=2000")  # sampled statistics: seconds instead of minutes on 10M rows
     with _stage("analyze"):
         conn.execute("ANALYZE")
     conn.commit()
     conn.close()
-    bar.advance(t4)
 
 
 def _open_database(tmp: Path) -> sqlite3.Connection:

@@ -155,31 +155,66 @@ def _resources(table: str, schema: dict) -> list[dict]:
     if table in published_tables():
         d = descriptor(f"published/{table}")
         about = {k: d[k] for k in ("title", "description") if d.get(k)}
-    csv_resource = {"name": table, **about, "path": f"csv/{table}.csv", "format": "csv", "mediatype": "text/csv",
-                    "encoding": "utf-8", "profile": "tabular-data-resource", "schema": schema}
-    parquet = {"name": f"{table}-parquet", **about, "path": f"parquet/{table}.parquet", "format": "parquet",
-               "mediatype": "application/vnd.apache.parquet", "profile": "tabular-data-resource", "schema": schema}
+    csv_resource = {
+        "name": table,
+        **about,
+        "path": f"csv/{table}.csv",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "profile": "tabular-data-resource",
+        "schema": schema,
+    }
+    parquet = {
+        "name": f"{table}-parquet",
+        **about,
+        "path": f"parquet/{table}.parquet",
+        "format": "parquet",
+        "mediatype": "application/vnd.apache.parquet",
+        "profile": "tabular-data-resource",
+        "schema": schema,
+    }
     return [csv_resource, parquet]
 
 
 def arrow_schema(schema: dict, table: str = "") -> pa.Schema:
     """The Parquet schema of a Frictionless schema: the contract's types, descriptions as field metadata."""
-    fields = [pa.field(f["name"], ARROW.get(f.get("type", "string"), pa.string()),
-                       metadata={"description": f["description"]} if f.get("description") else None)
-              for f in schema["fields"]]
+    fields = [
+        pa.field(
+            f["name"],
+            ARROW.get(f.get("type", "string"), pa.string()),
+            metadata={"description": f["description"]} if f.get("description") else None,
+        )
+        for f in schema["fields"]
+    ]
     return pa.schema(fields, metadata={"table": table, "pandas": _pandas_metadata(fields)})
 
 
 #: How pandas should read each type back: nullable integers and booleans stay integers and booleans
 #: (without this, a column with a null becomes float and ``frictionless validate`` rejects "nan").
-_PANDAS_TYPES = {pa.int64(): ("int64", "Int64"), pa.bool_(): ("bool", "boolean"), pa.float64(): ("float64", "Float64"),
-                 pa.date32(): ("date", "object"), pa.string(): ("unicode", "object")}
+_PANDAS_TYPES = {
+    pa.int64(): ("int64", "Int64"),
+    pa.bool_(): ("bool", "boolean"),
+    pa.float64(): ("float64", "Float64"),
+    pa.date32(): ("date", "object"),
+    pa.string(): ("unicode", "object"),
+}
 
 
 def _pandas_metadata(fields: list[pa.Field]) -> str:
-    columns = [{"name": f.name, "field_name": f.name, "pandas_type": _PANDAS_TYPES[f.type][0],
-                "numpy_type": _PANDAS_TYPES[f.type][1], "metadata": None} for f in fields]
-    return json.dumps({"index_columns": [], "column_indexes": [], "columns": columns, "pandas_version": "2.2"})
+    columns = [
+        {
+            "name": f.name,
+            "field_name": f.name,
+            "pandas_type": _PANDAS_TYPES[f.type][0],
+            "numpy_type": _PANDAS_TYPES[f.type][1],
+            "metadata": None,
+        }
+        for f in fields
+    ]
+    return json.dumps(
+        {"index_columns": [], "column_indexes": [], "columns": columns, "pandas_version": "2.2"}
+    )
 
 
 def _typed(values: tuple, t: pa.DataType, table: str, column: str) -> pa.Array:

@@ -22,8 +22,15 @@ import pandas as pd
 
 #: Payee sectors from the suppliers stage, in display order (M1 has one column per sector).
 SECTORS: tuple[str, ...] = (
-    "private", "third_sector", "mutual", "public", "council_company",
-    "individual", "redacted", "transfer", "unknown",
+    "private",
+    "third_sector",
+    "mutual",
+    "public",
+    "council_company",
+    "individual",
+    "redacted",
+    "transfer",
+    "unknown",
 )
 #: Payees that count as external providers when paid for service delivery.
 EXTERNAL_SECTORS: tuple[str, ...] = ("private", "third_sector", "mutual", "public", "council_company")
@@ -72,15 +79,23 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     amount = pd.to_numeric(payments["amount_pence"], errors="coerce")
     if amount.isna().any():
         bad = payments.index[amount.isna()][0]
-        raise ValueError(f"measures.compute: row {bad}: amount_pence {payments.at[bad, 'amount_pence']!r} is not a number")
+        raise ValueError(
+            f"measures.compute: row {bad}: amount_pence {payments.at[bad, 'amount_pence']!r} is not a number"
+        )
     p["amount_pence"] = amount.round().astype("int64")
     sector = payments["sector"].astype("object").where(payments["sector"].notna(), "unknown").astype(str)
     p["sector"] = sector.where(sector.isin(SECTORS), "unknown")
     for col in ("sercop_group", "sercop_division"):
-        p[col] = payments[col].astype("object").where(payments[col].notna() & (payments[col].astype(str) != ""),
-                                                      "unknown").astype(str)
+        p[col] = (
+            payments[col]
+            .astype("object")
+            .where(payments[col].notna() & (payments[col].astype(str) != ""), "unknown")
+            .astype(str)
+        )
     redacted = payments["is_redacted"] if "is_redacted" in payments.columns else False
-    p["is_redacted"] = pd.Series(redacted, index=p.index).fillna(False).astype(bool) | (p["sector"] == "redacted")
+    p["is_redacted"] = pd.Series(redacted, index=p.index).fillna(False).astype(bool) | (
+        p["sector"] == "redacted"
+    )
     card = payments["is_card"] if "is_card" in payments.columns else False
     p["is_card"] = pd.Series(card, index=p.index).fillna(False).astype(bool)
     low = payments["low_confidence"] if "low_confidence" in payments.columns else False
@@ -92,7 +107,9 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     for col in ("payment_date", "period_start"):
         if col in payments.columns:
             date = date.fillna(pd.to_datetime(payments[col], errors="coerce"))
-    fy = payments["financial_year"] if "financial_year" in payments.columns else pd.Series(None, index=p.index)
+    fy = (
+        payments["financial_year"] if "financial_year" in payments.columns else pd.Series(None, index=p.index)
+    )
     fy = fy.astype("object").where(fy.notna() & (fy.astype(str) != ""), financial_year(date))
     p["financial_year"] = fy.astype("object").where(fy.notna(), "unknown").astype(str)
     if "month" in payments.columns and "payment_date" not in payments.columns:
@@ -100,17 +117,21 @@ def _prepare(payments: pd.DataFrame) -> pd.DataFrame:
     else:
         p["month"] = date.dt.strftime("%Y-%m").astype("object").where(date.notna(), None)
 
-    kind = payments["transfer_kind"] if "transfer_kind" in payments.columns else pd.Series(None, index=p.index)
+    kind = (
+        payments["transfer_kind"] if "transfer_kind" in payments.columns else pd.Series(None, index=p.index)
+    )
     kind = kind.astype("object").where(kind.notna() & (kind.astype(str) != ""), None)
     p["transfer_kind"] = kind
     p["is_transfer_payee"] = p["sector"] == "transfer"
     p["is_transfer"] = p["is_transfer_payee"] | kind.notna().to_numpy()
     p["is_unknown"] = ~p["is_transfer"] & ((p["sector"] == "unknown") | (p["sercop_group"] == "unknown"))
-    p["is_external"] = ((p["sercop_group"] == DELIVERY_GROUP) & p["sector"].isin(EXTERNAL_SECTORS)
-                        & ~p["is_transfer"])
+    p["is_external"] = (
+        (p["sercop_group"] == DELIVERY_GROUP) & p["sector"].isin(EXTERNAL_SECTORS) & ~p["is_transfer"]
+    )
     public = p["sector"] == "public"
-    p["is_public_pass_through"] = public & ~p["is_external"] & (
-        p["sercop_group"].isin(PASS_THROUGH_GROUPS) | p["is_transfer"])
+    p["is_public_pass_through"] = (
+        public & ~p["is_external"] & (p["sercop_group"].isin(PASS_THROUGH_GROUPS) | p["is_transfer"])
+    )
     p["is_public_other"] = public & ~p["is_external"] & ~p["is_public_pass_through"]
     return p
 
@@ -255,19 +276,36 @@ def compute(
         _GROUPS.clear()
 
 
-def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.DataFrame | None
-             ) -> dict[str, pd.DataFrame]:
+def _compute(
+    p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
-
     dims = KEY + ["sector", "sercop_division"]
     out["summary_sector_division"] = (
         p.groupby(dims).agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum")).reset_index()
     )
     out["summary_group"] = (
-        p.groupby(KEY + ["sercop_group"]).agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum"))
+        p.groupby(KEY + ["sercop_group"])
+        .agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum"))
         .reset_index()
     )
+    ro = _outturn_lookup(outturn)
+    cy = _council_years(p, ro, coverage_months)
+    out["council_year_measures"] = cy.sort_values(KEY, ignore_index=True)
+    out["council_year_division_measures"] = _division_years(p, ro, cy)
+    model = p["sector"].map(DELIVERY_MODELS).where(p["is_external"])
+    model = model.where(~p["is_public_pass_through"], "public_body_precepts_levies_pensions")
+    dm = p.assign(delivery_model=model).dropna(subset=["delivery_model"])
+    out["council_year_delivery_models"] = (
+        dm.groupby(KEY + ["delivery_model"])
+        .agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum"))
+        .reset_index()
+    )
+    return out
 
+
+def _council_years(p: pd.DataFrame, ro: pd.DataFrame, coverage_months: pd.DataFrame | None) -> pd.DataFrame:
+    """``council_year_measures``: M1 by sector, M2's sides, coverage, M3 against the outturn total."""
     cy = _core(p, KEY)
     extra = [
         _sum_where(p, KEY, p["is_card"], "card_pence"),
@@ -275,32 +313,45 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
         _sum_where(p, KEY, p["is_external"] & p["low_confidence"], "external_low_confidence_pence"),
         _sum_where(p, KEY, p["sercop_group"] == "capital", "capital_pence"),
         _sum_where(p, KEY, ~p["is_transfer"] & (p["sector"] == "unknown"), "unknown_sector_pence"),
-        _sum_where(p, KEY, ~p["is_transfer"] & (p["sector"] != "unknown") & (p["sercop_group"] == "unknown"),
-                   "unknown_group_only_pence"),
+        _sum_where(
+            p,
+            KEY,
+            ~p["is_transfer"] & (p["sector"] != "unknown") & (p["sercop_group"] == "unknown"),
+            "unknown_group_only_pence",
+        ),
     ]
     extra += [_sum_where(p, KEY, p["sector"] == s, f"m1_{s}_pence") for s in SECTORS]
-    extra += [_sum_where(p, KEY, p["is_external"] & (p["sector"] == s), f"external_{s}_pence") for s in EXTERNAL_SECTORS]
+    extra += [
+        _sum_where(p, KEY, p["is_external"] & (p["sector"] == s), f"external_{s}_pence")
+        for s in EXTERNAL_SECTORS
+    ]
     extra += [
         _sum_where(p, KEY, p["is_external"] & (p["sector"] == "public"), "public_shared_service_pence"),
         _sum_where(p, KEY, p["is_public_pass_through"], "public_precepts_levies_pensions_pence"),
         _sum_where(p, KEY, p["is_public_other"], "public_other_pence"),
     ]
     cy = cy.merge(pd.concat(extra, axis=1).reset_index(), on=KEY, how="left")
-
-    months = _months(p, coverage_months)
-    cy = cy.merge(months, on=KEY, how="left")
+    cy = cy.merge(_months(p, coverage_months), on=KEY, how="left")
     cy["months_present"] = cy["months_present"].fillna(0).astype("int64")
     cy["complete"] = cy["months_present"] >= 12
     card_only = p.groupby(KEY, sort=False)["is_card"].all().rename("card_only").reset_index()
     cy = cy.merge(card_only, on=KEY, how="left")
     cy["card_only"] = cy["card_only"].fillna(False).astype(bool)
-    cy["rankable"] = (cy["months_present"] >= MIN_MONTHS) & ~cy["card_only"] & (cy["m2_denominator_pence"] > 0)
+    cy["rankable"] = (
+        (cy["months_present"] >= MIN_MONTHS) & ~cy["card_only"] & (cy["m2_denominator_pence"] > 0)
+    )
     cy["coverage"] = [_coverage(m, c) for m, c in zip(cy["months_present"], cy["card_only"], strict=True)]
-
-    ro = _outturn_lookup(outturn)
-    total = ro[ro["division"] == "total"].rename(
-        columns={"gss": "council_id", "total_service_expenditure_pence": "m3_denominator_pence", "release": "m3_release"}
-    ).drop(columns="division")
+    total = (
+        ro[ro["division"] == "total"]
+        .rename(
+            columns={
+                "gss": "council_id",
+                "total_service_expenditure_pence": "m3_denominator_pence",
+                "release": "m3_release",
+            }
+        )
+        .drop(columns="division")
+    )
     cy = cy.merge(total, on=KEY, how="left")
     if "m3_release" not in cy.columns:
         cy["m3_release"] = None
@@ -310,26 +361,24 @@ def _compute(p: pd.DataFrame, outturn: pd.DataFrame | None, coverage_months: pd.
     # payee (goods, works and capital included) over the same outturn total.
     cy["external_payees_pence"] = cy[[f"m1_{s}_pence" for s in EXTERNAL_SECTORS]].sum(axis=1)
     cy["external_payees_share_of_tse"] = _share(cy["external_payees_pence"], cy["m3_denominator_pence"])
-    out["council_year_measures"] = cy.sort_values(KEY, ignore_index=True)
+    return cy
 
+
+def _division_years(p: pd.DataFrame, ro: pd.DataFrame, cy: pd.DataFrame) -> pd.DataFrame:
+    """``council_year_division_measures``: M2 and M3 per SeRCOP division (M3 over the division's outturn)."""
     dkeys = KEY + ["sercop_division"]
     cd = _core(p, dkeys)
     divisions = ro[ro["division"] != "total"].rename(
-        columns={"gss": "council_id", "division": "sercop_division",
-                 "total_service_expenditure_pence": "m3_denominator_pence", "release": "m3_release"}
+        columns={
+            "gss": "council_id",
+            "division": "sercop_division",
+            "total_service_expenditure_pence": "m3_denominator_pence",
+            "release": "m3_release",
+        }
     )
     cd = cd.merge(divisions, on=dkeys, how="left")
     if "m3_release" not in cd.columns:
         cd["m3_release"] = None
     cd["m3_denominator_pence"] = cd["m3_denominator_pence"].astype("Int64")
     _m3(cd, cd[KEY].merge(cy[KEY + ["months_present", "card_only"]], on=KEY, how="left"))
-    out["council_year_division_measures"] = cd.sort_values(dkeys, ignore_index=True)
-
-    model = p["sector"].map(DELIVERY_MODELS).where(p["is_external"])
-    model = model.where(~p["is_public_pass_through"], "public_body_precepts_levies_pensions")
-    dm = p.assign(delivery_model=model).dropna(subset=["delivery_model"])
-    out["council_year_delivery_models"] = (
-        dm.groupby(KEY + ["delivery_model"]).agg(amount_pence=("amount_pence", "sum"), rows=("n", "sum"))
-        .reset_index()
-    )
-    return out
+    return cd.sort_values(dkeys, ignore_index=True)

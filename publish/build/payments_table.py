@@ -12,8 +12,11 @@ def financial_year(dates: pd.Series) -> pd.Series:
     """``2024-25`` for any date from 1 April 2024 to 31 March 2025; NA when the date is unknown."""
     d = pd.to_datetime(dates, errors="coerce")
     start = d.dt.year - (d.dt.month < 4).astype("Int64")
-    out = start.astype("Int64").astype("string") + "-" + ((start + 1) % 100).astype("Int64").astype(
-        "string").str.zfill(2)
+    out = (
+        start.astype("Int64").astype("string")
+        + "-"
+        + ((start + 1) % 100).astype("Int64").astype("string").str.zfill(2)
+    )
     return out.where(d.notna(), pd.NA)
 
 

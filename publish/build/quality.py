@@ -15,8 +15,15 @@ import pandas as pd
 from councilspend.problems import plural, verb
 
 # The seven fields the Code requires for every item over £500 (standards.md §1.2).
-CODE_FIELDS = ["date", "department", "beneficiary", "purpose", "amount", "irrecoverable_vat",
-               "merchant_category"]
+CODE_FIELDS = [
+    "date",
+    "department",
+    "beneficiary",
+    "purpose",
+    "amount",
+    "irrecoverable_vat",
+    "merchant_category",
+]
 CURRENT = {"counted", "rejected", "overlap"}  # superseded versions are not the council's current publication
 FILE_WEIGHT, COVERAGE_WEIGHT = 0.7, 0.3
 
@@ -53,16 +60,27 @@ def problems_list(raw: object, individual_rows: object = None) -> list[dict]:
     for p in value if isinstance(value, list) else [value]:
         p = p if isinstance(p, dict) else {"message": str(p)}
         rows = p.get("rows")
-        out.append({"severity": str(p.get("severity") or "warning"),
-                    "code": str(p.get("code") or "other"),
-                    "rule": str(p.get("rule") or p.get("check") or ""),
-                    "message": str(p.get("message") or p.get("note") or p),
-                    "rows": int(rows) if isinstance(rows, int | float) else None})
+        out.append(
+            {
+                "severity": str(p.get("severity") or "warning"),
+                "code": str(p.get("code") or "other"),
+                "rule": str(p.get("rule") or p.get("check") or ""),
+                "message": str(p.get("message") or p.get("note") or p),
+                "rows": int(rows) if isinstance(rows, int | float) else None,
+            }
+        )
     n = int(pd.to_numeric(individual_rows, errors="coerce") or 0) if individual_rows is not None else 0
     if n:
-        out.append({"severity": "warning", "code": "individuals_named", "rule": "Data protection",
-                    "message": f"{plural(n, 'row')} {verb(n, 'names', 'name')} a private individual: redact "
-                               f"{verb(n, 'it', 'them')} before publishing", "rows": n})
+        out.append(
+            {
+                "severity": "warning",
+                "code": "individuals_named",
+                "rule": "Data protection",
+                "message": f"{plural(n, 'row')} {verb(n, 'names', 'name')} a private individual: redact "
+                f"{verb(n, 'it', 'them')} before publishing",
+                "rows": n,
+            }
+        )
     return out
 
 
@@ -82,25 +100,31 @@ def council_quality(files: pd.DataFrame, months: pd.DataFrame, payments: pd.Data
         months_covered = int(m.loc[m["financial_year"] == latest, "month"].nunique()) if latest else 0
         score = pd.to_numeric(current["quality_score"], errors="coerce").fillna(0)
         file_score = float(score.mean()) if len(score) else 0.0
-        code_pct = pd.to_numeric(counted["code_fields_present"], errors="coerce").dropna() * 100 / len(CODE_FIELDS)
+        code_pct = (
+            pd.to_numeric(counted["code_fields_present"], errors="coerce").dropna() * 100 / len(CODE_FIELDS)
+        )
         p = payments[payments["council_id"] == council_id]
         ends = pd.to_datetime(counted["period_end"], errors="coerce").dropna()
-        rows.append({
-            "council_id": council_id,
-            "files_found": len(f),
-            "files_counted": len(counted),
-            "files_rejected": int((f["status"] == "rejected").sum()),
-            "files_superseded": int((f["status"] == "superseded").sum()),
-            "payments": int(p["payments"].sum()) if len(p) else 0,
-            "code_fields_pct": round(float(code_pct.mean()), 1) if len(code_pct) else None,
-            "file_score": round(file_score, 1),
-            "months_covered": months_covered,
-            "latest_period_end": ends.max().strftime("%Y-%m-%d") if len(ends) else None,
-            "individual_rows": int(pd.to_numeric(f["individual_rows"], errors="coerce").fillna(0).sum()),
-            "redacted_rows": int(p["redacted_rows"].sum()) if len(p) else 0,
-            "redacted_pence": int(p["redacted_pence"].sum()) if len(p) else 0,
-            "quality_score": round(FILE_WEIGHT * file_score + COVERAGE_WEIGHT * 100 * months_covered / 12),
-        })
+        rows.append(
+            {
+                "council_id": council_id,
+                "files_found": len(f),
+                "files_counted": len(counted),
+                "files_rejected": int((f["status"] == "rejected").sum()),
+                "files_superseded": int((f["status"] == "superseded").sum()),
+                "payments": int(p["payments"].sum()) if len(p) else 0,
+                "code_fields_pct": round(float(code_pct.mean()), 1) if len(code_pct) else None,
+                "file_score": round(file_score, 1),
+                "months_covered": months_covered,
+                "latest_period_end": ends.max().strftime("%Y-%m-%d") if len(ends) else None,
+                "individual_rows": int(pd.to_numeric(f["individual_rows"], errors="coerce").fillna(0).sum()),
+                "redacted_rows": int(p["redacted_rows"].sum()) if len(p) else 0,
+                "redacted_pence": int(p["redacted_pence"].sum()) if len(p) else 0,
+                "quality_score": round(
+                    FILE_WEIGHT * file_score + COVERAGE_WEIGHT * 100 * months_covered / 12
+                ),
+            }
+        )
     out = pd.DataFrame(rows)
     if out.empty:
         return out

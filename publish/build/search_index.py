@@ -46,8 +46,9 @@ class SideSearchIndex:
     def spool(self, rows: pa.Table) -> None:
         part = rows.select([self.id_column, *self.columns]).rename_columns(["rowid", *self.columns])
         if self._spool is None:
-            self._schema = pa.schema([pa.field("rowid", pa.int64()),
-                                      *(pa.field(c, pa.large_string()) for c in self.columns)])
+            self._schema = pa.schema(
+                [pa.field("rowid", pa.int64()), *(pa.field(c, pa.large_string()) for c in self.columns)]
+            )
             self._spool = pa.ipc.new_stream(str(self.spool_path), self._schema)
         self._spool.write_table(part.cast(self._schema))
         self.rows += part.num_rows

@@ -16,8 +16,8 @@ import sqlite_utils
 import yaml
 
 from publish.build.pragmas import build_pragmas
-from publish.build.tables import create, insert_frame
 from publish.build.resources import metadata_path
+from publish.build.tables import create, insert_frame
 
 log = logging.getLogger(__name__)
 METADATA = metadata_path()  # publish/metadata.yml → the repository's metadata.yml, shipped in the wheel
@@ -25,8 +25,12 @@ METADATA = metadata_path()  # publish/metadata.yml → the repository's metadata
 # Indexes: every join key and the orders the pages and canned queries use; default facets are added
 # from metadata.yml. Each index on 10M payments costs seconds of build time, so no speculative ones.
 INDEXES: dict[str, list[list[str]]] = {
-    "payments": [["council_id", "amount_pence"], ["supplier_id", "amount_pence"], ["source_sha256"],
-                 ["amount_pence"]],
+    "payments": [
+        ["council_id", "amount_pence"],
+        ["supplier_id", "amount_pence"],
+        ["source_sha256"],
+        ["amount_pence"],
+    ],
     "files": [["council_id"], ["status"], ["kind"]],
     "suppliers": [["sector"], ["total_pence"], ["councils"]],
     "supplier_aliases": [["council_id"], ["alias"]],
@@ -70,9 +74,10 @@ def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame) -> dict[str, 
     a minute each, and holding every payment in memory costs gigabytes."""
     out = {}
     for name, frame, keys in (
-            ("council_year_sector", grain, ["council_id", "financial_year", "sector"]),
-            ("council_year_division", grain, ["council_id", "financial_year", "sercop_division"]),
-            ("supplier_council_year", by_supplier, ["supplier_id", "council_id", "financial_year"])):
+        ("council_year_sector", grain, ["council_id", "financial_year", "sector"]),
+        ("council_year_division", grain, ["council_id", "financial_year", "sercop_division"]),
+        ("supplier_council_year", by_supplier, ["supplier_id", "council_id", "financial_year"]),
+    ):
         src = frame[keys + ["payments", "total_pence"]].copy()
         for k in keys:
             if k in ("financial_year", "sector", "sercop_division"):
@@ -104,11 +109,19 @@ def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts:
     merged["payments"] = merged["payments"].fillna(0).astype(int)
     merged["total_pence"] = merged["total_pence"].fillna(0).astype("int64")
     merged["confidence"] = pd.to_numeric(merged["confidence"], errors="coerce")
-    merged["transfer_kind"] = merged["transfer_kind"].where(merged["transfer_kind"].notna()
-                                                            & (merged["transfer_kind"] != ""), None)
+    merged["transfer_kind"] = merged["transfer_kind"].where(
+        merged["transfer_kind"].notna() & (merged["transfer_kind"] != ""), None
+    )
     merged = merged.rename(columns={"council": "council_id"})
     cols = ["council_id" if c == "council" else c for c in CATEGORY_KEY] + [
-        "label", "confidence", "rule", "evidence", "transfer_kind", "payments", "total_pence"]
+        "label",
+        "confidence",
+        "rule",
+        "evidence",
+        "transfer_kind",
+        "payments",
+        "total_pence",
+    ]
     insert_frame(conn, "categories", merged, cols)
 
 
@@ -128,8 +141,12 @@ def write_transfers(conn: sqlite3.Connection, transfers: pd.DataFrame) -> None:
         insert_frame(conn, "council_year_transfers", frame[TRANSFER_COLUMNS], TRANSFER_COLUMNS)
 
 
-def write_measures(conn: sqlite3.Connection, payments: pd.DataFrame, outturn: pd.DataFrame | None,
-                   coverage_months: pd.DataFrame | None = None) -> list[str]:
+def write_measures(
+    conn: sqlite3.Connection,
+    payments: pd.DataFrame,
+    outturn: pd.DataFrame | None,
+    coverage_months: pd.DataFrame | None = None,
+) -> list[str]:
     """Write every table ``publish.build.measures.compute`` returns; return their names.
 
     ``outturn``: Revenue Outturn as the classify step wrote it (``normalised/classes/outturn.parquet``).
@@ -236,8 +253,9 @@ def add_indexes_and_search(conn: sqlite3.Connection, searched_elsewhere: tuple[s
             if set(cols) <= present:
                 db[table].create_index(cols, if_not_exists=True)
     for name in db.table_names():  # measures tables: index their key columns
-        if name not in INDEXES and not name.endswith(("_fts", "_fts_data", "_fts_idx", "_fts_docsize",
-                                                      "_fts_config")):
+        if name not in INDEXES and not name.endswith(
+            ("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config")
+        ):
             present = set(db[name].columns_dict)
             for col in ("council_id", "financial_year", "sector", "sercop_division"):
                 if col in present:

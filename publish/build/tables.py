@@ -12,9 +12,13 @@ import pyarrow as pa
 from councilspend.schemas import SCHEMA_DIR, descriptor
 
 SQL_TYPES = {"integer": "INTEGER", "number": "REAL", "boolean": "INTEGER"}  # everything else TEXT
+
+
 def published_tables() -> list[str]:
     """Names of every table with a published schema (``councilspend/schemas/published``)."""
-    return sorted(p.name.removesuffix(".schema.yaml") for p in (SCHEMA_DIR / "published").glob("*.schema.yaml"))
+    return sorted(
+        p.name.removesuffix(".schema.yaml") for p in (SCHEMA_DIR / "published").glob("*.schema.yaml")
+    )
 
 
 def columns(table: str) -> list[str]:
@@ -34,8 +38,11 @@ def create_sql(table: str) -> str:
     for fk in d.get("foreignKeys", []):
         ref = fk["reference"]
         parts.append(
-            "FOREIGN KEY (" + ", ".join(f'"{c}"' for c in fk["fields"]) + f') REFERENCES "{ref["resource"]}" ('
-            + ", ".join(f'"{c}"' for c in ref["fields"]) + ")"
+            "FOREIGN KEY ("
+            + ", ".join(f'"{c}"' for c in fk["fields"])
+            + f') REFERENCES "{ref["resource"]}" ('
+            + ", ".join(f'"{c}"' for c in ref["fields"])
+            + ")"
         )
     return f'CREATE TABLE "{table}" (\n  ' + ",\n  ".join(parts) + "\n)"
 
@@ -47,12 +54,19 @@ def create(conn: sqlite3.Connection, table: str) -> None:
 def insert_rows(conn: sqlite3.Connection, table: str, rows, cols: list[str] | None = None) -> None:
     """Fast bulk insert of tuples in ``cols`` order (default: the schema's column order)."""
     cols = cols or columns(table)
-    sql = f'INSERT INTO "{table}" (' + ", ".join(f'"{c}"' for c in cols) + ") VALUES (" + ", ".join(
-        "?" for _ in cols) + ")"
+    sql = (
+        f'INSERT INTO "{table}" ('
+        + ", ".join(f'"{c}"' for c in cols)
+        + ") VALUES ("
+        + ", ".join("?" for _ in cols)
+        + ")"
+    )
     conn.executemany(sql, rows)
 
 
-def insert_frame(conn: sqlite3.Connection, table: str, df: pd.DataFrame, cols: list[str] | None = None) -> None:
+def insert_frame(
+    conn: sqlite3.Connection, table: str, df: pd.DataFrame, cols: list[str] | None = None
+) -> None:
     """Bulk insert a DataFrame in ``cols`` order through ADBC (``publish/build/ingest.py``).
 
     Summary tables at national scale have millions of rows (every spelling of every payee per

@@ -22,10 +22,16 @@ def foi_url(wdtk_id: str, payment: dict) -> str:
     """A pre-filled WhatDoTheyKnow request about one payment."""
     amount = payment.get("amount_gbp")
     amount_text = f"£{amount:,.2f}" if isinstance(amount, int | float) else "the amount shown"
-    what = (f"the payment of {amount_text} to {payment.get('supplier_name') or 'a supplier'}"
-            f" on {payment.get('payment_date') or 'the date shown'}"
-            + (f" (transaction reference {payment['transaction_ref']})" if payment.get("transaction_ref") else ""))
-    letter = (f"Please provide the invoice, purchase order and any contract or agreement relating to {what}, "
-              "as published in your spending over £500 data, and explain what goods or services it paid for.")
-    title = f"Payment to {payment.get('supplier_name') or 'supplier'} {payment.get('payment_date') or ''}".strip()
+    what = (
+        f"the payment of {amount_text} to {payment.get('supplier_name') or 'a supplier'}"
+        f" on {payment.get('payment_date') or 'the date shown'}"
+        + (f" (transaction reference {payment['transaction_ref']})" if payment.get("transaction_ref") else "")
+    )
+    letter = (
+        f"Please provide the invoice, purchase order and any contract or agreement relating to {what}, "
+        "as published in your spending over £500 data, and explain what goods or services it paid for."
+    )
+    title = (
+        f"Payment to {payment.get('supplier_name') or 'supplier'} {payment.get('payment_date') or ''}".strip()
+    )
     return WDTK + quote(wdtk_id) + "?" + urlencode({"title": title[:200], "default_letter": letter})

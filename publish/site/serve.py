@@ -13,8 +13,8 @@ import yaml
 
 from councilspend.schemas import descriptor
 from publish.build.build import inspect_data, inspect_path_for
-from publish.build.tables import published_tables
 from publish.build.resources import metadata_path
+from publish.build.tables import published_tables
 
 METADATA = metadata_path()
 SETTINGS = {
@@ -42,8 +42,11 @@ def load_metadata(path: Path = METADATA, db_name: str = "councilspend") -> dict:
         dbs[db_name] = dbs.pop("councilspend")
     tables = dbs.setdefault(db_name, {}).setdefault("tables", {})
     for table in published_tables():
-        described = {f["name"]: f["description"] for f in descriptor(f"published/{table}")["fields"]
-                     if f.get("description")}
+        described = {
+            f["name"]: f["description"]
+            for f in descriptor(f"published/{table}")["fields"]
+            if f.get("description")
+        }
         cfg = tables.setdefault(table, {})
         cfg["columns"] = {**described, **(cfg.get("columns") or {})}
     return meta
