@@ -37,3 +37,12 @@ def frictionless_schema(name: str):
     for key in ("name", "title", "description"):
         d.pop(key, None)
     return Schema.from_descriptor(d)
+
+
+def enum(name: str, field: str) -> tuple[str, ...]:
+    """The ``enum`` constraint of ``field`` in schema ``name``: a vocabulary defined once, in the contract
+    (``enum("published/suppliers", "sector")`` is the sector list every stage uses)."""
+    for f in descriptor(name)["fields"]:
+        if f["name"] == field:
+            return tuple(f["constraints"]["enum"])
+    raise KeyError(f"schema {name!r} has no field {field!r}")

@@ -24,21 +24,12 @@ from pathlib import Path
 
 import yaml
 
+from councilspend.schemas import enum
 from demo.ledger import FINANCIAL_YEARS, Council, Payment
 from demo.site_model import PublishedFile
 
 EXTERNAL = ("private", "third_sector", "mutual", "public", "council_company")
-SECTORS = (
-    "private",
-    "third_sector",
-    "mutual",
-    "public",
-    "council_company",
-    "individual",
-    "redacted",
-    "transfer",
-    "unknown",
-)
+SECTORS = enum("published/suppliers", "sector")  # the contract's vocabulary, in its order
 PENCE_PER_THOUSAND = 100_000
 
 

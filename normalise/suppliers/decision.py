@@ -10,17 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from councilspend.schemas import descriptor
+from councilspend.schemas import enum
 
-
-def _schema_sectors() -> tuple[str, ...]:
-    """The sector vocabulary of the published suppliers contract (its ``sector`` enum), so the classifier,
-    the rule files and the published data cannot disagree on it."""
-    field = next(f for f in descriptor("published/suppliers")["fields"] if f["name"] == "sector")
-    return tuple(field["constraints"]["enum"])
-
-
-SECTORS = _schema_sectors()
+#: The sector vocabulary of the published suppliers contract, so the classifier, the rule files and the
+#: published data cannot disagree on it.
+SECTORS = enum("published/suppliers", "sector")
 DEFAULT_CONFIDENCE = 0.35
 STEP_ORDER = {
     "override": 0,

@@ -20,18 +20,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from councilspend.schemas import enum
+
 #: Payee sectors from the suppliers stage, in display order (M1 has one column per sector).
-SECTORS: tuple[str, ...] = (
-    "private",
-    "third_sector",
-    "mutual",
-    "public",
-    "council_company",
-    "individual",
-    "redacted",
-    "transfer",
-    "unknown",
-)
+SECTORS = enum("published/suppliers", "sector")  # the contract's vocabulary, in its order
 #: Payees that count as external providers when paid for service delivery.
 EXTERNAL_SECTORS: tuple[str, ...] = ("private", "third_sector", "mutual", "public", "council_company")
 #: The SeRCOP subjective group that means "paid someone else to provide a service".
