@@ -141,8 +141,8 @@ def _part(part: str) -> str | None:
 
 
 def _split_fused(token: str) -> str | None:
-    """Two vocabulary words run together by a short ledger field ("regencult" -> "regeneration
-    culture"): the one split into two parts of ``FUSED_MIN``+ letters that both stand for a
+    """Two vocabulary words run together by a short ledger field ("highmaint" -> "highways
+    maintenance"): the one split into two parts of ``FUSED_MIN``+ letters that both stand for a
     vocabulary word. ``None`` when no split, or more than one, does."""
     if len(token) < 2 * FUSED_MIN or any(is_complete_word(token[:-n]) for n in (1, 2)):
         return None  # a plural or a verb form of a word ("postages") is not two words

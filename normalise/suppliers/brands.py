@@ -1,7 +1,7 @@
 """Brand matches: "<Brand> Services", "<Brand> Trust", "<Brand> UK" for a registered "<Brand>".
 
 Why: charities and council companies are paid under their brand with a generic word added or left off
-("Turning Point Services" for the charity "Turning Point"); an exact-name look-up misses them and they
+("Brightpath Services" for a charity registered as "Brightpath"); an exact-name look-up misses them and they
 default to private. The match is looser than an exact name, so it is taken only when the distinctive
 words are identical, the rest are generic (``brand_match`` in rules.yml), the brand is distinctive (not
 one short word, a business word, a forename or a council's place), and it gives one of the sectors a

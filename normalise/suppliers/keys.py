@@ -196,7 +196,7 @@ def council_key_from_plain(text: str) -> str:
 
 
 def council_typos_fixed(text: str, vocabulary: frozenset[str], not_typos: frozenset[str]) -> str:
-    """ "kirklees councl" → "kirklees council": words within a small edit distance of a council word.
+    """ "exampleton councl" → "exampleton council": words within a small edit distance of a council word.
 
     Only a candidate: the caller keeps it when the place left over is a known council.
     """
