@@ -22,6 +22,8 @@ import io
 import sys
 from pathlib import Path
 
+from crawler.registry import SOURCE_COLUMNS
+
 NATIONAL_REGISTRY = Path(__file__).with_name("england.csv")
 MYSOCIETY = Path("data/reference/uk_local_authorities_current.csv")
 DIGITAL_LAND = Path("data/registers/full/digital_land_organisation_2023-11.csv")
@@ -56,17 +58,9 @@ COLUMNS = [
     "wdtk_number",
 ]
 MYSOCIETY_COLUMNS = [
-    "local-authority-code",
-    "official-name",
-    "nice-name",
-    "gss-code",
-    "start-date",
-    "end-date",
-    "replaced-by",
-    "nation",
-    "local-authority-type",
+    *SOURCE_COLUMNS,
     "current-authority",
-]
+]  # the register import's columns and whether current
 DIGITAL_LAND_COLUMNS = ["statistical-geography", "website", "name"]
 
 

@@ -6,21 +6,13 @@ works without JavaScript and a stranger's ``sort`` value never reaches SQL.
 
 from __future__ import annotations
 
+from crawler.registry import COUNCIL_TYPES as REGISTRY_TYPES
 from publish.build.coverage import NOT_CRAWLED
 from publish.site.pages import _not_found, _render, _rows, _tables, database
 
 #: Council types in England's council registry; any other body (a police and crime commissioner) is
 #: listed because we hold its files, and the page says so.
-COUNCIL_TYPES = {
-    "county",
-    "district",
-    "unitary",
-    "metropolitan",
-    "london_borough",
-    "combined_authority",
-    "strategic_authority",
-    "city_corporation",
-}
+COUNCIL_TYPES = set(REGISTRY_TYPES) - {"other"}
 
 SORTS = {
     "name": "name",
