@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
@@ -77,11 +78,30 @@ def split_trading_as(raw: str) -> tuple[str, str]:
     return name, ""
 
 
+# ``plain_text`` of one ASCII character: lower case, apostrophes dropped, "&"/"+" as "and", other
+# punctuation and whitespace a space.
+_PLAIN_ASCII = str.maketrans(
+    {
+        chr(c): chr(c).lower()
+        if chr(c).isalnum()
+        else ""
+        if chr(c) in "'`"
+        else " and "
+        if chr(c) in "&+"
+        else " "
+        for c in range(128)
+    }
+)
+
+
 def plain_text(raw: str) -> str:
     """Lower-case ASCII words separated by single spaces; ``&``/``+`` become "and".
 
     Name rules (rules.yml) are regular expressions over this text.
     """
+    if type(raw) is str and raw.isascii():
+        # every step below maps one ASCII character at a time: one table, then spaces collapsed
+        return " ".join(raw.translate(_PLAIN_ASCII).split())
     text = ascii_fold(display_name(raw))
     text = _APOSTROPHE.sub("", text)
     text = _AMPERSAND.sub(" and ", text)
@@ -168,9 +188,10 @@ def fuzzy_key(key: str) -> str:
 
 # --- council names ----------------------------------------------------------------------------
 
-_COUNCIL_WORDS = re.compile(
-    r"\b(?:the|council|of|metropolitan|borough|district|city|county|royal|corporation|mbc|lbc|lb|rb|"
-    r"london|unitary|authority|dc|bc|cc|mdc|rbc|cbc|mb|bofc)\b"
+# Dropped from a council name, whole words only ("the", "of" and the kinds of council).
+COUNCIL_NAME_WORDS = frozenset(
+    "the council of metropolitan borough district city county royal corporation mbc lbc lb rb london "
+    "unitary authority dc bc cc mdc rbc cbc mb bofc".split()
 )
 # "L B Camden", "Bolton M.B.C.": a council abbreviation written as initials
 COUNCIL_ABBREVIATIONS = frozenset({"lb", "rb", "mbc", "mdc", "dc", "bc", "cc", "cbc", "rbc", "lbc", "mb"})
@@ -192,7 +213,8 @@ def council_key_from_plain(text: str) -> str:
     words = text.replace(" and ", " ").split()
     if words and min(map(len, words)) == 1:
         words = _join_initials(words)
-    return _SPACES.sub(" ", _COUNCIL_WORDS.sub(" ", " ".join(words))).strip()
+    # plain text has only [a-z0-9] words: a set look-up per word, not a regular expression per name
+    return " ".join([w for w in words if w not in COUNCIL_NAME_WORDS])
 
 
 def council_typos_fixed(text: str, vocabulary: frozenset[str], not_typos: frozenset[str]) -> str:
@@ -200,12 +222,19 @@ def council_typos_fixed(text: str, vocabulary: frozenset[str], not_typos: frozen
 
     Only a candidate: the caller keeps it when the place left over is a known council.
     """
-    out = []
-    for w in text.split():
-        if len(w) >= 5 and w not in vocabulary and w not in not_typos:
-            w = next((v for v in vocabulary if _near(w, v)), w)
-        out.append(w)
-    return " ".join(out)
+    return " ".join(
+        [
+            w if len(w) < 5 or w in vocabulary or w in not_typos else _council_word(w, vocabulary)
+            for w in text.split()
+        ]
+    )
+
+
+@lru_cache(maxsize=1 << 16)
+def _council_word(word: str, vocabulary: frozenset[str]) -> str:
+    """The council word ``word`` is a typo of, or ``word``: memoised, since the same words recur across
+    thousands of names and each answer costs an edit distance against the whole vocabulary."""
+    return next((v for v in vocabulary if _near(word, v)), word)
 
 
 def council_key_and_cue(name: str, text: str, words: dict) -> tuple[str, bool]:
@@ -219,8 +248,11 @@ def council_key_and_cue(name: str, text: str, words: dict) -> tuple[str, bool]:
     else:
         body = text
     fixed = council_typos_fixed(body, words["vocabulary_set"], words["not_typos_set"])
-    initials = {w for w in _join_initials(body.split()) if w in COUNCIL_ABBREVIATIONS} - set(body.split())
-    return council_key_from_plain(fixed), fixed != body or bool(initials)
+    cue = fixed != body
+    split = body.split()
+    if not cue and split and min(map(len, split)) == 1:  # initials need a one-letter word
+        cue = any(w in COUNCIL_ABBREVIATIONS for w in set(_join_initials(split)) - set(split))
+    return council_key_from_plain(fixed), cue
 
 
 def _near(word: str, target: str) -> bool:
