@@ -22,6 +22,12 @@ _POSSESSIVE = re.compile(r"[a-z][?\u00b4`'\u2019]s\b", re.IGNORECASE)
 _JOINERS = re.compile(r"(?<=[a-z])[-'\u2019`](?=[a-z])")  # "Harrison-Walker", "O'Brien": one word
 _AMPERSAND = re.compile(r"\s*[&+]\s*")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _has_digit(text: str) -> bool:
+    """``any(c.isdigit() for c in text)``, searched in C for ASCII text (every plain text)."""
+    return bool(_DIGIT.search(text)) if text.isascii() else any(c.isdigit() for c in text)
 
 
 @dataclass(frozen=True)
@@ -32,11 +38,24 @@ class Tokens:
 
 def tokens(name: str) -> Tokens:
     """Lower-case ASCII words of a name; hyphenated and apostrophe surnames kept as one word."""
-    text = _JOINERS.sub("", ascii_fold(display_name(name)))
-    text = _AMPERSAND.sub(" and ", text)
-    first, sep, _ = text.partition(",")
-    comma = bool(sep) and len(first.split()) == 1
-    return Tokens(_NON_WORD.sub(" ", text).split(), comma)
+    plain = ascii_fold(display_name(name))
+    return _tokens_of(plain, _NON_WORD.sub(" ", plain))
+
+
+def _tokens_of(plain: str, spaced: str) -> Tokens:
+    """``tokens`` of a name whose folded text is ``plain``; ``spaced`` is ``plain`` with every run of
+    other characters than a-z and 0-9 made one space, which most names need as it is (no joiner, no
+    "&"): the caller has it already, so no name is scanned twice."""
+    text = plain
+    if "-" in text or "'" in text or "`" in text or "\u2019" in text:
+        text = _JOINERS.sub("", text)
+    if "&" in text or "+" in text:
+        text = _AMPERSAND.sub(" and ", text)
+    comma = False
+    if "," in text:
+        first = text.partition(",")[0]
+        comma = len(first.split()) == 1
+    return Tokens((spaced if text is plain else _NON_WORD.sub(" ", text)).split(), comma)
 
 
 def _decision(cfg: dict, kind: str, how: str) -> Decision:
@@ -49,9 +68,9 @@ def _is_initial(word: str) -> bool:
 
 def _organisation_words(words: list[str], cfg: dict) -> bool:
     """Business words, digits, or a legal form written as initials ("S.A.", "B.V.", "P.L.C.")."""
-    if any(w.isdigit() or any(c.isdigit() for c in w) for w in words):
+    if _has_digit("".join(words)):
         return True
-    if not cfg["business"].isdisjoint(w for w in words if w != "and"):
+    if not cfg["business_but_and"].isdisjoint(words):  # "and" joins a couple's names too
         return True
     if cfg["legal_forms_set"].intersection(words[-1:]):
         return True
@@ -151,12 +170,14 @@ def person_shape(name: str, cfg: dict) -> Decision | None:
     Carer wording ("foster carer") is a person too. Trading names ("A Smith T/A Smith Plumbing") are
     businesses: the caller checks ``trading_name_of_person``.
     """
-    plain = ascii_fold(display_name(name))
-    if cfg["carer_re"].search(_NON_WORD.sub(" ", plain)):
+    shown = display_name(name)
+    plain = ascii_fold(shown)
+    spaced = _NON_WORD.sub(" ", plain)
+    if cfg["carer_re"].search(spaced):
         return replace(_decision(cfg, "carer", "carer wording"), subsector="carer")
-    if _POSSESSIVE.search(display_name(name)):
+    if _POSSESSIVE.search(shown):
         return None
-    tok = tokens(name)
+    tok = _tokens_of(plain, spaced)
     words, post = _strip_post_nominals(tok.words, cfg)
     if not 2 <= len(words) <= 7 or _organisation_words(words, cfg):
         return None
@@ -193,14 +214,14 @@ class TradingNames:
         self._people: dict[str, int] = {}
         for text in texts:
             words = text.split()
-            longs = [w for w in words if not _is_initial(w) and w not in filler]
-            if len(longs) == len([w for w in words if not _is_initial(w)]):  # no cue word: maybe a person
-                if len(longs) == 1 and len(words) > 1:
-                    self._people[longs[0]] = self._people.get(longs[0], 0) + 1
-            elif (
-                1 <= len(longs) <= 3 and self._cue.intersection(words) and not any(c.isdigit() for c in text)
-            ):
-                initials = "".join(w for w in words if _is_initial(w))
+            named = [w for w in words if len(w) != 1 or not w.isalpha()]  # not initials
+            if filler.isdisjoint(named):  # no cue word: maybe a person
+                if len(named) == 1 and len(words) > 1:
+                    self._people[named[0]] = self._people.get(named[0], 0) + 1
+                continue
+            longs = [w for w in named if w not in filler]
+            if 1 <= len(longs) <= 3 and not self._cue.isdisjoint(words) and not _has_digit(text):
+                initials = "".join(w for w in words if len(w) == 1 and w.isalpha())
                 self._trades.setdefault(tuple(longs), set()).add(initials)
 
     def corroborates(self, text: str) -> bool:
