@@ -242,7 +242,9 @@ def payee_cues(names: pd.Series) -> pd.Series:
     where = [i for i, h in enumerate(hit) if h]
     if where:
         values = names.iloc[where].astype(str).tolist()
-        out.iloc[where] = [payee_cue(v) for v in values]
+        # a payee paid by several councils is one name in many rows: read each name once
+        cue = {v: payee_cue(v) for v in dict.fromkeys(values)}
+        out.iloc[where] = [cue[v] for v in values]
     return out
 
 

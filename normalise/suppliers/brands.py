@@ -20,11 +20,11 @@ from normalise.suppliers.rulebook import forenames
 def brand_of(key: str, rules: dict) -> str | None:
     """The distinctive part of a match key with trailing generic words dropped, or None."""
     cfg = rules["brand_match"]
-    generic = set(cfg["generic_words"])
+    generic = cfg["generic_set"]  # compiled once by load_rules: this runs for every distinct key
     words = key.split()
     while words and words[-1] in generic:
         words.pop()
-    if not words or any(w in generic for w in words):
+    if not words or not generic.isdisjoint(words):
         return None
     if len(words) == 1:
         w = words[0]

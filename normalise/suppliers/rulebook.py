@@ -74,6 +74,7 @@ def load_rules(path: Path = RULES_FILE) -> dict:
     ind["carer_re"] = re.compile(ind["carer_pattern"])
     ind["business"] = frozenset(ind["business_words"])
     ind["business_but_and"] = ind["business"] - {"and"}
+    data["brand_match"]["generic_set"] = frozenset(data["brand_match"]["generic_words"])
     cw = data["council_words"]
     cw["vocabulary_set"], cw["not_typos_set"] = frozenset(cw["vocabulary"]), frozenset(cw["not_typos"])
     for words in (
