@@ -41,62 +41,68 @@ FILE_KEY = ["source_sha256"]
 SUMS = ["payments", "total_pence"]
 
 
-def _codes(col: pa.ChunkedArray | pa.Array) -> pd.Categorical:
-    """A text column as a pandas categorical (grouping on codes, not 250k Python strings)."""
+#: A per-row key column: Arrow text (nulls kept) or a numpy bool array.
+Column = pa.ChunkedArray | pa.Array | np.ndarray
+
+
+def _codes(col: Column) -> tuple[np.ndarray, int]:
+    """Each row's code in ``col`` (0 = missing) and how many codes there are: groups are formed on
+    integers, never on 250k Python strings a batch."""
+    if isinstance(col, np.ndarray):
+        return col.astype(np.int64), 2
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    return pc.dictionary_encode(arr).to_pandas()
+    encoded = pc.dictionary_encode(arr)
+    codes = pc.fill_null(pc.add(encoded.indices.cast(pa.int64()), 1), 0)
+    return codes.to_numpy(zero_copy_only=False), len(encoded.dictionary) + 1
 
 
-def _sum(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame:
-    """``frame`` summed by ``key`` (missing key values are a group of their own), keys as plain values.
+def _groups(codes: list[tuple[np.ndarray, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group (0, 1, … in order of first appearance) and each group's first row.
 
-    The keys' codes are packed into one integer per row and factorised once: pandas' groupby on
-    eight categoricals spent most of its time checking and combining them (seconds per batch).
-    """
-    if frame.empty:
-        return _sum_pandas(frame, key, values)
-    levels, packed, radix = [], np.zeros(len(frame), dtype=np.int64), 1
-    for k in key:
-        col = frame[k]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            codes = col.cat.codes.to_numpy().astype(np.int64) + 1
-            uniques = np.concatenate(
-                [np.array([None], dtype=object), col.cat.categories.to_numpy(dtype=object)]
-            )
-        else:
-            codes, found = pd.factorize(col, use_na_sentinel=False)
-            codes, uniques = codes.astype(np.int64), np.asarray(found, dtype=object)
-        radix *= max(len(uniques), 1)
-        if radix >= 2**62:  # too many combinations to pack: let pandas group
-            return _sum_pandas(frame, key, values)
-        packed = packed * len(uniques) + codes
-        levels.append(uniques)
-    group, first = pd.factorize(packed)
+    The key columns' codes are packed into one integer per row (re-numbered when the product of
+    their counts would overflow) and factorised once: pandas' groupby on eight categoricals spent
+    most of its time checking and combining them (seconds per batch)."""
+    packed, radix = np.zeros(n, dtype=np.int64), 1
+    for c, count in codes:
+        if radix * count >= 2**62:
+            packed, seen = pd.factorize(packed)
+            packed, radix = packed.astype(np.int64), len(seen)
+        packed, radix = packed * count + c, radix * count
+    group, seen = pd.factorize(packed)
+    first = np.empty(len(seen), dtype=np.int64)
+    first[group[::-1]] = np.arange(n - 1, -1, -1)  # the last write per group is its first row
+    return group, first
+
+
+def _group_sums(group: np.ndarray, data: np.ndarray, count: int) -> np.ndarray:
+    """``data`` (int64) summed per group. ``bincount`` sums in float64, exact while every partial sum
+    stays below 2**53 (checked); else sorted segments are added as integers."""
+    if np.abs(data.astype(np.float64)).sum() < 2.0**52:
+        return np.bincount(group, weights=data, minlength=count).astype(np.int64)
     order = np.argsort(group, kind="stable")
-    sizes = np.bincount(group, minlength=len(first))
-    starts = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.intp)
-    out: dict[str, object] = {}
-    rest = first.astype(np.int64)
-    for k, uniques in zip(reversed(key), reversed(levels), strict=True):
-        rest, code = np.divmod(rest, len(uniques))
-        out[k] = uniques[code]
-    result = pd.DataFrame({k: out[k] for k in key})
-    for v in values:
-        data = frame[v].to_numpy().astype(np.int64)
-        result[v] = np.add.reduceat(data[order], starts) if len(starts) else data[:0]
-    return result
+    starts = np.r_[0, np.cumsum(np.bincount(group, minlength=count))[:-1]].astype(np.intp)
+    return np.add.reduceat(data[order], starts) if len(starts) else data[:0]
 
 
-def _sum_pandas(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame:
-    out = frame.groupby(key, observed=True, dropna=False, sort=False)[values].sum().reset_index()
-    for k in key:  # batches have different categories: plain values so that parts concatenate
-        if isinstance(out[k].dtype, pd.CategoricalDtype):
-            out[k] = out[k].astype(object).where(out[k].notna(), None)
-    return out
-
-
-def _packed(part: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(part, preserve_index=False)
+def _sum(
+    columns: dict[str, Column],
+    codes: dict[str, tuple[np.ndarray, int]],
+    key: list[str],
+    values: dict[str, np.ndarray],
+    rows: np.ndarray | None = None,
+) -> pa.Table:
+    """The rows (all, or those where ``rows`` is true) summed by ``key`` (a missing value is a group of
+    its own): one row per group, its key values taken from the group's first row."""
+    at = np.arange(len(next(iter(values.values())))) if rows is None else np.flatnonzero(rows)
+    group, first = _groups([(codes[k][0][at], codes[k][1]) for k in key], len(at))
+    where = at[first]
+    out: dict[str, pa.Array] = {}
+    for k in key:
+        col = columns[k]
+        out[k] = pa.array(col[where]) if isinstance(col, np.ndarray) else pc.take(col, pa.array(where))
+    for name, data in values.items():
+        out[name] = pa.array(_group_sums(group, data[at], len(first)), pa.int64())
+    return pa.table(out)
 
 
 def _unpacked(parts: list[pa.Table], key: list[str]) -> pd.DataFrame:
@@ -121,52 +127,39 @@ class Totals:
         t = shaped.table
         pence = t["amount_pence"].to_numpy(zero_copy_only=False)
         pence = np.nan_to_num(pence, nan=0).astype(np.int64) if pence.dtype.kind == "f" else pence
-        n = t.num_rows
-        base = pd.DataFrame(
-            {
-                "council_id": _codes(t["council_id"]),
-                "financial_year": _codes(t["financial_year"]),
-                "month": _codes(shaped.month),
-                "sector": _codes(t["sector"]),
-                "sercop_group": _codes(t["sercop_group"]),
-                "sercop_division": _codes(t["sercop_division"]),
-                "transfer_kind": _codes(t["transfer_kind"]),
-                "is_redacted": t["is_redacted"].to_numpy(zero_copy_only=False).astype(bool),
-                "is_card": t["is_card"].to_numpy(zero_copy_only=False).astype(bool),
-                "low_confidence": shaped.low_confidence,
-                "supplier_id": _codes(t["supplier_id"]),
-                "supplier_name": _codes(t["supplier_name"]),
-                "source_sha256": _codes(t["source_sha256"]),
-                "is_individual": shaped.is_individual.astype(np.int64),
-                "payments": np.ones(n, dtype=np.int64),
-                "total_pence": pence,
-            }
-        )
-        self.parts["measures"].append(_packed(_sum(base, MEASURE_KEY, SUMS)))
-        self.parts["suppliers"].append(_packed(_sum(base, SUPPLIER_KEY, SUMS)))
-        named = (
-            base["supplier_id"].notna() & (base["supplier_id"] != WITHHELD_ID) & base["supplier_name"].notna()
-        )
-        self.parts["aliases"].append(_packed(_sum(base[named.to_numpy()], ALIAS_KEY, SUMS)))
-        files = base[["source_sha256", "is_individual"]].assign(
-            is_redacted=base["is_redacted"].astype(np.int64)
-        )
-        self.parts["files"].append(_packed(_sum(files, FILE_KEY, ["is_individual", "is_redacted"])))
-        transfers = base[base["transfer_kind"].notna().to_numpy()]
-        if len(transfers):
-            self.parts["transfers"].append(_packed(_sum(transfers, TRANSFER_KEY, SUMS)))
+        sums = {"payments": np.ones(t.num_rows, dtype=np.int64), "total_pence": pence.astype(np.int64)}
+        cols: dict[str, Column] = {
+            k: t[k] for k in ("council_id", "financial_year", "sector", "sercop_group", "sercop_division")
+        }
+        cols |= {k: t[k] for k in ("transfer_kind", "supplier_id", "supplier_name", "source_sha256")}
+        cols["month"] = shaped.month
+        for k in ("is_redacted", "is_card"):
+            cols[k] = t[k].to_numpy(zero_copy_only=False).astype(bool)
+        cols["low_confidence"] = shaped.low_confidence
+        codes = {k: _codes(c) for k, c in cols.items()}
+        self.parts["measures"].append(_sum(cols, codes, MEASURE_KEY, sums))
+        self.parts["suppliers"].append(_sum(cols, codes, SUPPLIER_KEY, sums))
+        supplier_id = pc.fill_null(pc.not_equal(t["supplier_id"], WITHHELD_ID), False)
+        named = pc.and_(supplier_id, pc.is_valid(t["supplier_name"])).to_numpy(zero_copy_only=False)
+        self.parts["aliases"].append(_sum(cols, codes, ALIAS_KEY, sums, named))
+        flags = {
+            "is_individual": shaped.is_individual.astype(np.int64),
+            "is_redacted": cols["is_redacted"].astype(np.int64),
+        }
+        self.parts["files"].append(_sum(cols, codes, FILE_KEY, flags))
+        transfers = t["transfer_kind"].is_valid().to_numpy(zero_copy_only=False)
+        if transfers.any():
+            self.parts["transfers"].append(_sum(cols, codes, TRANSFER_KEY, sums, transfers))
         for kind, parts, key in (
             ("expense_type", shaped.expense, EXPENSE_KEY),
             ("service_area", shaped.service, SERVICE_KEY),
         ):
-            cats = pd.DataFrame({c: _codes(parts[c]) for c in key})
-            cats["payments"], cats["total_pence"] = base["payments"], pence
-            part = _sum(cats, key, SUMS)
-            for col in CATEGORY_KEY:  # a service key has no code or expense context: ""
-                if col not in part.columns and col != "kind":
-                    part[col] = ""
-            part.insert(0, "kind", kind)
-            self.parts["categories"].append(_packed(part[CATEGORY_KEY + SUMS]))
+            kcols: dict[str, Column] = {c: parts[c] for c in key}
+            part = _sum(kcols, {k: _codes(c) for k, c in kcols.items()}, key, sums)
+            blank = pa.repeat(pa.scalar("", pa.large_string()), part.num_rows)
+            out = {c: part[c] if c in key else blank for c in CATEGORY_KEY if c != "kind"}
+            kinds = pa.repeat(pa.scalar(kind, pa.large_string()), part.num_rows)
+            self.parts["categories"].append(pa.table({"kind": kinds, **out, **{v: part[v] for v in SUMS}}))
 
     def result(self, name: str) -> pd.DataFrame:
         """The summed table ``name`` (measures, suppliers, aliases, files, categories, transfers), sorted by key."""

@@ -115,7 +115,14 @@ class Shaped:
 
 
 def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
-    """Published ``payments`` rows for a batch of canonical rows (ids from :func:`payment_ids`)."""
+    """Published ``payments`` rows for a batch of canonical rows (ids from :func:`payment_ids`), in
+    ascending ``id`` order.
+
+    The id is the table's rowid and a hash, so rows in file order land at random places of the B-tree
+    and FTS5 flushes its pending terms at every rowid lower than the last: sorted, the insert costs a
+    third of the CPU and the side FTS5 index a quarter (1M rows). The rows are the same either way.
+    """
+    rows, ids = _in_id_order(rows)
     at = lookups.context.supplier_positions(rows)
     individual = pc.fill_null(pc.take(lookups.is_individual, at), False)
     context = lookups.context.context(rows, at)
@@ -147,9 +154,7 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     raw_name = keys.column(rows, "supplier_name")
     shown = pc.take(lookups.published_name, at)  # withheld / trading name, else null
     cols: dict[str, pa.ChunkedArray | pa.Array] = {
-        "id": payment_ids(
-            keys.column(rows, "source_sha256"), rows["source_row"], keys.column(rows, "source_sheet")
-        ),
+        "id": ids,
         "council_id": keys.column(rows, "council_id"),
         "payment_date": date.cast(pa.large_string()),
         "financial_year": financial_years(when),
@@ -187,6 +192,15 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
         expense=expense,
         service=service,
     )
+
+
+def _in_id_order(rows: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """``rows`` sorted by their payment ids (:func:`payment_ids`), and the ids."""
+    ids = payment_ids(
+        keys.column(rows, "source_sha256"), rows["source_row"], keys.column(rows, "source_sheet")
+    )
+    order = pc.sort_indices(ids)
+    return rows.take(order), pc.take(ids, order)
 
 
 def payment_ids(
