@@ -43,71 +43,15 @@ INITIALISM_MIN, INITIALISM_MAX = 2, 4
 INITIALISM_WORD_MIN = 3  # "car" is not "c(ommercial) a(nd) r(esidential)": short words do not spell initials
 # Short words that are English, not initials: "Mind in Camden" is not "Mind International Network Camden".
 NOT_INITIALISMS = frozenset(
-    {
-        "in",
-        "at",
-        "on",
-        "by",
-        "to",
-        "for",
-        "my",
-        "we",
-        "go",
-        "do",
-        "is",
-        "be",
-        "as",
-        "or",
-        "an",
-        "up",
-        "so",
-        "no",
-        "us",
-        "me",
-        "he",
-        "our",
-        "all",
-        "one",
-        "two",
-        "ten",
-    }
+    "in at on by to for my we go do is be as or an up so no us me he our all one two ten".split()
 )
 # A consonant-vowel-consonant run marks a 3-4 letter word ("car", "hire", "fish"); initialisms rarely
 # have one ("abc", "gbs", "hse", "ict").
 _WORDLIKE = re.compile(r"[^aeiou][aeiou][^aeiou]")
 DISTINGUISHING = frozenset(
-    {
-        "north",
-        "south",
-        "east",
-        "west",
-        "central",
-        "northern",
-        "southern",
-        "eastern",
-        "western",
-        "upper",
-        "lower",
-        "greater",
-        "new",
-        "old",
-        "nhs",
-        "trust",
-        "foundation",
-        "council",
-        "county",
-        "city",
-        "borough",
-        "district",
-        "school",
-        "academy",
-        "primary",
-        "junior",
-        "infant",
-        "infants",
-        "nursery",
-        "college",
-    }
+    "north south east west central northern southern eastern western upper lower greater new "
+    "old nhs trust foundation council county city borough district school academy primary "
+    "junior infant infants nursery college".split()
 )
 
 
@@ -172,10 +116,11 @@ def _words_compatible(ta: list[str], tb: list[str]) -> bool:
     return True
 
 
-def _blocks(keys: list[str]) -> list[list[int]]:
+def _blocks(keys: list[str], split: list[list[str]] | None = None) -> list[list[int]]:
+    """Indices of the keys sharing a block; ``split``: the keys' words, when the caller has them."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
-        words = key.split()
+        words = split[i] if split is not None else key.split()
         if not words:
             continue
         first = words[0] + (" " + words[1][:2] if len(words) > 1 else "")
@@ -187,15 +132,18 @@ def _blocks(keys: list[str]) -> list[list[int]]:
     return [ids for ids in groups.values() if len(ids) > 1]
 
 
-def fuzzy_pairs(keys: list[str], compatible_only: bool = False) -> list[tuple[int, int, int]]:
+def fuzzy_pairs(
+    keys: list[str], compatible_only: bool = False, split: list[list[str]] | None = None
+) -> list[tuple[int, int, int]]:
     """(i, j, score) for keys within the same block scoring at least FUZZY_CUTOFF.
 
     ``compatible_only``: pairs that ``tokens_compatible`` is sure to reject may be left out (all that
-    ``resolve`` needs); the pairs it would accept, and their order, are unchanged.
+    ``resolve`` needs); the pairs it would accept, and their order, are unchanged. ``split``: each
+    key's words, when the caller has split them already.
     """
     out: list[tuple[int, int, int]] = []
     seen: set[tuple[int, int]] = set()
-    for ids in _blocks(keys):
+    for ids in _blocks(keys, split):
         block = [keys[i] for i in ids]
         if len(block) <= SMALL_BLOCK:  # cdist's set-up costs more than a few direct comparisons
             for x in range(len(block)):
@@ -380,23 +328,30 @@ def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def initialism_pairs(keys: list[str]) -> list[tuple[int, int]]:
+def initialism_pairs(keys: list[str], split: list[list[str]] | None = None) -> list[tuple[int, int]]:
     """(i, j), i < j, where one key abbreviates words of the other to their initials.
 
     "veolia es uk" / "veolia environmental services uk": same leading word(s), "es" = the initials of
     "environmental services", same words after (ignoring "uk", "the", "group", ...). Place, NHS and
     school words never stand in a run or for the short word, the run's words have >= 3 letters and no
     digits, and the short word never leads (so "abc" is not "alpha beta care"). Only names whose first
-    word is also the first word of some name with a short word are examined.
+    word is also the first word of some name with a short word are examined. ``split``: each key's
+    words, when the caller has split them already.
     """
+    split = split if split is not None else [key.split() for key in keys]
+    short: dict[str, bool] = {}  # per distinct word: the same words recur across thousands of keys
     short_first: set[str] = set()
-    for key in keys:
-        words = key.split()
-        if len(words) > 1 and any(_could_be_initialism(w) for w in words[1:]):
-            short_first.add(words[0])
+    for words in split:
+        if len(words) > 1 and words[0] not in short_first:
+            for w in words[1:]:
+                s = short.get(w)
+                if s is None:
+                    s = short[w] = _could_be_initialism(w)
+                if s:
+                    short_first.add(words[0])
+                    break
     by_sig: dict[str, tuple[list[int], list[int]]] = {}
-    for i, key in enumerate(keys):
-        words = key.split()
+    for i, words in enumerate(split):
         if len(words) < 2 or words[0] not in short_first:
             continue
         for sig, role in _initialism_sigs(words):
@@ -464,7 +419,7 @@ def resolve(
     first = list(by_key.values())  # the first name with each distinct key
     fkeys = [fuzzy_key(k) for k in distinct]
     fwords = [k.split() for k in fkeys]
-    for a, b, score in fuzzy_pairs(fkeys, compatible_only=True):
+    for a, b, score in fuzzy_pairs(fkeys, compatible_only=True, split=fwords):
         if not _words_compatible(fwords[a], fwords[b]):
             continue
         ia, ib = first[a], first[b]
@@ -473,14 +428,21 @@ def resolve(
                 if method[i] in ("single", "exact"):
                     method[i] = f"fuzzy:{score}"
 
-    for a, b in initialism_pairs(fkeys):
+    for a, b in initialism_pairs(fkeys, fwords):
         ia, ib = first[a], first[b]
         if uf.union(ia, ib):
             for i in (ia, ib):
                 if method[i] in ("single", "exact"):
                     method[i] = "initials"
 
-    roots = [uf.find(i) for i in range(n)]
+    return _entity_ids(uf, keys), method
+
+
+def _entity_ids(uf: _UnionFind, keys: Sequence[str]) -> list[str]:
+    """Each name's entity: its group's org-id, else a local id from the group's smallest key."""
+    parent = uf.parent
+    # most names are a group of their own or hang straight off its root: no call for those
+    roots = [p if parent[p] == p else uf.find(i) for i, p in enumerate(parent)]
     members: dict[int, list[int]] = defaultdict(list)
     for i, r in enumerate(roots):
         members[r].append(i)
@@ -491,4 +453,4 @@ def resolve(
             entity[r] = org
         else:
             entity[r] = local_id(min((keys[i] for i in idx if keys[i]), default=""))
-    return [entity[r] for r in roots], method
+    return [entity[r] for r in roots]
