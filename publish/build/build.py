@@ -79,21 +79,23 @@ def build_database(
 
     The payees' and categories' classes come from ``data_dir/normalised/classes`` (written by
     ``normalise.classes.classify_crawl``); the build reads files and calls no classifier.
-    ``registry`` defaults to ``crawler.registry.load_registry()``. With
-    ``downloads`` the CSV + Frictionless Data Package and Parquet downloads are written to
-    ``db_path.parent/downloads``. Also writes ``<db stem>-inspect.json`` for ``datasette --inspect-file``.
-    When nothing it is built from has changed since the last build, the database is kept as it is
-    (``force`` rebuilds anyway): see ``publish/build/fingerprint.py``.
+    ``registry`` defaults to ``crawler.registry.load_registry()``. With ``downloads`` the CSV + Data
+    Package and Parquet downloads, labelled with the database's hash (a kill between the two swaps shows),
+    go to ``db_path.parent/downloads``. Also writes ``<db stem>-inspect.json``. Kept as it is when its
+    inputs are unchanged (``fingerprint.py``) and the downloads' label matches; ``force`` rebuilds.
     """
+    from publish.build.export import downloads_agree, write_downloads
+
     data_dir, db_path = Path(data_dir), Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if registry is None:
         registry = _default_registry()
     _remove_stale_temps(db_path)
-    inspect_path = inspect_path_for(db_path)
+    inspect_path, downloads_dir = inspect_path_for(db_path), db_path.parent / "downloads"
     inputs = fingerprint.inputs_fingerprint(data_dir / "normalised", registry, downloads)
-    required = [inspect_path] + ([db_path.parent / "downloads" / "datapackage.json"] if downloads else [])
-    if not force and fingerprint.unchanged(db_path, inputs, required):
+    required = [inspect_path] + ([downloads_dir / "datapackage.json"] if downloads else [])
+    labelled = not downloads or downloads_agree(downloads_dir, inspect_path, db_path.stem)
+    if not force and labelled and fingerprint.unchanged(db_path, inputs, required):
         log.info("inputs unchanged since %s was built; kept it", db_path)
         return db_path
     fingerprint.stamp_path(db_path).unlink(missing_ok=True)
@@ -107,9 +109,7 @@ def build_database(
             with _stage("inspect (hash and counts)"):
                 inspect = inspect_data(tmp, db_path)
         if downloads:
-            from publish.build.export import write_downloads
-
-            write_downloads(tmp, db_path.parent / "downloads")
+            write_downloads(tmp, downloads_dir, database_hash=inspect[db_path.stem]["hash"])
         inspect_tmp.write_text(json.dumps(inspect, indent=1), encoding="utf-8")
         os.replace(tmp, db_path)
         os.replace(inspect_tmp, inspect_path)

@@ -6,6 +6,12 @@ from its SQLite column types. The Parquet files keep the contract's types (dates
 integers, flags as booleans) and carry each column's description as field metadata, so a file read on
 its own (DuckDB, pandas) still means what the site means. Rows stream from SQLite in batches, so
 memory stays flat on 10M rows. Written to a temporary folder and swapped in, like the database.
+
+The database and the downloads are two swaps, and a kill between them once left ``/downloads`` a build
+behind the database. So ``datapackage.json`` is labelled with the database's content hash
+(:data:`DATABASE_LABEL`, the ``hash`` of the inspect data); the site compares it with the database it
+serves and says so when they disagree (``publish/site/downloads_label.py``), and a publish whose inputs
+are unchanged still rebuilds when the label does not match (:func:`downloads_agree`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from councilspend.schemas import descriptor
 from publish.build.tables import published_tables
 
 BATCH = 100_000
+DATABASE_LABEL = "database_sha256"  # datapackage.json: sha256 of the database these files were written from
 ARROW = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32()}
 SKIP_SUFFIXES = ("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config")
 LICENCES = [
@@ -99,9 +106,15 @@ def table_schema(conn: sqlite3.Connection, table: str) -> dict:
     return {"fields": fields, "missingValues": [""]}
 
 
-def write_downloads(db_path: Path, out_dir: Path) -> Path:
-    """Write ``out_dir/datapackage.json``, ``out_dir/csv/*.csv`` and ``out_dir/parquet/*.parquet``."""
+def write_downloads(db_path: Path, out_dir: Path, *, database_hash: str | None = None) -> Path:
+    """Write ``out_dir/datapackage.json``, ``out_dir/csv/*.csv`` and ``out_dir/parquet/*.parquet``.
+
+    ``database_hash`` (the inspect data's ``hash`` of ``db_path``; computed when not given) labels the
+    package with the build it belongs to."""
     import psutil
+    from datasette.inspect import inspect_hash
+
+    database_hash = database_hash or inspect_hash(Path(db_path))
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +148,7 @@ def write_downloads(db_path: Path, out_dir: Path) -> Path:
                 }
             ],
             "resources": resources,
+            DATABASE_LABEL: database_hash,
         }
         (tmp / "datapackage.json").write_text(
             json.dumps(package, indent=1, ensure_ascii=False), encoding="utf-8"
@@ -147,6 +161,26 @@ def write_downloads(db_path: Path, out_dir: Path) -> Path:
     os.replace(tmp, out_dir)
     shutil.rmtree(old, ignore_errors=True)
     return out_dir
+
+
+def downloads_label(folder: Path) -> str | None:
+    """The database hash ``folder/datapackage.json`` was labelled with; None when absent or unreadable."""
+    try:
+        label = json.loads((Path(folder) / "datapackage.json").read_text(encoding="utf-8")).get(
+            DATABASE_LABEL
+        )
+    except (OSError, ValueError, AttributeError):
+        return None
+    return label if isinstance(label, str) else None
+
+
+def downloads_agree(folder: Path, inspect_path: Path, db_stem: str) -> bool:
+    """Whether the downloads in ``folder`` were written from the database the inspect file describes."""
+    try:
+        database_hash = json.loads(Path(inspect_path).read_text(encoding="utf-8"))[db_stem]["hash"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return downloads_label(folder) == database_hash
 
 
 def _resources(table: str, schema: dict) -> list[dict]:

@@ -8,7 +8,12 @@
   queries call ``cs_fts(:q)``, and ``_searchmode=raw`` is dropped from requests.
 - Arbitrary SQL (``?sql=`` and ``_where=``) gets :data:`ARBITRARY_SQL_SLOTS` of Datasette's SQL
   threads at most, so 20 slow queries cannot hold the threads the pages read with; past that a
-  request waits :data:`SQL_WAIT_SECONDS` for a slot, then gets a 503 that says why.
+  request waits :data:`SQL_WAIT_SECONDS` for a slot, then gets a 503 that says why. Under ``serve``
+  such requests never reach this process's app: ``publish.site.sql_worker`` forwards them to a niced,
+  memory-capped worker process running this same guard (one slow query in-process still slowed every
+  page); the slots here apply to the app run in process (the tests' ``make_app``) and in the worker.
+- ``/downloads/*`` written from another build than the database served answer 503 with the reason
+  (``publish.site.downloads_label``).
 - POST goes only to ``/check`` and Datasette's ``/-/`` endpoints: a POST to a canned query answers
   405, not Datasette's 500.
 - Datasette's SQL time limit checks the clock every 50,000 SQLite steps, not 1,000 (see
@@ -22,13 +27,16 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode
 
 from markupsafe import escape
 
 from publish.site.csv_stream import CsvFormulaFilter
+from publish.site.downloads_label import downloads_disagree
 from publish.site.fts_query import fts_query
+from publish.site.pages import database, downloads_dir
 
 MAX_VALUE_BYTES = 2 * 1024 * 1024  # SQLITE_LIMIT_LENGTH: the largest stored value is a few KB
 MAX_RESULT_COLUMNS = 200  # SQLITE_LIMIT_COLUMN: the widest table has ~45 columns
@@ -98,13 +106,67 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.row_factory = _counted_row
 
 
+class Slots:
+    """At most ``size`` requests at once; the next waits ``wait_seconds`` for a place, then is refused.
+
+    A counter polled by the waiters, not an ``asyncio.Semaphore``: tests run many event loops and a
+    semaphore belongs to the loop it was first used in."""
+
+    def __init__(self, size: int, wait_seconds: float = SQL_WAIT_SECONDS) -> None:
+        self.size, self.wait_seconds, self.running = size, wait_seconds, 0
+
+    async def take(self) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_seconds
+        while self.running >= self.size:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        self.running += 1
+        return True
+
+    def release(self) -> None:
+        self.running -= 1
+
+    async def answer_or_busy(self, answer: Callable[[], Awaitable[None]], send) -> None:
+        """``await answer()`` in a slot, or the busy 503 when no slot frees up in time."""
+        if not await self.take():
+            await send_sql_busy(send)
+            return
+        try:
+            await answer()
+        finally:
+            self.release()
+
+
+def carries_arbitrary_sql(params: list[tuple[str, str]]) -> bool:
+    """Whether a request's query string holds SQL the stranger wrote (``?sql=``, ``_where=``)."""
+    return any(k in _ARBITRARY_PARAMS and v.strip() for k, v in params)
+
+
+def query_params(scope) -> list[tuple[str, str]]:
+    return parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+
+
+async def send_sql_busy(send) -> None:
+    """The 503 for arbitrary SQL past its slots (in process, or forwarded to the SQL worker)."""
+    await send_message(
+        send,
+        503,
+        f"The server is busy with other people's SQL queries. Please try "
+        f"again in a few seconds (at most {ARBITRARY_SQL_SLOTS} run at once).",
+        [(b"retry-after", b"5")],
+    )
+
+
 class Guard:
     """ASGI wrapper around the Datasette app (see the module docstring)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, datasette=None) -> None:
         install_coarse_time_limit()
         self.app = app
-        self.sql_running = 0  # a counter, not an asyncio.Semaphore: tests run many event loops
+        self.datasette = datasette
+        self.sql_slots = Slots(ARBITRARY_SQL_SLOTS)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -112,40 +174,23 @@ class Guard:
             return
         path = scope.get("path", "")
         if scope.get("method") == "POST" and path != "/check" and "/-/" not in path:
-            await _message(send, 405, "This page only reads data: use GET.", [(b"allow", b"GET")])
+            await send_message(send, 405, "This page only reads data: use GET.", [(b"allow", b"GET")])
             return
-        params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if path.startswith("/downloads/") and self.datasette is not None:
+            stale = downloads_disagree(downloads_dir(self.datasette), database(self.datasette).hash)
+            if stale:
+                await send_message(send, 503, stale, [(b"retry-after", b"3600")])
+                return
+        params = query_params(scope)
         if any(k == "_searchmode" for k, _ in params):
             params = [(k, v) for k, v in params if k != "_searchmode"]
             scope = {**scope, "query_string": urlencode(params).encode("latin-1")}
         if _is_csv(path, params):
             send = _csv_filtered(send)
-        if not any(k in _ARBITRARY_PARAMS and v.strip() for k, v in params):
+        if not carries_arbitrary_sql(params):
             await self.app(scope, receive, send)
             return
-        if not await self._take_sql_slot():
-            await _message(
-                send,
-                503,
-                f"The server is busy with other people's SQL queries. Please try "
-                f"again in a few seconds (at most {ARBITRARY_SQL_SLOTS} run at once).",
-                [(b"retry-after", b"5")],
-            )
-            return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.sql_running -= 1
-
-    async def _take_sql_slot(self) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SQL_WAIT_SECONDS
-        while self.sql_running >= ARBITRARY_SQL_SLOTS:
-            if loop.time() >= deadline:
-                return False
-            await asyncio.sleep(0.05)
-        self.sql_running += 1
-        return True
+        await self.sql_slots.answer_or_busy(lambda: self.app(scope, receive, send), send)
 
 
 def _is_csv(path: str, params: list[tuple[str, str]]) -> bool:
@@ -171,7 +216,7 @@ def _csv_filtered(send):
     return wrapped
 
 
-async def _message(send, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
+async def send_message(send, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
     body = (
         f'<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"><title>{status}</title></head>'
         f'<body><h1>Sorry</h1><p>{escape(text)}</p><p><a href="/">Home</a></p></body></html>'

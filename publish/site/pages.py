@@ -15,6 +15,7 @@ from councilspend.problems import group_problems
 from publish.build.quality import CODE_FIELDS, problems_list
 from publish.build.resources import methodology_path
 from publish.site import charts, site_measures
+from publish.site.downloads_label import downloads_disagree
 from publish.site.national import national_chart
 
 METHODOLOGY = methodology_path()
@@ -323,7 +324,8 @@ async def downloads(request, datasette):
         for p in sorted(folder.rglob("*")):
             if p.is_file():
                 files.append({"name": str(p.relative_to(folder)), "bytes": p.stat().st_size})
-    return await _render(datasette, request, "cs_downloads.html", {"files": files})
+    stale = downloads_disagree(folder, database(datasette).hash)
+    return await _render(datasette, request, "cs_downloads.html", {"files": files, "stale": stale})
 
 
 def downloads_dir(datasette) -> Path | None:

@@ -45,7 +45,7 @@ def prepare_connection(conn):
 
 @hookimpl
 def asgi_wrapper(datasette):
-    return guard.Guard
+    return lambda app: guard.Guard(app, datasette)
 
 
 @hookimpl

@@ -7,6 +7,8 @@ Immutable mode lets Datasette skip locking and trust the inspect file's table co
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 
 import yaml
@@ -84,8 +86,40 @@ def _inspect(db_path: Path) -> dict:
 
 
 def serve(db_path: Path, *, port: int = 8001, host: str = "127.0.0.1", metadata: Path = METADATA) -> None:
-    """Serve the site on ``host:port`` until interrupted (datasette-gzip compresses for clients that accept it)."""
+    """Serve the site on ``host:port`` until interrupted (datasette-gzip compresses for clients that accept
+    it). Arbitrary SQL goes to a limited worker process (``publish/site/sql_worker.py``), stopped on exit."""
+    import atexit
+
+    import uvicorn
+
+    from publish.site.sql_worker import SqlForwarder, SqlWorker
+
+    worker = SqlWorker(db_path, metadata)
+    atexit.register(worker.stop)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down on SIGTERM, puts this handler back and raises SIGTERM again: exiting through
+        # SystemExit (not the default handler's instant death) lets ``finally`` stop the worker.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    worker.start()  # loads while this process does, then is waited for: no "restarting" 503 at start-up
+    try:
+        app = make_app(db_path, metadata=metadata)
+        worker.wait_ready()
+        uvicorn.run(SqlForwarder(app.app(), worker), host=host, port=port, log_level="warning")
+    finally:
+        worker.stop()
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_sql_worker(db_path: Path, socket_path: Path, parent_pid: int, metadata: Path = METADATA) -> None:
+    """The SQL worker's main (started by ``serve`` through ``sql_worker.SqlWorker``): the same app as the
+    site, niced and memory-capped, on a Unix socket only the site can reach."""
+    from publish.site.sql_worker import limit_worker
+
+    limit_worker(parent_pid)
     import uvicorn
 
     app = make_app(db_path, metadata=metadata)
-    uvicorn.run(app.app(), host=host, port=port, log_level="warning")
+    uvicorn.run(app.app(), uds=str(socket_path), log_level="warning")
