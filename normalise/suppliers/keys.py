@@ -247,7 +247,17 @@ def council_key_and_cue(name: str, text: str, words: dict) -> tuple[str, bool]:
         body = plain_text(_DEPARTMENT.split(_PARENS.sub(" ", display_name(name)), maxsplit=1)[0])
     else:
         body = text
-    fixed = council_typos_fixed(body, words["vocabulary_set"], words["not_typos_set"])
+    return _council_key_and_cue(body, words["vocabulary_set"], words["not_typos_set"])
+
+
+@lru_cache(maxsize=1 << 16)
+def _council_key_and_cue(
+    body: str, vocabulary: frozenset[str], not_typos: frozenset[str]
+) -> tuple[str, bool]:
+    """``council_key_and_cue`` of a name whose plain text, notes and department dropped, is ``body``:
+    memoised, since names that differ only in case, punctuation, a bracketed note or their
+    identifiers share it."""
+    fixed = council_typos_fixed(body, vocabulary, not_typos)
     cue = fixed != body
     split = body.split()
     if not cue and split and min(map(len, split)) == 1:  # initials need a one-letter word

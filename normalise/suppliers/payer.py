@@ -19,7 +19,7 @@ from normalise.suppliers.keys import (
     plain_text,
 )
 from normalise.suppliers.lookup import Registers
-from normalise.suppliers.rulebook import HERE
+from normalise.suppliers.rulebook import HERE, safe_yaml
 
 
 def in_contexts(
@@ -184,7 +184,7 @@ def _builtin_gss_names() -> dict[str, str]:
     """GSS code → council name from the normaliser's authorities.yml, for runs without registers."""
     try:
         with open(AUTHORITIES_FILE, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = safe_yaml(fh) or {}
         return {a["gss"]: a["name"] for a in data.get("authorities", []) if a.get("gss") and a.get("name")}
     except (OSError, yaml.YAMLError, TypeError, KeyError):
         return {}

@@ -11,6 +11,7 @@ other evidence (a register match, any name rule).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from normalise.suppliers.decision import Decision
@@ -212,12 +213,13 @@ class TradingNames:
         self._max = max_people
         self._trades: dict[tuple[str, ...], set[str]] = {}  # surname/full name -> initials seen ("" none)
         self._people: dict[str, int] = {}
-        for text in texts:
+        # each distinct text once: names differing only in case, punctuation or identifiers share it
+        for text, count in Counter(texts).items():
             words = text.split()
             named = [w for w in words if len(w) != 1 or not w.isalpha()]  # not initials
             if filler.isdisjoint(named):  # no cue word: maybe a person
                 if len(named) == 1 and len(words) > 1:
-                    self._people[named[0]] = self._people.get(named[0], 0) + 1
+                    self._people[named[0]] = self._people.get(named[0], 0) + count
                 continue
             longs = [w for w in named if w not in filler]
             if 1 <= len(longs) <= 3 and not self._cue.isdisjoint(words) and not _has_digit(text):
