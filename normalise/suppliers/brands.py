@@ -11,6 +11,7 @@ brand stands for (third sector, council company), at a lower confidence.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from normalise.suppliers.decision import Decision
 from normalise.suppliers.lookup import Registers
@@ -20,7 +21,14 @@ from normalise.suppliers.rulebook import forenames
 def brand_of(key: str, rules: dict) -> str | None:
     """The distinctive part of a match key with trailing generic words dropped, or None."""
     cfg = rules["brand_match"]
-    generic = cfg["generic_set"]  # compiled once by load_rules: this runs for every distinct key
+    return _brand_of(key, cfg["generic_set"], cfg["min_single_word"], rules["individuals"]["business"])
+
+
+@lru_cache(maxsize=1 << 16)
+def _brand_of(
+    key: str, generic: frozenset[str], min_single_word: int, business: frozenset[str]
+) -> str | None:
+    """``brand_of`` memoised: a match key recurs once per spelling, identifier and council of its payee."""
     words = key.split()
     while words and words[-1] in generic:
         words.pop()
@@ -28,7 +36,7 @@ def brand_of(key: str, rules: dict) -> str | None:
         return None
     if len(words) == 1:
         w = words[0]
-        if len(w) < cfg["min_single_word"] or w in rules["individuals"]["business"] or w in forenames():
+        if len(w) < min_single_word or w in business or w in forenames():
             return None
     return " ".join(words)
 

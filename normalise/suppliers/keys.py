@@ -49,9 +49,12 @@ _INVISIBLE = re.compile(r"[\u00a0\u200b\u200c\u200d\ufeff]")
 
 def display_name(raw: object) -> str:
     """Trimmed, whitespace-collapsed name with case kept: what a reader should see."""
-    if raw is None or (isinstance(raw, float) and raw != raw):
+    if type(raw) is str:  # nearly always: no missing-value tests
+        text = raw
+    elif raw is None or (isinstance(raw, float) and raw != raw):
         return ""
-    text = str(raw)
+    else:
+        text = str(raw)
     if text.isascii() and text.isprintable():
         # the only whitespace printable ASCII has is " ", and it has no invisible characters: string
         # tests in C answer what _NEEDS_CLEANING would, for most names
