@@ -45,7 +45,8 @@ def variants(key: str, rules: dict) -> list[str]:
     """The bare brand a key with a generic word added may be registered under ("<Brand> Services" ->
     "<Brand>"). Only this way round: a company's own charitable foundation ("<Company> Foundation") is
     registered under the company's brand, so "<Brand>" alone must not become "<Brand> Foundation"."""
-    brand = brand_of(key, rules)
+    cfg = rules["brand_match"]
+    brand = _brand_of(key, cfg["generic_set"], cfg["min_single_word"], rules["individuals"]["business"])
     return [brand] if brand is not None and brand != key else []
 
 

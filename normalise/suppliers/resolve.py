@@ -23,6 +23,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -278,6 +279,7 @@ def _shared_position_groups(block: list[str]) -> list[np.ndarray] | None:
     return groups
 
 
+@lru_cache(maxsize=1 << 16)
 def _could_be_initialism(t: str) -> bool:
     """A 2-4 letter word that may stand for initials: not a place/NHS/school word, not plain English."""
     return (
@@ -309,13 +311,11 @@ def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
             tails[p] = tails[p + 1]
         else:
             tails[p] = f"{w} {tails[p + 1]}" if tails[p + 1] else w
-    # a word that may stand in a run: >= 3 letters, no digits, not a place/NHS/school or ignorable word
-    in_run = [
-        len(w) >= INITIALISM_WORD_MIN and w.isalpha() and w not in DISTINGUISHING and w not in IGNORABLE_EXTRA
-        for w in words
-    ]
+    in_run = [_in_run(w) for w in words]
+    head = words[0]
     for k in range(1, n):
-        head = " ".join(words[:k])
+        if k > 1:
+            head = f"{head} {words[k - 1]}"
         t = words[k]
         if _could_be_initialism(t):
             out.append((f"{head}|{t}|{tails[k + 1]}", "A"))
@@ -326,6 +326,14 @@ def _initialism_sigs(words: list[str]) -> list[tuple[str, str]]:
                 break
             out.append((f"{head}|{''.join(x[0] for x in words[k : k + m])}|{tails[k + m]}", "B"))
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _in_run(w: str) -> bool:
+    """A word that may stand in a run: >= 3 letters, no digits, not a place/NHS/school or ignorable word."""
+    return (
+        len(w) >= INITIALISM_WORD_MIN and w.isalpha() and w not in DISTINGUISHING and w not in IGNORABLE_EXTRA
+    )
 
 
 def initialism_pairs(keys: list[str], split: list[list[str]] | None = None) -> list[tuple[int, int]]:
@@ -339,17 +347,10 @@ def initialism_pairs(keys: list[str], split: list[list[str]] | None = None) -> l
     words, when the caller has split them already.
     """
     split = split if split is not None else [key.split() for key in keys]
-    short: dict[str, bool] = {}  # per distinct word: the same words recur across thousands of keys
     short_first: set[str] = set()
     for words in split:
-        if len(words) > 1 and words[0] not in short_first:
-            for w in words[1:]:
-                s = short.get(w)
-                if s is None:
-                    s = short[w] = _could_be_initialism(w)
-                if s:
-                    short_first.add(words[0])
-                    break
+        if len(words) > 1 and words[0] not in short_first and any(map(_could_be_initialism, words[1:])):
+            short_first.add(words[0])
     by_sig: dict[str, tuple[list[int], list[int]]] = {}
     for i, words in enumerate(split):
         if len(words) < 2 or words[0] not in short_first:
@@ -451,6 +452,8 @@ def _entity_ids(uf: _UnionFind, keys: Sequence[str]) -> list[str]:
         org = uf.org[r]
         if org:
             entity[r] = org
+        elif len(idx) == 1:  # a name alone: its own key
+            entity[r] = local_id(keys[idx[0]] or "")
         else:
             entity[r] = local_id(min((keys[i] for i in idx if keys[i]), default=""))
     return [entity[r] for r in roots]
