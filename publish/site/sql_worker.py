@@ -80,7 +80,9 @@ class SqlWorker:
         """Start the worker (from the main thread: PDEATHSIG follows the thread that started it)."""
         self.socket_path.unlink(missing_ok=True)
         args = [str(self.db_path), str(self.socket_path), str(os.getpid()), str(self.metadata)]
-        env = {**os.environ, "MALLOC_ARENA_MAX": "2"}  # glibc reserves 64 MB of address space per thread
+        # Address space counts toward MEMORY_LIMIT even when unused: glibc reserves 64 MB per thread's
+        # arena, and Arrow's mimalloc pool 1 GB at its first allocation (the worker never needs Arrow).
+        env = {**os.environ, "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system"}
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _WORKER, *args], stdin=subprocess.DEVNULL, env=env
         )
