@@ -126,7 +126,7 @@ def _p50_p95(pages: list) -> tuple[float, float]:
 
 def test_pages_stay_fast_while_slow_sql_and_uploads_run(server) -> None:
     """Up to ATTEMPTS windows of SECONDS: on this shared 2-core machine a burst from another session can
-    push one window's p95 over the target (pages alone measured p95 168-552 ms within minutes at load
+    push one window's p95 over the target (pages alone measured p95 134-552 ms within half an hour at load
     average 5-6, docs/publish.md); slow SQL starving the pages (in process: p95 1.5-4.3 s) misses in
     every window. When all miss, pages alone are measured too: if they miss as well, the machine is too
     busy to judge and the test is skipped with the numbers, otherwise it fails."""
