@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
 from councilspend.memory import release_memory
@@ -95,23 +96,26 @@ def classify_crawl(
     (out / "stamp.json").unlink(missing_ok=True)  # the files below are written one by one
     # Payees and services first: an expense is classified with its payee's sector and its service.
     sup_keys, svc_keys, base_keys = distinct_keys(nd, progress)
-    release_memory()  # pass 1's batches and hash tables: ~0.4 GB at 10M rows, before the classifier's own
-    suppliers = classify_suppliers(sup_keys, registers_db, companies)
+    keys_file = _spill(out, sup_keys)
     del sup_keys
-    _write(out, "suppliers", suppliers)
+    release_memory()  # pass 1's batches and hash tables: ~0.4 GB at 10M rows, before the classifier's own
     # Pass 2 needs only each payee's key, sector and cues: millions of rows at national scale, so the
-    # ids, names and evidence (written above) are not kept while it runs.
-    suppliers = suppliers[CONTEXT_COLUMNS]
+    # ids, names and evidence are written slice by slice and not kept while it runs.
+    suppliers = _write_suppliers(out, keys_file, registers_db, companies)
     release_memory()
     services = classify_services(svc_keys)
     bases = classify_bases(base_keys)
     from normalise.categories.context import text_cues
 
     cues = keys.CueBook(text_cues)  # the build keys expenses from this record, calling no classifier
-    exp_keys = expense_keys(nd, keys.ContextLookup(suppliers, services, bases), cues, progress)
+    lookup = keys.ContextLookup(suppliers, services, bases)
+    del suppliers
+    lookup.suppliers = None  # its arrays are made; the frame is millions of rows at national scale
+    release_memory()
+    exp_keys = expense_keys(nd, lookup, cues, progress)
+    del lookup
     _write(out, "context_cues", pd.DataFrame({"text": list(cues.seen), "cue": list(cues.seen.values())}))
     del cues
-    del suppliers
     categories = pd.concat([classify_expenses(exp_keys), services], ignore_index=True)[
         keys.CATEGORY_KEY + CATEGORY_OUT
     ]
@@ -120,6 +124,50 @@ def classify_crawl(
     (out / "stamp.json").write_text(json.dumps(stamp, indent=1), encoding="utf-8")
     release_memory()
     return out
+
+
+def _spill(out: Path, sup_keys: pa.Table) -> Path:
+    """Pass 1's payee keys in an Arrow file: the suppliers classifier reads them back memory-mapped,
+    so millions of keys are not in memory while it resolves the names."""
+    keys_file = out / f".payee-keys.arrow.{os.getpid()}"
+    with pa.OSFile(str(keys_file), "wb") as sink, pa.ipc.new_file(sink, sup_keys.schema) as ipc:
+        ipc.write_table(sup_keys)
+    return keys_file
+
+
+def _write_suppliers(
+    out: Path, keys_file: Path, registers_db: Path | None, companies: list[Path]
+) -> pd.DataFrame:
+    """``out/suppliers.parquet`` written a slice of payee keys at a time (``classify_in_slices``);
+    returns what pass 2 reads of each key (:data:`CONTEXT_COLUMNS`). ``keys_file`` is removed."""
+    from normalise.suppliers.classify import classify_in_slices
+
+    tmp = out / f".suppliers.parquet.{os.getpid()}"
+    writer: pq.ParquetWriter | None = None
+    context = []
+    try:
+        for part in classify_in_slices(keys_file, registers_db, council_companies=companies):
+            frame = supplier_columns(part)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            context.append(frame[CONTEXT_COLUMNS])
+        if writer is None:  # no payees at all
+            none = pd.DataFrame({c: pd.Series(dtype="str") for c in keys.SUPPLIER_KEY})
+            empty = classify_suppliers(none, registers_db, companies)
+            context.append(empty[CONTEXT_COLUMNS])
+            empty.to_parquet(tmp, index=False)
+        else:
+            writer.close()
+            writer = None
+        os.replace(tmp, out / "suppliers.parquet")
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        keys_file.unlink(missing_ok=True)
+    return pd.concat(context, ignore_index=True)
 
 
 def _write(out: Path, name: str, frame: pd.DataFrame) -> None:
@@ -176,7 +224,7 @@ def code_digest() -> str:
 
 def distinct_keys(
     nd: NormalisedDir, progress: Progress | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pa.Table, pd.DataFrame, pd.DataFrame]:
     """Pass 1: distinct payee, service and expense-words keys over every counted file (Arrow, by batch)."""
     sup, svc, base = [], [], []
     done, total = 0, len(nd.counted)
@@ -188,8 +236,12 @@ def distinct_keys(
         if progress:
             progress("Reading payees and services", done, total)
     sup_keys = _concat_distinct(sup, keys.SUPPLIER_KEY)
-    svc_keys = _concat_distinct(svc, keys.SERVICE_KEY)
-    return sup_keys, svc_keys, _concat_distinct(base, ["value", "council", "code"])
+    del sup
+    return (
+        sup_keys,
+        _concat_distinct(svc, keys.SERVICE_KEY).to_pandas(),
+        _concat_distinct(base, ["value", "council", "code"]).to_pandas(),
+    )
 
 
 def classify_bases(distinct: pd.DataFrame) -> pd.DataFrame:
@@ -217,12 +269,12 @@ def expense_keys(
         done += pc.count_distinct(rows["source_sha256"]).as_py()
         if progress:
             progress("Reading expense types with their payees", done, total)
-    return _concat_distinct(exp, keys.EXPENSE_KEY)
+    return _concat_distinct(exp, keys.EXPENSE_KEY).to_pandas()
 
 
-def _concat_distinct(parts: list[pa.Table], columns: list[str]) -> pd.DataFrame:
+def _concat_distinct(parts: list[pa.Table], columns: list[str]) -> pa.Table:
     empty = pa.table({c: pa.array([], pa.large_string()) for c in columns})
-    return keys.distinct(pa.concat_tables(parts) if parts else empty).to_pandas()
+    return keys.distinct(pa.concat_tables(parts) if parts else empty)
 
 
 def _text(s: pd.Series) -> pd.Series:
@@ -236,8 +288,15 @@ def classify_suppliers(
     """The suppliers classifier on distinct payee keys; every row gets a supplier id and a sector."""
     from normalise.suppliers import classify_suppliers as classify
 
-    # No defensive copy: the classifier returns a new frame (3M keys at national scale).
-    out = classify(distinct, registers_db=registers_db, council_companies=council_companies)
+    # No defensive copy: the classifier returns a new frame.
+    return supplier_columns(
+        classify(distinct, registers_db=registers_db, council_companies=council_companies)
+    )
+
+
+def supplier_columns(out: pd.DataFrame) -> pd.DataFrame:
+    """The classifier's answers for payee keys as the contract ``classes/suppliers`` has them: payee
+    cues added, text blanks as "", a local id for payees no register knows."""
     missing = [
         c for c in SUPPLIER_OUT if c not in out.columns and c not in ("payee_cue", "payee_transfer_cue")
     ]

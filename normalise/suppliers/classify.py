@@ -8,9 +8,8 @@ Work is done once per distinct name (and once per distinct council context), nev
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
@@ -18,18 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from normalise.suppliers.brands import brand_candidate, brand_hits, council_company_candidates
-from normalise.suppliers.decision import (
-    BLANK_NAME,
-    MARKUP_DEFAULT,
-    PRIVATE_DEFAULT,
-    REDACTED_FLAG,
-    UNKNOWN_DEFAULT,
-    Decision,
-    best_decision,
-    with_register_id,
-)
+from normalise.suppliers.candidates import intrinsic_decisions
+from normalise.suppliers.decision import Decision
 from normalise.suppliers.distinct import (
     COPY_ON_WRITE,
     EACH,
@@ -48,19 +39,10 @@ from normalise.suppliers.distinct import (
     string_column,
     value_codes,
 )
-from normalise.suppliers.keys import (
-    charity_number,
-    charity_org_id,
-    company_number,
-    council_key_and_cue,
-    display_name,
-    vat_number,
-)
+from normalise.suppliers.keys import charity_number, company_number, display_name, vat_number
 from normalise.suppliers.lookup import Registers
 from normalise.suppliers.payer import in_contexts, payer_lookup
-from normalise.suppliers.persons import TradingNames, person_shape, trading_name_of_person
 from normalise.suppliers.resolve import CONFIDENT, resolve
-from normalise.suppliers.rule_scan import best_rules, regex_mask
 from normalise.suppliers.rulebook import (
     COUNCIL_COMPANIES_FILE,
     Rulebook,
@@ -72,12 +54,6 @@ from normalise.suppliers.rulebook import (
 OUTPUT_COLUMNS = ("supplier_id", "canonical_name", "sector", "subsector", "confidence", "evidence")
 ID_COLUMNS = ("supplier_company_number", "supplier_charity_number", "supplier_vat_number")
 INDIVIDUAL_LABEL = "Individual (name withheld)"
-# A candidate from one of these steps says "organisation": a person-shaped name is then not a person.
-_NOT_A_PERSON = frozenset({"override", "council_company", "identifier", "register", "rule"})
-_TRADING_NAME = re.compile(r"\b(t/a|t/as|trading as)\b", re.IGNORECASE)
-_COUNCILISH = re.compile(
-    r"\b(council|borough|authority|county|city of|corporation|mbc|lbc|lb|rb|rbc|cbc|mdc|cc|dc|bc|ca)\b"
-)
 
 
 def classify_suppliers(
@@ -107,19 +83,107 @@ def classify_suppliers(
         for c in OUTPUT_COLUMNS:
             out[c] = pd.Series(dtype="float64" if c == "confidence" else "string")
         return out
-    book = Rulebook(
-        load_rules(),
-        load_overrides() if use_overrides else {},
-        load_council_companies(COUNCIL_COMPANIES_FILE, *(Path(p) for p in council_companies)),
-    )
+    book = rulebook(use_overrides, council_companies)
     regs = Registers(registers_db, use_reference)
     try:
-        return _classify(df, regs, book)
+        resolved = resolve_names(df, regs, book)
+        return in_councils(resolved, df, resolved.codes, regs, book)
     finally:
         regs.close()
 
 
-def _classify(df: pd.DataFrame, regs: Registers, book: Rulebook) -> pd.DataFrame:
+def classify_in_slices(
+    keys_file: Path,
+    registers_db: Path | None = None,
+    *,
+    council_companies: Iterable[Path] = (),
+    slice_rows: int = 250_000,
+) -> Iterator[pd.DataFrame]:
+    """``classify_suppliers`` of the payee keys in the Arrow IPC file ``keys_file`` (string columns, no
+    nulls, one row per council × payee), yielded ``slice_rows`` rows at a time in input order, with the
+    same answers.
+
+    Why: at national scale there are millions of keys but a fifth as many distinct names. Entity
+    resolution runs once over the distinct (name, identifiers), each weighted by its number of keys;
+    the council context runs a slice at a time. The keys stay in the file (memory-mapped, read twice),
+    so they are not in memory while the names are resolved.
+    """
+    row_identity, weights, identities = _identities(keys_file)
+    if not len(row_identity):
+        return
+    book = rulebook(True, council_companies)
+    regs = Registers(registers_db, True)
+    try:
+        resolved = resolve_names(identities, regs, book, weights=weights)
+        del identities
+        for start, part in _slices(keys_file, slice_rows):
+            codes = resolved.codes[row_identity[start : start + len(part)]]
+            yield in_councils(resolved, part, codes, regs, book)
+    finally:
+        regs.close()
+
+
+def _identities(keys_file: Path) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(each key's distinct identity, keys per identity, the identities): a key less its council."""
+    with pa.memory_map(str(keys_file)) as source:
+        keys = pa.ipc.open_file(source).read_all()
+        identity = [c for c in keys.column_names if c not in ("council", "council_id", "expense_type")]
+        joined = pc.binary_join_element_wise(
+            *(keys[c].cast(pa.large_string()) for c in identity), pa.scalar("\x1f", pa.large_string())
+        )
+        # dictionary indices are numbered in order of first appearance, as classify_suppliers numbers rows
+        row_identity = pc.dictionary_encode(joined.combine_chunks()).indices.to_numpy().astype(np.int64)
+        del joined
+        _, first = np.unique(row_identity, return_index=True)  # ascending codes: first rows in input order
+        identities = keys.select(identity).take(pa.array(first)).to_pandas()
+        del keys
+    return row_identity, np.bincount(row_identity, minlength=len(first)), identities
+
+
+def _slices(keys_file: Path, slice_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(first row, rows) of ``keys_file`` ``slice_rows`` rows at a time, as pandas."""
+    with pa.memory_map(str(keys_file)) as source:
+        keys = pa.ipc.open_file(source).read_all()
+        for start in range(0, keys.num_rows, slice_rows):
+            yield start, keys.slice(start, slice_rows).to_pandas()
+        del keys
+
+
+def rulebook(use_overrides: bool = True, council_companies: Iterable[Path] = ()) -> Rulebook:
+    """rules.yml, overrides.csv (unless ``use_overrides`` is false) and the council-company lists."""
+    return Rulebook(
+        load_rules(),
+        load_overrides() if use_overrides else {},
+        load_council_companies(COUNCIL_COMPANIES_FILE, *(Path(p) for p in council_companies)),
+    )
+
+
+@dataclass(frozen=True)
+class ResolvedNames:
+    """What the whole batch says of each distinct (name, identifiers), before any council context.
+
+    Why apart: this part needs every name at once (entity resolution may join any name to any other),
+    but works on distinct names; the council context works row by row and can run on a slice of the
+    rows at a time (:func:`classify_in_slices`), so millions of council × payee keys never
+    have to be in memory together.
+    """
+
+    codes: np.ndarray  # input row -> distinct name
+    keys: list[str]
+    texts: list[str]
+    decisions: list[Decision]  # after resolution: one decision per entity, shared by its members
+    entity_ids: list[str]
+    canonical: list[str]
+
+
+def resolve_names(
+    df: pd.DataFrame, regs: Registers, book: Rulebook, weights: np.ndarray | None = None
+) -> ResolvedNames:
+    """Intrinsic decisions and entity resolution over the distinct (name, identifiers) of ``df``.
+
+    ``weights``: how many input rows each row of ``df`` stands for (an entity's display name is its
+    most frequent spelling), when ``df`` holds distinct rows of a larger input.
+    """
     # ---- each input column reduced to codes into its distinct cleaned values ----
     names = column_codes(
         df,
@@ -160,12 +224,13 @@ def _classify(df: pd.DataFrame, regs: Registers, book: Rulebook) -> pd.DataFrame
         {col: [r[k] for k in c[first].tolist()] for col, (c, r) in columns.items()}, dtype=object
     )
     del columns, names, cns, chs, vats, reds
-    rows_per_name = np.bincount(codes, minlength=len(first)).tolist()
+    counts = np.bincount(codes, weights=weights, minlength=len(first))
+    rows_per_name = counts.astype(np.int64).tolist()
     d_names = distinct["name"].tolist()
     name_arr = pa.array(d_names, type=pa.string())
     texts = plain_texts(d_names, name_arr)
     keys = match_keys(d_names, name_arr, texts)
-    decisions = _intrinsic(distinct, name_arr, texts, keys, regs, book)
+    decisions = intrinsic_decisions(distinct, name_arr, texts, keys, regs, book)
 
     # ---- entity resolution across the distinct names ----
     org_ids = [d.org_id for d in decisions]
@@ -175,8 +240,16 @@ def _classify(df: pd.DataFrame, regs: Registers, book: Rulebook) -> pd.DataFrame
     ]
     entity_ids, methods = resolve(keys, org_ids, id_keys, sectors)
     decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
+    return ResolvedNames(codes, keys, texts, decisions, entity_ids, canonical)
 
-    # ---- council context: overrides, payer itself, payer's own companies, expense type ----
+
+def in_councils(
+    resolved: ResolvedNames, df: pd.DataFrame, codes: np.ndarray, regs: Registers, book: Rulebook
+) -> pd.DataFrame:
+    """``df`` with the output columns: each row's decision in its council and expense-type context
+    (overrides, the payer itself, the payer's own companies). ``codes``: each row's distinct name in
+    ``resolved``; ``df`` may be any slice of the rows ``resolved`` was made from."""
+    decisions, keys, texts = resolved.decisions, resolved.keys, resolved.texts
     council_col = "council" if "council" in df.columns else "council_id"
     council = column_codes(df, council_col, same, "", lambda: col(df, council_col).tolist())
     expense = column_codes(df, "expense_type", same, "", lambda: col(df, "expense_type").tolist())
@@ -185,7 +258,7 @@ def _classify(df: pd.DataFrame, regs: Registers, book: Rulebook) -> pd.DataFrame
         decisions, keys, texts, codes, council, expense, payer, book.rules, book.overrides
     )
 
-    return _output(df, entity_ids, codes, canonical, final, final_code, take)
+    return _output(df, resolved.entity_ids, codes, resolved.canonical, final, final_code, take)
 
 
 def _output(
@@ -213,231 +286,6 @@ def _output(
     out["confidence"] = rounded_confidences(final)[take]
     out["evidence"] = string_column([d.evidence for d in final], take)
     return out
-
-
-@dataclass(frozen=True)
-class NameScan:
-    """What the vectorised regular expressions found in each distinct name (index = distinct name)."""
-
-    best_rule: list[Decision | None]
-    councilish: list[bool]
-    markup: list[bool]
-    trading: list[bool]
-
-
-@dataclass(frozen=True)
-class RegisterHits:
-    """Register look-ups for every distinct name at once: name index hits, council-key hits, and facts."""
-
-    by_key: dict[str, set[str]]
-    councils: dict[str, set[str]]
-    council_keys: list[str]
-    facts: dict[str, list]
-    councilish: list[bool]  # a council word, typo or abbreviation in the name
-    brands: dict[str, set[str]]  # match key -> org-ids of its brand (brands.py), keys with no exact hit
-
-
-def _scan_names(name_arr: pa.Array, texts: list[str], cfg: dict) -> NameScan:
-    """Every regular expression over all distinct names at once (rule_scan.py)."""
-    text_arr = pa.array(texts, type=pa.string())
-    rule_of = {
-        id(r): Decision(r.sector, r.subsector, r.confidence, f"rule {r.id}", "rule") for r in cfg["rules"]
-    }
-    return NameScan(
-        best_rule=[rule_of[id(r)] if r is not None else None for r in best_rules(texts, cfg["rules"])],
-        councilish=regex_mask(text_arr, _COUNCILISH).tolist(),
-        markup=regex_mask(name_arr, _MARKUP).tolist(),
-        trading=regex_mask(name_arr, _TRADING_NAME).tolist(),
-    )
-
-
-def _look_up(
-    names: list[str],
-    texts: list[str],
-    keys: list[str],
-    cns: list,
-    chs: list,
-    councilish: list[bool],
-    regs: Registers,
-) -> RegisterHits:
-    """Register look-ups in bulk: names (match key, council key) and identifiers."""
-    if not regs.active:  # nothing to look up: every register step finds nothing
-        return RegisterHits({}, {}, [""] * len(names), {}, councilish, {})
-    by_key = regs.names(sorted(set(keys) - {""}))
-    words = load_rules()["council_words"]
-    ckeys, cues = [], []
-    for n, t in zip(names, texts, strict=True):
-        ckey, cue = council_key_and_cue(n, t, words)
-        ckeys.append(ckey)
-        cues.append(cue)
-    councilish = [a or b for a, b in zip(councilish, cues, strict=True)]
-    councils = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
-    wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
-    brands = brand_hits(keys, by_key, regs, load_rules())
-    wanted |= set().union(*brands.values()) if brands else set()
-    for i, key in enumerate(keys):
-        wanted |= by_key.get(key, set())
-        if councilish[i] or ckeys[i] == key:
-            wanted |= councils.get(ckeys[i], set())
-    return RegisterHits(by_key, councils, ckeys, regs.facts_for(wanted), councilish, brands)
-
-
-def _identifier_candidates(
-    cn: str | None, ch: str | None, text: str, hits: RegisterHits, regs: Registers
-) -> list[Decision]:
-    """What the company and charity numbers given in the file say."""
-    cands: list[Decision] = []
-    if cn:
-        d = regs.decide(hits.facts.get(f"GB-COH-{cn}", []), "company number", text)
-        cands.append(
-            d
-            or Decision(
-                "private", "company", 0.75, f"company number {cn} in the file", "identifier", f"GB-COH-{cn}"
-            )
-        )
-        if cn[:2] in ("CE", "CS"):
-            cands.append(
-                Decision(
-                    "third_sector",
-                    "charity",
-                    0.9,
-                    f"company number {cn} is a CIO",
-                    "identifier",
-                    f"GB-COH-{cn}",
-                )
-            )
-        elif cn[:2] in ("IP", "RS", "SP"):
-            cands.append(
-                Decision(
-                    "mutual",
-                    "registered_society",
-                    0.85,
-                    f"company number {cn} is a registered society",
-                    "identifier",
-                    f"GB-COH-{cn}",
-                )
-            )
-    if ch:
-        org = charity_org_id(ch)
-        d = regs.decide(hits.facts.get(org, []), "charity number", text)
-        cands.append(
-            d
-            or Decision(
-                "third_sector", "charity", 0.95, f"charity number {ch} in the file", "identifier", org
-            )
-        )
-    return cands
-
-
-def _register_name_candidates(
-    i: int, key: str, text: str, councilish: bool, hits: RegisterHits, regs: Registers
-) -> list[Decision]:
-    """Register names: councils by council key, every register by match key."""
-    cands: list[Decision] = []
-    ckey = hits.council_keys[i]
-    if ckey and (councilish or ckey == key):
-        las = hits.councils.get(ckey, set())
-        if len(las) == 1:
-            d = regs.decide(hits.facts.get(next(iter(las)), []), "name", text)
-            if d:
-                cands.append(replace(d, confidence=d.confidence if councilish else 0.75, step="register"))
-    ds = [
-        d
-        for d in (regs.decide(hits.facts.get(o, []), "name", text) for o in sorted(hits.by_key.get(key, ())))
-        if d
-    ]
-    if not ds and key in hits.brands:
-        brand = brand_candidate(
-            [
-                d
-                for d in (regs.decide(hits.facts.get(o, []), "name", text) for o in sorted(hits.brands[key]))
-                if d
-            ],
-            regs.rules,
-        )
-        cands += [brand] if brand else []
-    if ds:
-        agree = len({d.sector for d in ds}) == 1
-        first = ds[0]
-        cands.append(
-            replace(
-                first,
-                confidence=min(first.confidence, 0.9 if agree else 0.7),
-                evidence=first.evidence + ("" if agree else f" (+{len(ds) - 1} others)"),
-            )
-        )
-    return cands
-
-
-def _intrinsic(
-    distinct: pd.DataFrame,
-    name_arr: pa.Array,
-    texts: list[str],
-    keys: list[str],
-    regs: Registers,
-    book: Rulebook,
-) -> list[Decision]:
-    """The decision for each distinct (name, identifiers), before entity resolution and council context."""
-    names, cns, chs, reds = (distinct[c].tolist() for c in ("name", "cn", "ch", "red"))
-    scan = _scan_names(name_arr, texts, book.rules)
-    hits = _look_up(names, texts, keys, cns, chs, scan.councilish, regs)
-    ind_cfg = book.rules["individuals"]
-    everywhere = {k: d for (k, council), d in book.overrides.items() if not council}
-    trading_names = TradingNames(texts, ind_cfg)
-    out: list[Decision] = []
-    for i, text in enumerate(texts):
-        cn, key = cns[i], keys[i]
-        cands: list[Decision] = [everywhere[key]] if key in everywhere else []
-        if reds[i]:
-            cands.append(REDACTED_FLAG)
-        elif not text:
-            cands.append(BLANK_NAME)
-        cands += council_company_candidates(cn, key, book.council_companies, book.rules)
-        cands += _identifier_candidates(cn, chs[i], text, hits, regs)
-        cands += _register_name_candidates(i, key, text, hits.councilish[i], hits, regs)
-        if scan.best_rule[i]:
-            cands.append(scan.best_rule[i])
-        if not (scan.trading[i] or scan.markup[i] or hits.councilish[i]):
-            cands += _person_candidates(names[i], text, cands, ind_cfg, trading_names)
-        if scan.markup[i]:
-            # "<script>…</script>" or "=HYPERLINK(…)" is an injection or a broken export, not a firm.
-            cands.append(MARKUP_DEFAULT)
-        elif text and not text.replace(" ", "").isdigit():  # plain text: a-z, 0-9 and spaces only
-            cands.append(PRIVATE_DEFAULT)
-        else:
-            cands.append(UNKNOWN_DEFAULT)
-        best = with_register_id(best_decision(cands), cands)
-        if scan.trading[i] and best.sector != "individual" and not best.canonical:
-            # "Mr J Smith t/a Smith Builders": a business, shown by its trading name only
-            trading = trading_name_of_person(names[i], ind_cfg)
-            best = replace(best, canonical=trading) if trading else best
-        out.append(best)
-    return out
-
-
-# A person-shaped name that the batch shows trading under the same name ("T Smith" next to "T Smith Ltd").
-_TRADES_IN_BATCH = Decision(
-    "private",
-    "business",
-    0.5,
-    "person-shaped name, but the same name trades with a legal form or business word in this batch",
-    "rule",
-)
-
-
-def _person_candidates(
-    name: str, text: str, cands: list[Decision], cfg: dict, trading_names: TradingNames
-) -> list[Decision]:
-    """The personal-name candidate, unless another step or the batch says organisation."""
-    person = person_shape(name, cfg)
-    if not person:
-        return []
-    if person.subsector == "carer":
-        return [person]
-    if any(c.step in _NOT_A_PERSON for c in cands):
-        return []
-    titled = person.evidence.startswith("individual: title")
-    return [_TRADES_IN_BATCH] if not titled and trading_names.corroborates(text) else [person]
 
 
 def _unify(
@@ -476,6 +324,3 @@ def _unify(
                 alias = "another spelling" if best.sector == "individual" else repr(names[best_i])
                 out[i] = replace(best, evidence=f"{best.evidence} [via alias {alias}, {how}]")
     return out, canonical
-
-
-_MARKUP = re.compile(r"<\s*/?\s*[a-z!][^>]*>|^\s*[=+@]\s*[A-Za-z]+\s*\(", re.IGNORECASE)
