@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
-from councilspend.memory import release_memory
+from councilspend.memory import release_memory, use_jemalloc
 from councilspend.normalised import NormalisedDir, open_normalised
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def classify_crawl(
     use their bundled registers and rules, and M3 has no denominator. ``council_companies``: the
     user's own lists of council-owned companies (CSV ``name,council_id[,company_number]``).
     """
+    use_jemalloc()
     normalised = Path(normalised)
     out = classes_dir(normalised)
     companies = [Path(p) for p in council_companies]
