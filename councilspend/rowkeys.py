@@ -220,6 +220,11 @@ def _text_of(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return pc.fill_null(col if col.type == pa.large_string() else col.cast(pa.large_string()), "")
 
 
+def _large_text(col: pa.ChunkedArray) -> pa.Array:
+    """A text column as one large_string array, nulls kept."""
+    return (col if col.type == pa.large_string() else col.cast(pa.large_string())).combine_chunks()
+
+
 def _strings(values) -> pa.Array:  # noqa: ANN001 - a pandas Series or a list
     items = values.astype(object).where(values.notna(), None).tolist() if hasattr(values, "notna") else values
     return pa.array(items, pa.large_string())
@@ -234,38 +239,43 @@ class ContextLookup:
     finds the expense answer of its own key.
     """
 
-    def __init__(self, suppliers, services, bases) -> None:  # noqa: ANN001 - pandas frames
+    def __init__(self, suppliers, services, bases) -> None:  # noqa: ANN001 - frames or Arrow tables
         """``suppliers``: :data:`SUPPLIER_KEY` + ``sector`` + ``payee_cue`` + ``payee_transfer_cue``
-        (key columns as text); ``services``: ``value``, ``council``, ``label``, ``context_division``,
-        ``context_cue``; ``bases``: ``value``, ``council``, ``code``, ``needs_context`` (whether the
-        account alone is unknown, weak or vague)."""
-        import pandas as pd
-
-        suppliers = suppliers.sort_values("council", kind="stable", ignore_index=True)
-        councils = suppliers["council"].astype(str).to_numpy()
+        (key columns as text; an Arrow table or a pandas frame; other columns are carried along, sorted
+        like the keys, in :attr:`suppliers`); ``services``: ``value``, ``council``, ``label``,
+        ``context_division``, ``context_cue``; ``bases``: ``value``, ``council``, ``code``,
+        ``needs_context`` (whether the account alone is unknown, weak or vague)."""
+        if not isinstance(suppliers, pa.Table):
+            suppliers = pa.Table.from_pandas(suppliers, preserve_index=False)
+        # Sorted by council, so each batch probes only its councils' keys (supplier_positions). Arrow
+        # throughout: at national scale these are millions of keys.
+        suppliers = suppliers.take(pc.sort_indices(suppliers, [("council", "ascending")]))
         self.council_bounds: dict[str, tuple[int, int]] = {}
-        if len(councils):  # no payee at all when every rows file is unreadable
-            starts = np.flatnonzero(np.r_[True, councils[1:] != councils[:-1]])
-            ends = [*list(starts[1:]), len(councils)]
+        if suppliers.num_rows:  # no payee at all when every rows file is unreadable
+            encoded = pc.dictionary_encode(_text_of(suppliers["council"]).combine_chunks())
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
+            starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+            ends = [*starts[1:].tolist(), len(codes)]
+            names = encoded.dictionary.to_pylist()
             self.council_bounds = {
-                str(councils[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)
+                str(names[codes[a]]): (int(a), int(b)) for a, b in zip(starts.tolist(), ends, strict=True)
             }
-        s = pa.Table.from_pandas(suppliers[SUPPLIER_KEY].astype(str), preserve_index=False)
+        s = pa.table({c: _text_of(suppliers[c]) for c in SUPPLIER_KEY})
         self.supplier_keys = joined(s).combine_chunks().cast(pa.large_string())
-        self.suppliers = suppliers
-        self.sector = _strings(suppliers["sector"])
-        cue = (
-            suppliers["payee_cue"]
-            if "payee_cue" in suppliers.columns
-            else pd.Series("", index=suppliers.index)
+        del s
+        self.suppliers: pa.Table | None = suppliers
+        self.sector = _large_text(suppliers["sector"])
+        blank = pa.repeat(pa.scalar("", pa.large_string()), suppliers.num_rows)
+        self.payee_cue = (
+            _text_of(suppliers["payee_cue"]).combine_chunks()
+            if "payee_cue" in suppliers.column_names
+            else blank
         )
-        self.payee_cue = _strings(cue.fillna(""))
-        tcue = (
-            suppliers["payee_transfer_cue"]
-            if "payee_transfer_cue" in suppliers.columns
-            else pd.Series("", index=suppliers.index)
+        self.payee_transfer_cue = (
+            _text_of(suppliers["payee_transfer_cue"]).combine_chunks()
+            if "payee_transfer_cue" in suppliers.column_names
+            else blank
         )
-        self.payee_transfer_cue = _strings(tcue.fillna(""))
         bases = bases.drop_duplicates(["value", "council", "code"])
         b = pa.Table.from_pandas(bases[["value", "council", "code"]].astype(str), preserve_index=False)
         self.base_keys = joined(b).combine_chunks().cast(pa.large_string())

@@ -44,9 +44,6 @@ from publish.build.tables import columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
 
-ENTITY_COLUMNS = ["canonical_name", "sector", "subsector", "confidence", "evidence"]
-#: Per-key supplier columns the payments pass never reads (``payment_rows.Lookups``): kept per entity only.
-LOOKUP_UNUSED = ("canonical_name", "subsector", "evidence")
 # What pass 2 reads: the published columns' sources and the category keys' sources.
 PASS2_COLUMNS = sorted(
     {
@@ -206,18 +203,16 @@ def _progress(enabled: bool):
 def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     # The classify step's answers, one row per distinct key (normalise/classes.py wrote them).
     with _stage("read classes"):
-        suppliers, categories, outturn, cues = enrich.read_classes(nd.root)
-    # One row per entity is all the suppliers table needs; the per-key frame is millions of rows, and
-    # the payments pass joins only its keys, ids, sectors and cues (not names and evidence).
-    entities = suppliers.drop_duplicates("supplier_id")[["supplier_id", *ENTITY_COLUMNS]]
-    lookups = Lookups.build(
-        suppliers[[c for c in suppliers.columns if c not in LOOKUP_UNUSED]], categories, cues
-    )
-    del suppliers
-    # Lookups.build read its ids and sectors out of this per-key frame (half a GB at 10M rows);
-    # shaping rows uses only the arrays it made.
-    lookups.context.suppliers = None
-    release_memory()
+        # One row per entity is all the suppliers table needs; the per-key table is millions of rows,
+        # and the payments pass joins only its keys, ids, sectors and cues (not names and evidence).
+        classes = enrich.read_classes(nd.root)
+        entities, categories, outturn = classes.entities, classes.categories, classes.outturn
+        lookups = Lookups.build(classes.supplier_keys, categories, classes.cues)
+        del classes
+        # Lookups.build read its ids and sectors out of the per-key table; shaping rows uses only the
+        # arrays it made.
+        lookups.context.suppliers = None
+        release_memory()
 
     conn = _open_database(tmp)
     search = SideSearchIndex(tmp, "payments", summaries.FTS["payments"])

@@ -57,9 +57,10 @@ class Lookups:
     expense_confidence: pa.Array
 
     @classmethod
-    def build(cls, suppliers: pd.DataFrame, categories: pd.DataFrame, cues: keys.CueBook) -> Lookups:
-        """``suppliers``/``categories``/``cues``: ``publish.build.enrich.read_classes`` output (key columns
-        as text; ``cues`` the classify step's record of each context text's cue)."""
+    def build(cls, suppliers: pa.Table, categories: pd.DataFrame, cues: keys.CueBook) -> Lookups:
+        """``suppliers``: ``publish.build.enrich.read_suppliers``'s per-key table (Arrow: millions of keys
+        at national scale); ``categories``/``cues``: ``read_classes``'s (key columns as text; ``cues``
+        the classify step's record of each context text's cue)."""
         svc = categories[categories["kind"] == "service_area"]
         exp = categories[categories["kind"] == "expense_type"]
         bases = exp[["value", "council", "code"]].assign(
@@ -74,14 +75,10 @@ class Lookups:
         return cls(
             context=context,
             cues=cues,
-            supplier_id=_strings(ordered["supplier_id"]),
-            is_individual=pa.array(ordered["is_individual"].fillna(False).astype(bool).to_numpy()),
-            published_name=_strings(
-                ordered["published_name"]
-                if "published_name" in ordered.columns
-                else pd.Series(None, index=ordered.index, dtype=object)
-            ),
-            supplier_confidence=_floats(ordered["confidence"]),
+            supplier_id=ordered["supplier_id"].cast(pa.large_string()).combine_chunks(),
+            is_individual=pc.fill_null(ordered["is_individual"], False).combine_chunks(),
+            published_name=ordered["published_name"].cast(pa.large_string()).combine_chunks(),
+            supplier_confidence=ordered["confidence"].cast(pa.float64()).combine_chunks(),
             expense_keys=_large(keys.joined(e)),
             expense_label=_strings(exp["label"]),
             expense_transfer=_strings(transfer.where(transfer.notna() & (transfer.astype(str) != ""), None)),
