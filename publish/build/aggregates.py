@@ -176,25 +176,9 @@ class Totals:
             return pd.DataFrame(
                 {c: pd.Series(dtype=object) for c in key} | {v: pd.Series(dtype="int64") for v in values}
             )
-        if name in ("suppliers", "aliases"):
-            return _summed_in_arrow(parts, key, values)
         frame = _unpacked(parts, key)
         out = frame.groupby(key, dropna=False, sort=True)[values].sum().reset_index()
         for k in key:
             if out[k].dtype == object:
                 out[k] = out[k].where(out[k].notna(), None)
         return out
-
-
-def _summed_in_arrow(parts: list[pa.Table], key: list[str], values: list[str]) -> pd.DataFrame:
-    """The batches' sums added up by ``key`` in Arrow, sorted by key (missing last), with text kept in
-    Arrow-backed columns. Why: supplier × council × year and spelling keys are millions at national
-    scale; as pandas object columns they held a Python string per cell (about 1 GB at 10M rows)."""
-    table = pa.concat_tables(parts, promote_options="permissive")
-    summed = table.group_by(key, use_threads=False).aggregate([(v, "sum") for v in values])
-    del table
-    summed = summed.rename_columns(
-        [c.removesuffix("_sum") if c.endswith("_sum") else c for c in summed.column_names]
-    )
-    summed = summed.sort_by([(k, "ascending") for k in key])  # missing values last, as pandas sorts them
-    return summed.select([*key, *values]).to_pandas()
