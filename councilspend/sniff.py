@@ -3,8 +3,9 @@
 Also the guard against ZIP bombs: a ZIP is refused before anything is inflated when its declared
 uncompressed size is too large in total or too large relative to its compressed size; members are
 inflated in chunks that stop at a cap whatever the header claims (:func:`inflate`); and an XLSX's
-declared dimensions, cell references and shared-string counts are checked against its size before a
-spreadsheet library allocates for them (:func:`check_xlsx_safe`).
+declared dimensions, cell references and shared-string counts, and an ODS's repeated cells, are checked
+against its size before a spreadsheet library allocates for them (:func:`check_xlsx_safe`,
+:func:`check_ods_safe`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from xml.etree import ElementTree
 
 MAX_UNCOMPRESSED = 512 * 1024 * 1024  # bytes: larger than any council file seen by far
 MAX_RATIO = 200  # uncompressed / compressed; CSV compresses ~10-20x, bombs ~1000x
@@ -190,3 +192,62 @@ def _check_strings(name: str, chunks: Iterator[bytes], declared_total: int) -> N
             raise SniffError(
                 f"{name}: declares {int(value):,} shared strings ({key.decode()}) in {size:,} bytes: refused"
             )
+
+
+_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_CELLS = (f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell")
+
+
+def check_ods_safe(data: bytes) -> None:
+    """Refuse an ODS whose repeated cells with content would make the spreadsheet library allocate
+    gigabytes: ``number-rows-repeated="100000"`` around ``number-columns-repeated="100"`` is 10M cells
+    in 1.5 KB, and aborted the process (not an exception) under a 1.5 GB limit. Repeated *empty* cells
+    (how LibreOffice writes the unused area) cost nothing and are not counted."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if info.filename == "content.xml":
+                _check_ods_content(info.filename, inflate(zf, info))
+
+
+def _check_ods_content(name: str, chunks: Iterator[bytes]) -> None:
+    parser = ElementTree.XMLPullParser(events=("start", "end"))
+    open_elements: list[ElementTree.Element] = []
+    cells = row_cells = size = 0
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            parser.feed(chunk)
+            for event, elem in parser.read_events():
+                if event == "start":
+                    open_elements.append(elem)
+                    continue
+                open_elements.pop()
+                if elem.tag in _CELLS:
+                    if elem.get(f"{_OFFICE}value-type") or len(elem) or (elem.text or "").strip():
+                        row_cells += _repeats(elem.get(f"{_TABLE}number-columns-repeated"))
+                elif elem.tag == f"{_TABLE}table-row":
+                    cells += row_cells * _repeats(elem.get(f"{_TABLE}number-rows-repeated"))
+                    row_cells = 0
+                    if cells > MAX_CELLS:
+                        break
+                else:
+                    continue
+                if open_elements:  # done with it: the document is never held whole
+                    open_elements[-1].remove(elem)
+            if cells > MAX_CELLS:
+                break
+    except ElementTree.ParseError as exc:
+        raise SniffError(f"{name}: not well-formed XML ({exc})") from exc
+    if cells > MAX_CELLS or (cells > SPARSE_CELLS and cells > CELLS_PER_XML_BYTE * size):
+        raise SniffError(
+            f"{name}: its repeated cells hold {cells:,} filled cells in {size:,} bytes of XML: refused "
+            f"(limit {MAX_CELLS:,} cells, or {CELLS_PER_XML_BYTE} per byte)"
+        )
+
+
+def _repeats(value: str | None) -> int:
+    """A repeat count attribute; absurd or malformed counts count as more than any limit."""
+    if value is None:
+        return 1
+    return int(value) if value.isdigit() and len(value) <= 9 else MAX_CELLS + 1

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from councilspend.sniff import SniffError, check_xlsx_safe, check_zip_safe, read_member, sniff
+from councilspend.sniff import SniffError, check_ods_safe, check_xlsx_safe, check_zip_safe, read_member, sniff
 from normalise.rows import mask_unique
 
 MAX_COLUMNS = 1000  # a spending table has tens of columns; thousands means this is not a table
@@ -338,6 +338,8 @@ def read_tables(data: bytes, depth: int = 0) -> tuple[str, list[RawTable]]:
         check_zip_safe(data, fmt)
     if fmt == "xlsx":
         check_xlsx_safe(data)
+    if fmt == "ods":
+        check_ods_safe(data)
     if fmt == "csv":
         return fmt, [read_csv_bytes(data)]
     if fmt in ("xls", "xlsx", "ods"):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from councilspend.sniff import SniffError, check_xlsx_safe, read_member, sniff
+from councilspend.sniff import SniffError, check_ods_safe, check_xlsx_safe, read_member, sniff
 from normalise.amounts import AMBIGUOUS, parse_pence
 from normalise.header import threshold_from
 from normalise.readers import ReadError, read_tables
@@ -101,6 +101,61 @@ def lying_zip() -> bytes:
                 struct.pack_into("<I", data, at + size_at, 1024)
             at += 4
     return bytes(data)
+
+
+def _ods(rows: str) -> bytes:
+    """A minimal ODS whose first row is a header and then ``rows`` (content.xml table rows)."""
+    office = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+    table = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+    text = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="{office}" '
+        f'xmlns:table="{table}" xmlns:text="{text}" office:version="1.2"><office:body><office:spreadsheet>'
+        '<table:table table:name="S"><table:table-row>'
+        '<table:table-cell office:value-type="string"><text:p>Supplier</text:p></table:table-cell>'
+        '<table:table-cell office:value-type="string"><text:p>Amount</text:p></table:table-cell>'
+        f"</table:table-row>{rows}</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:'
+        'opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry '
+        'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("META-INF/manifest.xml", manifest)
+        zf.writestr("content.xml", content)
+    return out.getvalue()
+
+
+def repeated_cells_ods() -> bytes:
+    """10 million filled cells in 1.5 KB: the spreadsheet library aborted the process (not an exception)."""
+    return _ods(
+        '<table:table-row table:number-rows-repeated="100000"><table:table-cell '
+        'table:number-columns-repeated="100" office:value-type="string"><text:p>x</text:p></table:table-cell>'
+        "</table:table-row>"
+    )
+
+
+def test_ods_with_millions_of_repeated_filled_cells_is_refused() -> None:
+    with pytest.raises(SniffError, match="10,000,002 filled cells"):
+        check_ods_safe(repeated_cells_ods())
+
+
+def test_ods_with_a_repeated_empty_area_is_read() -> None:
+    """How LibreOffice writes the unused rows and columns: repeated empty cells cost nothing."""
+    data = _ods(
+        '<table:table-row><table:table-cell office:value-type="string"><text:p>Acme Ltd</text:p>'
+        '</table:table-cell><table:table-cell office:value-type="float" office:value="12.5"><text:p>12.5'
+        "</text:p></table:table-cell></table:table-row>"
+        '<table:table-row table:number-rows-repeated="1048574"><table:table-cell '
+        'table:number-columns-repeated="1024"/></table:table-row>'
+    )
+    check_ods_safe(data)
+    fmt, tables = read_tables(data)
+    assert fmt == "ods" and tables[0].cells.iloc[1].tolist()[:2] == ["Acme Ltd", "12.5"]
 
 
 def test_sparse_xlsx_is_refused_before_reading() -> None:
@@ -207,6 +262,7 @@ def _limits() -> None:  # pragma: no cover - runs in the child
     [
         ("sparse.xlsx", sparse_xlsx, None),
         ("strings.xlsx", huge_string_count_xlsx, None),
+        ("repeated.ods", repeated_cells_ods, None),
         ("lying.zip", lying_zip, 2),
         ("preamble.csv", lambda: b"Payments over threshold" + b"-" * 50_000 + b"\n" + GOOD, 2),
         ("nul.csv", lambda: b"\x00" + GOOD, 2),
