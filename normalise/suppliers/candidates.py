@@ -24,9 +24,10 @@ from normalise.suppliers.decision import (
     best_decision,
     with_register_id,
 )
-from normalise.suppliers.keys import charity_org_id, council_key_and_cue
+from normalise.suppliers.distinct import council_bodies
+from normalise.suppliers.keys import charity_org_id, council_keys_and_cues
 from normalise.suppliers.lookup import Registers
-from normalise.suppliers.persons import TradingNames, person_shape, trading_name_of_person
+from normalise.suppliers.persons import PersonShapes, TradingNames, trading_name_of_person
 from normalise.suppliers.rule_scan import best_rules, regex_mask
 from normalise.suppliers.rulebook import Rulebook, load_rules
 
@@ -77,6 +78,7 @@ def _scan_names(name_arr: pa.Array, texts: list[str], cfg: dict) -> NameScan:
 
 def _look_up(
     names: list[str],
+    name_arr: pa.Array,
     texts: list[str],
     keys: list[str],
     cns: list,
@@ -88,12 +90,8 @@ def _look_up(
     if not regs.active:  # nothing to look up: every register step finds nothing
         return RegisterHits({}, {}, [""] * len(names), {}, councilish, {})
     by_key = regs.names(sorted(set(keys) - {""}))
-    words = load_rules()["council_words"]
-    ckeys, cues = [], []
-    for n, t in zip(names, texts, strict=True):
-        ckey, cue = council_key_and_cue(n, t, words)
-        ckeys.append(ckey)
-        cues.append(cue)
+    bodies = council_bodies(names, name_arr, texts)
+    ckeys, cues = council_keys_and_cues(bodies, load_rules()["council_words"])
     councilish = [a or b for a, b in zip(councilish, cues, strict=True)]
     councils = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
     wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
@@ -201,13 +199,51 @@ def intrinsic_decisions(
     regs: Registers,
     book: Rulebook,
 ) -> list[Decision]:
-    """The decision for each distinct (name, identifiers), before entity resolution and council context."""
+    """The decision for each distinct (name, identifiers), before entity resolution and council context.
+
+    Only the name, company and charity numbers and redaction flag decide it (a VAT number joins
+    entities later, in ``resolve``): names that differ only in VAT number are decided once.
+    """
     names, cns, chs, reds = (distinct[c].tolist() for c in ("name", "cn", "ch", "red"))
+    # the batch's trading names count every distinct (name, identifiers), VAT numbers included
+    trading_names = TradingNames(texts, book.rules["individuals"])
+    seen: dict[tuple, int] = {}
+    which = [seen.setdefault(t, len(seen)) for t in zip(names, cns, chs, reds, strict=True)]
+    if len(seen) == len(names):
+        return _decide(names, cns, chs, reds, name_arr, texts, keys, regs, book, trading_names)
+    firsts: list[int] = []  # the first row of each code: codes are numbered in order of first row
+    for i, w in enumerate(which):
+        if w == len(firsts):
+            firsts.append(i)
+    decided = _decide(
+        *([v[i] for i in firsts] for v in (names, cns, chs, reds)),
+        name_arr.take(pa.array(firsts, pa.int64())),
+        *([v[i] for i in firsts] for v in (texts, keys)),
+        regs,
+        book,
+        trading_names,
+    )
+    return [decided[w] for w in which]
+
+
+def _decide(
+    names: list[str],
+    cns: list,
+    chs: list,
+    reds: list,
+    name_arr: pa.Array,
+    texts: list[str],
+    keys: list[str],
+    regs: Registers,
+    book: Rulebook,
+    trading_names: TradingNames,
+) -> list[Decision]:
+    """``intrinsic_decisions`` of distinct (name, company number, charity number, redaction flag)."""
     scan = _scan_names(name_arr, texts, book.rules)
-    hits = _look_up(names, texts, keys, cns, chs, scan.councilish, regs)
+    hits = _look_up(names, name_arr, texts, keys, cns, chs, scan.councilish, regs)
     ind_cfg = book.rules["individuals"]
     everywhere = {k: d for (k, council), d in book.overrides.items() if not council}
-    trading_names = TradingNames(texts, ind_cfg)
+    shapes = PersonShapes(ind_cfg)
     out: list[Decision] = []
     for i, text in enumerate(texts):
         cn, key = cns[i], keys[i]
@@ -222,7 +258,7 @@ def intrinsic_decisions(
         if scan.best_rule[i]:
             cands.append(scan.best_rule[i])
         if not (scan.trading[i] or scan.markup[i] or hits.councilish[i]):
-            cands += _person_candidates(names[i], text, cands, ind_cfg, trading_names)
+            cands += _person_candidates(names[i], text, cands, shapes, trading_names)
         if scan.markup[i]:
             # "<script>…</script>" or "=HYPERLINK(…)" is an injection or a broken export, not a firm.
             cands.append(MARKUP_DEFAULT)
@@ -250,10 +286,10 @@ _TRADES_IN_BATCH = Decision(
 
 
 def _person_candidates(
-    name: str, text: str, cands: list[Decision], cfg: dict, trading_names: TradingNames
+    name: str, text: str, cands: list[Decision], shapes: PersonShapes, trading_names: TradingNames
 ) -> list[Decision]:
     """The personal-name candidate, unless another step or the batch says organisation."""
-    person = person_shape(name, cfg)
+    person = shapes(name)
     if not person:
         return []
     if person.subsector == "carer":

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from normalise.suppliers.decision import Decision
 from normalise.suppliers.keys import (
     MATCH_KEY_RAW_CUES,
+    council_body,
     match_key,
     match_key_from_plain,
     plain_text,
@@ -199,14 +200,34 @@ def string_column(values: list, take: np.ndarray) -> np.ndarray | pd.api.extensi
 
 def plain_texts(names: list[str], name_arr: pa.Array) -> list[str]:
     """``plain_text`` of each distinct display name: Arrow kernels for ASCII names, Python for the rest."""
-    text = pc.utf8_lower(name_arr)
+    out = _plain_ascii(name_arr)
+    for i in _not_ascii(name_arr):  # accents to fold, curly apostrophes: the Python definition
+        out[i] = plain_text(names[i])
+    return out
+
+
+def _plain_ascii(arr: pa.Array) -> list[str]:
+    """``plain_text`` of each value, right for ASCII values only."""
+    text = pc.utf8_lower(arr)
     text = pc.replace_substring_regex(text, "['`]", "")
     text = pc.replace_substring_regex(text, "[&+]", " and ")
     text = pc.replace_substring_regex(text, "[^a-z0-9]+", " ")
-    out = pc.utf8_trim(text, " ").to_pylist()
-    ascii_ = pc.string_is_ascii(name_arr).to_numpy(zero_copy_only=False)
-    for i in np.nonzero(~ascii_)[0].tolist():  # accents to fold, curly apostrophes: the Python definition
-        out[i] = plain_text(names[i])
+    return pc.utf8_trim(text, " ").to_pylist()
+
+
+def _not_ascii(arr: pa.Array) -> list[int]:
+    return np.nonzero(~pc.string_is_ascii(arr).to_numpy(zero_copy_only=False))[0].tolist()
+
+
+def council_bodies(names: list[str], name_arr: pa.Array, texts: list[str]) -> list[str]:
+    """``council_body`` of each distinct display name (``texts``: their plain texts): Arrow kernels
+    for ASCII names (the patterns are those of ``keys._PARENS`` and ``keys._DEPARTMENT``, where RE2
+    and Python agree on ASCII), Python for the rest."""
+    cut = pc.replace_substring_regex(name_arr, r"\(([^)]*)\)?", " ")
+    cut = pc.replace_substring_regex(cut, r"(?s)\s+[-:]\s+.*", "", max_replacements=1)
+    out = _plain_ascii(cut)
+    for i in _not_ascii(name_arr):
+        out[i] = council_body(names[i], texts[i])
     return out
 
 

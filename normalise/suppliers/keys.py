@@ -246,11 +246,29 @@ def council_key_and_cue(name: str, text: str, words: dict) -> tuple[str, bool]:
 
     ``words``: rules.yml ``council_words`` (``vocabulary_set``, ``not_typos_set``).
     """
+    return _council_key_and_cue(council_body(name, text), words["vocabulary_set"], words["not_typos_set"])
+
+
+def council_body(name: str, text: str) -> str:
+    """What ``council_key_and_cue`` reads of a name whose plain text is ``text``: the plain text of
+    the name with bracketed notes and any department dropped."""
     if "(" in name or _DEPARTMENT.search(name):
-        body = plain_text(_DEPARTMENT.split(_PARENS.sub(" ", display_name(name)), maxsplit=1)[0])
-    else:
-        body = text
-    return _council_key_and_cue(body, words["vocabulary_set"], words["not_typos_set"])
+        return plain_text(_DEPARTMENT.split(_PARENS.sub(" ", display_name(name)), maxsplit=1)[0])
+    return text
+
+
+def council_keys_and_cues(bodies: list[str], words: dict) -> tuple[list[str], list[bool]]:
+    """``council_key_and_cue`` of many names from their ``council_body``: each distinct body once."""
+    vocabulary, not_typos = words["vocabulary_set"], words["not_typos_set"]
+    memo: dict[str, tuple[str, bool]] = {}
+    ckeys, cues = [], []
+    for body in bodies:
+        found = memo.get(body)
+        if found is None:
+            found = memo[body] = _council_key_and_cue(body, vocabulary, not_typos)
+        ckeys.append(found[0])
+        cues.append(found[1])
+    return ckeys, cues
 
 
 @lru_cache(maxsize=1 << 16)

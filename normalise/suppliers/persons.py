@@ -187,6 +187,26 @@ def person_shape(name: str, cfg: dict) -> Decision | None:
     return _single(words, tok.comma_after_first, cfg, post) if len(words) <= 5 else None
 
 
+class PersonShapes:
+    """``person_shape`` for one batch, worked out once per name as folded to lower case.
+
+    Why: councils write one payee in many cases ("J SMITH", "J Smith"), and the shape of an ASCII
+    name reads only its lower-case text (the possessive test ignores case), so they share an answer.
+    """
+
+    def __init__(self, cfg: dict) -> None:
+        self._cfg = cfg
+        self._seen: dict[str, Decision | None] = {}
+
+    def __call__(self, name: str) -> Decision | None:
+        shown = display_name(name)
+        key = shown.lower() if shown.isascii() else shown  # a non-ASCII key is never an ASCII one
+        if key in self._seen:
+            return self._seen[key]
+        found = self._seen[key] = person_shape(shown, self._cfg)
+        return found
+
+
 def trading_name_of_person(name: str, cfg: dict) -> str | None:
     """ "Trading name" for "Mr J Smith t/a Smith Builders" (a sole trader shown by the business name)."""
     owner, trading = split_trading_as(name)
@@ -213,6 +233,7 @@ class TradingNames:
         self._max = max_people
         self._trades: dict[tuple[str, ...], set[str]] = {}  # surname/full name -> initials seen ("" none)
         self._people: dict[str, int] = {}
+        self._answers: dict[str, bool] = {}  # corroborates(), by text
         # each distinct text once: names differing only in case, punctuation or identifiers share it
         for text, count in Counter(texts).items():
             words = text.split()
@@ -228,6 +249,12 @@ class TradingNames:
 
     def corroborates(self, text: str) -> bool:
         """True when the person-shaped plain text ``text`` trades under the same name in the batch."""
+        found = self._answers.get(text)
+        if found is None:
+            found = self._answers[text] = self._corroborates(text)
+        return found
+
+    def _corroborates(self, text: str) -> bool:
         words = text.split()
         longs = tuple(w for w in words if not _is_initial(w))
         initials = "".join(w for w in words if _is_initial(w))
