@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -303,12 +304,13 @@ def supplier_columns(out: pd.DataFrame) -> pd.DataFrame:
     ]
     if missing:
         raise RuntimeError(f"normalise.suppliers.classify_suppliers returned no {', '.join(missing)}")
-    from normalise.categories.context import payee_cues, payee_transfer_cue
+    from normalise.categories.context import payee_cues_and_transfers
 
-    out["payee_cue"] = payee_cues(out["supplier_name"]).to_numpy()
-    cued = out["payee_cue"] != ""  # a transfer word is a cue too: only those names can have one
-    out["payee_transfer_cue"] = ""
-    out.loc[cued, "payee_transfer_cue"] = [payee_transfer_cue(n) for n in out.loc[cued, "supplier_name"]]
+    # each distinct name once (a payee paid by many councils is many keys); a missing name has no cue
+    codes, names = pd.factorize(out["supplier_name"])
+    cue, transfer = payee_cues_and_transfers(pd.Series(names, dtype=object))
+    out["payee_cue"] = np.asarray([*cue.tolist(), ""], dtype=object)[codes]
+    out["payee_transfer_cue"] = np.asarray([*transfer.tolist(), ""], dtype=object)[codes]
     out = out[keys.SUPPLIER_KEY + SUPPLIER_OUT]
     for col in [
         *keys.SUPPLIER_KEY,

@@ -161,9 +161,15 @@ def payee_cue(name: str) -> str:
     """The words of a payee name that the rules read (a transfer payee's "hmrc", "pension fund";
     a provider's "care", "nursing"), or "". Publish keys an expense on the cue, not the name: a
     council pays thousands of payees and the rules read only these words of them."""
+    return _payee_cue_and_transfer(name)[0]
+
+
+def _payee_cue_and_transfer(name: str) -> tuple[str, str]:
+    """(:func:`payee_cue`, :func:`payee_transfer_cue`) of a name: the cue holds the transfer words,
+    so both come from one reading."""
     norm = normalise_value(name)
     if not norm or not _payee_any().search(norm):
-        return ""
+        return "", ""
     from normalise.categories.transfers import payee_words
 
     words = [payee_words(norm)]
@@ -172,7 +178,7 @@ def payee_cue(name: str) -> str:
         if m:
             words.append(m.group(0))
             break
-    return " ".join(dict.fromkeys(w for w in words if w))
+    return " ".join(dict.fromkeys(w for w in words if w)), words[0]
 
 
 @lru_cache(maxsize=200_000)
@@ -226,6 +232,11 @@ def payee_transfer_cue(name: str) -> str:
 def payee_cues(names: pd.Series) -> pd.Series:
     """:func:`payee_cue` of many names: one vectorised (RE2) test first, Python only on the few
     names that contain a cue (millions of payees at national scale)."""
+    return payee_cues_and_transfers(names)[0]
+
+
+def payee_cues_and_transfers(names: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(:func:`payee_cues`, :func:`payee_transfer_cue` of each name with a cue, else "")."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -239,13 +250,16 @@ def payee_cues(names: pd.Series) -> pd.Series:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a pattern RE2 cannot run: test each in Python
         hit = [True] * len(names)
     out = pd.Series("", index=names.index, dtype="object")
+    transfer = pd.Series("", index=names.index, dtype="object")
     where = [i for i, h in enumerate(hit) if h]
     if where:
         values = names.iloc[where].astype(str).tolist()
         # a payee paid by several councils is one name in many rows: read each name once
-        cue = {v: payee_cue(v) for v in dict.fromkeys(values)}
-        out.iloc[where] = [cue[v] for v in values]
-    return out
+        cue = {v: _payee_cue_and_transfer(v) for v in dict.fromkeys(values)}
+        out.iloc[where] = [cue[v][0] for v in values]
+        # a transfer word is a cue too: a name with no cue has no transfer words
+        transfer.iloc[where] = [cue[v][1] if cue[v][0] else "" for v in values]
+    return out, transfer
 
 
 @lru_cache(maxsize=500_000)
