@@ -141,6 +141,55 @@ def _financial_year(path: Path, preamble: str, sheet: str) -> str:
     )
 
 
+def _division_rows(
+    data: pd.DataFrame, cols: dict[int, tuple[str, str]], ons: int, name: int | None, klass: int | None
+) -> pd.DataFrame:
+    """One row per (authority row of ``data``, division of ``cols``), divisions in order of first
+    column, with their money columns and status. Built as one frame: a frame per division cost
+    most of reading a release, and the bundled releases are read on every classify run."""
+    divisions = list(dict.fromkeys(d for d, _ in cols.values()))
+    n = len(data)
+
+    seen: dict[int, list[str]] = {}
+
+    def stripped(c: int) -> list[str]:
+        if c not in seen:
+            seen[c] = [v.strip() if isinstance(v, str) else v for v in data.iloc[:, c].tolist()]
+        return seen[c]
+
+    columns: dict[str, list] = {
+        "gss": stripped(ons) * len(divisions),
+        "division": [d for d in divisions for _ in range(n)],
+    }
+    money_of = [m for m in MONEY if any(money == m for _, money in cols.values())]
+    for m in money_of:
+        columns[m] = []
+    marker: list[bool] = []
+    pence: dict[str, int | None] = {}  # one parse per distinct cell: "0" and "[x]" recur
+    for division in divisions:
+        mine = {money: c for c, (div, money) in cols.items() if div == division}  # last column wins
+        missing = [False] * n
+        for m in money_of:
+            if m not in mine:
+                columns[m] += [None] * n
+                continue
+            cells = stripped(mine[m])
+            columns[m] += [pence[v] if v in pence else pence.setdefault(v, _pence(v)) for v in cells]
+        for c, (div, _) in cols.items():
+            if div == division:
+                missing = [a or v == "[x]" for a, v in zip(missing, stripped(c), strict=True)]
+        marker += missing
+    out = pd.DataFrame(columns)
+    out["authority"] = (stripped(name) if name is not None else [""] * n) * len(divisions)
+    out["la_class"] = (stripped(klass) if klass is not None else [""] * n) * len(divisions)
+    total = "total_service_expenditure_pence"
+    has = out[total].notna() if total in out else pd.Series(False, index=out.index)
+    out["status"] = "not_relevant"
+    out.loc[has, "status"] = "ok"
+    out.loc[pd.Series(marker, index=out.index, dtype=bool), "status"] = "not_received"
+    return out
+
+
 def parse_rsx(path: Path) -> pd.DataFrame:
     """One RSX file -> rows of :data:`COLUMNS` (empty frame if the file is not an RSX summary)."""
     path = Path(path)
@@ -170,33 +219,13 @@ def parse_rsx(path: Path) -> pd.DataFrame:
                 release_date = ""
         data = df.iloc[h + 1 :]
         data = data[data.iloc[:, ons].str.strip().str.fullmatch(GSS.pattern)]
-        parts = []
-        for division in dict.fromkeys(d for d, _ in cols.values()):
-            part = pd.DataFrame({"gss": data.iloc[:, ons].str.strip().to_numpy()})
-            part["financial_year"], part["division"] = year, division
-            marker = pd.Series(False, index=part.index)
-            for c, (div, money) in cols.items():
-                if div == division:
-                    cells = data.iloc[:, c].str.strip().to_numpy()
-                    part[money] = [_pence(v) for v in cells]
-                    marker |= pd.Series(cells == "[x]", index=part.index)
-            part["authority"] = data.iloc[:, name].str.strip().to_numpy() if name is not None else ""
-            part["la_class"] = data.iloc[:, klass].str.strip().to_numpy() if klass is not None else ""
-            has = (
-                part["total_service_expenditure_pence"].notna()
-                if "total_service_expenditure_pence" in part
-                else False
-            )
-            part["status"] = "not_relevant"
-            part.loc[has, "status"] = "ok"
-            part.loc[marker, "status"] = "not_received"
-            part["release"], part["release_date"] = path.name, release_date
-            parts.append(part)
-        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        out = _division_rows(data, cols, ons, name, klass)
         if out.empty:
             raise OutturnFileError(
                 f"{path}: sheet {sheet.name!r} has an ONS Code header but no authority rows"
             )
+        out["financial_year"] = year
+        out["release"], out["release_date"] = path.name, release_date
         for col in COLUMNS:
             if col not in out.columns:
                 out[col] = None
