@@ -120,3 +120,16 @@ def test_typed_rows_errors_found_as_on_their_csv(shared: Path) -> None:
         errors = check_frame(broken)
         assert {e["fieldName"] for e in errors} == {*texts, "amount", "source_row"}
         assert errors == check_frame(to_text_frame(broken))
+
+
+def test_simple_patterns_match_as_pandas_matches_them() -> None:
+    """The contracts' plain patterns are matched with Python's re, not a pandas call per file: the
+    answers are pandas' own, newlines, other scripts' digits and spaces included."""
+    from normalise.validate import _SIMPLE_PATTERN, _fullmatch
+
+    values = ["E12345678", "E1234567", "e12345678", "E12345678\n", "", "E١٢٣٤٥٦٧٨", " E12345678", "a" * 64]
+    for pattern in ("[A-Z][0-9]{8}", "[0-9a-f]{64}"):
+        assert _SIMPLE_PATTERN.fullmatch(pattern)
+        expected = pd.Series(values, dtype="str").str.fullmatch(pattern).tolist()
+        assert _fullmatch(values, pattern).tolist() == expected
+    assert not _SIMPLE_PATTERN.fullmatch("a|b") and not _SIMPLE_PATTERN.fullmatch(r"\d+")
