@@ -14,7 +14,8 @@ from councilspend.schemas import field_names
 from normalise import kinds as kinds_mod
 from normalise.amounts import parse_pence, pence_to_pounds
 from normalise.columns import ColumnMap
-from normalise.rows import arrow, const_text, squash_spaces, text_column, text_from_codes
+from normalise.dates import Dates
+from normalise.rows import arrow, const_array, squash_spaces, text_column, text_from_codes
 
 PAYMENT_FIELDS = field_names("payment")
 _TEXT_FIELDS = [
@@ -54,7 +55,7 @@ def build_rows(
     data: pd.DataFrame,
     lines: np.ndarray,
     pence: np.ndarray,
-    dates: pd.DataFrame,
+    dates: Dates,
     cmap: ColumnMap,
     supplier: pd.Series,
     sha256: str,
@@ -69,17 +70,22 @@ def build_rows(
         c = cmap.field_to_col.get(fld)
         return None if c is None else data[c]
 
-    def const(value: str) -> pd.Series:
-        return const_text(value, n)
+    consts: dict[str, pd.api.extensions.ExtensionArray] = {}
+
+    def const(value: str) -> pd.api.extensions.ExtensionArray:
+        # one array per value, shared by the columns that hold it (Arrow data is never written to)
+        if value not in consts:
+            consts[value] = const_array(value, n)
+        return consts[value]
 
     def text(values: np.ndarray) -> pd.Series:
         return text_column(values)
 
     out: dict[str, pd.Series | np.ndarray] = {"council_id": const("")}
-    out["payment_date"] = _iso(dates["payment_date"])
-    out["date_precision"] = text(dates["date_precision"].to_numpy(dtype=object))
-    out["period_start"] = _iso(dates["period_start"])
-    out["period_end"] = _iso(dates["period_end"])
+    out["payment_date"] = _iso(dates.table["payment_date"], dates.codes)
+    out["date_precision"] = text_from_codes([str(v) for v in dates.table["date_precision"]], dates.codes)
+    out["period_start"] = _iso(dates.table["period_start"], dates.codes)
+    out["period_end"] = _iso(dates.table["period_end"], dates.codes)
     out["amount"] = pence_to_pounds(pence)
     out["amount_basis"] = const(_amount_basis(cmap, info))
     vat = col("irrecoverable_vat")
@@ -145,12 +151,14 @@ def _warn_active_text(out: dict, fields: list[str], lines: np.ndarray, info: dic
     reported: the rows go to a CSV that someone may open in Excel, and to a web page."""
     hits: dict[str, list[int]] = {key: [] for key in _ACTIVE}
     examples: dict[str, str] = {}
-    # one RE2 pass over all the text columns at once: almost every file has no such cell
+    # one RE2 pass over all the text columns at once: almost every file has no such cell. Columns
+    # of empty cells (a field the file lacks) are left out: "" matches neither pattern.
     columns = [arrow(out[fld]) for fld in fields]
     chunks = [
         c.cast(pa.large_string())
         for col in columns
         for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col])
+        if _text_bytes(c)
     ]
     if not chunks or not pc.any(pc.match_substring_regex(pa.chunked_array(chunks), _ACTIVE_ANY)).as_py():
         return
@@ -175,9 +183,19 @@ def _warn_active_text(out: dict, fields: list[str], lines: np.ndarray, info: dic
             )
 
 
-def _iso(s: pd.Series) -> pd.Series:
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    return text_from_codes([v.isoformat() for v in uniques], codes)
+def _text_bytes(arr: pa.Array) -> int:
+    """Bytes of text in a string array, read from its offsets (no kernel, no copy)."""
+    if not len(arr):
+        return 0
+    offsets = np.frombuffer(
+        arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    )
+    return int(offsets[arr.offset + len(arr)] - offsets[arr.offset])
+
+
+def _iso(values: pd.Series, codes: np.ndarray) -> pd.Series:
+    """ISO text of each row's date (its text's parsed date), "" where it has none."""
+    return text_from_codes(["" if pd.isna(v) else v.isoformat() for v in values], codes)
 
 
 def _amount_basis(cmap: ColumnMap, info: dict) -> str:

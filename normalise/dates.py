@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -123,6 +124,28 @@ def parse_one(text: str) -> tuple:
 
 def parse_dates(values: pd.Series) -> pd.DataFrame:
     """Parse a column of date text; one output row per input row, columns RESULT_COLUMNS."""
+    dates = parse_date_codes(values)
+    out = dates.table.iloc[dates.codes].reset_index(drop=True)
+    out.index = values.index
+    return out
+
+
+@dataclass
+class Dates:
+    """Each row's dates as a code into one parsed row per distinct date text (RESULT_COLUMNS): a
+    table of a few hundred rows, not five columns of a million Python objects."""
+
+    codes: np.ndarray
+    table: pd.DataFrame
+
+    def rows_where(self, column: str, value: str) -> np.ndarray:
+        """Row mask: the rows whose ``column`` is ``value``."""
+        return (self.table[column] == value).to_numpy(dtype=bool)[self.codes]
+
+
+def parse_date_codes(values: pd.Series) -> Dates:
+    """(a code per row, one parsed row per distinct text): :func:`parse_dates` before it is spread
+    to the rows, which is all that later steps need (every row's dates are its text's)."""
     codes, uniques = pd.factorize(values if values.dtype == "str" else values.astype(str), sort=False)
     parsed = pd.DataFrame(
         [parse_one(u) for u in np.asarray(uniques, dtype=object).tolist()], columns=RESULT_COLUMNS
@@ -130,9 +153,8 @@ def parse_dates(values: pd.Series) -> pd.DataFrame:
     if len(parsed) == 0:
         parsed = pd.DataFrame([parse_one("")], columns=RESULT_COLUMNS)
         codes = codes.clip(min=0)
-    out = parsed.iloc[codes].reset_index(drop=True)
-    out.index = values.index
-    return out
+    # a missing value (code -1) takes the last parsed row, as ``iloc[-1]`` always gave it
+    return Dates(np.where(codes < 0, len(parsed) - 1, codes), parsed)
 
 
 def find_period(text: str) -> tuple[str, dt.date, dt.date] | None:

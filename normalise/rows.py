@@ -186,10 +186,14 @@ def text_from_codes(values: list[str], codes: np.ndarray) -> pd.Series:
 
 def const_text(value: str, n: int) -> pd.Series:
     """The same text n times, built straight from Arrow buffers (a file's sha256, council, sheet)."""
+    return pd.Series(const_array(value, n), copy=False)
+
+
+def const_array(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """:func:`const_text` as the bare array (a column of a frame about to be built needs no Series)."""
     b = value.encode("utf-8")
     offsets = np.arange(n + 1, dtype=np.int64) * len(b)
-    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(b * n))
-    return pd.Series(text_array(arr), copy=False)
+    return text_array(pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(b * n)))
 
 
 def text_column(values: np.ndarray) -> pd.Series:

@@ -22,7 +22,7 @@ from normalise import kinds as kinds_mod
 from normalise.amounts import amount_error, parse_pence
 from normalise.canonical import build_rows
 from normalise.columns import ColumnMap, map_columns
-from normalise.dates import find_period, parse_dates
+from normalise.dates import Dates, find_period, parse_date_codes
 from normalise.header import find_header, merge_two_line_header, preamble_lines, threshold_from
 from normalise.readers import RawTable
 from normalise.redaction import detect as detect_redaction
@@ -237,12 +237,12 @@ def _reject_unreadable(work: _Work, amount_col: int, pence: np.ndarray, ok: np.n
     return pence
 
 
-def _dates(work: _Work, name: str) -> pd.DataFrame:
+def _dates(work: _Work, name: str) -> Dates:
     """Per-row dates (day, or a period); rows without one take the preamble's or file name's period."""
     info, date_col = work.info, _date_col(work.cmap)
     if date_col is not None:
-        dates = parse_dates(work.data[date_col])
-        bad = (dates["date_status"] == "invalid").to_numpy(dtype=bool)
+        dates = parse_date_codes(work.data[date_col])
+        bad = dates.rows_where("date_status", "invalid")
         room = max(0, MAX_ERRORS_LISTED - len(info["errors"]))
         for i in np.flatnonzero(bad)[:room]:
             info["errors"].append(
@@ -254,18 +254,19 @@ def _dates(work: _Work, name: str) -> pd.DataFrame:
                 }
             )
         info["date_errors"] = int(bad.sum())
-        info["dates_time_only"] = int((dates["date_status"] == "time_only").sum())
-        info["dates_month_only"] = int((dates["date_status"] == "period").sum())
+        info["dates_time_only"] = int(dates.rows_where("date_status", "time_only").sum())
+        info["dates_month_only"] = int(dates.rows_where("date_status", "period").sum())
     else:
-        dates = parse_dates(pd.Series([""] * len(work.data), dtype=object))
+        dates = parse_date_codes(pd.Series([""] * len(work.data), dtype=object))
         info["date_errors"] = 0
-    undated = (dates["date_precision"] == "none").to_numpy(dtype=bool)
-    if undated.any():
+    if dates.rows_where("date_precision", "none").any():
         period = find_period(" ".join(info["preamble"])) or find_period(Path(name).stem)
         if period:
-            dates.loc[undated, "date_precision"] = period[0]
-            dates.loc[undated, "period_start"] = period[1]
-            dates.loc[undated, "period_end"] = period[2]
+            # every row of an undated text is undated: filling the text's row fills them all
+            undated = (dates.table["date_precision"] == "none").to_numpy(dtype=bool)
+            dates.table.loc[undated, "date_precision"] = period[0]
+            dates.table.loc[undated, "period_start"] = period[1]
+            dates.table.loc[undated, "period_end"] = period[2]
             info["period_from"] = "preamble or file name"
     info["threshold"] = threshold_from([*info["preamble"], name])
     return dates
@@ -288,10 +289,12 @@ def _kind_from_rows(work: _Work, pence: np.ndarray) -> tuple[str, str]:
     return "payments", "line-level payments"
 
 
-def _stats(work: _Work, supplier: pd.Series, dates: pd.DataFrame) -> None:
+def _stats(work: _Work, supplier: pd.Series, dates: Dates) -> None:
     """What the file-level report adds up over tables (suppliers, redaction, date range)."""
     is_red, why = detect_redaction(supplier, work.col("redaction_flag"))
-    day = dates["payment_date"][(dates["date_precision"] == "day").to_numpy(dtype=bool)]
+    used = np.bincount(dates.codes, minlength=len(dates.table)) > 0  # the texts some row holds
+    day_texts = used & (dates.table["date_precision"] == "day").to_numpy(dtype=bool)
+    day = dates.table["payment_date"].to_numpy(dtype=object)[day_texts].tolist()
     work.info["_stats"] = {
         "suppliers": set(supplier[supplier != ""].unique().tolist()),
         "redacted": is_red,
