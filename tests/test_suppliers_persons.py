@@ -166,3 +166,35 @@ def test_royal_titles_and_buildings_are_no_names(name: str) -> None:
 @pytest.mark.parametrize("name", ["William Prince", "John King", "Lady Jane Exampleton", "Mr King"])
 def test_nobility_word_as_surname_or_after_a_title_is_still_a_person(name: str) -> None:
     assert person_shape(name, load_rules()["individuals"]) is not None
+
+
+def test_shortcuts_agree_with_person_shape() -> None:
+    """``carer_wording`` (vectorised) and ``PersonShapes`` (memoised by lower-cased name) answer what
+    ``person_shape`` answers, for ASCII and other names, in any case."""
+    import pyarrow as pa
+
+    from normalise.suppliers.persons import PersonShapes, carer_wording
+
+    cfg = load_rules()["individuals"]
+    names = [
+        "Foster Carer Allowance",
+        "FOSTER CARERS",
+        "foster-carers payments",
+        "Foster Carer's Fund",
+        "Fostér Carers",
+        "Mr J Exampleton",
+        "MR J EXAMPLETON",
+        "Amy's Foster Carers",
+        "AMY´S CAFE",
+        "Amy´s Cafe",
+        "Exampleton Builders Ltd",
+        "Personal Assistants (Direct Payments)",
+        "",
+    ]
+    carers = carer_wording(names, pa.array(names, pa.string()), cfg)
+    shapes = PersonShapes(cfg)
+    for name, is_carer in zip(names, carers, strict=True):
+        shape = person_shape(name, cfg)
+        assert is_carer == (shape is not None and shape.subsector == "carer"), name
+        assert shapes(name) == shape, name
+        assert shapes(name.upper()) == person_shape(name.upper(), cfg), name

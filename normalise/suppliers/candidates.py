@@ -27,7 +27,13 @@ from normalise.suppliers.decision import (
 from normalise.suppliers.distinct import council_bodies
 from normalise.suppliers.keys import charity_org_id, council_keys_and_cues
 from normalise.suppliers.lookup import Registers
-from normalise.suppliers.persons import PersonShapes, TradingNames, trading_name_of_person
+from normalise.suppliers.persons import (
+    PersonShapes,
+    TradingNames,
+    carer,
+    carer_wording,
+    trading_name_of_person,
+)
 from normalise.suppliers.rule_scan import best_rules, regex_mask
 from normalise.suppliers.rulebook import Rulebook, load_rules
 
@@ -244,6 +250,7 @@ def _decide(
     ind_cfg = book.rules["individuals"]
     everywhere = {k: d for (k, council), d in book.overrides.items() if not council}
     shapes = PersonShapes(ind_cfg)
+    carers = carer_wording(names, name_arr, ind_cfg)
     out: list[Decision] = []
     for i, text in enumerate(texts):
         cn, key = cns[i], keys[i]
@@ -258,7 +265,7 @@ def _decide(
         if scan.best_rule[i]:
             cands.append(scan.best_rule[i])
         if not (scan.trading[i] or scan.markup[i] or hits.councilish[i]):
-            cands += _person_candidates(names[i], text, cands, shapes, trading_names)
+            cands += _person_candidates(names[i], text, carers[i], cands, shapes, trading_names)
         if scan.markup[i]:
             # "<script>…</script>" or "=HYPERLINK(…)" is an injection or a broken export, not a firm.
             cands.append(MARKUP_DEFAULT)
@@ -286,15 +293,20 @@ _TRADES_IN_BATCH = Decision(
 
 
 def _person_candidates(
-    name: str, text: str, cands: list[Decision], shapes: PersonShapes, trading_names: TradingNames
+    name: str,
+    text: str,
+    has_carer_wording: bool,
+    cands: list[Decision],
+    shapes: PersonShapes,
+    trading_names: TradingNames,
 ) -> list[Decision]:
     """The personal-name candidate, unless another step or the batch says organisation."""
+    if any(c.step in _NOT_A_PERSON for c in cands):  # only carer wording still makes a person
+        return [carer(shapes.cfg)] if has_carer_wording else []
     person = shapes(name)
     if not person:
         return []
     if person.subsector == "carer":
         return [person]
-    if any(c.step in _NOT_A_PERSON for c in cands):
-        return []
     titled = person.evidence.startswith("individual: title")
     return [_TRADES_IN_BATCH] if not titled and trading_names.corroborates(text) else [person]
