@@ -218,7 +218,7 @@ def _triangle_pairs(block: list[str], members: np.ndarray) -> tuple[np.ndarray, 
             scorer=fuzz.ratio,
             score_cutoff=FUZZY_CUTOFF,
             dtype=np.uint8,
-            workers=-1,
+            workers=1,  # a chunk is small: threads cost more CPU than they save
         )
         r, c = np.nonzero(scores)
         keep = c > r  # c is offset from ``start`` too: keep each pair once, at its earlier row
@@ -248,7 +248,7 @@ def _listed_pairs(block: list[str], groups: list[np.ndarray]) -> tuple[np.ndarra
         scorer=fuzz.ratio,
         score_cutoff=FUZZY_CUTOFF,
         dtype=np.uint8,
-        workers=-1,
+        workers=1,
     )
     hit = scores > 0
     return p[hit], q[hit], scores[hit]
