@@ -174,6 +174,42 @@ def test_ordinary_xlsx_passes_the_checks() -> None:
     check_xlsx_safe(_xlsx({f"{c}{r}": "x" for c in "ABCDEF" for r in range(1, 200)}))
 
 
+def test_cell_references_are_found_as_the_substring_searches_and_regex_find_them() -> None:
+    """The one numpy pass over a sheet's ``r="`` attributes finds the same last narrow column as the
+    26 substring searches, and never misses a wide (AA+) reference the regex would find."""
+    import random
+
+    from councilspend.sniff import _WIDE_CELL, _cell_refs
+
+    def narrow(text: bytes) -> int:
+        return next((n for n in range(26, 0, -1) if b' r="' + bytes([64 + n]) in text), 0)
+
+    rng = random.Random(7)
+    alphabet = [
+        b" ",
+        b"\t",
+        b"\n",
+        b"r",
+        b"=",
+        b'"',
+        b"A",
+        b"B",
+        b"Q",
+        b"Z",
+        b"a",
+        b"1",
+        b"<",
+        b'r="',
+        b' r="',
+    ]
+    texts = [b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40))) for _ in range(20000)]
+    texts += [b' r="Z', b'\tr="AB1', b' r="AB', b'r="A', b' r="', b"", b'<c r="C3" s="1"><v>1</v></c>']
+    for text in texts:
+        last, wide = _cell_refs(text)
+        assert last == narrow(text), text
+        assert wide or not _WIDE_CELL.search(text), text
+
+
 def test_zip_member_lying_about_its_size_is_skipped_and_the_rest_kept() -> None:
     data = lying_zip()
     zf = zipfile.ZipFile(io.BytesIO(data))
