@@ -274,6 +274,36 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
+def _float_text(v: float) -> str:
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+def _column_text(column: tuple) -> list:
+    """A sheet column's cells as text, as :func:`_cell_text` gives each: text cells pass through,
+    numbers are converted inline, and a date-time's text is made once per distinct value (a column
+    of payment dates holds a few dozen)."""
+    stamps: dict[dt.datetime, str] = {}
+
+    def stamp(v: dt.datetime) -> str:
+        if v.tzinfo is not None:  # equal instants in other zones print differently: no sharing
+            return _cell_text(v)
+        text = stamps.get(v)
+        if text is None:
+            text = stamps[v] = _cell_text(v)
+        return text
+
+    return [
+        v
+        if type(v) is str
+        else _float_text(v)
+        if type(v) is float
+        else stamp(v)
+        if type(v) is dt.datetime
+        else _cell_text(v)
+        for v in column
+    ]
+
+
 def read_workbook(data: bytes) -> list[RawTable]:
     """XLS, XLSX or ODS via python-calamine: one RawTable per non-empty sheet."""
     from python_calamine import CalamineWorkbook
@@ -297,7 +327,7 @@ def read_workbook(data: bytes) -> list[RawTable]:
         padded = [r if len(r) == width else [*r, *([""] * (width - len(r)))] for r in rows]
         df = pd.DataFrame(
             {
-                j: pd.array([v if type(v) is str else _cell_text(v) for v in column], dtype="str")
+                j: pd.array(_column_text(column), dtype="str")
                 for j, column in enumerate(zip(*padded, strict=True))
             }
         )
