@@ -114,8 +114,10 @@ def build_rows(
         ref = out["transaction_ref"]
         out["transaction_ref"] = ref.where(line == "", ref + "/" + line)
     out["is_redacted"] = is_red
-    out["redaction_reason"] = text(why)
-    out["capital_revenue"] = text(_capital_revenue(col("capital_revenue"), n, info))
+    # a reason is given exactly where a row is redacted: most files have none
+    out["redaction_reason"] = text(why) if is_red.any() else const("")
+    cap = col("capital_revenue")
+    out["capital_revenue"] = const("") if cap is None else text(_capital_revenue(cap, n, info))
     if kind == "card":
         out["is_card"] = np.ones(n, dtype=bool)
     else:

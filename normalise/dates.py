@@ -140,7 +140,7 @@ class Dates:
 
     def rows_where(self, column: str, value: str) -> np.ndarray:
         """Row mask: the rows whose ``column`` is ``value``."""
-        return (self.table[column] == value).to_numpy(dtype=bool)[self.codes]
+        return (self.table[column].to_numpy(dtype=object) == value)[self.codes]
 
 
 def parse_date_codes(values: pd.Series) -> Dates:

@@ -35,11 +35,28 @@ def reason_for(text: str) -> str:
     return "unspecified"
 
 
+_SEEN_LIMIT = 500_000
+_seen: dict[str, dict[str, str | None]] = {}  # pattern -> text -> reason, None when not a placeholder
+
+
+def _classify(texts: list[str], pattern: re.Pattern) -> list[str | None]:
+    """Each text's reason (None: not redacted). A crawl's files repeat their payees month after
+    month, so each text is matched once per process, not once per file."""
+    seen = _seen.setdefault(pattern.pattern, {})
+    if len(seen) > _SEEN_LIMIT:
+        seen.clear()
+    for u in texts:
+        if u not in seen:
+            seen[u] = reason_for(u) if pattern.match(" ".join(u.split())) else None
+    return [seen[u] for u in texts]
+
+
 def _classify_unique(values: pd.Series, pattern: re.Pattern) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(values.astype(str))
     texts = [str(u) for u in np.asarray(uniques, dtype=object)]  # one conversion, not Arrow iteration
-    hit = np.array([bool(pattern.match(" ".join(u.split()))) for u in texts], dtype=bool)
-    why = np.array([reason_for(u) if h else "" for u, h in zip(texts, hit, strict=True)], dtype=object)
+    reasons = _classify(texts, pattern)
+    hit = np.array([r is not None for r in reasons], dtype=bool)
+    why = np.array([r or "" for r in reasons], dtype=object)
     if len(uniques) == 0:
         return np.zeros(len(values), bool), np.full(len(values), "", dtype=object)
     return hit[codes], why[codes]
