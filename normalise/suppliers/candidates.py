@@ -163,7 +163,10 @@ def _register_name_candidates(
     """Register names: councils by council key, every register by match key."""
     cands: list[Decision] = []
     ckey = hits.council_keys[i]
-    if ckey and (councilish or ckey == key):
+    by_council = ckey and (councilish or ckey == key)
+    if not by_council and key not in hits.by_key and key not in hits.brands:  # most names
+        return cands
+    if by_council:
         las = hits.councils.get(ckey, set())
         if len(las) == 1:
             d = regs.decide(hits.facts.get(next(iter(las)), []), "name", text)
@@ -251,6 +254,7 @@ def _decide(
     everywhere = {k: d for (k, council), d in book.overrides.items() if not council}
     shapes = PersonShapes(ind_cfg)
     carers = carer_wording(names, name_arr, ind_cfg)
+    companies: dict[tuple, list[Decision]] = {}
     out: list[Decision] = []
     for i, text in enumerate(texts):
         cn, key = cns[i], keys[i]
@@ -259,8 +263,14 @@ def _decide(
             cands.append(REDACTED_FLAG)
         elif not text:
             cands.append(BLANK_NAME)
-        cands += council_company_candidates(cn, key, book.council_companies, book.rules)
-        cands += _identifier_candidates(cn, chs[i], text, hits, regs)
+        company = companies.get((cn, key))
+        if company is None:  # a key recurs with each spelling of its name
+            company = companies[cn, key] = council_company_candidates(
+                cn, key, book.council_companies, book.rules
+            )
+        cands += company
+        if cn or chs[i]:
+            cands += _identifier_candidates(cn, chs[i], text, hits, regs)
         cands += _register_name_candidates(i, key, text, hits.councilish[i], hits, regs)
         if scan.best_rule[i]:
             cands.append(scan.best_rule[i])
