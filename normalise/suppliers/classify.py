@@ -174,6 +174,9 @@ class ResolvedNames:
     decisions: list[Decision]  # after resolution: one decision per entity, shared by its members
     entity_ids: list[str]
     canonical: list[str]
+    #: per output column, whether every value the names' own decisions give it is a string
+    #: (``string_column``), worked out once for all slices
+    all_text: dict[str, bool]
 
 
 def resolve_names(
@@ -240,7 +243,8 @@ def resolve_names(
     ]
     entity_ids, methods = resolve(keys, org_ids, id_keys, sectors)
     decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
-    return ResolvedNames(codes, keys, texts, decisions, entity_ids, canonical)
+    all_text = _all_text(decisions, entity_ids, canonical, range(len(decisions)))
+    return ResolvedNames(codes, keys, texts, decisions, entity_ids, canonical, all_text)
 
 
 def in_councils(
@@ -258,34 +262,68 @@ def in_councils(
         decisions, keys, texts, codes, council, expense, payer, book.rules, book.overrides
     )
 
-    return _output(df, resolved.entity_ids, codes, resolved.canonical, final, final_code, take)
+    return _output(df, resolved, codes, final, final_code, take)
 
 
 def _output(
     df: pd.DataFrame,
-    entity_ids: list[str],
+    resolved: ResolvedNames,
     codes: np.ndarray,
-    canonical: list[str],
     final: list[Decision],
     final_code: list[int],
     take: np.ndarray,
 ) -> pd.DataFrame:
-    """The input plus the output columns: entity columns via ``codes``, decision columns via ``take``."""
+    """The input plus the output columns: entity columns via ``codes``, decision columns via ``take``.
+
+    Only the names and decisions the rows use are read: a slice of the keys uses a fraction of the
+    names at national scale, and this runs once per slice.
+    """
     out = df.copy(deep=not COPY_ON_WRITE)
-    out["supplier_id"] = string_column(entity_ids, codes)
+    n = len(resolved.decisions)  # ``final`` is the names' own decisions, then this slice's contextual ones
+    text = _all_text(final[n:], [], resolved.canonical, final_code[n:])
+    text = {c: text[c] and resolved.all_text[c] for c in text}
+    ids, at = np.unique(codes, return_inverse=True)
+    out["supplier_id"] = string_column(
+        [resolved.entity_ids[k] for k in ids.tolist()], at, resolved.all_text["supplier_id"]
+    )
+    used, at = np.unique(take, return_inverse=True)
+    used_list = used.tolist()
+    chosen = [final[j] for j in used_list]
     # never repeat a private person's name in a column meant for display
     out["canonical_name"] = string_column(
-        [
-            INDIVIDUAL_LABEL if d.sector == "individual" else canonical[k]
-            for d, k in zip(final, final_code, strict=True)
-        ],
-        take,
+        _shown_names(chosen, resolved.canonical, [final_code[j] for j in used_list]),
+        at,
+        text["canonical_name"],
     )
-    out["sector"] = string_column([d.sector for d in final], take)
-    out["subsector"] = string_column([d.subsector for d in final], take)
-    out["confidence"] = rounded_confidences(final)[take]
-    out["evidence"] = string_column([d.evidence for d in final], take)
+    out["sector"] = string_column([d.sector for d in chosen], at, text["sector"])
+    out["subsector"] = string_column([d.subsector for d in chosen], at, text["subsector"])
+    out["confidence"] = rounded_confidences(chosen)[at]
+    out["evidence"] = string_column([d.evidence for d in chosen], at, text["evidence"])
     return out
+
+
+def _shown_names(decisions: list[Decision], canonical: list[str], name_codes: Iterable[int]) -> list[str]:
+    return [
+        INDIVIDUAL_LABEL if d.sector == "individual" else canonical[k]
+        for d, k in zip(decisions, name_codes, strict=True)
+    ]
+
+
+def _all_text(
+    decisions: list[Decision], entity_ids: list[str], canonical: list[str], name_codes: Sequence[int]
+) -> dict[str, bool]:
+    """Whether each output column's values for ``decisions`` (of the names ``name_codes``) are strings."""
+
+    def strings(values: Iterable) -> bool:
+        return all(type(v) is str for v in values)
+
+    return {
+        "supplier_id": strings(entity_ids),
+        "canonical_name": strings(_shown_names(decisions, canonical, name_codes)),
+        "sector": strings(d.sector for d in decisions),
+        "subsector": strings(d.subsector for d in decisions),
+        "evidence": strings(d.evidence for d in decisions),
+    }
 
 
 def _unify(

@@ -187,13 +187,19 @@ def _inferred_string_dtype() -> pd.StringDtype | None:
 _STRING_DTYPE = _inferred_string_dtype()
 
 
-def string_column(values: list, take: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+def string_column(
+    values: list, take: np.ndarray, all_text: bool | None = None
+) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """``np.asarray(values, dtype=object)[take]``, stored as pandas would store it.
 
     Why: where pandas keeps strings in Arrow, an Arrow ``take`` builds the column directly, instead of
     an object array of millions of references that pandas then converts string by string.
+    ``all_text``: whether the column's values are all strings, when the caller knows (``values`` may
+    be the part of a column its rows use); by default, whether ``values`` are.
     """
-    if _STRING_DTYPE is not None and all(type(v) is str for v in values):
+    if all_text is None:
+        all_text = all(type(v) is str for v in values)
+    if _STRING_DTYPE is not None and all_text:
         return pd.array(pa.array(values, type=pa.large_string()).take(pa.array(take)), dtype=_STRING_DTYPE)
     return np.asarray(values, dtype=object)[take]
 

@@ -83,8 +83,12 @@ def _rows_that_may_change(
     council_codes, council_values = council
     expense_codes, expense_values = expense
     spec = cfg.get("expense_transfer")
-
-    spec = cfg.get("expense_transfer")
+    # only the names these rows use: a slice of the keys uses a fraction of them at national scale
+    used, dc = np.unique(codes, return_inverse=True)
+    used_list = used.tolist()
+    decisions = [decisions[k] for k in used_list]
+    keys = [keys[k] for k in used_list]
+    texts = [texts[k] for k in used_list]
 
     # per council value: (org-id, council key) of the payer, as ints comparable with the decisions' below
     payer_orgs = {p[0] for p in payers if p and p[0] is not None}
@@ -119,7 +123,7 @@ def _rows_that_may_change(
 
     # ``in_context``: a council override; else the payer itself (same org-id, or a local authority with
     # the payer's key); else a weak decision whose text starts with the payer's key (so its first word)
-    cc, dc = council_codes, codes
+    cc = council_codes
     payer_cue = (
         (d_org[dc] == c_org[cc])
         | (d_local_authority[dc] & c_has_key[cc])
