@@ -210,3 +210,48 @@ def test_separators_counted_per_line_like_splitting_the_text() -> None:
         n_lines, per_line = _separators_per_line(text.encode("utf-8"), sep)
         assert n_lines == len(lines)
         assert per_line.tolist() == [ln.count(sep) for ln in lines]
+
+
+def test_plain_amounts_read_by_the_short_regex_as_by_the_full_parse() -> None:
+    """Plain decimals (with a £ and thousands commas at most) skip the full clean-up and parse; the
+    pence and the verdicts are the full parse's, cell for cell, in a column mixing both kinds."""
+    import random
+
+    from normalise.amounts import _parse_full, parse_pence
+
+    rng = random.Random(5)
+    parts = [
+        "-",
+        "+",
+        "1",
+        "0",
+        "9",
+        "12",
+        ".",
+        ",",
+        "£",
+        " ",
+        "(",
+        ")",
+        "CR",
+        "\u2212",
+        "5",
+        "00",
+        "1234567890123",
+    ]
+    values = ["".join(rng.choice(parts) for _ in range(rng.randrange(0, 7))) for _ in range(20000)]
+    values += ["1", "-1", "1.", "0.005", "-0.005", "2016.2199999999998", "1234567890123", "12345678901234"]
+    values += [
+        "£1,234.56",
+        "-£1,234",
+        "1,234,567,890.5",
+        "1,234,567,890,123",
+        "12,34",
+        "1,2345",
+        "-0",
+        "007.50",
+    ]
+    pence, ok = parse_pence(pd.Series(values, dtype="str"))
+    full_pence, full_ok = _parse_full(pa.array(values, type=pa.large_string()))
+    assert ok.tolist() == full_ok.tolist() and pence.tolist() == full_pence.tolist()
+    assert ok.sum() > 1000
