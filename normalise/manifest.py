@@ -166,7 +166,7 @@ def write_rows(rows: pd.DataFrame, path: Path) -> None:
     table = None
     if schema is not None:
         try:
-            table = pa.Table.from_arrays([_arrow_column(rows[name]) for name in rows.columns], schema=schema)
+            table = pa.Table.from_arrays([_arrow_column(s) for _, s in rows.items()], schema=schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
             table = None  # an unusual column type: let pandas convert it
     if table is None:

@@ -131,7 +131,8 @@ def _normalise_bytes(
         normaliser_version=NORMALISER_VERSION,
     )
     report["council_evidence"] = evidence
-    rows = rows[PAYMENT_FIELDS]
+    if list(rows.columns) != PAYMENT_FIELDS:  # build_rows and empty_rows already give this order
+        rows = rows[PAYMENT_FIELDS]
     _add_schema_check(report, rows, name, folder)
     total = int(pence.sum()) if kind in ROW_KINDS else 0
     return FileResult(rows, report, kind, total)

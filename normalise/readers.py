@@ -39,6 +39,7 @@ class RawTable:
     encoding: str | None = None
     repairs: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    ascii: bool = False  # every cell is known to be ASCII (then none holds a non-breaking space)
 
 
 # ---------------------------------------------------------------- text decoding and repair
@@ -211,9 +212,12 @@ def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
                 extra += s.str.count("\n").to_numpy(dtype=np.int64)
     line_numbers = np.arange(1, len(df) + 1, dtype=np.int64) + np.concatenate(([0], np.cumsum(extra)[:-1]))
     repairs: list[dict] = []
-    if not text.isascii():
+    ascii_text = text.isascii()
+    if not ascii_text:
         df, repairs = repair_cells(df, line_numbers)
-    return RawTable(df, line_numbers, sheet=sheet, encoding=encoding, repairs=repairs, warnings=warnings)
+    return RawTable(
+        df, line_numbers, sheet=sheet, encoding=encoding, repairs=repairs, warnings=warnings, ascii=ascii_text
+    )
 
 
 def _separators_per_line(encoded: bytes, sep: str) -> tuple[int, np.ndarray]:

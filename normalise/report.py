@@ -231,8 +231,8 @@ def duplicate_rows(rows: pd.DataFrame) -> int:
     for name in ("supplier_name", "payment_date", "transaction_ref"):
         if name in rows:
             key = key * 1_000_003 + pd.factorize(rows[name])[0]  # int64 wrap-around is harmless here
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    candidates = counts[inverse] > 1
+    codes, _ = pd.factorize(key)  # hashing, not the sort np.unique does
+    candidates = np.bincount(codes)[codes] > 1
     if not candidates.any():
         return 0
     return int(rows.loc[candidates].drop(columns=["source_row"]).duplicated().sum())

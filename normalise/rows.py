@@ -70,14 +70,15 @@ def mask_unique(s: pd.Series, func) -> np.ndarray:
     return np.asarray(hit, dtype=bool)[codes]
 
 
-def _clean(arr):
-    return pc.utf8_trim_whitespace(pc.replace_substring(arr, "\xa0", " "))
+def _clean(arr, ascii: bool = False):
+    return pc.utf8_trim_whitespace(arr if ascii else pc.replace_substring(arr, "\xa0", " "))
 
 
-def clean_cells(df: pd.DataFrame) -> pd.DataFrame:
+def clean_cells(df: pd.DataFrame, ascii: bool = False) -> pd.DataFrame:
     """NBSP -> space and surrounding whitespace stripped, in every cell (one pass of two pyarrow
-    kernels per column: cheaper than de-duplicating first)."""
-    return pd.DataFrame({col: text_array(_clean(arrow(s))) for col, s in df.items()}, index=df.index)
+    kernels per column: cheaper than de-duplicating first). ``ascii``: the caller knows every cell is
+    ASCII, so none holds a non-breaking space and the first kernel is skipped."""
+    return pd.DataFrame({col: text_array(_clean(arrow(s), ascii)) for col, s in df.items()}, index=df.index)
 
 
 def filled(df: pd.DataFrame) -> np.ndarray:

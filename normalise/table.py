@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from normalise import council as council_mod
 from normalise import kinds as kinds_mod
@@ -133,7 +134,7 @@ def _header(table: RawTable, council_id: str | None) -> _Work:
         info["header_lines"] = [int(table.line_numbers[first]), int(table.line_numbers[last])]
     cmap = map_columns(labels, council_id)
     info["columns"] = cmap.as_report()
-    data = clean_cells(cells.iloc[last + 1 :].reset_index(drop=True))
+    data = clean_cells(cells.iloc[last + 1 :].reset_index(drop=True), table.ascii)
     info["rows_read"] = len(data)
     return _Work(data, table.line_numbers[last + 1 :], labels, cmap, info)
 
@@ -296,13 +297,21 @@ def _stats(work: _Work, supplier: pd.Series, dates: Dates) -> None:
     day_texts = used & (dates.table["date_precision"] == "day").to_numpy(dtype=bool)
     day = dates.table["payment_date"].to_numpy(dtype=object)[day_texts].tolist()
     work.info["_stats"] = {
-        "suppliers": set(supplier[supplier != ""].unique().tolist()),
+        "suppliers": _distinct_filled(supplier),
         "redacted": is_red,
         "redaction_reason": why,
         "date_min": min(day) if len(day) else None,
         "date_max": max(day) if len(day) else None,
         "lines": work.lines,
     }
+
+
+def _distinct_filled(s: pd.Series) -> set:
+    """The column's distinct non-empty values (pyarrow's hash of the column when it has no nulls)."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None or arr.null_count:
+        return set(s[s != ""].unique().tolist())
+    return set(pc.unique(arr).to_pylist()) - {""}
 
 
 def _take(data: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
