@@ -34,7 +34,9 @@ from councilspend.memory import release_memory
 from councilspend.normalised import NormalisedDir, open_normalised
 from publish.build import enrich, fingerprint, quality, summaries
 from publish.build.aggregates import Totals
+from publish.build.councils_table import write_councils
 from publish.build.coverage import write_coverage
+from publish.build.id_ranges import IdRanges
 from publish.build.ingest import ArrowWriter
 from publish.build.payment_rows import Lookups, shape
 from publish.build.payments_table import as_tuples
@@ -216,8 +218,10 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
 
     conn = _open_database(tmp)
     search = SideSearchIndex(tmp, "payments", summaries.FTS["payments"])
-    totals = _write_payments(nd, tmp, lookups, search, bar)
-    del lookups
+    totals, ranges = _shape_payments(nd, tmp, lookups, bar)
+    del lookups  # millions of keys at national scale, not needed once every row is shaped
+    release_memory()
+    _write_payments(tmp, ranges, search, bar)
 
     # Three jobs at once, on two cores: SQLite sorts the payments' indexes (a worker thread; SQLite
     # runs without the GIL), FTS5 indexes the payments into a side database (another), and this
@@ -305,18 +309,37 @@ def _open_database(tmp: Path) -> sqlite3.Connection:
     return conn
 
 
-def _write_payments(nd: NormalisedDir, tmp: Path, lookups: Lookups, search: SideSearchIndex, bar) -> Totals:
-    """Pass 2: payments, a batch of whole files at a time; only running sums stay in memory."""
-    task = bar.add_task("Writing payments", total=len(nd.counted))
+def _shape_payments(nd: NormalisedDir, tmp: Path, lookups: Lookups, bar) -> tuple[Totals, IdRanges]:
+    """Pass 2: payments shaped a batch of whole files at a time into spools by id range; only running
+    sums stay in memory. :func:`_write_payments` then writes them in id order."""
+    task = bar.add_task("Reading payments", total=len(nd.counted))
     totals = Totals()
-    with _stage("payments"), ArrowWriter(tmp) as writer:
-        for rows in nd.iter_tables(PASS2_COLUMNS):
-            shaped = shape(rows, lookups)
-            writer.append("payments", shaped.table)
-            search.spool(shaped.table)
-            totals.add(shaped)
-            bar.advance(task, pc.count_distinct(rows["source_sha256"]).as_py())
-    return totals
+    counted = nd.files[nd.files["status"] == "counted"]
+    ranges = IdRanges(tmp, int(pd.to_numeric(counted["rows_kept"], errors="coerce").fillna(0).sum()))
+    try:
+        with _stage("payments shaped"):
+            for rows in nd.iter_tables(PASS2_COLUMNS):
+                shaped = shape(rows, lookups)
+                ranges.add(shaped.table)
+                totals.add(shaped)
+                bar.advance(task, pc.count_distinct(rows["source_sha256"]).as_py())
+    except BaseException:
+        ranges.discard()
+        raise
+    return totals, ranges
+
+
+def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -> None:
+    """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``)."""
+    written = bar.add_task("Writing payments in id order", total=ranges.count)
+    try:
+        with _stage("payments written"), ArrowWriter(tmp) as writer:
+            for table in ranges.tables():
+                writer.append("payments", table)
+                search.spool(table)
+                bar.advance(written)
+    finally:
+        ranges.discard()
 
 
 def _write_tables(
@@ -332,7 +355,7 @@ def _write_tables(
 ) -> None:
     """Every table but payments and the measures, once the payments' index sorts are done."""
     aliases, categories, category_totals = category_parts
-    _write_councils(conn, registry, nd)
+    write_councils(conn, registry, nd.files)
     insert_rows(conn, "files", file_rows)
     insert_frame(conn, "suppliers", supplier_rows, list(supplier_rows.columns))
     for table in (
@@ -350,48 +373,6 @@ def _write_tables(
         insert_frame(conn, name, frame)
     _write_quality(conn, grain)
     write_coverage(conn, registry, nd.root.parent / "raw")
-
-
-def _write_councils(conn: sqlite3.Connection, registry: list[dict], nd: NormalisedDir) -> None:
-    """The registry's councils, plus any council that appears only in the data (named by its code)."""
-    rows, seen = [], set()
-    for r in registry:
-        cid = r.get("id") or r.get("council_id")
-        if not cid or cid in seen:
-            continue
-        seen.add(cid)
-        pages = r.get("spending_pages") or r.get("spending_page") or ""
-        rows.append(
-            (
-                cid,
-                _str_or_none(r.get("name")) or cid,
-                _str_or_none(r.get("type") or r.get("council_type")),
-                _str_or_none(r.get("website")),
-                _str_or_none(pages),
-                _int_or_none(r.get("threshold") or r.get("threshold_gbp")),
-                _str_or_none(r.get("start_date")),
-                _str_or_none(r.get("end_date")),
-                _str_or_none(r.get("replaced_by")),
-                _str_or_none(r.get("wdtk_id")),
-            )
-        )
-    for cid in sorted(set(nd.files["council_id"]) - seen):
-        rows.append((cid, cid, None, None, None, None, None, None, None, None))
-    insert_rows(conn, "councils", rows)
-
-
-def _int_or_none(v: object) -> int | None:
-    try:
-        return int(v) if v not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _str_or_none(v: object) -> str | None:
-    """Registry values as text: lists give their first item (e.g. several replacing councils)."""
-    if isinstance(v, list | tuple):
-        v = v[0] if v else None
-    return None if v in (None, "") else str(v)
 
 
 def _file_rows(nd: NormalisedDir, stats: pd.DataFrame) -> list[tuple]:
