@@ -234,8 +234,8 @@ def distinct_keys(
         sup.append(keys.distinct(keys.supplier_parts(rows)))
         svc.append(keys.distinct(keys.service_parts(rows)))
         base.append(keys.distinct(keys.base_parts(rows)))
-        done += pc.count_distinct(rows["source_sha256"]).as_py()
-        if progress:
+        if progress:  # files done: counted only for a progress bar
+            done += pc.count_distinct(rows["source_sha256"]).as_py()
             progress("Reading payees and services", done, total)
     sup_keys = _concat_distinct(sup, keys.SUPPLIER_KEY)
     del sup
@@ -268,8 +268,8 @@ def expense_keys(
     done, total = 0, len(nd.counted)
     for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
         exp.append(keys.distinct(keys.expense_parts(rows, lookup.context(rows), cue_of)))
-        done += pc.count_distinct(rows["source_sha256"]).as_py()
-        if progress:
+        if progress:  # files done: counted only for a progress bar
+            done += pc.count_distinct(rows["source_sha256"]).as_py()
             progress("Reading expense types with their payees", done, total)
     return _concat_distinct(exp, keys.EXPENSE_KEY).to_pandas()
 

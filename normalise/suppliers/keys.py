@@ -265,7 +265,7 @@ def council_keys_and_cues(bodies: list[str], words: dict) -> tuple[list[str], li
     for body in bodies:
         found = memo.get(body)
         if found is None:
-            found = memo[body] = _council_key_and_cue(body, vocabulary, not_typos)
+            found = memo[body] = _key_and_cue(body, vocabulary, not_typos)
         ckeys.append(found[0])
         cues.append(found[1])
     return ckeys, cues
@@ -278,6 +278,11 @@ def _council_key_and_cue(
     """``council_key_and_cue`` of a name whose plain text, notes and department dropped, is ``body``:
     memoised, since names that differ only in case, punctuation, a bracketed note or their
     identifiers share it."""
+    return _key_and_cue(body, vocabulary, not_typos)
+
+
+def _key_and_cue(body: str, vocabulary: frozenset[str], not_typos: frozenset[str]) -> tuple[str, bool]:
+    """``_council_key_and_cue`` not memoised (a batch memoises its own, and keeps no cache after)."""
     fixed = council_typos_fixed(body, vocabulary, not_typos)
     cue = fixed != body
     split = body.split()
