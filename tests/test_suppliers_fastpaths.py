@@ -207,3 +207,40 @@ def test_council_context_screen_equals_the_per_row_loop(monkeypatch) -> None:
     monkeypatch.setattr(cls, "in_contexts", per_row)
     pd.testing.assert_frame_equal(fast, classify_suppliers(df))
     assert {"transfer", "council_company", "public"} <= set(fast["sector"])
+
+
+def test_names_decided_once_per_case_fold_equal_each_decided_alone() -> None:
+    """``intrinsic_decisions`` decides "ACME LTD" and "Acme Ltd" once; every name's decision is what
+    deciding each name on its own gives, and a trading name is shown as that name writes it."""
+    from dataclasses import replace
+
+    from normalise.suppliers.candidates import TradingNames, _decide, intrinsic_decisions
+    from normalise.suppliers.classify import rulebook
+    from normalise.suppliers.lookup import Registers
+    from normalise.suppliers.persons import trading_name_of_person
+
+    extra = ["Mr J Smith T/A Smith Builders", "Foster Carers", "J Smith", "J Smith Ltd", "Camden Council"]
+    names = [display_name(n) for n in AWKWARD + extra]
+    names += [n.upper() for n in names] + [n.lower() for n in names]
+    names = list(dict.fromkeys(names))
+    n = len(names)
+    cns = [None] * (n - 1) + ["01234567"]
+    frame = pd.DataFrame({"name": names, "cn": cns, "ch": [None] * n, "red": [False] * n}, dtype=object)
+    arr = pa.array(names, pa.string())
+    texts = _plain_texts(names, arr)
+    keys = _match_keys(names, arr, texts)
+    book, regs = rulebook(), Registers(None, True)
+    got = intrinsic_decisions(frame, arr, texts, keys, regs, book)
+    cfg = book.rules["individuals"]
+    alone, trading = _decide(
+        names, cns, [None] * n, [False] * n, arr, texts, keys, regs, book, TradingNames(texts, cfg)
+    )
+    for i, (d, t) in enumerate(zip(alone, trading, strict=True)):
+        shown = (
+            trading_name_of_person(names[i], cfg)
+            if t and d.sector != "individual" and not d.canonical
+            else None
+        )
+        assert got[i] == (replace(d, canonical=shown) if shown else d), names[i]
+    assert got[names.index("Mr J Smith T/A Smith Builders")].canonical == "Smith Builders"
+    assert got[names.index("MR J SMITH T/A SMITH BUILDERS")].canonical == "SMITH BUILDERS"

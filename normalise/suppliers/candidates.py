@@ -210,21 +210,22 @@ def intrinsic_decisions(
 ) -> list[Decision]:
     """The decision for each distinct (name, identifiers), before entity resolution and council context.
 
-    Only the name, company and charity numbers and redaction flag decide it (a VAT number joins
-    entities later, in ``resolve``): names that differ only in VAT number are decided once.
+    Only the name as folded to lower case, the company and charity numbers and the redaction flag
+    decide it (a VAT number joins entities later, in ``resolve``; every test of an ASCII name ignores
+    case, and only a trading name is shown as written): "ACME LTD" and "Acme Ltd" are decided once.
     """
     names, cns, chs, reds = (distinct[c].tolist() for c in ("name", "cn", "ch", "red"))
+    ind_cfg = book.rules["individuals"]
     # the batch's trading names count every distinct (name, identifiers), VAT numbers included
-    trading_names = TradingNames(texts, book.rules["individuals"])
+    trading_names = TradingNames(texts, ind_cfg)
+    folded = [n.lower() if n.isascii() else n for n in names]  # a non-ASCII name is never folded
     seen: dict[tuple, int] = {}
-    which = [seen.setdefault(t, len(seen)) for t in zip(names, cns, chs, reds, strict=True)]
-    if len(seen) == len(names):
-        return _decide(names, cns, chs, reds, name_arr, texts, keys, regs, book, trading_names)
+    which = [seen.setdefault(t, len(seen)) for t in zip(folded, cns, chs, reds, strict=True)]
     firsts: list[int] = []  # the first row of each code: codes are numbered in order of first row
     for i, w in enumerate(which):
         if w == len(firsts):
             firsts.append(i)
-    decided = _decide(
+    decided, trading = _decide(
         *([v[i] for i in firsts] for v in (names, cns, chs, reds)),
         name_arr.take(pa.array(firsts, pa.int64())),
         *([v[i] for i in firsts] for v in (texts, keys)),
@@ -232,7 +233,14 @@ def intrinsic_decisions(
         book,
         trading_names,
     )
-    return [decided[w] for w in which]
+    out = [decided[w] for w in which]
+    for i, w in enumerate(which):
+        best = out[i]
+        if trading[w] and best.sector != "individual" and not best.canonical:
+            # "Mr J Smith t/a Smith Builders": a business, shown by its trading name only (as written)
+            shown = trading_name_of_person(names[i], ind_cfg)
+            out[i] = replace(best, canonical=shown) if shown else best
+    return out
 
 
 def _decide(
@@ -246,8 +254,9 @@ def _decide(
     regs: Registers,
     book: Rulebook,
     trading_names: TradingNames,
-) -> list[Decision]:
-    """``intrinsic_decisions`` of distinct (name, company number, charity number, redaction flag)."""
+) -> tuple[list[Decision], list[bool]]:
+    """``intrinsic_decisions`` of distinct (folded name, company number, charity number, redaction
+    flag), before any trading name is shown; and whether each name has a trading name."""
     scan = _scan_names(name_arr, texts, book.rules)
     hits = _look_up(names, name_arr, texts, keys, cns, chs, scan.councilish, regs)
     ind_cfg = book.rules["individuals"]
@@ -283,13 +292,8 @@ def _decide(
             cands.append(PRIVATE_DEFAULT)
         else:
             cands.append(UNKNOWN_DEFAULT)
-        best = with_register_id(best_decision(cands), cands)
-        if scan.trading[i] and best.sector != "individual" and not best.canonical:
-            # "Mr J Smith t/a Smith Builders": a business, shown by its trading name only
-            trading = trading_name_of_person(names[i], ind_cfg)
-            best = replace(best, canonical=trading) if trading else best
-        out.append(best)
-    return out
+        out.append(with_register_id(best_decision(cands), cands))
+    return out, scan.trading
 
 
 # A person-shaped name that the batch shows trading under the same name ("T Smith" next to "T Smith Ltd").
