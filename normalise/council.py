@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from normalise.rulefiles import load_yaml
 
@@ -90,12 +91,22 @@ def identify_from_columns(
     for series in (body, body_name):
         if series is None:
             continue
-        counts = series[series != ""].value_counts()
-        for value in counts.index[:3]:
+        for value in _most_common(series):
             gss, how = identify(str(value), registry)
             if gss:
                 return gss, how
     return None, ""
+
+
+def _most_common(series: pd.Series) -> list:
+    """The three most common non-empty values, most common first. A body column nearly always holds
+    one value: then that is the answer, without counting (pyarrow's distinct values)."""
+    arr = getattr(series.array, "_pa_array", None)
+    if arr is not None and not arr.null_count:
+        filled = [v for v in pc.unique(arr).to_pylist() if v != ""]
+        if len(filled) <= 1:
+            return filled
+    return list(series[series != ""].value_counts().index[:3])
 
 
 UNKNOWN = "unknown"  # council_id when neither the caller nor the file can tell (the report says so)

@@ -11,6 +11,7 @@ whose amount cannot be read, and are an error an officer must fix.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ SKIP_BLANK = "blank padding"
 SKIP_HEADER = "repeated header"
 SKIP_TOTAL = "total"
 SKIP_JUNK = "no amount, payee or date"
+_DATE_CHARS = re.compile(r"^[\d/\-. :A-Za-z]*$")
 _PAYMENT_SIGNS = ("supplier_name", "payment_date", "period", "transaction_ref", "invoice_ref")
 
 
@@ -152,7 +154,8 @@ def _fit_to_header(work: _Work) -> None:
     for c in range(min(width, data.shape[1])):
         if not work.labels[c].strip() and cells_filled[:, c].any():
             work.info["warnings"].append(f"column {c + 1} has no header but holds values (ignored)")
-    work.data = data[list(range(width))] if width <= data.shape[1] else data
+    if width < data.shape[1] or list(data.columns) != list(range(data.shape[1])):
+        work.data = data[list(range(width))] if width <= data.shape[1] else data
     work.cells_filled = cells_filled[:, : work.data.shape[1]]
 
 
@@ -188,9 +191,8 @@ def _amounts(work: _Work, amount_col: int) -> tuple[np.ndarray, np.ndarray]:
     malformed: list[int] = []
     if date_col is not None:
         data = work.data
-        date_text = data[date_col]
-        looks_wrong = ~ok | ~date_text.str.match(r"^[\d/\-. :A-Za-z]*$") | (date_text.str.len() > 19)
-        candidates = looks_wrong.to_numpy(dtype=bool) & (date_text != "").to_numpy(dtype=bool)
+        odd_date, empty_date = _odd_dates(data[date_col])
+        candidates = (~ok | odd_date) & ~empty_date
         candidates |= ~ok
         if candidates.any():
             malformed = repair_fused(data, candidates, work.width, date_col, amount_col)
@@ -207,6 +209,20 @@ def _amounts(work: _Work, amount_col: int) -> tuple[np.ndarray, np.ndarray]:
     work.info["malformed_rows"] = len(malformed)
     work.info["malformed_row_numbers"] = [int(work.lines[i]) for i in malformed]
     return pence, ok
+
+
+def _odd_dates(date_text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Row masks: date cells with characters no date has or too long to be one, and empty cells.
+    Tested once per distinct text (a column of dates holds a few dozen), with Python's re: what
+    pandas' ``str.match`` answers for this pattern on any text (it hands RE2 only text where the two
+    agree: ASCII without newlines)."""
+    codes, uniques = pd.factorize(date_text)
+    if (codes < 0).any():  # a missing cell: test the column itself
+        odd = ~date_text.str.match(_DATE_CHARS.pattern) | (date_text.str.len() > 19)
+        return odd.to_numpy(dtype=bool), (date_text == "").to_numpy(dtype=bool)
+    texts = uniques.tolist()
+    odd = np.array([_DATE_CHARS.match(t) is None or len(t) > 19 for t in texts], dtype=bool)
+    return odd[codes], np.array([t == "" for t in texts], dtype=bool)[codes]
 
 
 def _date_col(cmap: ColumnMap) -> int | None:

@@ -255,3 +255,17 @@ def test_plain_amounts_read_by_the_short_regex_as_by_the_full_parse() -> None:
     full_pence, full_ok = _parse_full(pa.array(values, type=pa.large_string()))
     assert ok.tolist() == full_ok.tolist() and pence.tolist() == full_pence.tolist()
     assert ok.sum() > 1000
+
+
+def test_odd_date_cells_found_as_pandas_str_match_finds_them() -> None:
+    """The fused-cell pre-filter tests each distinct date text with Python's re: the same answers
+    as pandas' ``str.match`` over the column, for ASCII text, other scripts' digits and newlines."""
+    from normalise.table import _odd_dates
+
+    texts = ["01/02/2020", "2020-01-02", "", "abc", "12/01/2020\n", "١٢/٠١/٢٠٢٠", "01/02/2020 12:00:00 AM"]
+    texts += ["x" * 25, "Jan-20", "£12", "12/01/2020\n\n"]
+    for values in (texts, [t for t in texts if t.isascii() and "\n" not in t]):
+        s = pd.Series(values * 3, dtype="str")
+        odd = ~s.str.match(r"^[\d/\-. :A-Za-z]*$") | (s.str.len() > 19)
+        got_odd, got_empty = _odd_dates(s)
+        assert got_odd.tolist() == odd.tolist() and got_empty.tolist() == (s == "").tolist()
