@@ -148,8 +148,11 @@ def _write_suppliers(
     writer: pq.ParquetWriter | None = None
     context = []
     try:
+        name_codes, cues = _payee_cues(keys_file)
+        done = 0
         for part in classify_in_slices(keys_file, registers_db, council_companies=companies):
-            frame = supplier_columns(part)
+            frame = supplier_columns(part, (name_codes[done : done + len(part)], *cues))
+            done += len(part)
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema)
@@ -170,6 +173,23 @@ def _write_suppliers(
         tmp.unlink(missing_ok=True)
         keys_file.unlink(missing_ok=True)
     return pd.concat(context, ignore_index=True)
+
+
+def _payee_cues(keys_file: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """(each payee key's distinct name, (the payee cue, the transfer cue) of each distinct name).
+
+    Why once, before the slices: a payee paid by many councils is a key in many slices, and at
+    national scale there are dozens of slices and a fraction as many distinct names as keys.
+    """
+    from normalise.categories.context import payee_cues_and_transfers
+
+    with pa.memory_map(str(keys_file)) as source:
+        names = pa.ipc.open_file(source).read_all()["supplier_name"].combine_chunks()
+        encoded = pc.dictionary_encode(names)
+        del names
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    cue, transfer = payee_cues_and_transfers(pd.Series(encoded.dictionary.to_pylist(), dtype=object))
+    return codes, (cue.to_numpy(dtype=object), transfer.to_numpy(dtype=object))
 
 
 def _write(out: Path, name: str, frame: pd.DataFrame) -> None:
@@ -296,9 +316,12 @@ def classify_suppliers(
     )
 
 
-def supplier_columns(out: pd.DataFrame) -> pd.DataFrame:
+def supplier_columns(
+    out: pd.DataFrame, cues: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> pd.DataFrame:
     """The classifier's answers for payee keys as the contract ``classes/suppliers`` has them: payee
-    cues added, text blanks as "", a local id for payees no register knows."""
+    cues added, text blanks as "", a local id for payees no register knows. ``cues``: each row's
+    name code and the payee cue and transfer cue of each code (:func:`_payee_cues`), when known."""
     missing = [
         c for c in SUPPLIER_OUT if c not in out.columns and c not in ("payee_cue", "payee_transfer_cue")
     ]
@@ -306,11 +329,17 @@ def supplier_columns(out: pd.DataFrame) -> pd.DataFrame:
         raise RuntimeError(f"normalise.suppliers.classify_suppliers returned no {', '.join(missing)}")
     from normalise.categories.context import payee_cues_and_transfers
 
-    # each distinct name once (a payee paid by many councils is many keys); a missing name has no cue
-    codes, names = pd.factorize(out["supplier_name"])
-    cue, transfer = payee_cues_and_transfers(pd.Series(names, dtype=object))
-    out["payee_cue"] = np.asarray([*cue.tolist(), ""], dtype=object)[codes]
-    out["payee_transfer_cue"] = np.asarray([*transfer.tolist(), ""], dtype=object)[codes]
+    if cues is None:
+        # each distinct name once (a payee paid by many councils is many keys); a missing name has no cue
+        codes, names = pd.factorize(out["supplier_name"])
+        cue, transfer = payee_cues_and_transfers(pd.Series(names, dtype=object))
+        cues = (
+            codes,
+            np.asarray([*cue.tolist(), ""], dtype=object),
+            np.asarray([*transfer.tolist(), ""], dtype=object),
+        )
+    out["payee_cue"] = cues[1][cues[0]]
+    out["payee_transfer_cue"] = cues[2][cues[0]]
     out = out[keys.SUPPLIER_KEY + SUPPLIER_OUT]
     for col in [
         *keys.SUPPLIER_KEY,
