@@ -14,11 +14,11 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from normalise.categories.rules import RuleFileError, normalise_value
 from normalise.categories.taxonomy import LABELS
 from normalise.categories.transfers import kind_group, transfer_kind
+from normalise.rulefiles import load_yaml
 
 CONTEXT = Path(__file__).parent / "rules" / "context.yml"
 #: Optional input columns of ``classify_categories`` that this module reads.
@@ -39,7 +39,7 @@ Decision = tuple[str, float, str, str]
 @cache
 def context_rules() -> dict:
     """The context file, checked (labels in the taxonomy, regexes compile)."""
-    data = yaml.safe_load(CONTEXT.read_text(encoding="utf-8"))
+    data = load_yaml(CONTEXT)
     allowed = LABELS[EXPENSE]
     words = []
     for entry in data["payee_words"]:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from normalise.categories.taxonomy import LABELS
+from normalise.rulefiles import load_yaml
 
 RULES_DIR = Path(__file__).parent / "rules"
 RULE_FILES = {"expense_type": "subjective_groups.yml", "service_area": "service_divisions.yml"}
@@ -66,7 +65,7 @@ class RuleFileError(ValueError):
 def keyword_rules(kind: str) -> tuple[Rule, ...]:
     """The ordered keyword rules for ``kind`` (``expense_type`` or ``service_area``)."""
     path = RULES_DIR / RULE_FILES[kind]
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path)
     allowed = LABELS[kind]
     rules: list[Rule] = []
     for i, raw in enumerate(data.get("rules", []), start=1):
@@ -88,7 +87,7 @@ def keyword_rules(kind: str) -> tuple[Rule, ...]:
 @cache
 def code_lists() -> dict:
     """ProClass prefixes and service-division codes (``code_lists.yml``)."""
-    data = yaml.safe_load(CODE_LISTS.read_text(encoding="utf-8"))
+    data = load_yaml(CODE_LISTS)
     for prefix, entry in data["proclass"]["level1_by_prefix"].items():
         if entry["group"] not in LABELS["expense_type"]:
             raise RuleFileError(f"{CODE_LISTS}: ProClass {prefix} has unknown group {entry['group']!r}")

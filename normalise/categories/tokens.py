@@ -13,7 +13,7 @@ import re
 from functools import cache, lru_cache
 from pathlib import Path
 
-import yaml
+from normalise.rulefiles import load_yaml
 
 VOCABULARY = Path(__file__).parent / "rules" / "vocabulary.yml"
 #: Ordinary English words (SCOWL size 35, British spelling; see ``rules/english_words.NOTICE.txt``).
@@ -24,7 +24,7 @@ _VOWELS = set("aeiou")
 @cache
 def vocabulary() -> dict:
     """The vocabulary file, checked: ``words``, ``plain``, ``short_forms`` and ``phrases``."""
-    data = yaml.safe_load(VOCABULARY.read_text(encoding="utf-8"))
+    data = load_yaml(VOCABULARY)
     for key in ("words", "plain", "short_forms", "phrases"):
         if key not in data:
             raise ValueError(f"{VOCABULARY}: missing section {key!r}")

@@ -52,9 +52,9 @@ def _compile(path: Path, kind: str, patterns: list[str] | None) -> re.Pattern[st
 @cache
 def transfer_rules() -> tuple[tuple[TransferKind, ...], frozenset[str], str]:
     """(kinds in order, payee sectors counted as public, the supplier sector meaning 'transfer')."""
-    import yaml
+    from normalise.rulefiles import load_yaml
 
-    data = yaml.safe_load(TRANSFERS.read_text(encoding="utf-8"))
+    data = load_yaml(TRANSFERS)
     kinds = []
     for raw in data["kinds"]:
         kid = raw["id"]
