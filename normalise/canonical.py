@@ -82,10 +82,8 @@ def build_rows(
         return text_column(values)
 
     out: dict[str, pd.Series | np.ndarray] = {"council_id": const("")}
-    out["payment_date"] = _iso(dates.table["payment_date"], dates.codes)
-    out["date_precision"] = text_from_codes([str(v) for v in dates.table["date_precision"]], dates.codes)
-    out["period_start"] = _iso(dates.table["period_start"], dates.codes)
-    out["period_end"] = _iso(dates.table["period_end"], dates.codes)
+
+    out.update(_date_columns(dates, const))
     out["amount"] = pence_to_pounds(pence)
     out["amount_basis"] = const(_amount_basis(cmap, info))
     vat = col("irrecoverable_vat")
@@ -130,7 +128,25 @@ def build_rows(
     # plain arrays (no index to align): building the frame is then a cheap gather
     out = {k: (v.array if isinstance(v, pd.Series) else v) for k, v in out.items()}
     _warn_active_text(out, ["supplier_name", *_TEXT_FIELDS], lines, info)
-    return pd.DataFrame({k: out[k] for k in PAYMENT_FIELDS}, index=index)
+    # no copy: every array is new here or immutable Arrow data (and pandas copies on write)
+    return pd.DataFrame({k: out[k] for k in PAYMENT_FIELDS}, index=index, copy=False)
+
+
+def _date_columns(dates: Dates, const) -> dict:
+    """The four date columns: each row's text is its date text's; one text for all (a file of days
+    has no period) is a constant."""
+
+    def coded(values: list[str]) -> pd.api.extensions.ExtensionArray:
+        if len(set(values)) == 1:
+            return const(values[0])
+        return text_from_codes(values, dates.codes).array
+
+    return {
+        "payment_date": coded(_iso(dates.table["payment_date"])),
+        "date_precision": coded([str(v) for v in dates.table["date_precision"]]),
+        "period_start": coded(_iso(dates.table["period_start"])),
+        "period_end": coded(_iso(dates.table["period_end"])),
+    }
 
 
 _ACTIVE = {
@@ -195,9 +211,9 @@ def _text_bytes(arr: pa.Array) -> int:
     return int(offsets[arr.offset + len(arr)] - offsets[arr.offset])
 
 
-def _iso(values: pd.Series, codes: np.ndarray) -> pd.Series:
-    """ISO text of each row's date (its text's parsed date), "" where it has none."""
-    return text_from_codes(["" if pd.isna(v) else v.isoformat() for v in values], codes)
+def _iso(values: pd.Series) -> list[str]:
+    """ISO text of each date, "" where there is none."""
+    return ["" if pd.isna(v) else v.isoformat() for v in values]
 
 
 def _amount_basis(cmap: ColumnMap, info: dict) -> str:

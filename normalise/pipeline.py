@@ -25,6 +25,7 @@ from normalise.canonical import PAYMENT_FIELDS, empty_rows
 from normalise.header import HeaderError
 from normalise.readers import ReadError, read_tables
 from normalise.report import build_report, empty_report
+from normalise.rows import const_array
 from normalise.table import ROW_KINDS, TableResult, normalise_table
 from normalise.validate import validate_rows
 
@@ -113,7 +114,7 @@ def _normalise_bytes(
     content_id, evidence = _council_from_file(results, name, folder, registry)
     final_id = council_id or content_id or council_mod.UNKNOWN
     if len(rows):
-        rows["council_id"] = final_id
+        rows["council_id"] = const_array(final_id, len(rows))  # Arrow buffers, not n Python strings
     _registry_threshold(results, final_id, registry)
     report = build_report(
         name=name,

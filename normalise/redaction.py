@@ -39,26 +39,33 @@ _SEEN_LIMIT = 500_000
 _seen: dict[str, dict[str, str | None]] = {}  # pattern -> text -> reason, None when not a placeholder
 
 
+_UNSEEN = object()
+
+
 def _classify(texts: list[str], pattern: re.Pattern) -> list[str | None]:
     """Each text's reason (None: not redacted). A crawl's files repeat their payees month after
     month, so each text is matched once per process, not once per file."""
     seen = _seen.setdefault(pattern.pattern, {})
     if len(seen) > _SEEN_LIMIT:
         seen.clear()
+    out = []
     for u in texts:
-        if u not in seen:
-            seen[u] = reason_for(u) if pattern.match(" ".join(u.split())) else None
-    return [seen[u] for u in texts]
+        reason = seen.get(u, _UNSEEN)
+        if reason is _UNSEEN:
+            reason = seen[u] = reason_for(u) if pattern.match(" ".join(u.split())) else None
+        out.append(reason)
+    return out
 
 
 def _classify_unique(values: pd.Series, pattern: re.Pattern) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(values.astype(str))
-    texts = [str(u) for u in np.asarray(uniques, dtype=object)]  # one conversion, not Arrow iteration
-    reasons = _classify(texts, pattern)
-    hit = np.array([r is not None for r in reasons], dtype=bool)
-    why = np.array([r or "" for r in reasons], dtype=object)
+    codes, uniques = pd.factorize(values if values.dtype == "str" else values.astype(str))
     if len(uniques) == 0:
         return np.zeros(len(values), bool), np.full(len(values), "", dtype=object)
+    reasons = _classify(uniques.tolist(), pattern)  # one conversion, not Arrow iteration
+    hit = np.fromiter((r is not None for r in reasons), dtype=bool, count=len(reasons))
+    if not hit.any():
+        return hit[codes], np.full(len(codes), "", dtype=object)
+    why = np.array([r or "" for r in reasons], dtype=object)
     return hit[codes], why[codes]
 
 

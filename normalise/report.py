@@ -222,20 +222,33 @@ def skipped_line(report: dict) -> str | None:
 
 def duplicate_rows(rows: pd.DataFrame) -> int:
     """Rows that repeat an earlier row in every field but the source row number. Exact, but cheap:
-    only rows whose (amount, supplier, date) repeat can repeat whole. That pre-filter is an integer
-    mix of the three (collisions only add candidates, never hide one), and the exact comparison runs
-    on the few candidates, usually none."""
+    only rows whose (amount, date), then also (supplier, reference), repeat can repeat whole. Those
+    pre-filters are integer mixes of the fields (collisions only add candidates, never hide one), and
+    the exact comparison runs on the few candidates, usually none."""
     if not len(rows):
         return 0
     key = np.round(rows["amount"].to_numpy(dtype=float, na_value=0.0) * 100).astype(np.int64)
-    for name in ("supplier_name", "payment_date", "transaction_ref"):
-        if name in rows:
-            key = key * 1_000_003 + pd.factorize(rows[name])[0]  # int64 wrap-around is harmless here
-    codes, _ = pd.factorize(key)  # hashing, not the sort np.unique does
-    candidates = np.bincount(codes)[codes] > 1
+    candidates = _repeated(_mix(key, rows, ("payment_date",)))
+    if not candidates.any():
+        return 0
+    rows = rows.loc[candidates]
+    candidates = _repeated(_mix(key[candidates], rows, ("payment_date", "supplier_name", "transaction_ref")))
     if not candidates.any():
         return 0
     return int(rows.loc[candidates].drop(columns=["source_row"]).duplicated().sum())
+
+
+def _mix(key: np.ndarray, rows: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+    for name in names:
+        if name in rows:
+            key = key * 1_000_003 + pd.factorize(rows[name])[0]  # int64 wrap-around is harmless here
+    return key
+
+
+def _repeated(key: np.ndarray) -> np.ndarray:
+    """Which entries' key occurs more than once (hashing, not the sort np.unique does)."""
+    codes, _ = pd.factorize(key)
+    return np.bincount(codes)[codes] > 1
 
 
 def code_fields(report: dict, kind: str) -> dict:

@@ -78,7 +78,8 @@ def clean_cells(df: pd.DataFrame, ascii: bool = False) -> pd.DataFrame:
     """NBSP -> space and surrounding whitespace stripped, in every cell (one pass of two pyarrow
     kernels per column: cheaper than de-duplicating first). ``ascii``: the caller knows every cell is
     ASCII, so none holds a non-breaking space and the first kernel is skipped."""
-    return pd.DataFrame({col: text_array(_clean(arrow(s), ascii)) for col, s in df.items()}, index=df.index)
+    cleaned = {col: text_array(_clean(arrow(s), ascii)) for col, s in df.items()}
+    return pd.DataFrame(cleaned, index=df.index, copy=False)  # new arrays: nothing to copy
 
 
 def filled(df: pd.DataFrame) -> np.ndarray:
