@@ -139,7 +139,8 @@ def _identities(keys_file: Path) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
         # dictionary indices are numbered in order of first appearance, as classify_suppliers numbers rows
         row_identity = pc.dictionary_encode(joined.combine_chunks()).indices.to_numpy().astype(np.int64)
         del joined
-        _, first = np.unique(row_identity, return_index=True)  # ascending codes: first rows in input order
+        # codes are numbered in order of first appearance: a row starts a code when it beats the running max
+        first = np.flatnonzero(row_identity > np.maximum.accumulate(np.r_[-1, row_identity[:-1]]))
         identities = keys.select(identity).take(pa.array(first)).to_pandas()
         del keys
     return row_identity, np.bincount(row_identity, minlength=len(first)), identities
@@ -364,8 +365,8 @@ def _unify(
     shared = np.flatnonzero(np.bincount(group)[group] > 1)
     shared = shared[np.argsort(group[shared], kind="stable")]
     starts = np.flatnonzero(np.diff(group[shared], prepend=-1)).tolist()
-    ranks = [d.rank() for d in decisions]
     shared_list = shared.tolist()
+    ranks = dict(zip(shared_list, [decisions[i].rank() for i in shared_list], strict=True))  # members only
     for start, end in pairwise([*starts, len(shared_list)]):
         members = shared_list[start:end]
         best_i = max(members, key=ranks.__getitem__)
