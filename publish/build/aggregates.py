@@ -10,6 +10,7 @@ with the number of payments: a 10-million-row build holds what a 1-million-row o
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 from councilspend.rowkeys import CATEGORY_KEY, EXPENSE_KEY, SERVICE_KEY
 from publish.build.enrich import WITHHELD_ID
 from publish.build.payment_rows import Shaped
+from publish.build.supplier_ranges import SupplierRanges
 
 #: The grain of ``publish.build.measures.compute``'s input and of the council summaries.
 MEASURE_KEY = [
@@ -108,11 +110,20 @@ def _sum(
 class Totals:
     """Sums per key set, added up over batches (:meth:`add`), combined once (:meth:`result`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spill: SupplierRanges | None = None) -> None:
+        """``spill``: where the sums keyed by supplier go (:data:`SPILLED`), read back a supplier range at
+        a time by :meth:`ranges`; without it they are kept here like the rest."""
         # Each batch's sums as Arrow tables: millions of supplier × council × year and spelling keys at
         # national scale, which as pandas object columns held a Python string per cell (over 1 GB at 10M
         # rows) and here hold bytes.
         self.parts: dict[str, list[pa.Table]] = defaultdict(list)
+        self.spill = spill
+
+    def _keep(self, name: str, sums: pa.Table) -> None:
+        if self.spill is not None and name in SPILLED:
+            self.spill.add(name, sums)
+        else:
+            self.parts[name].append(sums)
 
     def add(self, shaped: Shaped) -> None:
         t = shaped.table
@@ -129,10 +140,10 @@ class Totals:
         cols["low_confidence"] = shaped.low_confidence
         codes = {k: _codes(c) for k, c in cols.items()}
         self.parts["measures"].append(_sum(cols, codes, MEASURE_KEY, sums))
-        self.parts["suppliers"].append(_sum(cols, codes, SUPPLIER_KEY, sums))
+        self._keep("suppliers", _sum(cols, codes, SUPPLIER_KEY, sums))
         supplier_id = pc.fill_null(pc.not_equal(t["supplier_id"], WITHHELD_ID), False)
         named = pc.and_(supplier_id, pc.is_valid(t["supplier_name"])).to_numpy(zero_copy_only=False)
-        self.parts["aliases"].append(_sum(cols, codes, ALIAS_KEY, sums, named))
+        self._keep("aliases", _sum(cols, codes, ALIAS_KEY, sums, named))
         flags = {
             "is_individual": shaped.is_individual.astype(np.int64),
             "is_redacted": cols["is_redacted"].astype(np.int64),
@@ -155,27 +166,58 @@ class Totals:
     def result(self, name: str) -> pd.DataFrame:
         """The summed table ``name`` (measures, suppliers, aliases, files, categories, transfers), sorted by
         key; once per name (the batches' sums are let go as it is made: hundreds of MB at 10M rows)."""
-        key, values = {
-            "measures": (MEASURE_KEY, SUMS),
-            "suppliers": (SUPPLIER_KEY, SUMS),
-            "aliases": (ALIAS_KEY, SUMS),
-            "files": (FILE_KEY, ["is_individual", "is_redacted"]),
-            "categories": (CATEGORY_KEY, SUMS),
-            "transfers": (TRANSFER_KEY, SUMS),
-        }[name]
+        key, values = RESULTS[name]
+        if self.spill is not None and name in SPILLED:
+            return pd.concat(list(self.ranges(name)), ignore_index=True)
         parts = self.parts.pop(name, None) or []  # each result is made once: its batches go as it is made
         if not parts:
-            return pd.DataFrame(
-                {c: pd.Series(dtype=object) for c in key} | {v: pd.Series(dtype="int64") for v in values}
-            )
-        out = _summed_by_rank(pa.concat_tables(parts, promote_options="permissive"), key, values)
-        if name in ("suppliers", "aliases"):  # millions of rows at national scale: text stays in Arrow
-            return out.to_pandas()
-        frame = out.to_pandas()  # thousands of rows: plain values, None when missing, as callers expect
-        for k in key:
-            col = frame[k].astype(object)
-            frame[k] = col.where(col.notna(), None)
-        return frame
+            return _empty(key, values)
+        return _frame(
+            name, _summed_by_rank(pa.concat_tables(parts, promote_options="permissive"), key, values)
+        )
+
+    def ranges(self, name: str) -> Iterator[pd.DataFrame]:
+        """:meth:`result` of a :data:`SPILLED` sum a supplier range at a time: one after another they are
+        the whole result in key order (``supplier_id`` leads the key). At least one frame, maybe empty."""
+        if self.spill is None or name not in SPILLED:
+            yield self.result(name)
+            return
+        key, values = RESULTS[name]
+        empty = True
+        for table in self.spill.tables(name):
+            empty = False
+            yield _frame(name, _summed_by_rank(table, key, values))
+        if empty:
+            yield _empty(key, values)
+
+
+#: Each result's key and summed columns.
+RESULTS: dict[str, tuple[list[str], list[str]]] = {
+    "measures": (MEASURE_KEY, SUMS),
+    "suppliers": (SUPPLIER_KEY, SUMS),
+    "aliases": (ALIAS_KEY, SUMS),
+    "files": (FILE_KEY, ["is_individual", "is_redacted"]),
+    "categories": (CATEGORY_KEY, SUMS),
+    "transfers": (TRANSFER_KEY, SUMS),
+}
+#: The sums keyed by supplier: millions of keys at national scale, spilled when ``Totals`` has a spill.
+SPILLED = ("suppliers", "aliases")
+
+
+def _empty(key: list[str], values: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in key} | {v: pd.Series(dtype="int64") for v in values}
+    )
+
+
+def _frame(name: str, out: pa.Table) -> pd.DataFrame:
+    if name in SPILLED:  # millions of rows at national scale: text stays in Arrow
+        return out.to_pandas()
+    frame = out.to_pandas()  # thousands of rows: plain values, None when missing, as callers expect
+    for k in RESULTS[name][0]:
+        col = frame[k].astype(object)
+        frame[k] = col.where(col.notna(), None)
+    return frame
 
 
 def _ranks(col: pa.ChunkedArray) -> tuple[np.ndarray, int]:

@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import psutil
 import pyarrow as pa
@@ -42,6 +41,8 @@ from publish.build.payment_rows import Lookups, shape
 from publish.build.payments_table import as_tuples
 from publish.build.pragmas import build_pragmas
 from publish.build.search_index import SideSearchIndex
+from publish.build.supplier_ranges import SupplierRanges
+from publish.build.supplier_tables import SupplierTables, supplier_tables
 from publish.build.tables import columns, create, insert_frame, insert_rows
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
 
     conn = _open_database(tmp)
     search = SideSearchIndex(tmp, "payments", summaries.FTS["payments"])
-    totals, ranges = _shape_payments(nd, tmp, lookups, bar)
+    entity_ids = pa.array(entities["supplier_id"].astype(object), pa.large_string())
+    totals, ranges = _shape_payments(nd, tmp, lookups, entity_ids, bar)
     del lookups  # millions of keys at national scale, not needed once every row is shaped
     release_memory()
     _write_payments(tmp, ranges, search, bar)
@@ -234,16 +236,14 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
         searching = pool.submit(search.build)
         with _stage("summaries computed"):
             grain = totals.result("measures")
-            tables = summaries.summary_frames(grain, totals.result("suppliers"))
-            supplier_rows = _supplier_rows(entities, tables["supplier_council_year"])
-            aliases, category_totals = (
-                summaries.alias_rows(totals.result("aliases")),
-                totals.result("categories"),
-            )
+            tables = summaries.summary_frames(grain)
+            by_supplier = supplier_tables(totals, entities, tmp)
+            category_totals = totals.result("categories")
             transfer_rows = totals.result("transfers")
             file_rows = _file_rows(nd, totals.result("files"))
             del totals
-        alias_search, searching_aliases = _alias_search(pool, tmp, aliases)
+        alias_search = by_supplier.alias_search
+        searching_aliases = pool.submit(alias_search.build)
         bar.advance(t4)
         with _stage("payment indexes (waited for)"):
             indexing.result()
@@ -254,8 +254,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
                 registry,
                 nd,
                 file_rows,
-                supplier_rows,
-                (aliases, categories, category_totals),
+                by_supplier,
+                (categories, category_totals),
                 transfer_rows,
                 tables,
                 grain,
@@ -282,14 +282,6 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     bar.advance(t4)
 
 
-def _alias_search(pool: ThreadPoolExecutor, tmp: Path, aliases: pd.DataFrame):
-    """Millions of spellings at national scale: their search index is built beside, like payments'."""
-    side = SideSearchIndex(tmp, "supplier_aliases", summaries.FTS["supplier_aliases"])
-    ids = pa.array(np.arange(1, len(aliases) + 1, dtype=np.int64))
-    table = pa.table({"id": ids, "alias": pa.array(aliases["alias"].astype(object), pa.large_string())})
-    return side, pool.submit(side.build_from, table)
-
-
 def _analyze_and_close(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA analysis_limit=2000")  # sampled statistics: seconds instead of minutes on 10M rows
     with _stage("analyze"):
@@ -309,13 +301,16 @@ def _open_database(tmp: Path) -> sqlite3.Connection:
     return conn
 
 
-def _shape_payments(nd: NormalisedDir, tmp: Path, lookups: Lookups, bar) -> tuple[Totals, IdRanges]:
+def _shape_payments(
+    nd: NormalisedDir, tmp: Path, lookups: Lookups, entity_ids: pa.Array, bar
+) -> tuple[Totals, IdRanges]:
     """Pass 2: payments shaped a batch of whole files at a time into spools by id range; only running
     sums stay in memory. :func:`_write_payments` then writes them in id order."""
     task = bar.add_task("Reading payments", total=len(nd.counted))
-    totals = Totals()
     counted = nd.files[nd.files["status"] == "counted"]
-    ranges = IdRanges(tmp, int(pd.to_numeric(counted["rows_kept"], errors="coerce").fillna(0).sum()))
+    expected = int(pd.to_numeric(counted["rows_kept"], errors="coerce").fillna(0).sum())
+    totals = Totals(SupplierRanges(tmp, entity_ids, expected))
+    ranges = IdRanges(tmp, expected)
     try:
         with _stage("payments shaped"):
             for rows in nd.iter_tables(PASS2_COLUMNS):
@@ -325,6 +320,7 @@ def _shape_payments(nd: NormalisedDir, tmp: Path, lookups: Lookups, bar) -> tupl
                 bar.advance(task, pc.count_distinct(rows["source_sha256"]).as_py())
     except BaseException:
         ranges.discard()
+        totals.spill.discard()
         raise
     return totals, ranges
 
@@ -347,17 +343,17 @@ def _write_tables(
     registry: list[dict],
     nd: NormalisedDir,
     file_rows: list[tuple],
-    supplier_rows: pd.DataFrame,
+    by_supplier: SupplierTables,
     category_parts: tuple,
     transfer_rows,
     tables: dict,
     grain: pd.DataFrame,
 ) -> None:
     """Every table but payments and the measures, once the payments' index sorts are done."""
-    aliases, categories, category_totals = category_parts
+    categories, category_totals = category_parts
     write_councils(conn, registry, nd.files)
     insert_rows(conn, "files", file_rows)
-    insert_frame(conn, "suppliers", supplier_rows, list(supplier_rows.columns))
+    insert_frame(conn, "suppliers", by_supplier.suppliers, list(by_supplier.suppliers.columns))
     for table in (
         "supplier_aliases",
         "categories",
@@ -366,11 +362,12 @@ def _write_tables(
         "supplier_council_year",
     ):
         create(conn, table)
-    summaries.write_aliases(conn, aliases)
+    by_supplier.write_aliases(conn)
     summaries.write_categories(conn, categories, category_totals)
     summaries.write_transfers(conn, transfer_rows)
     for name, frame in tables.items():
         insert_frame(conn, name, frame)
+    by_supplier.write_years(conn)
     _write_quality(conn, grain)
     write_coverage(conn, registry, nd.root.parent / "raw")
 
@@ -411,45 +408,6 @@ def _file_rows(nd: NormalisedDir, stats: pd.DataFrame) -> list[tuple]:
     ):
         files[col] = pd.to_numeric(files[col], errors="coerce").astype("Int64")
     return as_tuples(files)
-
-
-def _supplier_rows(entities: pd.DataFrame, by_year: pd.DataFrame) -> pd.DataFrame:
-    """The suppliers table: one row per entity (``entities``: one row per supplier_id); totals come from the payments
-    actually published."""
-    first = entities.set_index("supplier_id")
-    g = by_year.groupby("supplier_id")
-    totals = pd.DataFrame(
-        {
-            "councils": g["council_id"].nunique(),
-            "payments": g["payments"].sum(),
-            "total_pence": g["total_pence"].sum(),
-            "first_year": g["financial_year"].min(),
-            "last_year": g["financial_year"].max(),
-        }
-    )
-    totals = totals[totals.index.isin(first.index)]
-    s = first.loc[totals.index]  # whole columns at once: a row-by-row loop was a minute at 10M rows
-    conf = pd.to_numeric(s["confidence"], errors="coerce")
-    pence = totals["total_pence"].astype("int64")
-    out = pd.DataFrame(
-        {
-            "supplier_id": totals.index.astype(object),
-            "name": s["canonical_name"].to_numpy(),
-            "sector": s["sector"].to_numpy(),
-            "subsector": s["subsector"].astype(object).to_numpy(),
-            "confidence": conf.astype("float64").to_numpy(),
-            "evidence": s["evidence"].astype(object).to_numpy(),
-            "councils": totals["councils"].astype("int64").to_numpy(),
-            "payments": totals["payments"].astype("int64").to_numpy(),
-            "total_pence": pence.to_numpy(),
-            "total_gbp": (pence / 100).round(2).to_numpy(),
-            "first_year": totals["first_year"].to_numpy(),
-            "last_year": totals["last_year"].to_numpy(),
-        }
-    )
-    for col in ("subsector", "evidence"):  # "" means none, as before
-        out[col] = out[col].where(out[col].notna() & (out[col] != ""), None)
-    return out
 
 
 def _write_quality(conn: sqlite3.Connection, grain: pd.DataFrame) -> None:

@@ -5,8 +5,8 @@ spans the whole id range. Appended batch by batch, each batch's rows land betwee
 written: at 10M rows (about 40 batches) SQLite's insert spent ~94 s and the side FTS5 index ~107 s,
 mostly reading back and splitting pages, against ~30 s and ~22 s for the same rows in order (the
 1M build, whose four batches barely overlap). So the payments pass writes each shaped batch (already
-sorted by id) into the spool of each id range it touches (the id's top bits, LZ4-compressed Arrow
-IPC); afterwards each range is read back, sorted and appended, and the table and its search index are
+sorted by id) into the spool of each id range it touches (the id's top bits, ``spools.py``);
+afterwards each range is read back, sorted and appended, and the table and its search index are
 written strictly in rowid order. A range holds about ``ROWS_PER_RANGE`` rows, whatever the national
 total, so reading one back costs a bounded amount of memory.
 """
@@ -21,67 +21,45 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from publish.build.spools import Spools
+
 #: Rows per id range, on average: one range is read back and sorted at a time (~150 MB at this size).
 ROWS_PER_RANGE = 400_000
 _ID_BITS = 63  # ids are positive int64
 
 
+def range_count(expected_rows: int, rows_per_range: int) -> int:
+    """A power of two: ranges are the ids' top bits."""
+    return 1 << max(0, math.ceil(math.log2(max(1.0, expected_rows / rows_per_range))))
+
+
 class IdRanges:
-    """Spool files next to ``prefix`` (the temporary database's path), one per id range: a killed
-    build's leftovers share its name and are removed with it."""
+    """Spool files next to ``prefix`` (the temporary database's path), one per id range."""
 
     def __init__(self, prefix: Path, expected_rows: int, rows_per_range: int = ROWS_PER_RANGE) -> None:
-        bits = max(0, math.ceil(math.log2(max(1.0, expected_rows / rows_per_range))))
-        self.count = 1 << bits
-        self._shift = np.int64(_ID_BITS - bits)
-        self._prefix = Path(prefix)
-        self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-        self._schema: pa.Schema | None = None
-        self._options = pa.ipc.IpcWriteOptions(compression="lz4")
+        self.count = range_count(expected_rows, rows_per_range)
+        self._shift = np.int64(_ID_BITS - int(math.log2(self.count)))
+        self._spools = Spools(prefix, "ids", self.count)
         self.rows = 0
-
-    def path(self, i: int) -> Path:
-        return Path(f"{self._prefix}.ids-{i:05d}.arrow")
 
     def add(self, table: pa.Table) -> None:
         """Spool ``table``, whose ``id`` column is sorted ascending, range by range."""
         if table.num_rows == 0:
             return
-        if self._schema is None:
-            self._schema = table.schema
-        elif table.schema != self._schema:
-            table = table.cast(self._schema)
         ranges = table["id"].to_numpy() >> self._shift
         bounds = np.searchsorted(ranges, np.arange(self.count + 1), side="left")
         for i in np.flatnonzero(bounds[1:] > bounds[:-1]).tolist():
             start, stop = int(bounds[i]), int(bounds[i + 1])
-            self._writer(i).write_table(table.slice(start, stop - start))
+            self._spools.write(i, table.slice(start, stop - start))
         self.rows += table.num_rows
-
-    def _writer(self, i: int) -> pa.ipc.RecordBatchStreamWriter:
-        if i not in self._writers:
-            self._writers[i] = pa.ipc.new_stream(str(self.path(i)), self._schema, options=self._options)
-        return self._writers[i]
 
     def tables(self) -> Iterator[pa.Table]:
         """Each range's rows sorted by id, lowest range first; a range's spool is removed once read."""
-        self._close()
         for i in range(self.count):
-            path = self.path(i)
-            if not path.exists():
-                continue
-            with pa.OSFile(str(path)) as source:
-                table = pa.ipc.open_stream(source).read_all()
-            path.unlink()
-            yield table.take(pc.sort_indices(table["id"]))
-
-    def _close(self) -> None:
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()
+            table = self._spools.read(i)
+            if table is not None:
+                yield table.take(pc.sort_indices(table["id"]))
 
     def discard(self) -> None:
         """Remove every spool (after a failure, or to be safe at the end)."""
-        self._close()
-        for i in range(self.count):
-            self.path(i).unlink(missing_ok=True)
+        self._spools.discard()

@@ -68,29 +68,39 @@ def write_aliases(conn: sqlite3.Connection, rows: pd.DataFrame) -> None:
     insert_frame(conn, "supplier_aliases", rows, ALIAS_COLUMNS)
 
 
-def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """council × year × sector, council × year × division, supplier × council × year, from the
-    batches' running sums (``publish/build/aggregates.py``): a GROUP BY over 10M payments in SQLite costs
-    a minute each, and holding every payment in memory costs gigabytes."""
-    out = {}
-    for name, frame, keys in (
-        ("council_year_sector", grain, ["council_id", "financial_year", "sector"]),
-        ("council_year_division", grain, ["council_id", "financial_year", "sercop_division"]),
-        ("supplier_council_year", by_supplier, ["supplier_id", "council_id", "financial_year"]),
-    ):
-        src = frame[keys + ["payments", "total_pence"]].copy()
-        for k in keys:
-            if k in ("financial_year", "sector", "sercop_division"):
-                src[k] = src[k].where(src[k].notna(), "unknown")
-        src = src.dropna(subset=keys)
-        t = src.groupby(keys, as_index=False, sort=True)[["payments", "total_pence"]].sum()
-        for k in keys:
-            t[k] = t[k].astype(str)
-        t["payments"] = t["payments"].astype("int64")
-        t["total_pence"] = t["total_pence"].astype("int64")
-        t["total_gbp"] = (t["total_pence"] / 100).round(2)
-        out[name] = t
+def summary_frames(grain: pd.DataFrame, by_supplier: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """council × year × sector, council × year × division (and supplier × council × year from
+    ``by_supplier``, or a supplier range of it: :func:`supplier_year_frame`), from the batches' running
+    sums (``publish/build/aggregates.py``): a GROUP BY over 10M payments in SQLite costs a minute each,
+    and holding every payment in memory costs gigabytes."""
+    out = {
+        "council_year_sector": _summed(grain, ["council_id", "financial_year", "sector"]),
+        "council_year_division": _summed(grain, ["council_id", "financial_year", "sercop_division"]),
+    }
+    if by_supplier is not None:
+        out["supplier_council_year"] = supplier_year_frame(by_supplier)
     return out
+
+
+def supplier_year_frame(by_supplier: pd.DataFrame) -> pd.DataFrame:
+    """``supplier_council_year``'s rows from ``Totals.result("suppliers")`` or one supplier range of it
+    (``Totals.ranges``): ranges in order give the whole table in order."""
+    return _summed(by_supplier, ["supplier_id", "council_id", "financial_year"])
+
+
+def _summed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    src = frame[keys + ["payments", "total_pence"]].copy()
+    for k in keys:
+        if k in ("financial_year", "sector", "sercop_division"):
+            src[k] = src[k].where(src[k].notna(), "unknown")
+    src = src.dropna(subset=keys)
+    t = src.groupby(keys, as_index=False, sort=True)[["payments", "total_pence"]].sum()
+    for k in keys:
+        t[k] = t[k].astype(str)
+    t["payments"] = t["payments"].astype("int64")
+    t["total_pence"] = t["total_pence"].astype("int64")
+    t["total_gbp"] = (t["total_pence"] / 100).round(2)
+    return t
 
 
 def write_categories(conn: sqlite3.Connection, categories: pd.DataFrame, counts: pd.DataFrame) -> None:

@@ -74,7 +74,6 @@ def insert_frame(
     committed first: SQLite has one writer. A frame Arrow cannot type (mixed objects in a column)
     goes through ``executemany``.
     """
-    from publish.build.ingest import ArrowWriter
     from publish.build.payments_table import as_tuples
 
     cols = cols or columns(table)
@@ -84,6 +83,13 @@ def insert_frame(
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         insert_rows(conn, table, as_tuples(frame), cols)
         return
+    insert_arrow(conn, table, arrow)
+
+
+def insert_arrow(conn: sqlite3.Connection, table: str, arrow: pa.Table) -> None:
+    """Append ``arrow`` (columns named as the table's) through ADBC; ``conn`` is committed first."""
+    from publish.build.ingest import ArrowWriter
+
     arrow = pa.table({name: _bindable(arrow[name]) for name in arrow.column_names})
     conn.commit()
     path = conn.execute("PRAGMA database_list").fetchone()[2]
