@@ -62,7 +62,15 @@ def parse_pence(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     ok = plain.copy()
     if not plain.all():
         rest = np.flatnonzero(~plain)
-        pence[rest], ok[rest] = _parse_full(raw.take(pa.array(rest)))
+        texts = raw.take(pa.array(rest))
+        # a cell with no digit is never an amount ("N/A", ""); Decimal reads any script's digits, so
+        # any character beyond Latin-1 (none of which is a digit but 0-9) may be one
+        digits = pc.match_substring_regex(texts, r"[0-9]|[^\x{0}-\x{ff}]")
+        digits = np.asarray(digits.to_numpy(zero_copy_only=False), dtype=bool)
+        if digits.any():
+            rest, texts = rest[digits], texts.filter(pa.array(digits))
+            pence[rest], ok[rest] = _parse_full(texts)
+        pence[~ok] = 0
     return pence, ok
 
 

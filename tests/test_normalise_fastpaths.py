@@ -241,6 +241,7 @@ def test_plain_amounts_read_by_the_short_regex_as_by_the_full_parse() -> None:
     ]
     values = ["".join(rng.choice(parts) for _ in range(rng.randrange(0, 7))) for _ in range(20000)]
     values += ["1", "-1", "1.", "0.005", "-0.005", "2016.2199999999998", "1234567890123", "12345678901234"]
+    values += ["N/A", "", "£", "nil", "NaN", "Infinity", "١٢", "١٢.٥", "x9", "ÿ"]
     values += [
         "£1,234.56",
         "-£1,234",
