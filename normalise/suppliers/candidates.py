@@ -103,10 +103,11 @@ def _look_up(
     wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
     brands = brand_hits(keys, by_key, regs, load_rules())
     wanted |= set().union(*brands.values()) if brands else set()
+    none: frozenset[str] = frozenset()
     for i, key in enumerate(keys):
-        wanted |= by_key.get(key, set())
+        wanted |= by_key.get(key, none)
         if councilish[i] or ckeys[i] == key:
-            wanted |= councils.get(ckeys[i], set())
+            wanted |= councils.get(ckeys[i], none)
     return RegisterHits(by_key, councils, ckeys, regs.facts_for(wanted), councilish, brands)
 
 
