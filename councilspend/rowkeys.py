@@ -249,7 +249,9 @@ class ContextLookup:
             suppliers = pa.Table.from_pandas(suppliers, preserve_index=False)
         # Sorted by council, so each batch probes only its councils' keys (supplier_positions). Arrow
         # throughout: at national scale these are millions of keys.
-        suppliers = suppliers.take(pc.sort_indices(suppliers, [("council", "ascending")]))
+        order = pc.sort_indices(suppliers, [("council", "ascending")])
+        if not np.array_equal(order.to_numpy(), np.arange(len(order))):  # the build reads them sorted
+            suppliers = suppliers.take(order)
         self.council_bounds: dict[str, tuple[int, int]] = {}
         if suppliers.num_rows:  # no payee at all when every rows file is unreadable
             encoded = pc.dictionary_encode(_text_of(suppliers["council"]).combine_chunks())

@@ -96,7 +96,21 @@ def read_suppliers(path: Path) -> tuple[pa.Table, pd.DataFrame]:
         seen.update(ids.take(pa.array(new, pa.int64())).to_pylist())
         entities.append(table.select(ENTITY_COLUMNS).take(pa.array(new, pa.int64())))
         lookups.append(table.select([*LOOKUP_COLUMNS, "is_individual", "published_name"]))
-    return pa.concat_tables(lookups), pa.concat_tables(entities).to_pandas()
+    return _by_council(lookups), pa.concat_tables(entities).to_pandas()
+
+
+def _by_council(parts: list[pa.Table]) -> pa.Table:
+    """``parts`` (emptied: the rows are moved, not copied) as one table sorted by council (stable), as
+    ``rowkeys.ContextLookup`` wants it, made one column at a time: a whole-table copy beside the original
+    was 0.5 GB of the build's peak at 10M rows."""
+    table = pa.concat_tables(parts)
+    parts.clear()
+    order = pc.sort_indices(table["council"])
+    names, columns = table.column_names, []
+    for name in names:
+        columns.append(pc.take(table[name], order).combine_chunks())
+        table = table.drop_columns([name])  # its unsorted buffers go now, not after the last column
+    return pa.table(dict(zip(names, columns, strict=True)))
 
 
 def masked(table: pa.Table) -> pa.Table:
