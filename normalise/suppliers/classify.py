@@ -377,10 +377,13 @@ def _unify(
             counts[names[i]] += rows_per_name[i]
         popular = max(counts.items(), key=lambda kv: (kv[1], len(kv[0]), kv[0]))[0] if counts else ""
         name = register_name or popular
+        via: dict[str, Decision] = {}  # by how a member joined: members that joined alike share one
         for i in members:
             canonical[i] = name
             if i != best_i and ranks[i] < ranks[best_i] and decisions[i].step not in ("redaction",):
                 how = methods[i] if methods[i] != "single" else "same entity"
-                alias = "another spelling" if best.sector == "individual" else repr(names[best_i])
-                out[i] = replace(best, evidence=f"{best.evidence} [via alias {alias}, {how}]")
+                if how not in via:
+                    alias = "another spelling" if best.sector == "individual" else repr(names[best_i])
+                    via[how] = replace(best, evidence=f"{best.evidence} [via alias {alias}, {how}]")
+                out[i] = via[how]
     return out, canonical

@@ -444,16 +444,11 @@ def _entity_ids(uf: _UnionFind, keys: Sequence[str]) -> list[str]:
     parent = uf.parent
     # most names are a group of their own or hang straight off its root: no call for those
     roots = [p if parent[p] == p else uf.find(i) for i, p in enumerate(parent)]
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, r in enumerate(roots):
-        members[r].append(i)
-    entity: dict[int, str] = {}
-    for r, idx in members.items():
-        org = uf.org[r]
-        if org:
-            entity[r] = org
-        elif len(idx) == 1:  # a name alone: its own key
-            entity[r] = local_id(keys[idx[0]] or "")
-        else:
-            entity[r] = local_id(min((keys[i] for i in idx if keys[i]), default=""))
+    smallest: dict[int, str] = {}  # each group's smallest key ("" when it has none)
+    for r, key in zip(roots, keys, strict=True):
+        have = smallest.get(r)
+        if have is None or (key and (not have or key < have)):
+            smallest[r] = key or ""
+    org = uf.org
+    entity = {r: org[r] or local_id(key) for r, key in smallest.items()}
     return [entity[r] for r in roots]
