@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from normalise.suppliers.brands import brand_candidate, brand_hits, council_company_candidates
 from normalise.suppliers.decision import (
@@ -24,7 +26,7 @@ from normalise.suppliers.decision import (
     best_decision,
     with_register_id,
 )
-from normalise.suppliers.distinct import council_bodies
+from normalise.suppliers.distinct import council_bodies, first_seen_codes
 from normalise.suppliers.keys import charity_org_id, council_keys_and_cues
 from normalise.suppliers.lookup import Registers
 from normalise.suppliers.persons import (
@@ -219,13 +221,15 @@ def intrinsic_decisions(
     ind_cfg = book.rules["individuals"]
     # the batch's trading names count every distinct (name, identifiers), VAT numbers included
     trading_names = TradingNames(texts, ind_cfg)
-    folded = [n.lower() if n.isascii() else n for n in names]  # a non-ASCII name is never folded
-    seen: dict[tuple, int] = {}
-    which = [seen.setdefault(t, len(seen)) for t in zip(folded, cns, chs, reds, strict=True)]
-    firsts: list[int] = []  # the first row of each code: codes are numbered in order of first row
-    for i, w in enumerate(which):
-        if w == len(firsts):
-            firsts.append(i)
+    # a non-ASCII name is never folded; codes are numbered in order of first row
+    folded = pc.if_else(pc.string_is_ascii(name_arr), pc.utf8_lower(name_arr), name_arr)
+    which_arr = first_seen_codes(
+        [pc.dictionary_encode(folded).indices.to_numpy().astype(np.int64)]
+        + [pd.factorize(np.asarray(v, dtype=object), use_na_sentinel=False)[0] for v in (cns, chs, reds)]
+    )
+    # a row starts a code when it beats the running max
+    firsts = np.flatnonzero(which_arr > np.maximum.accumulate(np.r_[-1, which_arr[:-1]])).tolist()
+    which = which_arr.tolist()
     decided, trading = _decide(
         *([v[i] for i in firsts] for v in (names, cns, chs, reds)),
         name_arr.take(pa.array(firsts, pa.int64())),
