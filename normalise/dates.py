@@ -13,6 +13,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,11 @@ def parse_one(text: str) -> tuple:
     return None, "none", None, None, "invalid"
 
 
+# a crawl's files share their dates: each distinct text is parsed once per process (the result is a
+# tuple of immutable values, safe to share)
+_parse_known = lru_cache(maxsize=100_000)(parse_one)
+
+
 def parse_dates(values: pd.Series) -> pd.DataFrame:
     """Parse a column of date text; one output row per input row, columns RESULT_COLUMNS."""
     dates = parse_date_codes(values)
@@ -148,7 +154,7 @@ def parse_date_codes(values: pd.Series) -> Dates:
     to the rows, which is all that later steps need (every row's dates are its text's)."""
     codes, uniques = pd.factorize(values if values.dtype == "str" else values.astype(str), sort=False)
     parsed = pd.DataFrame(
-        [parse_one(u) for u in np.asarray(uniques, dtype=object).tolist()], columns=RESULT_COLUMNS
+        [_parse_known(u) for u in np.asarray(uniques, dtype=object).tolist()], columns=RESULT_COLUMNS
     )
     if len(parsed) == 0:
         parsed = pd.DataFrame([parse_one("")], columns=RESULT_COLUMNS)
