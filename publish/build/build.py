@@ -37,7 +37,7 @@ from publish.build.councils_table import write_councils
 from publish.build.coverage import write_coverage
 from publish.build.id_ranges import IdRanges
 from publish.build.ingest import ArrowWriter
-from publish.build.payment_rows import Lookups, shape
+from publish.build.payment_rows import Lookups, Shaped, shape
 from publish.build.payments_table import as_tuples
 from publish.build.pragmas import build_pragmas
 from publish.build.search_index import SideSearchIndex
@@ -223,17 +223,16 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     totals, ranges = _shape_payments(nd, tmp, lookups, entity_ids, bar)
     del lookups  # millions of keys at national scale, not needed once every row is shaped
     release_memory()
-    _write_payments(tmp, ranges, search, bar)
 
-    # Three jobs at once, on two cores: SQLite sorts the payments' indexes (a worker thread; SQLite
-    # runs without the GIL), FTS5 indexes the payments into a side database (another), and this
-    # thread computes the summaries. Nothing writes to the database until the sorts are done.
+    # On two cores: a worker thread writes the payments in id order (the insert itself runs in C without
+    # the GIL) while this thread computes the summaries; then SQLite sorts the payments' indexes (a
+    # worker) while FTS5 indexes the payments and the spellings into side databases (the other).
+    # Nothing else writes to the database until the sorts are done.
     t4 = bar.add_task("Summaries, indexes and search", total=5)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
     alias_search = None
     try:
-        indexing = pool.submit(summaries.index_table, tmp, "payments")
-        searching = pool.submit(search.build)
+        writing = pool.submit(_write_payments, tmp, ranges, search, bar)
         with _stage("summaries computed"):
             grain = totals.result("measures")
             tables = summaries.summary_frames(grain)
@@ -243,6 +242,10 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             file_rows = _file_rows(nd, totals.result("files"))
             del totals
         alias_search = by_supplier.alias_search
+        with _stage("payments written (waited for)"):
+            writing.result()
+        indexing = pool.submit(summaries.index_table, tmp, "payments")
+        searching = pool.submit(search.build)
         searching_aliases = pool.submit(alias_search.build)
         bar.advance(t4)
         with _stage("payment indexes (waited for)"):
@@ -311,13 +314,27 @@ def _shape_payments(
     expected = int(pd.to_numeric(counted["rows_kept"], errors="coerce").fillna(0).sum())
     totals = Totals(SupplierRanges(tmp, entity_ids, expected))
     ranges = IdRanges(tmp, expected)
+
+    def keep(shaped: Shaped, files: int) -> None:
+        ranges.add(shaped.table)
+        totals.add(shaped)
+        bar.advance(task, files)
+
+    # A batch is shaped on a worker thread while this one spools and sums the batch before it: most
+    # of both runs in Arrow and numpy without the GIL, so the second core has work.
     try:
-        with _stage("payments shaped"):
+        with _stage("payments shaped"), ThreadPoolExecutor(1, thread_name_prefix="shape") as shaper:
+            before = None
             for rows in nd.iter_tables(PASS2_COLUMNS):
-                shaped = shape(rows, lookups)
-                ranges.add(shaped.table)
-                totals.add(shaped)
-                bar.advance(task, pc.count_distinct(rows["source_sha256"]).as_py())
+                shaping = (
+                    shaper.submit(shape, rows, lookups),
+                    pc.count_distinct(rows["source_sha256"]).as_py(),
+                )
+                if before is not None:
+                    keep(before[0].result(), before[1])
+                before = shaping
+            if before is not None:
+                keep(before[0].result(), before[1])
     except BaseException:
         ranges.discard()
         totals.spill.discard()

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
 from councilspend.normalised import InputError
+from publish.build.spools import sorted_taking
 
 WITHHELD_NAME = "Individual (name withheld)"
 WITHHELD_ID = "individual-withheld"
@@ -96,21 +97,8 @@ def read_suppliers(path: Path) -> tuple[pa.Table, pd.DataFrame]:
         seen.update(ids.take(pa.array(new, pa.int64())).to_pylist())
         entities.append(table.select(ENTITY_COLUMNS).take(pa.array(new, pa.int64())))
         lookups.append(table.select([*LOOKUP_COLUMNS, "is_individual", "published_name"]))
-    return _by_council(lookups), pa.concat_tables(entities).to_pandas()
-
-
-def _by_council(parts: list[pa.Table]) -> pa.Table:
-    """``parts`` (emptied: the rows are moved, not copied) as one table sorted by council (stable), as
-    ``rowkeys.ContextLookup`` wants it, made one column at a time: a whole-table copy beside the original
-    was 0.5 GB of the build's peak at 10M rows."""
-    table = pa.concat_tables(parts)
-    parts.clear()
-    order = pc.sort_indices(table["council"])
-    names, columns = table.column_names, []
-    for name in names:
-        columns.append(pc.take(table[name], order).combine_chunks())
-        table = table.drop_columns([name])  # its unsorted buffers go now, not after the last column
-    return pa.table(dict(zip(names, columns, strict=True)))
+    # Sorted by council as rowkeys.ContextLookup wants them, without a second whole copy (0.5 GB at 10M).
+    return sorted_taking(lookups, "council"), pa.concat_tables(entities).to_pandas()
 
 
 def masked(table: pa.Table) -> pa.Table:

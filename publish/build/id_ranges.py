@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from publish.build.spools import Spools
+from publish.build.spools import Spools, sorted_taking
 
-#: Rows per id range, on average: one range is read back and sorted at a time (~150 MB at this size).
-ROWS_PER_RANGE = 400_000
+#: Rows per id range, on average: one range is read back and sorted at a time (~100 MB at this size).
+ROWS_PER_RANGE = 250_000
 _ID_BITS = 63  # ids are positive int64
 
 
@@ -56,9 +55,8 @@ class IdRanges:
     def tables(self) -> Iterator[pa.Table]:
         """Each range's rows sorted by id, lowest range first; a range's spool is removed once read."""
         for i in range(self.count):
-            table = self._spools.read(i)
-            if table is not None:
-                yield table.take(pc.sort_indices(table["id"]))
+            if self._spools.has(i):
+                yield sorted_taking([self._spools.read(i)], "id")
 
     def discard(self) -> None:
         """Remove every spool (after a failure, or to be safe at the end)."""

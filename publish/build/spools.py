@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class Spools:
@@ -32,6 +33,10 @@ class Spools:
             self._writers[i] = pa.ipc.new_stream(str(self.path(i)), self._schema, options=self._options)
         self._writers[i].write_table(table)
 
+    def has(self, i: int) -> bool:
+        """Whether spool ``i`` was given anything (and not yet read)."""
+        return i in self._writers
+
     def read(self, i: int) -> pa.Table | None:
         """Everything spool ``i`` was given, then the file is removed; None when it was given nothing."""
         writer = self._writers.pop(i, None)
@@ -50,3 +55,17 @@ class Spools:
         self._writers.clear()
         for i in range(self.count):
             self.path(i).unlink(missing_ok=True)
+
+
+def sorted_taking(parts: list[pa.Table], key: str) -> pa.Table:
+    """``parts`` as one table sorted by ``key`` (stable), made a column at a time. ``parts`` is emptied:
+    each unsorted column is let go once copied, so the sort never holds two copies of the whole table
+    (hundreds of MB at 10M rows). Callers must keep no other reference to the parts."""
+    table = pa.concat_tables(parts)
+    parts.clear()
+    order = pc.sort_indices(table[key])
+    names, columns = table.column_names, []
+    for name in names:
+        columns.append(pc.take(table[name], order).combine_chunks())
+        table = table.drop_columns([name])
+    return pa.table(dict(zip(names, columns, strict=True)))
