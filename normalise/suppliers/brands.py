@@ -11,7 +11,6 @@ brand stands for (third sector, council company), at a lower confidence.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 
 from normalise.suppliers.decision import Decision
 from normalise.suppliers.lookup import Registers
@@ -24,11 +23,11 @@ def brand_of(key: str, rules: dict) -> str | None:
     return _brand_of(key, cfg["generic_set"], cfg["min_single_word"], rules["individuals"]["business"])
 
 
-@lru_cache(maxsize=1 << 16)
 def _brand_of(
     key: str, generic: frozenset[str], min_single_word: int, business: frozenset[str]
 ) -> str | None:
-    """``brand_of`` memoised: a match key recurs once per spelling, identifier and council of its payee."""
+    """``brand_of`` from the rules' parts. Not memoised: the batch asks once or twice per distinct
+    key, and a module cache of every key kept ~10^5 objects for each later garbage collection."""
     words = key.split()
     while words and words[-1] in generic:
         words.pop()
