@@ -65,6 +65,9 @@ PASS2_COLUMNS = sorted(
     }
 )
 
+#: Rows a payments batch holds at least: two are in memory at once (one shaped while the other is kept).
+SHAPE_BATCH_ROWS = 150_000
+
 
 def build_database(
     data_dir: Path,
@@ -296,7 +299,7 @@ def _analyze_and_close(conn: sqlite3.Connection) -> None:
 def _open_database(tmp: Path) -> sqlite3.Connection:
     """The temporary database with the build's settings and the tables pass 2 writes."""
     conn = sqlite3.connect(tmp)
-    for pragma in build_pragmas():
+    for pragma in build_pragmas(cache_mb=64):  # appends, then sorts for the summary tables' indexes
         conn.execute(pragma)
     for table in ("councils", "files", "suppliers", "payments"):
         create(conn, table)
@@ -325,7 +328,7 @@ def _shape_payments(
     try:
         with _stage("payments shaped"), ThreadPoolExecutor(1, thread_name_prefix="shape") as shaper:
             before = None
-            for rows in nd.iter_tables(PASS2_COLUMNS):
+            for rows in nd.iter_tables(PASS2_COLUMNS, min_rows=SHAPE_BATCH_ROWS):
                 shaping = (
                     shaper.submit(shape, rows, lookups),
                     pc.count_distinct(rows["source_sha256"]).as_py(),
