@@ -81,7 +81,8 @@ def test_pipeline_figures_when_the_stages_exist(bench_result):
     names = [s["stage"] for s in stages]
     assert (
         names[0] == "classify (normalise.classes)"
-        and "payments" in names
+        and "payments shaped" in names
+        and "payments written" in names
         and "payment indexes (waited for)" in names
     )
     assert all(s["seconds"] >= 0 and s["cpu_seconds"] >= 0 and s["rss_mb"] > 10 for s in stages)
