@@ -73,10 +73,11 @@ def build_rows(
     consts: dict[str, pd.api.extensions.ExtensionArray] = {}
 
     def const(value: str) -> pd.api.extensions.ExtensionArray:
-        # one array per value, shared by the columns that hold it (Arrow data is never written to)
+        # one Arrow buffer per value, shared by the columns that hold it; each column gets its own
+        # array object (a shallow copy), so writing into one column can never change another
         if value not in consts:
             consts[value] = const_array(value, n)
-        return consts[value]
+        return consts[value].copy()
 
     def text(values: np.ndarray) -> pd.Series:
         return text_column(values)

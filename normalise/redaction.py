@@ -35,7 +35,7 @@ def reason_for(text: str) -> str:
     return "unspecified"
 
 
-_SEEN_LIMIT = 500_000
+_SEEN_LIMIT = 50_000  # distinct payee texts per pattern kept per process (a few MB)
 _seen: dict[str, dict[str, str | None]] = {}  # pattern -> text -> reason, None when not a placeholder
 
 

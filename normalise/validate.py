@@ -14,6 +14,7 @@ of the speed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -47,19 +48,24 @@ def to_text_frame(rows: pd.DataFrame, schema_name: str = "payment") -> pd.DataFr
     return pd.DataFrame(out, index=rows.index)
 
 
-_KNOWN_LIMIT = 200_000
+_KNOWN_LIMIT = 50_000
 _known: dict[tuple[str, str, str], bool] = {}  # (check, rule, text) -> valid, for this process
 
 
-def _per_value(check: str, rule: str, values: list[str], compute) -> np.ndarray:
+def _per_value(
+    check: str, rule: str, values: list[str], compute: Callable[[list[str]], Iterable[bool]]
+) -> np.ndarray:
     """``compute`` (list of texts -> bools) for each text, asked once per process for each text:
-    the pandas parsers cost ~0.3 ms a call, and a crawl's files share their dates and councils."""
-    todo = [v for v in values if (check, rule, v) not in _known]
+    the pandas parsers cost ~0.3 ms a call, and a crawl's files share their dates and councils.
+    The answers come from a local dict, so emptying the bounded cache never loses one."""
+    answers = {v: ok for v in values if (ok := _known.get((check, rule, v))) is not None}
+    todo = [v for v in values if v not in answers]
     if todo:
-        if len(_known) > _KNOWN_LIMIT:
+        if len(_known) + len(todo) > _KNOWN_LIMIT:
             _known.clear()
-        _known.update(((check, rule, v), bool(ok)) for v, ok in zip(todo, compute(todo), strict=True))
-    return np.array([_known[(check, rule, v)] for v in values], dtype=bool)
+        for v, ok in zip(todo, compute(todo), strict=True):
+            answers[v] = _known[(check, rule, v)] = bool(ok)
+    return np.array([answers[v] for v in values], dtype=bool)
 
 
 def _date_ok(values: list[str], fmt: str) -> np.ndarray:

@@ -133,3 +133,16 @@ def test_simple_patterns_match_as_pandas_matches_them() -> None:
         expected = pd.Series(values, dtype="str").str.fullmatch(pattern).tolist()
         assert _fullmatch(values, pattern).tolist() == expected
     assert not _SIMPLE_PATTERN.fullmatch("a|b") and not _SIMPLE_PATTERN.fullmatch(r"\d+")
+
+
+def test_per_value_answers_survive_the_cache_being_emptied(monkeypatch):
+    """A full cache is emptied before new answers go in: texts answered earlier in the same call are
+    still answered (they used to be looked up again after the clear: KeyError)."""
+    from normalise import validate
+
+    monkeypatch.setattr(validate, "_KNOWN_LIMIT", 1)
+    monkeypatch.setattr(validate, "_known", {})
+    digits = lambda texts: [t.isdigit() for t in texts]  # noqa: E731
+    assert validate._per_value("t", "r", ["1", "a"], digits).tolist() == [True, False]
+    assert validate._per_value("t", "r", ["1", "a", "2", "b"], digits).tolist() == [True, False, True, False]
+    assert len(validate._known) <= 4
