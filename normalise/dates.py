@@ -159,8 +159,10 @@ def parse_date_codes(values: pd.Series) -> Dates:
     if len(parsed) == 0:
         parsed = pd.DataFrame([parse_one("")], columns=RESULT_COLUMNS)
         codes = codes.clip(min=0)
-    # a missing value (code -1) takes the last parsed row, as ``iloc[-1]`` always gave it
-    return Dates(np.where(codes < 0, len(parsed) - 1, codes), parsed)
+    if (codes < 0).any():  # a missing value is an empty cell, never another row's date
+        parsed = pd.concat([parsed, pd.DataFrame([parse_one("")], columns=RESULT_COLUMNS)], ignore_index=True)
+        codes = np.where(codes < 0, len(parsed) - 1, codes)
+    return Dates(codes, parsed)
 
 
 def find_period(text: str) -> tuple[str, dt.date, dt.date] | None:

@@ -61,7 +61,8 @@ def _classify_unique(values: pd.Series, pattern: re.Pattern) -> tuple[np.ndarray
     codes, uniques = pd.factorize(values if values.dtype == "str" else values.astype(str))
     if len(uniques) == 0:
         return np.zeros(len(values), bool), np.full(len(values), "", dtype=object)
-    reasons = _classify(uniques.tolist(), pattern)  # one conversion, not Arrow iteration
+    # one conversion, not Arrow iteration; a missing value (code -1) is the last, never redacted
+    reasons = [*_classify(uniques.tolist(), pattern), None]
     hit = np.fromiter((r is not None for r in reasons), dtype=bool, count=len(reasons))
     if not hit.any():
         return hit[codes], np.full(len(codes), "", dtype=object)

@@ -292,3 +292,17 @@ def test_line_numbers_follow_quoted_line_breaks() -> None:
 )
 def test_council_identity_from_content(value: str, gss: str | None) -> None:
     assert identify(value)[0] == gss
+
+
+def test_a_missing_cell_is_neither_dated_nor_redacted_by_its_neighbours():
+    """Values are worked out once per distinct text and spread back by code; a missing cell (code -1)
+    must not take the answer of whichever text came last."""
+    import pandas as pd
+
+    from normalise.dates import parse_date_codes
+    from normalise.redaction import detect
+
+    dates = parse_date_codes(pd.Series(["01/02/2020", None], dtype=object))
+    assert dates.table.iloc[dates.codes]["payment_date"].tolist()[1] is None
+    redacted, why = detect(pd.Series(["Redacted", None], dtype=object))
+    assert redacted.tolist() == [True, False] and why.tolist()[1] == ""
