@@ -222,7 +222,15 @@ def _text_of(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
 
 def _large_text(col: pa.ChunkedArray) -> pa.Array:
     """A text column as one large_string array, nulls kept."""
-    return (col if col.type == pa.large_string() else col.cast(pa.large_string())).combine_chunks()
+    return one_array(col if col.type == pa.large_string() else col.cast(pa.large_string()))
+
+
+def one_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """``col`` as one contiguous array; a single chunk as it is (``combine_chunks`` copies even one
+    chunk: at 50M rows the per-key lookups held every column twice, over a GB)."""
+    if isinstance(col, pa.Array):
+        return col
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
 def _strings(values) -> pa.Array:  # noqa: ANN001 - a pandas Series or a list
@@ -254,7 +262,7 @@ class ContextLookup:
             suppliers = suppliers.take(order)
         self.council_bounds: dict[str, tuple[int, int]] = {}
         if suppliers.num_rows:  # no payee at all when every rows file is unreadable
-            encoded = pc.dictionary_encode(_text_of(suppliers["council"]).combine_chunks())
+            encoded = pc.dictionary_encode(one_array(_text_of(suppliers["council"])))
             codes = encoded.indices.to_numpy(zero_copy_only=False)
             starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
             ends = [*starts[1:].tolist(), len(codes)]
@@ -263,18 +271,16 @@ class ContextLookup:
                 str(names[codes[a]]): (int(a), int(b)) for a, b in zip(starts.tolist(), ends, strict=True)
             }
         s = pa.table({c: _text_of(suppliers[c]) for c in SUPPLIER_KEY})
-        self.supplier_keys = joined(s).combine_chunks().cast(pa.large_string())
+        self.supplier_keys = one_array(joined(s)).cast(pa.large_string())
         del s
         self.suppliers: pa.Table | None = suppliers
         self.sector = _large_text(suppliers["sector"])
         blank = pa.repeat(pa.scalar("", pa.large_string()), suppliers.num_rows)
         self.payee_cue = (
-            _text_of(suppliers["payee_cue"]).combine_chunks()
-            if "payee_cue" in suppliers.column_names
-            else blank
+            one_array(_text_of(suppliers["payee_cue"])) if "payee_cue" in suppliers.column_names else blank
         )
         self.payee_transfer_cue = (
-            _text_of(suppliers["payee_transfer_cue"]).combine_chunks()
+            one_array(_text_of(suppliers["payee_transfer_cue"]))
             if "payee_transfer_cue" in suppliers.column_names
             else blank
         )

@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from councilspend.rowkeys import one_array
+
 
 class Spools:
     """``count`` spools named ``<prefix>.<kind>-<i>.arrow``: a killed build's leftovers share the
@@ -66,6 +68,6 @@ def sorted_taking(parts: list[pa.Table], key: str) -> pa.Table:
     order = pc.sort_indices(table[key])
     names, columns = table.column_names, []
     for name in names:
-        columns.append(pc.take(table[name], order).combine_chunks())
+        columns.append(one_array(pc.take(table[name], order)))
         table = table.drop_columns([name])
     return pa.table(dict(zip(names, columns, strict=True)))
