@@ -312,7 +312,7 @@ def test_side_built_search_indexes_find_what_sqlite_utils_indexes_find(tmp_path:
     assert not list(tmp_path.glob("*.fts*"))
 
 
-@pytest.mark.parametrize("failing", ["summary_frames", "write_measures", "side_build"])
+@pytest.mark.parametrize("failing", ["summary_frames", "write_measures", "side_build", "side_add"])
 def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
@@ -328,8 +328,8 @@ def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_fi
     def boom(*args, **kwargs):
         raise RuntimeError(f"injected failure in {failing}")
 
-    if failing == "side_build":
-        monkeypatch.setattr(publish.build.search_index.SideSearchIndex, "build", boom)
+    if failing in ("side_build", "side_add"):  # the spellings' index from a spool; the payments' as written
+        monkeypatch.setattr(publish.build.search_index.SideSearchIndex, failing.removeprefix("side_"), boom)
     else:
         monkeypatch.setattr(publish.build.summaries, failing, boom)
     with pytest.raises(RuntimeError, match=f"injected failure in {failing}"):

@@ -248,7 +248,6 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
         with _stage("payments written (waited for)"):
             writing.result()
         indexing = pool.submit(summaries.index_table, tmp, "payments")
-        searching = pool.submit(search.build)
         searching_aliases = pool.submit(alias_search.build)
         bar.advance(t4)
         with _stage("payment indexes (waited for)"):
@@ -275,8 +274,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
         with _stage("other indexes and search"):
             summaries.add_indexes_and_search(conn, searched_elsewhere=("payments", "supplier_aliases"))
         with _stage("search indexes (waited for, copied in)"):
-            for future, side in ((searching, search), (searching_aliases, alias_search)):
-                future.result()
+            searching_aliases.result()
+            for side in (search, alias_search):
                 side.install(conn)
         bar.advance(t4)
     finally:  # on failure: drop queued jobs, wait for running ones, then remove their files
@@ -349,11 +348,13 @@ def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -
     """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``)."""
     written = bar.add_task("Writing payments in id order", total=ranges.count)
     try:
+        search.open_direct()  # FTS5 indexes each range beside, on its own thread, in the same id order
         with _stage("payments written"), ArrowWriter(tmp) as writer:
             for table in ranges.tables():
                 writer.append("payments", table)
-                search.spool(table)
+                search.add(table)
                 bar.advance(written)
+        search.close_direct()
     finally:
         ranges.discard()
 

@@ -246,7 +246,8 @@ def _blank_as_null(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Arra
     and the downloads, never ``""`` (so ``directorate is null`` finds every row without one)."""
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         return col
-    blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+    # empty, or only (Unicode) spaces: tested in place, not on a trimmed copy of every text column
+    blank = pc.or_(pc.equal(pc.binary_length(col), 0), pc.utf8_is_space(col))
     if not pc.any(blank).as_py():
         return col
     return pc.if_else(blank, pa.scalar(None, col.type), col)

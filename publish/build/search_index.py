@@ -40,17 +40,15 @@ class SideSearchIndex:
         self.spool_path = Path(f"{db_path}.fts-{table}.arrow")
         self.side_path = Path(f"{db_path}.fts-{table}.db")
         self._spool: pa.ipc.RecordBatchStreamWriter | None = None
+        self._direct: ArrowWriter | None = None
         self._schema: pa.Schema | None = None
         self.rows = 0
 
     def spool(self, rows: pa.Table) -> None:
-        part = rows.select([self.id_column, *self.columns]).rename_columns(["rowid", *self.columns])
+        part = self._part(rows)
         if self._spool is None:
-            self._schema = pa.schema(
-                [pa.field("rowid", pa.int64()), *(pa.field(c, pa.large_string()) for c in self.columns)]
-            )
             self._spool = pa.ipc.new_stream(str(self.spool_path), self._schema)
-        self._spool.write_table(part.cast(self._schema))
+        self._spool.write_table(part)
         self.rows += part.num_rows
 
     def build_from(self, rows: pa.Table) -> None:
@@ -58,14 +56,43 @@ class SideSearchIndex:
         self.spool(rows)
         self.build()
 
-    def build(self) -> None:
-        """Index the spooled rows into the side database (runs on a worker thread)."""
-        self.close_spool()
+    def open_direct(self) -> None:
+        """Index rows as they are given (:meth:`add`), not from a spool afterwards: for rows that come in
+        rowid order anyway (the payments, written by id range), which saves writing and reading them again
+        and indexes them while the table is written."""
+        self._create_side()
+        self._direct = ArrowWriter(self.side_path, cache_mb=32)
+
+    def add(self, rows: pa.Table) -> None:
+        """Index ``rows`` now (after :meth:`open_direct`); the insert runs on the writer's own thread."""
+        self._direct.append(f"{self.table}_fts", self._part(rows))
+        self.rows += rows.num_rows
+
+    def close_direct(self) -> None:
+        """Wait for the last rows and commit (the side index is then ready for :meth:`install`)."""
+        direct, self._direct = self._direct, None
+        if direct is not None:
+            direct.__exit__(None, None, None)
+
+    def _create_side(self) -> None:
         self.side_path.unlink(missing_ok=True)
         side = sqlite3.connect(self.side_path)
         side.execute(fts_sql(self.table, self.columns))
         side.commit()
         side.close()
+
+    def _part(self, rows: pa.Table) -> pa.Table:
+        part = rows.select([self.id_column, *self.columns]).rename_columns(["rowid", *self.columns])
+        if self._schema is None:
+            self._schema = pa.schema(
+                [pa.field("rowid", pa.int64()), *(pa.field(c, pa.large_string()) for c in self.columns)]
+            )
+        return part.cast(self._schema)
+
+    def build(self) -> None:
+        """Index the spooled rows into the side database (runs on a worker thread)."""
+        self.close_spool()
+        self._create_side()
         if not self.spool_path.exists():
             return
         # FTS5 appends its segments: a small page cache does, and it runs beside two other jobs.
@@ -100,5 +127,11 @@ class SideSearchIndex:
 
     def discard(self) -> None:
         self.close_spool()
+        direct, self._direct = self._direct, None
+        if direct is not None:  # a failed build: roll back, close, then remove the file
+            try:
+                direct.__exit__(RuntimeError, None, None)
+            except Exception:  # noqa: BLE001 - the build's own error is the one to report
+                pass
         for p in (self.spool_path, self.side_path, Path(f"{self.side_path}-journal")):
             p.unlink(missing_ok=True)
