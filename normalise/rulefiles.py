@@ -13,5 +13,10 @@ import yaml
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def parse_yaml(stream: object) -> object:
+    """``yaml.safe_load(stream)`` (text or an open file), parsed in C where libyaml is available."""
+    return yaml.load(stream, Loader=_Loader)  # noqa: S506 (safe loader)
+
+
 def load_yaml(path: Path) -> dict:
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader)
+    return parse_yaml(Path(path).read_text(encoding="utf-8"))
