@@ -4,6 +4,7 @@ later is written there range by range instead of held in memory (``id_ranges.py`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,6 +51,12 @@ class Spools:
             table = pa.ipc.open_stream(source).read_all()
         path.unlink()
         return table
+
+    def tables(self) -> Iterator[pa.Table]:
+        """Each spool's table (:meth:`read`), lowest number first, skipping spools given nothing."""
+        for i in range(self.count):
+            if self.has(i):
+                yield self.read(i)
 
     def discard(self) -> None:
         for writer in self._writers.values():

@@ -63,13 +63,8 @@ class SupplierRanges:
 
     def tables(self, kind: str) -> Iterator[pa.Table]:
         """Each range's spooled sums (not yet added up), lowest range first; each file removed once read."""
-        spools = self._spools.get(kind)
-        if spools is None:
-            return
-        for i in range(self.count):
-            table = spools.read(i)
-            if table is not None:
-                yield table
+        if kind in self._spools:
+            yield from self._spools[kind].tables()
 
     def discard(self) -> None:
         for spools in self._spools.values():

@@ -30,25 +30,18 @@ class SupplierTables:
     alias_search: SideSearchIndex  # the aliases' ids and text, spooled for its FTS5 side index
 
     def write_years(self, conn) -> None:  # noqa: ANN001 - sqlite3.Connection
-        for table in _spooled(self.years):
+        for table in self.years.tables():
             insert_arrow(conn, "supplier_council_year", table)
 
     def write_aliases(self, conn) -> None:  # noqa: ANN001 - sqlite3.Connection
         """Into an empty ``supplier_aliases``: row ``i`` gets rowid ``i + 1``, the id its search index uses."""
-        for table in _spooled(self.aliases):
+        for table in self.aliases.tables():
             insert_arrow(conn, "supplier_aliases", table)
 
     def discard(self) -> None:
         self.years.discard()
         self.aliases.discard()
         self.alias_search.discard()
-
-
-def _spooled(spools: Spools):
-    for i in range(spools.count):
-        table = spools.read(i)
-        if table is not None:
-            yield table
 
 
 def supplier_tables(totals: Totals, entities: pd.DataFrame, tmp: Path) -> SupplierTables:
