@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from councilspend import rowkeys as keys
 from councilspend.memory import release_memory, use_jemalloc
 from councilspend.normalised import NormalisedDir, open_normalised
+from normalise.payee_keys import PayeeKeyFile
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -97,10 +98,9 @@ def classify_crawl(
     out.mkdir(parents=True, exist_ok=True)
     (out / "stamp.json").unlink(missing_ok=True)  # the files below are written one by one
     # Payees and services first: an expense is classified with its payee's sector and its service.
-    sup_keys, svc_keys, base_keys = distinct_keys(nd, progress)
-    keys_file = _spill(out, sup_keys)
-    del sup_keys
-    release_memory()  # pass 1's batches and hash tables: ~0.4 GB at 10M rows, before the classifier's own
+    keys_file = out / f".payee-keys.arrow.{os.getpid()}"
+    svc_keys, base_keys = distinct_keys(nd, keys_file, progress)
+    release_memory()  # pass 1's batches and hash tables, before the classifier's own
     # Pass 2 needs only each payee's key, sector and cues: millions of rows at national scale, so the
     # ids, names and evidence are written slice by slice and not kept while it runs.
     suppliers = _write_suppliers(out, keys_file, registers_db, companies)
@@ -126,15 +126,6 @@ def classify_crawl(
     (out / "stamp.json").write_text(json.dumps(stamp, indent=1), encoding="utf-8")
     release_memory()
     return out
-
-
-def _spill(out: Path, sup_keys: pa.Table) -> Path:
-    """Pass 1's payee keys in an Arrow file: the suppliers classifier reads them back memory-mapped,
-    so millions of keys are not in memory while it resolves the names."""
-    keys_file = out / f".payee-keys.arrow.{os.getpid()}"
-    with pa.OSFile(str(keys_file), "wb") as sink, pa.ipc.new_file(sink, sup_keys.schema) as ipc:
-        ipc.write_table(sup_keys)
-    return keys_file
 
 
 def _write_suppliers(
@@ -245,22 +236,30 @@ def code_digest() -> str:
 
 
 def distinct_keys(
-    nd: NormalisedDir, progress: Progress | None = None
-) -> tuple[pa.Table, pd.DataFrame, pd.DataFrame]:
-    """Pass 1: distinct payee, service and expense-words keys over every counted file (Arrow, by batch)."""
-    sup, svc, base = [], [], []
+    nd: NormalisedDir, keys_file: Path, progress: Progress | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pass 1: distinct payee, service and expense-words keys over every counted file (Arrow, by batch).
+
+    The payee keys (millions at national scale) go to the Arrow file ``keys_file`` a council at a time
+    (``normalise/payee_keys.py``): the suppliers classifier reads them back memory-mapped. The service
+    and expense-words keys (thousands) are returned.
+    """
+    sup = PayeeKeyFile(keys_file)
+    svc, base = [], []
     done, total = 0, len(nd.counted)
-    for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
-        sup.append(keys.distinct(keys.supplier_parts(rows)))
-        svc.append(keys.distinct(keys.service_parts(rows)))
-        base.append(keys.distinct(keys.base_parts(rows)))
-        if progress:  # files done: counted only for a progress bar
-            done += pc.count_distinct(rows["source_sha256"]).as_py()
-            progress("Reading payees and services", done, total)
-    sup_keys = _concat_distinct(sup, keys.SUPPLIER_KEY)
-    del sup
+    try:
+        for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
+            sup.add(keys.distinct(keys.supplier_parts(rows)))
+            svc.append(keys.distinct(keys.service_parts(rows)))
+            base.append(keys.distinct(keys.base_parts(rows)))
+            if progress:  # files done: counted only for a progress bar
+                done += pc.count_distinct(rows["source_sha256"]).as_py()
+                progress("Reading payees and services", done, total)
+        sup.close()
+    except BaseException:
+        sup.abort()
+        raise
     return (
-        sup_keys,
         _concat_distinct(svc, keys.SERVICE_KEY).to_pandas(),
         _concat_distinct(base, ["value", "council", "code"]).to_pandas(),
     )
