@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from councilspend.council_rows import CouncilRows
+
 #: The canonical columns whose first filled value is classified as the expense type / the service, in
 #: order of preference (``normalise.categories.row_values`` reads the same lists).
 EXPENSE_COLUMNS = ("expense_type", "procurement_category", "description")
@@ -238,6 +240,38 @@ def _strings(values) -> pa.Array:  # noqa: ANN001 - a pandas Series or a list
     return pa.array(items, pa.large_string())
 
 
+class PayeeWindow:
+    """The payee keys of a few councils (those of one batch of rows) and their columns.
+
+    Positions (:meth:`positions`) index this window's arrays only.
+    """
+
+    def __init__(self, councils: tuple[str, ...], rows: pa.Table) -> None:
+        self.councils = councils
+        self.rows = rows
+        self.keys = one_array(joined(pa.table({c: _text_of(rows[c]) for c in SUPPLIER_KEY}))).cast(
+            pa.large_string()
+        )
+        self.sector = self.text("sector", keep_null=True)
+        self.payee_cue = self.text("payee_cue")
+        self.payee_transfer_cue = self.text("payee_transfer_cue")
+
+    def positions(self, parts: pa.Table) -> pa.ChunkedArray:
+        """Each row's position (``supplier_parts`` of the rows) in this window; null when its key
+        was never classified."""
+        return pc.index_in(joined(parts), value_set=self.keys)
+
+    def text(self, name: str, keep_null: bool = False) -> pa.Array:
+        """Column ``name`` as one large_string array ("" for missing values unless ``keep_null``;
+        all "" when the column is absent)."""
+        if name not in self.rows.column_names:
+            return pa.repeat(pa.scalar("", pa.large_string()), self.rows.num_rows)
+        return _large_text(self.rows[name]) if keep_null else one_array(_text_of(self.rows[name]))
+
+    def column(self, name: str) -> pa.Array:
+        return one_array(self.rows[name])
+
+
 class ContextLookup:
     """Each row's payee sector, payee cue, service division and service cue, looked up by its payee
     and service keys in what the classify step decided.
@@ -247,43 +281,19 @@ class ContextLookup:
     finds the expense answer of its own key.
     """
 
-    def __init__(self, suppliers, services, bases) -> None:  # noqa: ANN001 - frames or Arrow tables
+    def __init__(self, suppliers, services, bases) -> None:  # noqa: ANN001 - frames, tables or CouncilRows
         """``suppliers``: :data:`SUPPLIER_KEY` + ``sector`` + ``payee_cue`` + ``payee_transfer_cue``
-        (key columns as text; an Arrow table or a pandas frame; other columns are carried along, sorted
-        like the keys, in :attr:`suppliers`); ``services``: ``value``, ``council``, ``label``,
-        ``context_division``, ``context_cue``; ``bases``: ``value``, ``council``, ``code``,
-        ``needs_context`` (whether the account alone is unknown, weak or vague)."""
-        if not isinstance(suppliers, pa.Table):
-            suppliers = pa.Table.from_pandas(suppliers, preserve_index=False)
-        # Sorted by council, so each batch probes only its councils' keys (supplier_positions). Arrow
-        # throughout: at national scale these are millions of keys.
-        order = pc.sort_indices(suppliers, [("council", "ascending")])
-        if not np.array_equal(order.to_numpy(), np.arange(len(order))):  # the build reads them sorted
-            suppliers = suppliers.take(order)
-        self.council_bounds: dict[str, tuple[int, int]] = {}
-        if suppliers.num_rows:  # no payee at all when every rows file is unreadable
-            encoded = pc.dictionary_encode(one_array(_text_of(suppliers["council"])))
-            codes = encoded.indices.to_numpy(zero_copy_only=False)
-            starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-            ends = [*starts[1:].tolist(), len(codes)]
-            names = encoded.dictionary.to_pylist()
-            self.council_bounds = {
-                str(names[codes[a]]): (int(a), int(b)) for a, b in zip(starts.tolist(), ends, strict=True)
-            }
-        s = pa.table({c: _text_of(suppliers[c]) for c in SUPPLIER_KEY})
-        self.supplier_keys = one_array(joined(s)).cast(pa.large_string())
-        del s
-        self.suppliers: pa.Table | None = suppliers
-        self.sector = _large_text(suppliers["sector"])
-        blank = pa.repeat(pa.scalar("", pa.large_string()), suppliers.num_rows)
-        self.payee_cue = (
-            one_array(_text_of(suppliers["payee_cue"])) if "payee_cue" in suppliers.column_names else blank
-        )
-        self.payee_transfer_cue = (
-            one_array(_text_of(suppliers["payee_transfer_cue"]))
-            if "payee_transfer_cue" in suppliers.column_names
-            else blank
-        )
+        (other columns are carried along into each :class:`PayeeWindow`), as
+        :class:`~councilspend.council_rows.CouncilRows` (read a few councils at a time: at national
+        scale these are tens of millions of keys), an Arrow table or a pandas frame; ``services``:
+        ``value``, ``council``, ``label``, ``context_division``, ``context_cue``; ``bases``: ``value``,
+        ``council``, ``code``, ``needs_context`` (whether the account alone is unknown, weak or vague)."""
+        if not isinstance(suppliers, CouncilRows):
+            if not isinstance(suppliers, pa.Table):
+                suppliers = pa.Table.from_pandas(suppliers, preserve_index=False)
+            suppliers = CouncilRows.of_table(suppliers)
+        self.suppliers = suppliers
+        self._window: PayeeWindow | None = None
         bases = bases.drop_duplicates(["value", "council", "code"])
         b = pa.Table.from_pandas(bases[["value", "council", "code"]].astype(str), preserve_index=False)
         self.base_keys = joined(b).combine_chunks().cast(pa.large_string())
@@ -295,39 +305,42 @@ class ContextLookup:
         self.service_division = _strings(services["context_division"].fillna(""))
         self.service_cue = _strings(services["context_cue"].fillna(""))
 
-    def supplier_positions(self, table: pa.Table) -> pa.ChunkedArray:
-        """Each row's position in the supplier arrays (null when its key was never classified).
-
-        ``index_in`` hashes its value set on every call: the batch's councils' few thousand keys,
-        not the country's millions (that cost seconds a batch at 10M rows).
-        """
-        parts = supplier_parts(table)
-        councils = parts["council"]
-        spans = [self.council_bounds[c] for c in pc.unique(councils).to_pylist() if c in self.council_bounds]
-        subset = np.concatenate([np.arange(a, b) for a, b in spans]) if spans else np.zeros(0, dtype=np.int64)
-        local = pc.index_in(joined(parts), value_set=pc.take(self.supplier_keys, pa.array(subset)))
-        return pc.take(pa.array(subset, pa.int64()), local)
-
-    def service_positions(self, table: pa.Table) -> pa.ChunkedArray:
-        return pc.index_in(joined(service_parts(table)), value_set=self.service_keys)
+    def window(self, table: pa.Table) -> PayeeWindow:
+        """The payee keys of the councils of ``table``'s rows (the last window again when they are
+        the same councils)."""
+        councils = tuple(sorted(pc.unique(text(table, "council_id")).to_pylist()))
+        if self._window is None or self._window.councils != councils:
+            self._window = None  # the last window's memory is free before the next is read
+            self._window = PayeeWindow(councils, self.suppliers.rows(councils))
+        return self._window
 
     def context(
-        self, table: pa.Table, at: pa.ChunkedArray | None = None, svc_at: pa.ChunkedArray | None = None
+        self,
+        table: pa.Table,
+        at: pa.ChunkedArray | None = None,
+        svc_at: pa.ChunkedArray | None = None,
+        payees: PayeeWindow | None = None,
     ) -> dict[str, pa.ChunkedArray]:
         """``payee_sector`` (unknown when the payee was never classified), ``payee_cue``,
-        ``service_division``, ``service_cue`` and ``service_label`` of every row."""
-        at = self.supplier_positions(table) if at is None else at
+        ``service_division``, ``service_cue`` and ``service_label`` of every row. ``at``: the rows'
+        positions in ``payees`` (both or neither)."""
+        if payees is None:
+            payees = self.window(table)
+            at = payees.positions(supplier_parts(table))
         svc_at = self.service_positions(table) if svc_at is None else svc_at
         base_at = pc.index_in(joined(base_parts(table)), value_set=self.base_keys)
         return {
             "needs_context": pc.fill_null(pc.take(self.base_needs, base_at), True),
-            "payee_sector": pc.fill_null(pc.take(self.sector, at), "unknown"),
-            "payee_cue": pc.fill_null(pc.take(self.payee_cue, at), ""),
-            "payee_transfer_cue": pc.fill_null(pc.take(self.payee_transfer_cue, at), ""),
+            "payee_sector": pc.fill_null(pc.take(payees.sector, at), "unknown"),
+            "payee_cue": pc.fill_null(pc.take(payees.payee_cue, at), ""),
+            "payee_transfer_cue": pc.fill_null(pc.take(payees.payee_transfer_cue, at), ""),
             "service_division": pc.fill_null(pc.take(self.service_division, svc_at), ""),
             "service_cue": pc.fill_null(pc.take(self.service_cue, svc_at), ""),
             "service_label": pc.fill_null(pc.take(self.service_label, svc_at), "unknown"),
         }
+
+    def service_positions(self, table: pa.Table) -> pa.ChunkedArray:
+        return pc.index_in(joined(service_parts(table)), value_set=self.service_keys)
 
 
 def joined(parts: pa.Table) -> pa.ChunkedArray:

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
+from councilspend.council_rows import CouncilRows
 from councilspend.memory import release_memory, use_jemalloc
 from councilspend.normalised import NormalisedDir, open_normalised
 from normalise.payee_keys import PayeeKeyFile
@@ -103,17 +104,16 @@ def classify_crawl(
     release_memory()  # pass 1's batches and hash tables, before the classifier's own
     # Pass 2 needs only each payee's key, sector and cues: millions of rows at national scale, so the
     # ids, names and evidence are written slice by slice and not kept while it runs.
-    suppliers = _write_suppliers(out, keys_file, registers_db, companies)
+    _write_suppliers(out, keys_file, registers_db, companies)
     release_memory()
     services = classify_services(svc_keys)
     bases = classify_bases(base_keys)
     from normalise.categories.context import text_cues
 
     cues = keys.CueBook(text_cues)  # the build keys expenses from this record, calling no classifier
-    lookup = keys.ContextLookup(suppliers, services, bases)
-    del suppliers
-    lookup.suppliers = None  # its arrays are made; the frame is millions of rows at national scale
-    release_memory()
+    # each batch's councils' payees read back from the file (councilspend/council_rows.py)
+    payees = CouncilRows.of_parquet(out / "suppliers.parquet", CONTEXT_COLUMNS)
+    lookup = keys.ContextLookup(payees, services, bases)
     exp_keys = expense_keys(nd, lookup, cues, progress)
     del lookup
     _write(out, "context_cues", pd.DataFrame({"text": list(cues.seen), "cue": list(cues.seen.values())}))
@@ -128,16 +128,13 @@ def classify_crawl(
     return out
 
 
-def _write_suppliers(
-    out: Path, keys_file: Path, registers_db: Path | None, companies: list[Path]
-) -> pd.DataFrame:
-    """``out/suppliers.parquet`` written a slice of payee keys at a time (``classify_in_slices``);
-    returns what pass 2 reads of each key (:data:`CONTEXT_COLUMNS`). ``keys_file`` is removed."""
+def _write_suppliers(out: Path, keys_file: Path, registers_db: Path | None, companies: list[Path]) -> None:
+    """``out/suppliers.parquet`` written a slice of payee keys at a time (``classify_in_slices``), in
+    the keys' order (by council, as pass 2 and the build read it). ``keys_file`` is removed."""
     from normalise.suppliers.classify import classify_in_slices
 
     tmp = out / f".suppliers.parquet.{os.getpid()}"
     writer: pq.ParquetWriter | None = None
-    context = []
     try:
         name_codes, cues = _payee_cues(keys_file)
         done = 0
@@ -148,12 +145,9 @@ def _write_suppliers(
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema)
             writer.write_table(table.cast(writer.schema))
-            context.append(frame[CONTEXT_COLUMNS])
         if writer is None:  # no payees at all
             none = pd.DataFrame({c: pd.Series(dtype="str") for c in keys.SUPPLIER_KEY})
-            empty = classify_suppliers(none, registers_db, companies)
-            context.append(empty[CONTEXT_COLUMNS])
-            empty.to_parquet(tmp, index=False)
+            classify_suppliers(none, registers_db, companies).to_parquet(tmp, index=False)
         else:
             writer.close()
             writer = None
@@ -163,7 +157,6 @@ def _write_suppliers(
             writer.close()
         tmp.unlink(missing_ok=True)
         keys_file.unlink(missing_ok=True)
-    return pd.concat(context, ignore_index=True)
 
 
 def _payee_cues(keys_file: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:

@@ -209,22 +209,19 @@ def _progress(enabled: bool):
 def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     # The classify step's answers, one row per distinct key (normalise/classes.py wrote them).
     with _stage("read classes"):
-        # One row per entity is all the suppliers table needs; the per-key table is millions of rows,
-        # and the payments pass joins only its keys, ids, sectors and cues (not names and evidence).
+        # One row per entity is all the suppliers table needs; the per-key table is tens of millions
+        # of rows at national scale, so the payments pass reads the keys of a batch's councils only.
         classes = enrich.read_classes(nd.root)
         entities, categories, outturn = classes.entities, classes.categories, classes.outturn
-        lookups = Lookups.build(classes.supplier_keys, categories, classes.cues)
+        lookups = Lookups.build(classes.payees, categories, classes.cues)
         del classes
-        # Lookups.build read its ids and sectors out of the per-key table; shaping rows uses only the
-        # arrays it made.
-        lookups.context.suppliers = None
         release_memory()
 
     conn = _open_database(tmp)
     search = SideSearchIndex(tmp, "payments", summaries.FTS["payments"])
     entity_ids = pa.array(entities["supplier_id"].astype(object), pa.large_string())
     totals, ranges = _shape_payments(nd, tmp, lookups, entity_ids, bar)
-    del lookups  # millions of keys at national scale, not needed once every row is shaped
+    del lookups  # not needed once every row is shaped
     release_memory()
 
     # On two cores: a worker thread writes the payments in id order (the insert itself runs in C without

@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
+from councilspend.council_rows import CouncilRows
 from councilspend.normalised import InputError
-from publish.build.spools import sorted_taking
 
 WITHHELD_NAME = "Individual (name withheld)"
 WITHHELD_ID = "individual-withheld"
@@ -41,7 +41,7 @@ WITHHELD_EVIDENCE = "classified as a private individual; name withheld"
 class Classes:
     """The classify step's answers as the build uses them."""
 
-    supplier_keys: pa.Table  # LOOKUP_COLUMNS + is_individual + published_name, individuals masked
+    payees: CouncilRows  # LOOKUP_COLUMNS + is_individual + published_name, individuals masked, by council
     entities: pd.DataFrame  # ENTITY_COLUMNS, one row per (masked) supplier id, in order of first key
     categories: pd.DataFrame
     outturn: pd.DataFrame
@@ -67,22 +67,31 @@ def read_classes(normalised: Path) -> Classes:
         categories[col] = categories[col].astype("string").fillna("")
     cues = pd.read_parquet(paths["context_cues"])
     record = keys.CueBook.from_record(cues["text"].astype(str).tolist(), cues["cue"].astype(str).tolist())
-    supplier_keys, entities = read_suppliers(paths["suppliers"])
-    return Classes(supplier_keys, entities, categories, pd.read_parquet(paths["outturn"]), record)
+    payees = CouncilRows.of_parquet(paths["suppliers"], PAYEE_READ, prepare=_payee_lookup)
+    entities = read_entities(paths["suppliers"])
+    return Classes(payees, entities, categories, pd.read_parquet(paths["outturn"]), record)
 
 
-def read_suppliers(path: Path) -> tuple[pa.Table, pd.DataFrame]:
-    """(each payee key's lookup columns, each entity's columns), individuals masked, read a row group
-    at a time in Arrow: at national scale the file has millions of keys, and a pandas copy of it (with
-    names and evidence) was 1.6 GB at 10M rows where the payments pass needs a third of it."""
+#: What is read of each payee key for the payments pass: its lookup columns and what masking reads.
+PAYEE_READ = list(dict.fromkeys([*LOOKUP_COLUMNS, "canonical_name", "evidence"]))
+
+
+def _payee_lookup(table: pa.Table) -> pa.Table:
+    """A row group of payee keys as the payments pass joins them: individuals masked."""
+    return masked(table).select([*LOOKUP_COLUMNS, "is_individual", "published_name"])
+
+
+def read_entities(path: Path) -> pd.DataFrame:
+    """Each entity's columns (its first key's answer), individuals masked, read a row group at a time
+    in Arrow: at national scale the file has tens of millions of keys and a fraction as many entities."""
     parquet = pq.ParquetFile(path)
-    wanted = [c for c in LOOKUP_COLUMNS + ENTITY_COLUMNS if c in parquet.schema_arrow.names]
+    wanted = [c for c in PAYEE_READ + ENTITY_COLUMNS if c in parquet.schema_arrow.names]
     wanted = list(dict.fromkeys(wanted))
     groups = range(parquet.num_row_groups)
     tables = (
         (parquet.read_row_group(g, columns=wanted) for g in groups) if len(groups) else [parquet.read(wanted)]
     )
-    lookups, entities, seen = [], [], set()
+    entities, seen = [], set()
     for table in tables:
         table = masked(table)
         ids = table["supplier_id"].combine_chunks()
@@ -96,9 +105,7 @@ def read_suppliers(path: Path) -> tuple[pa.Table, pd.DataFrame]:
         ]
         seen.update(ids.take(pa.array(new, pa.int64())).to_pylist())
         entities.append(table.select(ENTITY_COLUMNS).take(pa.array(new, pa.int64())))
-        lookups.append(table.select([*LOOKUP_COLUMNS, "is_individual", "published_name"]))
-    # Sorted by council as rowkeys.ContextLookup wants them, without a second whole copy (0.5 GB at 10M).
-    return sorted_taking(lookups, "council"), pa.concat_tables(entities).to_pandas()
+    return pa.concat_tables(entities).to_pandas()
 
 
 def masked(table: pa.Table) -> pa.Table:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from councilspend import rowkeys as keys
+from councilspend.council_rows import CouncilRows
 from publish.build.enrich import WITHHELD_ID, WITHHELD_NAME
 from publish.build.tables import columns
 
@@ -45,40 +46,30 @@ PASS_THROUGH = (
 class Lookups:
     """Classifications by key, built once from the classify step's answers (``normalise/classes.py``)."""
 
-    context: keys.ContextLookup  # each row's payee (sector, cue) and service (division, cue)
+    context: keys.ContextLookup  # each row's payee (sector, cue, id, ...) and service (division, cue)
     cues: keys.CueBook  # each context text's cue, as the classify step recorded it
-    supplier_id: pa.Array
-    is_individual: pa.Array
-    published_name: pa.Array  # enrich.published_supplier_name: null = the row's own spelling
-    supplier_confidence: pa.Array
     expense_keys: pa.Array
     expense_label: pa.Array
     expense_transfer: pa.Array
     expense_confidence: pa.Array
 
     @classmethod
-    def build(cls, suppliers: pa.Table, categories: pd.DataFrame, cues: keys.CueBook) -> Lookups:
-        """``suppliers``: ``publish.build.enrich.read_suppliers``'s per-key table (Arrow: millions of keys
-        at national scale); ``categories``/``cues``: ``read_classes``'s (key columns as text; ``cues``
-        the classify step's record of each context text's cue)."""
+    def build(cls, payees: CouncilRows, categories: pd.DataFrame, cues: keys.CueBook) -> Lookups:
+        """``payees``: ``publish.build.enrich.read_classes``'s per-key rows (read a few councils at a
+        time: tens of millions of keys at national scale); ``categories``/``cues``: ``read_classes``'s
+        (key columns as text; ``cues`` the classify step's record of each context text's cue)."""
         svc = categories[categories["kind"] == "service_area"]
         exp = categories[categories["kind"] == "expense_type"]
         bases = exp[["value", "council", "code"]].assign(
             needs_context=exp["needs_context"] if "needs_context" in exp.columns else True
         )
-        context = keys.ContextLookup(suppliers, svc, bases)
         e = pa.Table.from_pandas(exp[keys.EXPENSE_KEY].astype(str), preserve_index=False)
-        ordered = context.suppliers  # sorted by council: the supplier arrays follow its order
         transfer = (
             exp["transfer_kind"] if "transfer_kind" in exp.columns else pd.Series(None, index=exp.index)
         )
         return cls(
-            context=context,
+            context=keys.ContextLookup(payees, svc, bases),
             cues=cues,
-            supplier_id=keys.one_array(ordered["supplier_id"].cast(pa.large_string())),
-            is_individual=keys.one_array(pc.fill_null(ordered["is_individual"], False)),
-            published_name=keys.one_array(ordered["published_name"].cast(pa.large_string())),
-            supplier_confidence=keys.one_array(ordered["confidence"].cast(pa.float64())),
             expense_keys=_large(keys.joined(e)),
             expense_label=_strings(exp["label"]),
             expense_transfer=_strings(transfer.where(transfer.notna() & (transfer.astype(str) != ""), None)),
@@ -120,9 +111,10 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     third of the CPU and the side FTS5 index a quarter (1M rows). The rows are the same either way.
     """
     rows, ids = _in_id_order(rows)
-    at = lookups.context.supplier_positions(rows)
-    individual = pc.fill_null(pc.take(lookups.is_individual, at), False)
-    context = lookups.context.context(rows, at)
+    payees = lookups.context.window(rows)  # the payee keys of this batch's councils
+    at = payees.positions(keys.supplier_parts(rows))
+    individual = pc.fill_null(pc.take(payees.column("is_individual"), at), False)
+    context = lookups.context.context(rows, at, payees=payees)
     expense, service = keys.expense_parts(rows, context, lookups.cues), keys.service_parts(rows)
     found = pc.index_in(keys.joined(expense), value_set=lookups.expense_keys)
     sector = context["payee_sector"]
@@ -134,7 +126,7 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
         pa.scalar("other_transfer", pa.large_string()),
         transfer,
     )
-    supplier_confidence = pc.take(lookups.supplier_confidence, at)
+    supplier_confidence = pc.take(payees.column("confidence").cast(pa.float64()), at)
     people = pc.fill_null(
         pc.and_(
             pc.is_in(transfer, value_set=PAID_TO_PEOPLE),
@@ -149,7 +141,7 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     when = pc.coalesce(date, period)
     pence = _pence(rows)
     raw_name = keys.column(rows, "supplier_name")
-    shown = pc.take(lookups.published_name, at)  # withheld / trading name, else null
+    shown = pc.take(payees.text("published_name", keep_null=True), at)  # withheld / trading name, else null
     cols: dict[str, pa.ChunkedArray | pa.Array] = {
         "id": ids,
         "council_id": keys.column(rows, "council_id"),
@@ -161,7 +153,9 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
             pa.float64(),
             mask=pence.is_null().to_numpy(zero_copy_only=False),
         ),
-        "supplier_id": pc.if_else(people, WITHHELD_ID, pc.take(lookups.supplier_id, at)),
+        "supplier_id": pc.if_else(
+            people, WITHHELD_ID, pc.take(payees.text("supplier_id", keep_null=True), at)
+        ),
         "supplier_name": pc.if_else(individual, WITHHELD_NAME, pc.coalesce(shown, raw_name)),
         "sector": sector,
         "is_redacted": keys.flag(rows, "is_redacted").cast(pa.int64()),
