@@ -11,7 +11,7 @@ Accepted: ``1500``, ``1,234.56``, ``£2,681.94``, `` 519.89 ``, ``-438.80``, ``-
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -145,13 +145,16 @@ def amount_error(raw: str) -> str:
 
 
 def _decimal_pence(text: str) -> int | None:
+    """Exact pence of a rarer form ("1.2E+3"), None when it is not an amount. ``adjusted()`` (the
+    power of ten of the first digit) needs no arithmetic: ``abs()`` of "1e9999999" overflows the
+    decimal context, which once rejected the whole file."""
     try:
         d = Decimal(text)
-    except InvalidOperation:
+        if not d.is_finite() or (d and d.adjusted() >= MAX_INT_DIGITS):  # 0E+20 is 0
+            return None
+        return int((d * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except ArithmeticError:  # InvalidOperation, Overflow: not an amount this file can hold
         return None
-    if not d.is_finite() or abs(d) >= Decimal(10) ** MAX_INT_DIGITS:
-        return None
-    return int((d * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def pence_to_pounds(pence: np.ndarray) -> np.ndarray:

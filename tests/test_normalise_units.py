@@ -40,6 +40,8 @@ from normalise.rows import repair_fused
         ("0.125", 13),
         ("1.5E+3", 150000),
         ("1\xa0000", 100000),
+        ("0E+20", 0),
+        ("1e-9999999", 0),
     ],
 )
 def test_amounts_exact_pence(text: str, pence: int) -> None:
@@ -47,7 +49,8 @@ def test_amounts_exact_pence(text: str, pence: int) -> None:
     assert ok[0] and p[0] == pence
 
 
-@pytest.mark.parametrize("text", ["", "abc", "(5", "5)", "-", "N/A", "1.2.3"])
+# "1e9999999" overflowed the decimal context and rejected its whole file
+@pytest.mark.parametrize("text", ["", "abc", "(5", "5)", "-", "N/A", "1.2.3", "1e9999999", "-1E+14", "inf"])
 def test_not_amounts(text: str) -> None:
     _, ok = parse_pence(pd.Series([text], dtype="str"))
     assert not ok[0]
