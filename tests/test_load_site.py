@@ -38,11 +38,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: Path) -> tuple[subprocess.Popen, str]:
+def start_server(db: Path, prelude: str = "") -> tuple[subprocess.Popen, str]:
     """``serve`` (as ``councilspend serve`` runs it) in a child process; returns it and its base URL
-    once it answers."""
+    once it answers. ``prelude``: Python run first (a test shortens a limit)."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(db), str(port)])
+    proc = subprocess.Popen([sys.executable, "-c", prelude + SERVER, str(db), str(port)])
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

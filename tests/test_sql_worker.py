@@ -101,6 +101,31 @@ def test_a_dead_worker_gives_a_friendly_503_and_is_restarted(server) -> None:
     assert _worker(proc.pid).pid != worker.pid
 
 
+def test_a_stuck_worker_is_killed_and_restarted(site: Path) -> None:
+    # a worker that answers nothing (stopped: as one stuck in C code with the GIL held would be)
+    prelude = (
+        "import publish.site.sql_worker as w; w.ANSWER_SECONDS = 3.0; w.STARTUP_SECONDS = 1.0; "
+        "w.PING_SECONDS = 1.0; "
+    )
+    proc, base = start_server(site, prelude)
+    try:
+        worker = _worker(proc.pid)
+        assert _sql(base, "select 1").status_code == 200
+        time.sleep(1.0)  # older than STARTUP_SECONDS
+        os.kill(worker.pid, signal.SIGSTOP)
+        stuck = _sql(base, "select 1")
+        assert stuck.status_code == 504 and "too long" in stuck.text
+        assert _gone(worker, 5), "the stuck worker was not killed"
+        deadline = time.monotonic() + 60
+        while _sql(base, "select 1").status_code != 200:
+            assert time.monotonic() < deadline, "the worker was not restarted"
+            time.sleep(0.5)
+        assert _worker(proc.pid).pid != worker.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_the_worker_never_outlives_the_server(server, how: signal.Signals) -> None:
     proc, base = server

@@ -12,7 +12,9 @@ bytes: its pages keep the CPU.
 - At most :data:`FORWARD_SLOTS` forwarded requests at once; the next waits ``guard.SQL_WAIT_SECONDS``
   then gets the same 503 as before (``Retry-After``).
 - A worker that is down (crashed, killed by its memory limit, still starting) gives a 503 that says so
-  and is restarted (at most once every :data:`RESTART_SECONDS`).
+  and is restarted (at most once every :data:`RESTART_SECONDS`). A worker that is alive but stuck (a
+  request timed out and it does not answer its version page within :data:`PING_SECONDS` either) is
+  killed and restarted: a slow query leaves the worker's event loop free, a stuck worker does not.
 - An answer is streamed through with a byte cap (:data:`MAX_FORWARDED_BYTES`) and a time cap
   (:data:`ANSWER_SECONDS`); past either the connection is cut, never buffered.
 - The worker dies with its parent: ``PR_SET_PDEATHSIG`` on Linux, and a thread that checks the parent
@@ -52,6 +54,8 @@ FORWARD_SLOTS = ARBITRARY_SQL_SLOTS  # the worker's guard runs one at a time as 
 MAX_FORWARDED_BYTES = 64 * 1024 * 1024  # the worker's guard caps values at 32 MB; JSON adds quoting
 ANSWER_SECONDS = 30.0  # a table page with _where= runs a few queries of at most 3 s each
 RESTART_SECONDS = 5.0
+PING_SECONDS = 2.0  # a worker that answers nothing, not even its version page, in this long is stuck
+STARTUP_SECONDS = 20.0  # a worker younger than this may be loading: never judged stuck
 PARENT_CHECK_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
 _FOLDER_PREFIX = "councilspend-sql-"
@@ -94,7 +98,16 @@ class SqlWorker:
         if time.monotonic() - self.started_at >= RESTART_SECONDS:
             self.start()
 
-    def wait_ready(self, seconds: float = 20.0) -> bool:
+    def restart_if_stuck(self) -> None:
+        """Kill and start again a worker that a ping found unresponsive (not one still loading)."""
+        if self.proc is None or time.monotonic() - self.started_at < STARTUP_SECONDS:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.start()
+
+    def wait_ready(self, seconds: float = STARTUP_SECONDS) -> bool:
         """Whether the worker answers within ``seconds`` (used at start-up and by the tests)."""
         deadline = time.monotonic() + seconds
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket_path)), timeout=2) as client:
@@ -164,6 +177,8 @@ class SqlForwarder:
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException:
+            if not await self._answers_ping():
+                self.worker.restart_if_stuck()
             await send_message(send, 504, "The SQL query took too long to answer.", [])
             return
         except httpx.TransportError:
@@ -179,6 +194,14 @@ class SqlForwarder:
             await _relay(response, send)
         finally:
             await response.aclose()
+
+    async def _answers_ping(self) -> bool:
+        """Whether the worker answers its version page within :data:`PING_SECONDS`."""
+        try:
+            ping = await self.client.get("http://sql-worker/-/versions.json", timeout=PING_SECONDS)
+        except httpx.HTTPError:
+            return False
+        return ping.status_code == 200
 
 
 async def _relay(response: httpx.Response, send) -> None:
