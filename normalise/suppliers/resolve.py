@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import combinations
 
@@ -136,7 +136,7 @@ def _blocks(keys: list[str], split: list[list[str]] | None = None) -> list[list[
 def fuzzy_pairs(
     keys: list[str], compatible_only: bool = False, split: list[list[str]] | None = None
 ) -> list[tuple[int, int, int]]:
-    """(i, j, score) for keys within the same block scoring at least FUZZY_CUTOFF.
+    """(i, j, score) for keys within the same block scoring at least FUZZY_CUTOFF, each pair once.
 
     ``compatible_only``: pairs that ``tokens_compatible`` is sure to reject may be left out (all that
     ``resolve`` needs); the pairs it would accept, and their order, are unchanged. ``split``: each
@@ -144,6 +144,23 @@ def fuzzy_pairs(
     """
     out: list[tuple[int, int, int]] = []
     seen: set[tuple[int, int]] = set()
+    for i, j, score in block_pairs(keys, compatible_only, split):
+        if (i, j) not in seen:
+            seen.add((i, j))
+            out.append((i, j, score))
+    return out
+
+
+def block_pairs(
+    keys: list[str], compatible_only: bool = False, split: list[list[str]] | None = None
+) -> Iterator[tuple[int, int, int]]:
+    """``fuzzy_pairs`` a block at a time, in the same order, but a pair found in several blocks is
+    yielded each time.
+
+    Why: at national scale there are tens of millions of pairs (and most are then refused by the
+    guard); a list of them, and the set that removed the repeats, took gigabytes. ``resolve`` needs
+    no set: it skips a pair it has already seen anyway (see there).
+    """
     for ids in _blocks(keys, split):
         block = [keys[i] for i in ids]
         if len(block) <= SMALL_BLOCK:  # cdist's set-up costs more than a few direct comparisons
@@ -152,16 +169,13 @@ def fuzzy_pairs(
                     score = fuzz.ratio(block[x], block[y], score_cutoff=FUZZY_CUTOFF)
                     if score:
                         i, j = sorted((ids[x], ids[y]))
-                        if (i, j) not in seen:
-                            seen.add((i, j))
-                            out.append((i, j, int(score)))
+                        yield i, j, int(score)
             continue
-        out += _block_pairs(block, ids, seen, compatible_only)
-    return out
+        yield from _block_pairs(block, ids, compatible_only)
 
 
 def _block_pairs(
-    block: list[str], ids: list[int], seen: set[tuple[int, int]], compatible_only: bool = False
+    block: list[str], ids: list[int], compatible_only: bool = False
 ) -> list[tuple[int, int, int]]:
     """Pairs scoring >= FUZZY_CUTOFF in one large block, in the order a full block x block scan finds them.
 
@@ -192,14 +206,9 @@ def _block_pairs(
     p_first = id_arr[p] < id_arr[q]
     rec, other = np.where(p_first, p, q), np.where(p_first, q, p)
     order_ = np.lexsort((other, rec))
-    out: list[tuple[int, int, int]] = []
-    for i, j, sc in zip(
-        id_arr[rec[order_]].tolist(), id_arr[other[order_]].tolist(), score[order_].tolist(), strict=True
-    ):
-        if (i, j) not in seen:
-            seen.add((i, j))
-            out.append((i, j, sc))
-    return out
+    return list(
+        zip(id_arr[rec[order_]].tolist(), id_arr[other[order_]].tolist(), score[order_].tolist(), strict=True)
+    )
 
 
 def _triangle_pairs(block: list[str], members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -420,7 +429,10 @@ def resolve(
     first = list(by_key.values())  # the first name with each distinct key
     fkeys = [fuzzy_key(k) for k in distinct]
     fwords = [k.split() for k in fkeys]
-    for a, b, score in fuzzy_pairs(fkeys, compatible_only=True, split=fwords):
+    # A pair seen again (from another block) changes nothing: if it was joined, its names are no longer
+    # "single" or "exact"; if the union-find refused it, the two groups' org-ids or sectors differ,
+    # and a group's org-id and sector never change once set, so it refuses it again.
+    for a, b, score in block_pairs(fkeys, compatible_only=True, split=fwords):
         if not _words_compatible(fwords[a], fwords[b]):
             continue
         ia, ib = first[a], first[b]
