@@ -129,30 +129,53 @@ def classify_in_slices(
 
 
 def _identities(keys_file: Path) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(each key's distinct identity, keys per identity, the identities): a key less its council."""
+    """(each key's distinct identity, keys per identity, the identities): a key less its council.
+
+    Identities are numbered in order of first appearance, as ``classify_suppliers`` numbers rows.
+    Why a column at a time, each in a mapping of its own: the file holds the country's payee keys,
+    and the pages of a memory-mapped file that were read count in the process's RSS until it is
+    unmapped; a column's codes take a fraction of its text's memory (joining the columns' texts to
+    hash them took all of it twice).
+    """
     with pa.memory_map(str(keys_file)) as source:
-        keys = pa.ipc.open_file(source).read_all()
-        identity = [c for c in keys.column_names if c not in ("council", "council_id", "expense_type")]
-        joined = pc.binary_join_element_wise(
-            *(keys[c].cast(pa.large_string()) for c in identity), pa.scalar("\x1f", pa.large_string())
-        )
-        # dictionary indices are numbered in order of first appearance, as classify_suppliers numbers rows
-        row_identity = pc.dictionary_encode(joined.combine_chunks()).indices.to_numpy().astype(np.int64)
-        del joined
-        # codes are numbered in order of first appearance: a row starts a code when it beats the running max
-        first = np.flatnonzero(row_identity > np.maximum.accumulate(np.r_[-1, row_identity[:-1]]))
-        identities = keys.select(identity).take(pa.array(first)).to_pandas()
-        del keys
-    return row_identity, np.bincount(row_identity, minlength=len(first)), identities
+        names = pa.ipc.open_file(source).schema.names
+    identity = [c for c in names if c not in ("council", "council_id", "expense_type")]
+    encoded = [_dictionary_codes(keys_file, c) for c in identity]
+    row_identity = first_seen_codes([codes for codes, _ in encoded])
+    # a row starts an identity when its code beats the running max
+    first = np.flatnonzero(row_identity > np.maximum.accumulate(np.r_[-1, row_identity[:-1]]))
+    identities = pa.table(
+        {c: values.take(pa.array(codes[first])) for c, (codes, values) in zip(identity, encoded, strict=True)}
+    )
+    del encoded
+    if len(row_identity) < 2**31:
+        row_identity = row_identity.astype(np.int32)  # kept while every slice is classified
+    return row_identity, np.bincount(row_identity, minlength=len(first)), identities.to_pandas()
+
+
+def _dictionary_codes(keys_file: Path, column: str) -> tuple[np.ndarray, pa.Array]:
+    """(each row's code, the distinct values) of one column of ``keys_file``, codes in order of first
+    appearance."""
+    with pa.memory_map(str(keys_file)) as source:
+        encoded = pc.dictionary_encode(pa.ipc.open_file(source).read_all().column(column))
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int64), pa.array([], encoded.type.value_type)
+    codes = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
+    return codes, encoded.chunk(encoded.num_chunks - 1).dictionary  # every chunk has the whole dictionary
 
 
 def _slices(keys_file: Path, slice_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
-    """(first row, rows) of ``keys_file`` ``slice_rows`` rows at a time, as pandas."""
+    """(first row, rows) of ``keys_file`` ``slice_rows`` rows at a time, as pandas.
+
+    Each slice maps the file anew: one mapping for all of them would keep every page read so far in
+    the process's RSS (the whole file by the last slice).
+    """
     with pa.memory_map(str(keys_file)) as source:
-        keys = pa.ipc.open_file(source).read_all()
-        for start in range(0, keys.num_rows, slice_rows):
-            yield start, keys.slice(start, slice_rows).to_pandas()
-        del keys
+        rows = pa.ipc.open_file(source).read_all().num_rows
+    for start in range(0, rows, slice_rows):
+        with pa.memory_map(str(keys_file)) as source:
+            part = pa.ipc.open_file(source).read_all().slice(start, slice_rows).to_pandas()
+        yield start, part
 
 
 @contextmanager
