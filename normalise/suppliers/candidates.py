@@ -100,6 +100,7 @@ def _look_up(
     by_key = regs.names(sorted(set(keys) - {""}))
     bodies = council_bodies(names, name_arr, texts)
     ckeys, cues = council_keys_and_cues(bodies, load_rules()["council_words"])
+    del bodies
     councilish = [a or b for a, b in zip(councilish, cues, strict=True)]
     councils = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
     wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
@@ -223,23 +224,21 @@ def intrinsic_decisions(
     trading_names = TradingNames(texts, ind_cfg)
     # a non-ASCII name is never folded; codes are numbered in order of first row
     folded = pc.if_else(pc.string_is_ascii(name_arr), pc.utf8_lower(name_arr), name_arr)
-    which_arr = first_seen_codes(
+    which = first_seen_codes(
         [pc.dictionary_encode(folded).indices.to_numpy().astype(np.int64)]
         + [pd.factorize(np.asarray(v, dtype=object), use_na_sentinel=False)[0] for v in (cns, chs, reds)]
     )
+    del folded
     # a row starts a code when it beats the running max
-    firsts = np.flatnonzero(which_arr > np.maximum.accumulate(np.r_[-1, which_arr[:-1]])).tolist()
-    which = which_arr.tolist()
+    firsts = np.flatnonzero(which > np.maximum.accumulate(np.r_[-1, which[:-1]]))
+    # the first rows' values, and no list of millions of row numbers, kept while they are decided
+    firsts_of = [[v[i] for i in firsts.tolist()] for v in (names, cns, chs, reds, texts, keys)]
     decided, trading = _decide(
-        *([v[i] for i in firsts] for v in (names, cns, chs, reds)),
-        name_arr.take(pa.array(firsts, pa.int64())),
-        *([v[i] for i in firsts] for v in (texts, keys)),
-        regs,
-        book,
-        trading_names,
+        *firsts_of[:4], name_arr.take(pa.array(firsts)), *firsts_of[4:], regs, book, trading_names
     )
-    out = [decided[w] for w in which]
-    for i, w in enumerate(which):
+    del firsts_of
+    out = [decided[w] for w in which.tolist()]
+    for i, w in enumerate(which.tolist()):
         best = out[i]
         if trading[w] and best.sector != "individual" and not best.canonical:
             # "Mr J Smith t/a Smith Builders": a business, shown by its trading name only (as written)

@@ -118,9 +118,11 @@ def classify_in_slices(
     book = rulebook(True, council_companies)
     regs = Registers(registers_db, True)
     try:
-        with collector_paused():
-            resolved = resolve_names(identities, regs, book, weights=weights)
+        frame = [identities]
         del identities
+        with collector_paused():
+            # the popped frame's only reference is resolve_names', which drops it once it has read it
+            resolved = resolve_names(frame.pop(), regs, book, weights=weights)
         for start, part in _slices(keys_file, slice_rows):
             codes = resolved.codes[row_identity[start : start + len(part)]]
             yield in_councils(resolved, part, codes, regs, book)
@@ -234,7 +236,39 @@ def resolve_names(
     ``weights``: how many input rows each row of ``df`` stands for (an entity's display name is its
     most frequent spelling), when ``df`` holds distinct rows of a larger input.
     """
-    # ---- each input column reduced to codes into its distinct cleaned values ----
+    columns = _column_codes(df)
+    del df  # freed here when the caller passed its only reference (classify_in_slices: millions of rows)
+
+    # ---- intrinsic decision per distinct (name, identifiers): row -> code -> distinct ----
+    codes = first_seen_codes([value_codes(c, r) for c, r in columns.values()])
+    # codes are numbered by first appearance: a row starts a new code exactly when it beats the running max
+    first = np.flatnonzero(np.concatenate(([True], codes[1:] > np.maximum.accumulate(codes)[:-1])))
+    distinct = pd.DataFrame(
+        {col: [r[k] for k in c[first].tolist()] for col, (c, r) in columns.items()}, dtype=object
+    )
+    del columns
+    counts = np.bincount(codes, weights=weights, minlength=len(first))
+    rows_per_name = counts.astype(np.int64).tolist()
+    d_names = distinct["name"].tolist()
+    name_arr = pa.array(d_names, type=pa.string())
+    texts = plain_texts(d_names, name_arr)
+    keys = match_keys(d_names, name_arr, texts)
+    decisions = intrinsic_decisions(distinct, name_arr, texts, keys, regs, book)
+
+    # ---- entity resolution across the distinct names ----
+    org_ids = [d.org_id for d in decisions]
+    id_keys = [(f"VAT:{v}",) if v else () for v in distinct["vat"]]  # one shared () for the many without
+    sectors = [
+        d.sector if d.confidence >= CONFIDENT and d.sector not in ("unknown",) else None for d in decisions
+    ]
+    entity_ids, methods = resolve(keys, org_ids, id_keys, sectors)
+    decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
+    all_text = _all_text(decisions, entity_ids, canonical, range(len(decisions)))
+    return ResolvedNames(codes, keys, texts, decisions, entity_ids, canonical, all_text)
+
+
+def _column_codes(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, list]]:
+    """Each input column of ``resolve_names`` reduced to codes into its distinct cleaned values."""
     names = column_codes(
         df,
         "supplier_name",
@@ -264,34 +298,7 @@ def resolve_names(
         lambda: clean(df, "supplier_vat_number", vat_number),
     )
     reds = column_codes(df, "is_redacted", is_true, False, lambda: redacted_flag(df).tolist())
-
-    # ---- intrinsic decision per distinct (name, identifiers): row -> code -> distinct ----
-    columns = {"name": names, "cn": cns, "ch": chs, "vat": vats, "red": reds}
-    codes = first_seen_codes([value_codes(c, r) for c, r in columns.values()])
-    # codes are numbered by first appearance: a row starts a new code exactly when it beats the running max
-    first = np.flatnonzero(np.concatenate(([True], codes[1:] > np.maximum.accumulate(codes)[:-1])))
-    distinct = pd.DataFrame(
-        {col: [r[k] for k in c[first].tolist()] for col, (c, r) in columns.items()}, dtype=object
-    )
-    del columns, names, cns, chs, vats, reds
-    counts = np.bincount(codes, weights=weights, minlength=len(first))
-    rows_per_name = counts.astype(np.int64).tolist()
-    d_names = distinct["name"].tolist()
-    name_arr = pa.array(d_names, type=pa.string())
-    texts = plain_texts(d_names, name_arr)
-    keys = match_keys(d_names, name_arr, texts)
-    decisions = intrinsic_decisions(distinct, name_arr, texts, keys, regs, book)
-
-    # ---- entity resolution across the distinct names ----
-    org_ids = [d.org_id for d in decisions]
-    id_keys = [[f"VAT:{v}"] if v else [] for v in distinct["vat"]]
-    sectors = [
-        d.sector if d.confidence >= CONFIDENT and d.sector not in ("unknown",) else None for d in decisions
-    ]
-    entity_ids, methods = resolve(keys, org_ids, id_keys, sectors)
-    decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
-    all_text = _all_text(decisions, entity_ids, canonical, range(len(decisions)))
-    return ResolvedNames(codes, keys, texts, decisions, entity_ids, canonical, all_text)
+    return {"name": names, "cn": cns, "ch": chs, "vat": vats, "red": reds}
 
 
 def in_councils(

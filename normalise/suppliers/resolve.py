@@ -425,10 +425,13 @@ def resolve(
         else:
             by_key[key] = i
 
-    distinct = list(by_key)
     first = list(by_key.values())  # the first name with each distinct key
-    fkeys = [fuzzy_key(k) for k in distinct]
-    fwords = [k.split() for k in fkeys]
+    fkeys = [fuzzy_key(k) for k in by_key]
+    del by_key
+    # each word once (millions of names, a few hundred thousand words), not once per name
+    vocabulary: dict[str, str] = {}
+    fwords = [[vocabulary.setdefault(w, w) for w in k.split()] for k in fkeys]
+    del vocabulary
     # A pair seen again (from another block) changes nothing: if it was joined, its names are no longer
     # "single" or "exact"; if the union-find refused it, the two groups' org-ids or sectors differ,
     # and a group's org-id and sector never change once set, so it refuses it again.
