@@ -218,7 +218,8 @@ def intrinsic_decisions(
     decide it (a VAT number joins entities later, in ``resolve``; every test of an ASCII name ignores
     case, and only a trading name is shown as written): "ACME LTD" and "Acme Ltd" are decided once.
     """
-    names, cns, chs, reds = (distinct[c].tolist() for c in ("name", "cn", "ch", "red"))
+    names = distinct["name"].tolist()
+    cns, chs, reds = (distinct[c].to_numpy(dtype=object) for c in ("cn", "ch", "red"))
     ind_cfg = book.rules["individuals"]
     # the batch's trading names count every distinct (name, identifiers), VAT numbers included
     trading_names = TradingNames(texts, ind_cfg)
@@ -226,17 +227,29 @@ def intrinsic_decisions(
     folded = pc.if_else(pc.string_is_ascii(name_arr), pc.utf8_lower(name_arr), name_arr)
     which = first_seen_codes(
         [pc.dictionary_encode(folded).indices.to_numpy().astype(np.int64)]
-        + [pd.factorize(np.asarray(v, dtype=object), use_na_sentinel=False)[0] for v in (cns, chs, reds)]
+        + [pd.factorize(v, use_na_sentinel=False)[0] for v in (cns, chs, reds)]
     )
     del folded
     # a row starts a code when it beats the running max
     firsts = np.flatnonzero(which > np.maximum.accumulate(np.r_[-1, which[:-1]]))
     # the first rows' values, and no list of millions of row numbers, kept while they are decided
-    firsts_of = [[v[i] for i in firsts.tolist()] for v in (names, cns, chs, reds, texts, keys)]
+    first_rows = firsts.tolist()
+    f_names, f_texts, f_keys = ([v[i] for i in first_rows] for v in (names, texts, keys))
+    del first_rows
+    f_cns, f_chs, f_reds = (v[firsts].tolist() for v in (cns, chs, reds))
     decided, trading = _decide(
-        *firsts_of[:4], name_arr.take(pa.array(firsts)), *firsts_of[4:], regs, book, trading_names
+        f_names,
+        f_cns,
+        f_chs,
+        f_reds,
+        name_arr.take(pa.array(firsts)),
+        f_texts,
+        f_keys,
+        regs,
+        book,
+        trading_names,
     )
-    del firsts_of
+    del f_names, f_cns, f_chs, f_reds, f_texts, f_keys
     out = [decided[w] for w in which.tolist()]
     for i, w in enumerate(which.tolist()):
         best = out[i]

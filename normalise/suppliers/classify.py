@@ -247,13 +247,14 @@ def resolve_names(
         {col: [r[k] for k in c[first].tolist()] for col, (c, r) in columns.items()}, dtype=object
     )
     del columns
-    counts = np.bincount(codes, weights=weights, minlength=len(first))
-    rows_per_name = counts.astype(np.int64).tolist()
+    rows_per_name = np.bincount(codes, weights=weights, minlength=len(first)).astype(np.int64).tolist()
+    del first
     d_names = distinct["name"].tolist()
     name_arr = pa.array(d_names, type=pa.string())
     texts = plain_texts(d_names, name_arr)
     keys = match_keys(d_names, name_arr, texts)
     decisions = intrinsic_decisions(distinct, name_arr, texts, keys, regs, book)
+    del name_arr
 
     # ---- entity resolution across the distinct names ----
     org_ids = [d.org_id for d in decisions]
@@ -261,8 +262,10 @@ def resolve_names(
     sectors = [
         d.sector if d.confidence >= CONFIDENT and d.sector not in ("unknown",) else None for d in decisions
     ]
+    del distinct  # at national scale each list of the distinct names counts: none is kept longer than needed
     entity_ids, methods = resolve(keys, org_ids, id_keys, sectors)
-    decisions, canonical = _unify(distinct, decisions, entity_ids, methods, rows_per_name)
+    del org_ids, id_keys, sectors
+    decisions, canonical = _unify(d_names, decisions, entity_ids, methods, rows_per_name)
     all_text = _all_text(decisions, entity_ids, canonical, range(len(decisions)))
     return ResolvedNames(codes, keys, texts, decisions, entity_ids, canonical, all_text)
 
@@ -379,7 +382,7 @@ def _all_text(
 
 
 def _unify(
-    distinct: pd.DataFrame,
+    names: list[str],
     decisions: list[Decision],
     entity_ids: list[str],
     methods: list[str],
@@ -387,7 +390,6 @@ def _unify(
 ) -> tuple[list[Decision], list[str]]:
     """One decision and one display name per entity: the most confident member's decision."""
     out = list(decisions)
-    names = distinct["name"].tolist()
     # most entities have one member: its own decision, its register name or its own spelling
     canonical = [d.canonical or n for d, n in zip(decisions, names, strict=True)]
     # members of the larger entities, grouped by entity (in order of first member), ascending within each

@@ -218,7 +218,12 @@ def _plain_ascii(arr: pa.Array) -> list[str]:
     text = pc.replace_substring_regex(text, "['`]", "")
     text = pc.replace_substring_regex(text, "[&+]", " and ")
     text = pc.replace_substring_regex(text, "[^a-z0-9]+", " ")
-    return pc.utf8_trim(text, " ").to_pylist()
+    text = pc.utf8_trim(text, " ")
+    if text.null_count:
+        return text.to_pylist()
+    # equal texts share one string: names differing in case or punctuation are many, kept for all slices
+    encoded = pc.dictionary_encode(text)
+    return list(map(encoded.dictionary.to_pylist().__getitem__, encoded.indices.to_numpy().tolist()))
 
 
 def _not_ascii(arr: pa.Array) -> list[int]:
