@@ -412,6 +412,7 @@ def resolve(
                     method[i] = method[by_id[ident]] = "id"
             else:
                 by_id[ident] = i
+    del by_id
 
     by_key: dict[str, int] = {}
     for i, key in enumerate(keys):
@@ -435,6 +436,7 @@ def resolve(
     # A pair seen again (from another block) changes nothing: if it was joined, its names are no longer
     # "single" or "exact"; if the union-find refused it, the two groups' org-ids or sectors differ,
     # and a group's org-id and sector never change once set, so it refuses it again.
+    fuzzy_method = {s: f"fuzzy:{s}" for s in range(FUZZY_CUTOFF, 101)}  # one string per score, not per name
     for a, b, score in block_pairs(fkeys, compatible_only=True, split=fwords):
         if not _words_compatible(fwords[a], fwords[b]):
             continue
@@ -442,7 +444,7 @@ def resolve(
         if uf.union(ia, ib):
             for i in (ia, ib):
                 if method[i] in ("single", "exact"):
-                    method[i] = f"fuzzy:{score}"
+                    method[i] = fuzzy_method[score]
 
     for a, b in initialism_pairs(fkeys, fwords):
         ia, ib = first[a], first[b]
@@ -450,7 +452,7 @@ def resolve(
             for i in (ia, ib):
                 if method[i] in ("single", "exact"):
                     method[i] = "initials"
-
+    del first, fkeys, fwords  # before the entity ids are made
     return _entity_ids(uf, keys), method
 
 
@@ -466,4 +468,5 @@ def _entity_ids(uf: _UnionFind, keys: Sequence[str]) -> list[str]:
             smallest[r] = key or ""
     org = uf.org
     entity = {r: org[r] or local_id(key) for r, key in smallest.items()}
+    del smallest
     return [entity[r] for r in roots]
