@@ -102,6 +102,11 @@ def _look_up(
     ckeys, cues = council_keys_and_cues(bodies, load_rules()["council_words"])
     del bodies
     councilish = [a or b for a, b in zip(councilish, cues, strict=True)]
+    # a council key is read only where the name is council-like or is its own key: the others, most
+    # of millions of names, keep no string of their own
+    ckeys = [
+        c if c and (ish or c == key) else "" for c, ish, key in zip(ckeys, councilish, keys, strict=True)
+    ]
     councils = regs.names(sorted(set(ckeys) - {""}), registers=("local_authorities",))
     wanted = {f"GB-COH-{c}" for c in cns if c} | {charity_org_id(c) for c in chs if c}
     brands = brand_hits(keys, by_key, regs, load_rules())
@@ -280,7 +285,7 @@ def _decide(
     everywhere = {k: d for (k, council), d in book.overrides.items() if not council}
     shapes = PersonShapes(ind_cfg)
     carers = carer_wording(names, name_arr, ind_cfg)
-    companies: dict[tuple, list[Decision]] = {}
+    companies: dict[str | tuple, tuple[Decision, ...]] = {}
     out: list[Decision] = []
     for i, text in enumerate(texts):
         cn, key = cns[i], keys[i]
@@ -289,10 +294,12 @@ def _decide(
             cands.append(REDACTED_FLAG)
         elif not text:
             cands.append(BLANK_NAME)
-        company = companies.get((cn, key))
+        memo = key if cn is None else (cn, key)  # no tuple for the many names without a company number
+        company = companies.get(memo)
         if company is None:  # a key recurs with each spelling of its name
-            company = companies[cn, key] = council_company_candidates(
-                cn, key, book.council_companies, book.rules
+            # one shared () for the many keys that are no council's company
+            company = companies[memo] = tuple(
+                council_company_candidates(cn, key, book.council_companies, book.rules)
             )
         cands += company
         if cn or chs[i]:
