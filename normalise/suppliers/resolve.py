@@ -34,6 +34,7 @@ from normalise.suppliers.keys import fuzzy_key
 FUZZY_CUTOFF = 90
 TOKEN_TYPO_CUTOFF = 80
 ROW_CHUNK = 256
+PAIR_CHUNK = 65_536
 HUGE_BLOCK = 2000  # only blocks this large are worth splitting by shared word positions
 SMALL_BLOCK = 40
 LENGTH_FACTOR = 1.23
@@ -176,7 +177,7 @@ def block_pairs(
 
 def _block_pairs(
     block: list[str], ids: list[int], compatible_only: bool = False
-) -> list[tuple[int, int, int]]:
+) -> Iterator[tuple[int, int, int]]:
     """Pairs scoring >= FUZZY_CUTOFF in one large block, in the order a full block x block scan finds them.
 
     ratio >= 90 needs lengths within a factor of 1.22, so with keys sorted by length each key is compared
@@ -201,14 +202,15 @@ def _block_pairs(
         score = np.concatenate([f[2] for f in found])
         _, first = np.unique(p * len(block) + q, return_index=True)  # found once per shared position set
         p, q, score = p[first], q[first], score[first]
-    if not len(p):
-        return []
     p_first = id_arr[p] < id_arr[q]
     rec, other = np.where(p_first, p, q), np.where(p_first, q, p)
     order_ = np.lexsort((other, rec))
-    return list(
-        zip(id_arr[rec[order_]].tolist(), id_arr[other[order_]].tolist(), score[order_].tolist(), strict=True)
-    )
+    i, j, score = id_arr[rec[order_]], id_arr[other[order_]], score[order_]
+    del p, q, rec, other, order_
+    # a large block may hold millions of pairs: as Python tuples a chunk at a time
+    for start in range(0, len(i), PAIR_CHUNK):
+        end = start + PAIR_CHUNK
+        yield from zip(i[start:end].tolist(), j[start:end].tolist(), score[start:end].tolist(), strict=True)
 
 
 def _triangle_pairs(block: list[str], members: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
