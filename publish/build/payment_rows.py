@@ -141,7 +141,7 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
     when = pc.coalesce(date, period)
     pence = _pence(rows)
     raw_name = keys.column(rows, "supplier_name")
-    shown = pc.take(payees.text("published_name", keep_null=True), at)  # withheld / trading name, else null
+    shown = pc.take(payees.text("published_name", True), at)  # withheld / trading name, else null
     cols: dict[str, pa.ChunkedArray | pa.Array] = {
         "id": ids,
         "council_id": keys.column(rows, "council_id"),
@@ -153,9 +153,7 @@ def shape(rows: pa.Table, lookups: Lookups) -> Shaped:
             pa.float64(),
             mask=pence.is_null().to_numpy(zero_copy_only=False),
         ),
-        "supplier_id": pc.if_else(
-            people, WITHHELD_ID, pc.take(payees.text("supplier_id", keep_null=True), at)
-        ),
+        "supplier_id": pc.if_else(people, WITHHELD_ID, pc.take(payees.text("supplier_id", True), at)),
         "supplier_name": pc.if_else(individual, WITHHELD_NAME, pc.coalesce(shown, raw_name)),
         "sector": sector,
         "is_redacted": keys.flag(rows, "is_redacted").cast(pa.int64()),
