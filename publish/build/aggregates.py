@@ -41,6 +41,8 @@ TRANSFER_KEY = ["council_id", "financial_year", "transfer_kind", "supplier_id"]
 ALIAS_KEY = ["supplier_id", "supplier_name", "council_id"]
 FILE_KEY = ["source_sha256"]
 SUMS = ["payments", "total_pence"]
+#: Rows of one kind of sum kept from the batches before they are added up into one part (:meth:`Totals._keep`).
+COMPACT_ROWS = 1_000_000
 
 
 #: A per-row key column: Arrow text (nulls kept) or a numpy bool array.
@@ -118,12 +120,27 @@ class Totals:
         # rows) and here hold bytes.
         self.parts: dict[str, list[pa.Table]] = defaultdict(list)
         self.spill = spill
+        self._rows: dict[str, int] = defaultdict(int)  # rows in ``parts[name]``
+        self._after: dict[str, int] = defaultdict(int)  # rows left by the last compaction
 
     def _keep(self, name: str, sums: pa.Table) -> None:
         if self.spill is not None and name in SPILLED:
             self.spill.add(name, sums)
-        else:
-            self.parts[name].append(sums)
+            return
+        self.parts[name].append(sums)
+        self._rows[name] += sums.num_rows
+        if self._rows[name] > max(COMPACT_ROWS, 2 * self._after[name]):
+            self._compact(name)
+
+    def _compact(self, name: str) -> None:
+        """The batches' sums so far added up into one part. Why: each batch repeats most of the keys
+        (a council's months, sectors and groups), so at 50M rows the 333 batches' measure and category
+        sums held about ten times the distinct keys, over a GB. Sums add up in any grouping, so the
+        result is the same."""
+        key, values = RESULTS[name]
+        whole = pa.concat_tables(self.parts[name], promote_options="permissive")
+        self.parts[name] = [_summed_by_rank(whole, key, values)]
+        self._rows[name] = self._after[name] = self.parts[name][0].num_rows
 
     def add(self, shaped: Shaped) -> None:
         t = shaped.table
@@ -139,7 +156,7 @@ class Totals:
             cols[k] = t[k].to_numpy(zero_copy_only=False).astype(bool)
         cols["low_confidence"] = shaped.low_confidence
         codes = {k: _codes(c) for k, c in cols.items()}
-        self.parts["measures"].append(_sum(cols, codes, MEASURE_KEY, sums))
+        self._keep("measures", _sum(cols, codes, MEASURE_KEY, sums))
         self._keep("suppliers", _sum(cols, codes, SUPPLIER_KEY, sums))
         supplier_id = pc.fill_null(pc.not_equal(t["supplier_id"], WITHHELD_ID), False)
         named = pc.and_(supplier_id, pc.is_valid(t["supplier_name"])).to_numpy(zero_copy_only=False)
@@ -148,10 +165,10 @@ class Totals:
             "is_individual": shaped.is_individual.astype(np.int64),
             "is_redacted": cols["is_redacted"].astype(np.int64),
         }
-        self.parts["files"].append(_sum(cols, codes, FILE_KEY, flags))
+        self._keep("files", _sum(cols, codes, FILE_KEY, flags))
         transfers = t["transfer_kind"].is_valid().to_numpy(zero_copy_only=False)
         if transfers.any():
-            self.parts["transfers"].append(_sum(cols, codes, TRANSFER_KEY, sums, transfers))
+            self._keep("transfers", _sum(cols, codes, TRANSFER_KEY, sums, transfers))
         for kind, parts, key in (
             ("expense_type", shaped.expense, EXPENSE_KEY),
             ("service_area", shaped.service, SERVICE_KEY),
@@ -161,7 +178,7 @@ class Totals:
             blank = pa.repeat(pa.scalar("", pa.large_string()), part.num_rows)
             out = {c: part[c] if c in key else blank for c in CATEGORY_KEY if c != "kind"}
             kinds = pa.repeat(pa.scalar(kind, pa.large_string()), part.num_rows)
-            self.parts["categories"].append(pa.table({"kind": kinds, **out, **{v: part[v] for v in SUMS}}))
+            self._keep("categories", pa.table({"kind": kinds, **out, **{v: part[v] for v in SUMS}}))
 
     def result(self, name: str) -> pd.DataFrame:
         """The summed table ``name`` (measures, suppliers, aliases, files, categories, transfers), sorted by
