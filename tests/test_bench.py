@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from benchmarks.measure import MeasureError, run_measured
 from benchmarks.report import verdict
-from benchmarks.run import METRIC_KEYS, TARGETS
+from benchmarks.run import METRIC_KEYS, TARGETS, targets_for
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,11 @@ def test_verdicts():
     assert verdict("rerun_share", 0.01) == "met"
     assert verdict("rerun_share", "not measured: x") == "?"
     assert verdict("generate_seconds", 1.0) == ""
+    # a national-scale run (50M rows) declares its own memory target: 2 GB, not 1.5 GB
+    assert verdict("pipeline_peak_rss_mb", 1700.0) == "MISSED"
+    assert verdict("pipeline_peak_rss_mb", 1700.0, targets_for(50_000_000)) == "met"
+    assert verdict("pipeline_peak_rss_mb", 2100.0, targets_for(50_000_000)) == "MISSED"
+    assert targets_for(1_000_000) == TARGETS
 
 
 def test_measure_reports_the_childs_own_peak_memory(tmp_path):
