@@ -55,6 +55,7 @@ MAX_FORWARDED_BYTES = 64 * 1024 * 1024  # the worker's guard caps values at 32 M
 ANSWER_SECONDS = 30.0  # a table page with _where= runs a few queries of at most 3 s each
 RESTART_SECONDS = 5.0
 PING_SECONDS = 2.0  # a worker that answers nothing, not even its version page, in this long is stuck
+PING_URL = "http://sql-worker/-/versions.json"  # the cheapest page: answered by the event loop alone
 STARTUP_SECONDS = 20.0  # a worker younger than this may be loading: never judged stuck
 PARENT_CHECK_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
@@ -113,7 +114,7 @@ class SqlWorker:
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket_path)), timeout=2) as client:
             while time.monotonic() < deadline:
                 try:
-                    if client.get("http://sql-worker/-/versions.json").status_code == 200:
+                    if client.get(PING_URL).status_code == 200:
                         return True
                 except httpx.TransportError:
                     pass
@@ -198,7 +199,7 @@ class SqlForwarder:
     async def _answers_ping(self) -> bool:
         """Whether the worker answers its version page within :data:`PING_SECONDS`."""
         try:
-            ping = await self.client.get("http://sql-worker/-/versions.json", timeout=PING_SECONDS)
+            ping = await self.client.get(PING_URL, timeout=PING_SECONDS)
         except httpx.HTTPError:
             return False
         return ping.status_code == 200
