@@ -2,10 +2,11 @@
 
 The classify step (``normalise/classes.py``) already decided each distinct payee and category once;
 one pass over the counted files joins those answers back batch by batch (whole files, ≥ 250k rows)
-and bulk-inserts, keeping only running sums. Then three jobs share the two cores: payments' index
-sorts (a worker thread), payments' and aliases' FTS5 indexes (side databases,
-``publish/build/search_index.py``) and the summaries (this thread), which are written once the sorts
-release the database. Everything is written to a temporary file next to ``db_path`` and swapped in
+and bulk-inserts, keeping only running sums. Then the two cores share the rest: a worker writes the
+payments in id order and sorts their indexes, FTS5 indexes the payments and the spellings into side
+databases (``search_index.py``), and this thread writes every other table into a side database of its
+own (``other_tables.py``, ``side_tables.py``); the side databases are copied in after the sorts.
+Everything is written to a temporary file next to ``db_path`` and swapped in
 with ``os.replace``: a failed or killed build leaves the previous database (and the site serving it)
 untouched.
 """
@@ -17,9 +18,8 @@ import logging
 import os
 import re
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -31,19 +31,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from councilspend import rowkeys as keys
 from councilspend.memory import release_memory
 from councilspend.normalised import NormalisedDir, open_normalised
-from publish.build import enrich, fingerprint, quality, summaries
+from publish.build import enrich, fingerprint, other_tables, summaries
 from publish.build.aggregates import Totals
-from publish.build.councils_table import write_councils
-from publish.build.coverage import write_coverage
 from publish.build.id_ranges import IdRanges
 from publish.build.ingest import ArrowWriter
 from publish.build.payment_rows import Lookups, Shaped, shape
-from publish.build.payments_table import as_tuples
 from publish.build.pragmas import build_pragmas
 from publish.build.search_index import SideSearchIndex
+from publish.build.side_tables import SideTables
+from publish.build.stages import stage as _stage
 from publish.build.supplier_ranges import SupplierRanges
-from publish.build.supplier_tables import SupplierTables, supplier_tables
-from publish.build.tables import columns, create, insert_frame, insert_rows
+from publish.build.tables import create
 
 log = logging.getLogger(__name__)
 
@@ -167,22 +165,6 @@ def _remove_stale_temps(db_path: Path) -> None:
             p.unlink(missing_ok=True)
 
 
-@contextmanager
-def _stage(name: str):
-    """Log how long a build stage took, the CPU it used on all threads, and the memory held after it
-    (``logging`` INFO): where the time goes on 10M rows, and how many cores each stage kept busy."""
-    start, cpu = time.perf_counter(), time.process_time()
-    yield
-    rss = psutil.Process().memory_info().rss / 2**20
-    log.info(
-        "build stage %s: %.1f s, CPU %.1f s (RSS now %.0f MB)",
-        name,
-        time.perf_counter() - start,
-        time.process_time() - cpu,
-        rss,
-    )
-
-
 class _NoProgress:
     def __enter__(self):
         return self
@@ -225,61 +207,39 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     release_memory()
 
     # On two cores: a worker thread writes the payments in id order (the insert itself runs in C without
-    # the GIL) while this thread computes the summaries; then SQLite sorts the payments' indexes (a
-    # worker) while FTS5 indexes the payments and the spellings into side databases (the other).
-    # Nothing else writes to the database until the sorts are done.
+    # the GIL) and sorts their indexes, while this thread computes the summaries and writes every other
+    # table into a side database (``side_tables.py``); FTS5 indexes the payments and the spellings into
+    # side databases of their own. The side tables are copied in once the payments' indexes are sorted.
     t4 = bar.add_task("Summaries, indexes and search", total=5)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
-    alias_search = None
+    alias_search, side = None, SideTables(tmp)
     try:
-        writing = pool.submit(_write_payments, tmp, ranges, search, bar)
-        with _stage("summaries computed"):
-            grain = totals.result("measures")
-            tables = summaries.summary_frames(grain)
-            by_supplier = supplier_tables(totals, entities, tmp)
-            category_totals = totals.result("categories")
-            transfer_rows = totals.result("transfers")
-            file_rows = _file_rows(nd, totals.result("files"))
-            del totals
-        alias_search = by_supplier.alias_search
-        with _stage("payments written (waited for)"):
-            writing.result()
-        indexing = pool.submit(summaries.index_table, tmp, "payments")
+        writing = pool.submit(_write_and_index_payments, tmp, ranges, search, bar)
+        others = other_tables.compute(totals, nd, tmp, (entities, categories, outturn))
+        del totals
+        alias_search = others.by_supplier.alias_search
         searching_aliases = pool.submit(alias_search.build)
         bar.advance(t4)
-        with _stage("payment indexes (waited for)"):
-            indexing.result()
+        with closing(side.open()) as side_conn:
+            other_tables.write(side_conn, registry, nd, others)
+        del others
         bar.advance(t4)
-        with _stage("summaries written"):
-            _write_tables(
-                conn,
-                registry,
-                nd,
-                file_rows,
-                by_supplier,
-                (categories, category_totals),
-                transfer_rows,
-                tables,
-                grain,
-            )
-            conn.commit()
-        with _stage("measures"):
-            # Months covered come from the dated rows (publish/build/payment_rows.dated_months), not file names.
-            summaries.write_measures(conn, grain.rename(columns={"total_pence": "amount_pence"}), outturn)
-        conn.commit()
+        with _stage("payments written and indexed (waited for)"):
+            writing.result()
+        with _stage("side tables copied in"):
+            side.copy_into(conn)
         bar.advance(t4)
-        with _stage("other indexes and search"):
-            summaries.add_indexes_and_search(conn, searched_elsewhere=("payments", "supplier_aliases"))
         with _stage("search indexes (waited for, copied in)"):
             searching_aliases.result()
-            for side in (search, alias_search):
-                side.install(conn)
+            for index in (search, alias_search):
+                index.install(conn)
         bar.advance(t4)
     finally:  # on failure: drop queued jobs, wait for running ones, then remove their files
         pool.shutdown(wait=True, cancel_futures=True)
-        for side in (search, alias_search):
-            if side is not None:
-                side.discard()
+        side.discard()
+        for index in (search, alias_search):
+            if index is not None:
+                index.discard()
     _analyze_and_close(conn)
     bar.advance(t4)
 
@@ -341,8 +301,9 @@ def _shape_payments(
     return totals, ranges
 
 
-def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -> None:
-    """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``)."""
+def _write_and_index_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -> None:
+    """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``), then
+    their indexes sorted (``summaries.index_table``)."""
     written = bar.add_task("Writing payments in id order", total=ranges.count)
     try:
         search.open_direct()  # FTS5 indexes each range beside, on its own thread, in the same id order
@@ -354,99 +315,5 @@ def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -
         search.close_direct()
     finally:
         ranges.discard()
-
-
-def _write_tables(
-    conn: sqlite3.Connection,
-    registry: list[dict],
-    nd: NormalisedDir,
-    file_rows: list[tuple],
-    by_supplier: SupplierTables,
-    category_parts: tuple,
-    transfer_rows,
-    tables: dict,
-    grain: pd.DataFrame,
-) -> None:
-    """Every table but payments and the measures, once the payments' index sorts are done."""
-    categories, category_totals = category_parts
-    write_councils(conn, registry, nd.files)
-    insert_rows(conn, "files", file_rows)
-    insert_frame(conn, "suppliers", by_supplier.suppliers, list(by_supplier.suppliers.columns))
-    for table in (
-        "supplier_aliases",
-        "categories",
-        "council_year_sector",
-        "council_year_division",
-        "supplier_council_year",
-    ):
-        create(conn, table)
-    by_supplier.write_aliases(conn)
-    summaries.write_categories(conn, categories, category_totals)
-    summaries.write_transfers(conn, transfer_rows)
-    for name, frame in tables.items():
-        insert_frame(conn, name, frame)
-    by_supplier.write_years(conn)
-    _write_quality(conn, grain)
-    write_coverage(conn, registry, nd.root.parent / "raw")
-
-
-def _file_rows(nd: NormalisedDir, stats: pd.DataFrame) -> list[tuple]:
-    """The files table's rows. ``stats``: individual and redacted rows per published file
-    (``Totals.result("files")``)."""
-    files = nd.files.copy()
-    cols = columns("files")
-    for col in cols:
-        if col not in files.columns:
-            files[col] = ""
-    for sha, why in nd.unreadable.items():
-        files.loc[files["sha256"] == sha, ["status", "reason"]] = ["unreadable", why]
-    by_sha = stats.set_index("source_sha256")
-    files["individual_rows"] = files["sha256"].map(by_sha["is_individual"]).astype("Int64")
-    files["redacted_rows"] = files["sha256"].map(by_sha["is_redacted"]).astype("Int64")
-    present = [quality.code_fields_present(nd.report(s)) for s in files["sha256"]]
-    files["code_fields_present"] = [None if p is None else sum(p.values()) for p in present]
-    files["code_fields_missing"] = [
-        None if p is None else ", ".join(f for f, ok in p.items() if not ok) for p in present
-    ]
-    files = files[cols].replace("", None)
-    # A file added from this computer (`councilspend add`) has a file: URL: publish its name only, never
-    # the user's folders.
-    local = files["url"].fillna("").astype(str).str.startswith("file:")
-    files.loc[local, "url"] = None
-    files["file_name"] = [
-        n.replace("\\", "/").rsplit("/", 1)[-1] if isinstance(n, str) else n for n in files["file_name"]
-    ]
-    for col in (
-        "rows_read",
-        "rows_kept",
-        "rows_rejected",
-        "total_pence",
-        "quality_score",
-        "code_fields_present",
-    ):
-        files[col] = pd.to_numeric(files[col], errors="coerce").astype("Int64")
-    return as_tuples(files)
-
-
-def _write_quality(conn: sqlite3.Connection, grain: pd.DataFrame) -> None:
-    """``grain``: payments summed by council, year and month (``Totals.result("measures")``)."""
-    files = pd.read_sql("select * from files", conn)
-    dated = grain[grain["month"].notna()]
-    months = dated[["council_id", "financial_year", "month"]].drop_duplicates().astype(object)
-    red = grain["is_redacted"].astype(bool)
-    pays = (
-        pd.DataFrame(
-            {
-                "council_id": grain["council_id"].astype(object),
-                "payments": grain["payments"],
-                "redacted_rows": grain["payments"].where(red, 0),
-                "redacted_pence": grain["total_pence"].where(red, 0).astype("int64"),
-            }
-        )
-        .groupby("council_id", as_index=False)
-        .sum()
-    )
-    table = quality.council_quality(files, months, pays)
-    create(conn, "council_quality")
-    if not table.empty:
-        insert_rows(conn, "council_quality", as_tuples(table[columns("council_quality")]))
+    with _stage("payment indexes"):
+        summaries.index_table(tmp, "payments", ranges.rows)

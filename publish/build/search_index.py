@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from publish.build.ingest import ArrowWriter
+from publish.build.side_tables import attached
 
 SHADOW_TABLES = ("data", "idx", "docsize", "config")
 
@@ -106,18 +107,10 @@ class SideSearchIndex:
         """Declare the FTS table in ``conn``'s database and copy the side index's shadow tables in."""
         name = f"{self.table}_fts"
         conn.execute(fts_sql(self.table, self.columns))
-        conn.commit()  # ATTACH cannot run inside a transaction
-        conn.execute("ATTACH DATABASE ? AS side", (str(self.side_path),))
-        try:
+        with attached(conn, self.side_path):
             for shadow in SHADOW_TABLES:
                 conn.execute(f'DELETE FROM "{name}_{shadow}"')
                 conn.execute(f'INSERT INTO "{name}_{shadow}" SELECT * FROM side."{name}_{shadow}"')
-            conn.commit()
-        except BaseException:
-            conn.rollback()  # else DETACH fails ("database side is locked") and hides this error
-            raise
-        finally:
-            conn.execute("DETACH DATABASE side")
         self.discard()
 
     def close_spool(self) -> None:

@@ -225,23 +225,41 @@ def facet_columns(metadata: Path = METADATA) -> dict[str, list[str]]:
     return out
 
 
-def index_table(db_path: Path, table: str) -> None:
-    """Create ``INDEXES[table]`` through a connection of its own.
+def index_sql(table: str, cols: list[str]) -> str:
+    """``CREATE INDEX`` as sqlite-utils' ``create_index(cols, if_not_exists=True)`` words it: the schema
+    reads the same whichever connection ran it."""
+    names = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
+    index = "idx_{}_{}".format(table.replace(" ", "_"), "_".join(cols)).replace('"', '""')
+    return f'CREATE INDEX IF NOT EXISTS "{index}"\n    ON "{table}" ({names});'
 
-    The build runs this for payments on a worker thread (SQLite sorts without the GIL) while the
-    main thread computes the summaries and the payments' search index is built beside it.
+
+def sort_cache_mb(rows: int) -> int:
+    """The page cache, and so the size of each sorted run, for sorting ``rows`` rows' index entries.
+
+    SQLite's sorter hands each full run to a helper thread (``PRAGMA threads``) and merges the runs at
+    the end, so only several runs keep both cores busy: at 1M rows a 40 MB cache made one or two runs
+    per index and the four sorts took 3.0 s on one core; 4 MB runs, 1.7 s on two. Past 10M rows 40 MB
+    gives as many runs, and holds memory down (the build peaked 2.16 GB with it at 10M, 2.20 GB with
+    100 MB, sorting no faster)."""
+    return max(4, min(40, rows // 250_000))
+
+
+def index_table(db_path: Path, table: str, rows: int) -> None:
+    """Create ``INDEXES[table]`` (a table of about ``rows`` rows) through a connection of its own.
+
+    The build runs this for payments on a worker thread while the main thread writes the other tables
+    into a database of their own. Through the ADBC driver: its SQLite (3.53 against Python's 3.40 here)
+    sorts the payments' indexes with about 20% less CPU. The sort runs in C without the GIL.
     """
-    # The build's own connection holds no lock meanwhile: a lock here is a bug, so fail fast, not wait.
-    with closing(sqlite3.connect(db_path, timeout=60)) as conn:
-        # Each sorter thread may hold a cache's worth of rows, and this runs while the summaries are
-        # computed: 40 MB (at 10M rows the build peaked 2.16 GB with it, 2.20 GB with 100 MB, and sorted
-        # no slower; a 1 GB cache sorted only 8% faster than 100 MB).
-        for pragma in build_pragmas(cache_mb=40):
-            conn.execute(pragma)
-        db = sqlite_utils.Database(conn)
-        for cols in INDEXES[table]:
-            db[table].create_index(cols, if_not_exists=True)
-        conn.commit()
+    import adbc_driver_sqlite.dbapi as adbc
+
+    # The build's own connection holds no lock meanwhile: a lock here is a bug, so it fails at once.
+    with closing(adbc.connect(str(db_path), autocommit=True)) as conn, closing(conn.cursor()) as cur:
+        for sql in build_pragmas(cache_mb=sort_cache_mb(rows)) + [
+            index_sql(table, c) for c in INDEXES[table]
+        ]:
+            cur.execute(sql)
+            cur.fetchall()
 
 
 def add_indexes_and_search(conn: sqlite3.Connection, searched_elsewhere: tuple[str, ...] = ()) -> None:
