@@ -64,7 +64,8 @@ def test_copied_tables_read_as_if_written_in_place(tmp_path: Path) -> None:
     side_conn = side.open()
     _fill(side_conn)
     side_conn.close()
-    side.copy_into(main)
+    main.commit()
+    side.copy_into(tmp_path / "main.db")
     assert not side.path.exists()
     assert [r[:3] for r in _schema(main)] == [r[:3] for r in _schema(in_place)]
     assert _schema(main) == _schema(in_place)

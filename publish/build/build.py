@@ -227,12 +227,12 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
         with _stage("payments written and indexed (waited for)"):
             writing.result()
         with _stage("side tables copied in"):
-            side.copy_into(conn)
+            side.copy_into(tmp)
         bar.advance(t4)
         with _stage("search indexes (waited for, copied in)"):
             searching_aliases.result()
             for index in (search, alias_search):
-                index.install(conn)
+                index.install(tmp)
         bar.advance(t4)
     finally:  # on failure: drop queued jobs, wait for running ones, then remove their files
         pool.shutdown(wait=True, cancel_futures=True)
@@ -267,7 +267,7 @@ def _shape_payments(
     nd: NormalisedDir, tmp: Path, lookups: Lookups, entity_ids: pa.Array, bar
 ) -> tuple[Totals, IdRanges]:
     """Pass 2: payments shaped a batch of whole files at a time into spools by id range; only running
-    sums stay in memory. :func:`_write_payments` then writes them in id order."""
+    sums stay in memory. :func:`_write_and_index_payments` then writes them in id order."""
     task = bar.add_task("Reading payments", total=len(nd.counted))
     counted = nd.files[nd.files["status"] == "counted"]
     expected = int(pd.to_numeric(counted["rows_kept"], errors="coerce").fillna(0).sum())

@@ -103,14 +103,14 @@ class SideSearchIndex:
                 writer.append(f"{self.table}_fts", pa.Table.from_batches([batch]))
         self.spool_path.unlink(missing_ok=True)
 
-    def install(self, conn: sqlite3.Connection) -> None:
-        """Declare the FTS table in ``conn``'s database and copy the side index's shadow tables in."""
+    def install(self, db_path: Path) -> None:
+        """Declare the FTS table in ``db_path`` and copy the side index's shadow tables in."""
         name = f"{self.table}_fts"
-        conn.execute(fts_sql(self.table, self.columns))
-        with attached(conn, self.side_path):
+        with attached(db_path, self.side_path) as run:
+            run(fts_sql(self.table, self.columns))
             for shadow in SHADOW_TABLES:
-                conn.execute(f'DELETE FROM "{name}_{shadow}"')
-                conn.execute(f'INSERT INTO "{name}_{shadow}" SELECT * FROM side."{name}_{shadow}"')
+                run(f'DELETE FROM "{name}_{shadow}"')  # FTS5 wrote its own rows when it was declared
+                run(f'INSERT INTO "{name}_{shadow}" SELECT * FROM side."{name}_{shadow}"')
         self.discard()
 
     def close_spool(self) -> None:

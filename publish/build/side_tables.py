@@ -14,8 +14,8 @@ copies the stored rows and index entries in order, without decoding or sorting t
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from publish.build.pragmas import build_pragmas
@@ -43,20 +43,20 @@ class SideTables:
         conn.commit()
         return conn
 
-    def copy_into(self, conn: sqlite3.Connection) -> None:
-        """Declare in ``conn``'s database what it lacks of the side one's schema, in the side's order,
-        copy every table's rows, then remove the side database."""
-        with attached(conn, self.path):
-            entries = conn.execute("SELECT type, name, sql FROM side.sqlite_master ORDER BY rowid").fetchall()
+    def copy_into(self, db_path: Path) -> None:
+        """Declare in ``db_path`` what it lacks of the side database's schema, in the side's order, copy
+        every table's rows, then remove the side database."""
+        with attached(db_path, self.path) as run:
+            entries = run("SELECT type, name, sql FROM side.sqlite_master ORDER BY rowid")
             for _kind, name, sql in entries:
                 # Automatic indexes and FTS5's shadow tables (no SQL of their own, or made by their
                 # virtual table a statement before) exist by now.
-                if sql and not name.startswith("sqlite_") and not _declared(conn, name):
-                    conn.execute(sql)
+                if sql and not name.startswith("sqlite_") and name not in _names(run):
+                    run(sql)
             for kind, name, sql in entries:
                 if kind == "table" and not name.startswith("sqlite_") and not _virtual(sql):
-                    conn.execute(f'DELETE FROM main."{name}"')  # FTS5 wrote its own shadow rows
-                    conn.execute(f'INSERT INTO main."{name}" SELECT * FROM side."{name}"')
+                    run(f'DELETE FROM main."{name}"')  # FTS5 wrote its own shadow rows
+                    run(f'INSERT INTO main."{name}" SELECT * FROM side."{name}"')
         self.discard()
 
     def discard(self) -> None:
@@ -65,23 +65,35 @@ class SideTables:
 
 
 @contextmanager
-def attached(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
-    """``path`` attached to ``conn`` as ``side`` for one transaction, committed at the end (rolled back on
-    an error, else DETACH fails with "database side is locked" and hides it)."""
-    conn.commit()  # ATTACH cannot run inside a transaction
-    conn.execute("ATTACH DATABASE ? AS side", (str(path),))
-    try:
-        yield
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.execute("DETACH DATABASE side")
+def attached(db_path: Path, side_path: Path) -> Iterator[Callable[[str], list[tuple]]]:
+    """A connection to ``db_path`` with ``side_path`` attached as ``side``, for one transaction (committed
+    at the end, rolled back on an error); yields a function that runs one statement and returns its rows.
+
+    Through the ADBC driver: its SQLite (3.53 here; Python's is 3.40) copies rows and index entries about
+    a third faster. No other connection may write to ``db_path`` meanwhile."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with closing(adbc.connect(str(db_path), autocommit=True)) as conn, closing(conn.cursor()) as cur:
+
+        def run(sql: str) -> list[tuple]:
+            cur.execute(sql)
+            return cur.fetchall()
+
+        for pragma in build_pragmas(cache_mb=64, sort_threads=0):
+            run(pragma)
+        side = str(side_path).replace("'", "''")
+        run(f"ATTACH DATABASE '{side}' AS side")
+        run("BEGIN")
+        try:
+            yield run
+        except BaseException:
+            run("ROLLBACK")
+            raise
+        run("COMMIT")
 
 
-def _declared(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM main.sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+def _names(run: Callable[[str], list[tuple]]) -> set[str]:
+    return {name for (name,) in run("SELECT name FROM main.sqlite_master")}
 
 
 def _virtual(sql: str | None) -> bool:
