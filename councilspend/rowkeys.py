@@ -157,24 +157,52 @@ def expense_parts(
     payee's sector is kept only when public or a transfer payee, its name only for transfer words,
     the service's words only with such a payee, and the service division not at all.
     """
-    base = base_parts(table)
-    cols = {
-        "value": base["value"],
-        "council": base["council"],
-        "code": base["code"],
-        "capital_revenue": pc.utf8_lower(pc.utf8_trim_whitespace(text(table, "capital_revenue"))),
-    }
-    need = context["needs_context"]
-    sector = _text_of(context["payee_sector"])
-    public = pc.is_in(sector, value_set=pa.array(PUBLIC_SECTORS, pa.large_string()))
-    empty = pa.scalar("", pa.large_string())
-    cols["payee_sector"] = pc.if_else(pc.or_(need, public), sector, empty)
-    cols["payee_cue"] = pc.if_else(
-        need, _text_of(context["payee_cue"]), _text_of(context["payee_transfer_cue"])
+    return expense_parts_with_sector(
+        expense_parts_before_sector(table, context, cue_of), _text_of(context["payee_sector"])
     )
-    cols["service_division"] = pc.if_else(need, _text_of(context["service_division"]), empty)
-    cols["service_cue"] = pc.if_else(pc.or_(need, public), _text_of(context["service_cue"]), empty)
-    cols["context"] = context_cues(table, base["value"], need, cue_of)
+
+
+def expense_parts_before_sector(
+    table: pa.Table, context: dict[str, pa.ChunkedArray | pa.Array], cue_of: CueFunction
+) -> pa.Table:
+    """What :func:`expense_parts` makes of the rows before it reads the payee's sector: the parts
+    that do not depend on it, ``needs_context``, and the service cue not yet kept or dropped.
+
+    Why separate: the classify step makes these while the suppliers classifier is still deciding the
+    sectors (``normalise/expense_pass.py``)."""
+    base = base_parts(table)
+    need = context["needs_context"]
+    empty = pa.scalar("", pa.large_string())
+    return pa.table(
+        {
+            "value": base["value"],
+            "council": base["council"],
+            "code": base["code"],
+            "capital_revenue": pc.utf8_lower(pc.utf8_trim_whitespace(text(table, "capital_revenue"))),
+            "payee_cue": pc.if_else(
+                need, _text_of(context["payee_cue"]), _text_of(context["payee_transfer_cue"])
+            ),
+            "service_division": pc.if_else(need, _text_of(context["service_division"]), empty),
+            "any_service_cue": _text_of(context["service_cue"]),
+            "context": context_cues(table, base["value"], need, cue_of),
+            "needs_context": need,
+        }
+    )
+
+
+def expense_parts_with_sector(before: pa.Table, sector: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """The expense key parts (:data:`EXPENSE_KEY`) from :func:`expense_parts_before_sector`'s table
+    and each row's payee sector ("" for none)."""
+    need = before["needs_context"]
+    public = pc.is_in(sector, value_set=pa.array(PUBLIC_SECTORS, pa.large_string()))
+    keep = pc.or_(need, public)
+    empty = pa.scalar("", pa.large_string())
+    cols = {name: before[name] for name in ("value", "council", "code", "capital_revenue")}
+    cols["payee_sector"] = pc.if_else(keep, sector, empty)
+    cols["payee_cue"] = before["payee_cue"]
+    cols["service_division"] = before["service_division"]
+    cols["service_cue"] = pc.if_else(keep, before["any_service_cue"], empty)
+    cols["context"] = before["context"]
     return pa.table(cols)
 
 

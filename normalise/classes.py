@@ -30,9 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
-from councilspend.council_rows import CouncilRows
 from councilspend.memory import release_memory, use_jemalloc
 from councilspend.normalised import NormalisedDir, open_normalised
+from normalise.expense_pass import ExpensePass, PassInput, read_sectors, spill_path
 from normalise.payee_keys import PayeeKeyFile
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,12 @@ HERE = Path(__file__).resolve().parent
 #: Code and rules whose change changes a classification.
 CODE_DIRS = [HERE / "suppliers", HERE / "categories"]
 #: Files whose change changes what is written (the keys, the columns).
-CODE_FILES = [HERE / "classes.py", HERE.parent / "councilspend" / "rowkeys.py"]
+CODE_FILES = [
+    HERE / "classes.py",
+    HERE / "expense_pass.py",
+    HERE / "payee_keys.py",
+    HERE.parent / "councilspend" / "rowkeys.py",
+]
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".csv", ".txt"}
 SUPPLIER_OUT = [
     "supplier_id",
@@ -64,8 +69,6 @@ CATEGORY_OUT = [
     "context_cue",
     "needs_context",
 ]
-#: What the expense pass reads of each payee (``rowkeys.ContextLookup``).
-CONTEXT_COLUMNS = [*keys.SUPPLIER_KEY, "sector", "payee_cue", "payee_transfer_cue"]
 Progress = Callable[[str, int, int], None]
 
 
@@ -101,23 +104,17 @@ def classify_crawl(
     # Payees and services first: an expense is classified with its payee's sector and its service.
     keys_file = out / f".payee-keys.arrow.{os.getpid()}"
     svc_keys, base_keys = distinct_keys(nd, keys_file, progress)
-    release_memory()  # pass 1's batches and hash tables, before the classifier's own
-    # Pass 2 needs only each payee's key, sector and cues: millions of rows at national scale, so the
-    # ids, names and evidence are written slice by slice and not kept while it runs.
-    _write_suppliers(out, keys_file, registers_db, companies)
-    release_memory()
-    services = classify_services(svc_keys)
-    bases = classify_bases(base_keys)
-    from normalise.categories.context import text_cues
-
-    cues = keys.CueBook(text_cues)  # the build keys expenses from this record, calling no classifier
-    # each batch's councils' payees read back from the file (councilspend/council_rows.py)
-    payees = CouncilRows.of_parquet(out / "suppliers.parquet", CONTEXT_COLUMNS)
-    lookup = keys.ContextLookup(payees, services, bases)
-    exp_keys = expense_keys(nd, lookup, cues, progress)
-    del lookup
-    _write(out, "context_cues", pd.DataFrame({"text": list(cues.seen), "cue": list(cues.seen.values())}))
-    del cues
+    try:
+        release_memory()  # pass 1's batches and hash tables, before the classifier's own
+        services = classify_services(svc_keys)
+        bases = classify_bases(base_keys)
+        exp_keys, seen = _suppliers_and_expense_keys(
+            nd, out, keys_file, services, bases, registers_db, companies
+        )
+    finally:
+        keys_file.unlink(missing_ok=True)
+    # the build keys expenses from this record of the context cues, calling no classifier
+    _write(out, "context_cues", pd.DataFrame({"text": list(seen), "cue": list(seen.values())}))
     categories = pd.concat([classify_expenses(exp_keys), services], ignore_index=True)[
         keys.CATEGORY_KEY + CATEGORY_OUT
     ]
@@ -128,15 +125,58 @@ def classify_crawl(
     return out
 
 
-def _write_suppliers(out: Path, keys_file: Path, registers_db: Path | None, companies: list[Path]) -> None:
+def _suppliers_and_expense_keys(
+    nd: NormalisedDir,
+    out: Path,
+    keys_file: Path,
+    services: pd.DataFrame,
+    bases: pd.DataFrame,
+    registers_db: Path | None,
+    companies: list[Path],
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``suppliers.parquet`` written, and (the distinct expense keys, the context cues met).
+
+    Pass 2 (the expense keys) reads the rows in a second process while the suppliers classifier
+    runs: it needs the payees' sectors only at its end (``normalise/expense_pass.py``)."""
+    name_codes, payee_cues = _payee_cues(keys_file)
+    job = PassInput(nd.root, dict(nd.unreadable), keys_file, services, bases, spill_path(out))
+    expenses = ExpensePass(job, rows=_counted_rows(nd))
+    expenses.start()
+    try:
+        # the ids, names and evidence are written slice by slice and not kept (millions at national scale)
+        _write_suppliers(out, keys_file, registers_db, companies, (name_codes, payee_cues))
+        release_memory()
+        sectors = read_sectors(out / "suppliers.parquet")
+        exp_keys, seen = expenses.finish(sectors, (name_codes, payee_cues))
+    finally:
+        expenses.close()
+    return exp_keys.to_pandas(), seen
+
+
+def _counted_rows(nd: NormalisedDir) -> int:
+    """The rows of the counted files, as ``files.csv`` gives them (0 when it does not say)."""
+    files = nd.files
+    if "rows_kept" not in files.columns:
+        return 0
+    kept = pd.to_numeric(files.loc[files["status"] == "counted", "rows_kept"], errors="coerce")
+    return int(kept.fillna(0).sum())
+
+
+def _write_suppliers(
+    out: Path,
+    keys_file: Path,
+    registers_db: Path | None,
+    companies: list[Path],
+    payee_cues: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
+) -> None:
     """``out/suppliers.parquet`` written a slice of payee keys at a time (``classify_in_slices``), in
-    the keys' order (by council, as pass 2 and the build read it). ``keys_file`` is removed."""
+    the keys' order (by council, as pass 2 and the build read it)."""
     from normalise.suppliers.classify import classify_in_slices
 
     tmp = out / f".suppliers.parquet.{os.getpid()}"
     writer: pq.ParquetWriter | None = None
     try:
-        name_codes, cues = _payee_cues(keys_file)
+        name_codes, cues = payee_cues
         done = 0
         for part in classify_in_slices(keys_file, registers_db, council_companies=companies):
             frame = supplier_columns(part, (name_codes[done : done + len(part)], *cues))
@@ -156,7 +196,6 @@ def _write_suppliers(out: Path, keys_file: Path, registers_db: Path | None, comp
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
-        keys_file.unlink(missing_ok=True)
 
 
 def _payee_cues(keys_file: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -270,20 +309,6 @@ def classify_bases(distinct: pd.DataFrame) -> pd.DataFrame:
         for v, c in zip(out["value"], out["code"], strict=True)
     ]
     return out
-
-
-def expense_keys(
-    nd: NormalisedDir, lookup: keys.ContextLookup, cue_of: keys.CueFunction, progress: Progress | None = None
-) -> pd.DataFrame:
-    """Pass 2: distinct expense keys, each row's payee sector and cues joined in (``rowkeys``)."""
-    exp = []
-    done, total = 0, len(nd.counted)
-    for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
-        exp.append(keys.distinct(keys.expense_parts(rows, lookup.context(rows), cue_of)))
-        if progress:  # files done: counted only for a progress bar
-            done += pc.count_distinct(rows["source_sha256"]).as_py()
-            progress("Reading expense types with their payees", done, total)
-    return _concat_distinct(exp, keys.EXPENSE_KEY).to_pandas()
 
 
 def _concat_distinct(parts: list[pa.Table], columns: list[str]) -> pa.Table:
