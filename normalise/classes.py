@@ -20,7 +20,9 @@ import hashlib
 import json
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +72,10 @@ CATEGORY_OUT = [
     "needs_context",
 ]
 Progress = Callable[[str, int, int], None]
+#: Pass 1 keys batches of this many rows, two at a time on threads: Arrow's kernels release the GIL,
+#: so both cores work (1M rows: 0.88 -> 0.61 s).
+PASS1_ROWS = 60_000
+PASS1_THREADS = 2
 
 
 def classes_dir(normalised: Path) -> Path:
@@ -279,14 +285,26 @@ def distinct_keys(
     sup = PayeeKeyFile(keys_file)
     svc, base = [], []
     done, total = 0, len(nd.counted)
+    pending: deque[Future] = deque()
+
+    def take_next() -> None:  # in batch order: the keys file is written in first-seen order
+        nonlocal done
+        payees, services, bases, files = pending.popleft().result()
+        sup.add(payees)
+        svc.append(services)
+        base.append(bases)
+        if progress:  # files done: counted only for a progress bar
+            done += files
+            progress("Reading payees and services", done, total)
+
     try:
-        for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"]):
-            sup.add(keys.distinct(keys.supplier_parts(rows)))
-            svc.append(keys.distinct(keys.service_parts(rows)))
-            base.append(keys.distinct(keys.base_parts(rows)))
-            if progress:  # files done: counted only for a progress bar
-                done += pc.count_distinct(rows["source_sha256"]).as_py()
-                progress("Reading payees and services", done, total)
+        with ThreadPoolExecutor(PASS1_THREADS, thread_name_prefix="pass-1") as pool:
+            for rows in nd.iter_tables(keys.SOURCE_COLUMNS + ["source_sha256"], min_rows=PASS1_ROWS):
+                pending.append(pool.submit(_batch_keys, rows))
+                if len(pending) > PASS1_THREADS:
+                    take_next()
+            while pending:
+                take_next()
         sup.close()
     except BaseException:
         sup.abort()
@@ -294,6 +312,16 @@ def distinct_keys(
     return (
         _concat_distinct(svc, keys.SERVICE_KEY).to_pandas(),
         _concat_distinct(base, ["value", "council", "code"]).to_pandas(),
+    )
+
+
+def _batch_keys(rows: pa.Table) -> tuple[pa.Table, pa.Table, pa.Table, int]:
+    """A batch's distinct payee, service and expense-words keys, and how many files it holds."""
+    return (
+        keys.distinct(keys.supplier_parts(rows)),
+        keys.distinct(keys.service_parts(rows)),
+        keys.distinct(keys.base_parts(rows)),
+        pc.count_distinct(rows["source_sha256"]).as_py(),
     )
 
 
