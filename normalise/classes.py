@@ -125,7 +125,6 @@ def classify_crawl(
         keys.CATEGORY_KEY + CATEGORY_OUT
     ]
     _write(out, "categories", categories)
-    _write(out, "outturn", read_outturn(registers_db))
     (out / "stamp.json").write_text(json.dumps(stamp, indent=1), encoding="utf-8")
     release_memory()
     return out
@@ -145,7 +144,10 @@ def _suppliers_and_expense_keys(
     Pass 2 (the expense keys) reads the rows in a second process while the suppliers classifier
     runs: it needs the payees' sectors only at its end (``normalise/expense_pass.py``)."""
     name_codes, payee_cues = _payee_cues(keys_file)
-    job = PassInput(nd.root, dict(nd.unreadable), keys_file, services, bases, spill_path(out))
+    outturn = out / f".outturn.parquet.{os.getpid()}"
+    job = PassInput(
+        nd.root, dict(nd.unreadable), keys_file, services, bases, spill_path(out), registers_db, outturn
+    )
     expenses = ExpensePass(job, rows=_counted_rows(nd))
     expenses.start()
     try:
@@ -154,6 +156,7 @@ def _suppliers_and_expense_keys(
         release_memory()
         sectors = read_sectors(out / "suppliers.parquet")
         exp_keys, seen = expenses.finish(sectors, (name_codes, payee_cues))
+        os.replace(outturn, out / "outturn.parquet")
     finally:
         expenses.close()
     return exp_keys.to_pandas(), seen

@@ -53,6 +53,8 @@ class PassInput:
     services: pd.DataFrame
     bases: pd.DataFrame
     spill: Path
+    registers_db: Path | None = None  # Revenue Outturn is read here too: it needs no payee either
+    outturn: Path | None = None  # where that is written (Parquet); None: not read
 
 
 def keys_file_rows(keys_file: Path) -> CouncilRows:
@@ -104,6 +106,10 @@ def before_sectors(job: PassInput) -> dict[str, str]:
     finally:
         if writer is not None:
             writer.close()
+    if job.outturn is not None:
+        from normalise.classes import read_outturn
+
+        read_outturn(job.registers_db).to_parquet(job.outturn, index=False)
     return cue_of.seen
 
 
@@ -180,8 +186,9 @@ class ExpensePass:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-        for path in (self.job.spill, self._job_file, self._result_file):
-            path.unlink(missing_ok=True)
+        for path in (self.job.spill, self._job_file, self._result_file, self.job.outturn):
+            if path is not None:
+                path.unlink(missing_ok=True)
 
 
 def _main(job_file: str, result_file: str) -> int:
