@@ -40,7 +40,7 @@ from normalise.payee_keys import PayeeKeyFile
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 #: Code and rules whose change changes a classification.
-CODE_DIRS = [HERE / "suppliers", HERE / "categories"]
+CODE_DIRS = [HERE / "suppliers", HERE / "categories", HERE / "reference"]
 #: Files whose change changes what is written (the keys, the columns).
 CODE_FILES = [
     HERE / "classes.py",
@@ -476,19 +476,3 @@ def _categories(frame: pd.DataFrame) -> pd.DataFrame:
     out["label"] = out["label"].replace("", "unknown")
     out["confidence"] = pd.to_numeric(out["confidence"], errors="coerce").astype("float64")
     return out
-
-
-def read_outturn(registers_db: Path | None) -> pd.DataFrame:
-    """Revenue Outturn by (gss, financial_year, division), latest release: what ``registers_db`` holds,
-    and for the councils and years it lacks, the bundled releases (``normalise/reference/outturn``)."""
-    from normalise.categories.outturn import COLUMNS
-    from normalise.categories.outturn import read_outturn as read
-    from normalise.reference import bundled_outturn  # shipped RSX 2021-22 to 2023-24 (OGL v3)
-
-    loaded = read(Path(registers_db)) if registers_db is not None and Path(registers_db).exists() else None
-    bundled = bundled_outturn()
-    if loaded is not None and not loaded.empty:
-        have = pd.MultiIndex.from_frame(loaded[["gss", "financial_year"]].astype(str))
-        extra = bundled[~pd.MultiIndex.from_frame(bundled[["gss", "financial_year"]].astype(str)).isin(have)]
-        return pd.concat([loaded, extra], ignore_index=True) if len(extra) else loaded
-    return bundled if not bundled.empty else pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})

@@ -107,9 +107,9 @@ def before_sectors(job: PassInput) -> dict[str, str]:
         if writer is not None:
             writer.close()
     if job.outturn is not None:
-        from normalise.classes import read_outturn
+        from normalise.reference import outturn_for
 
-        read_outturn(job.registers_db).to_parquet(job.outturn, index=False)
+        outturn_for(job.registers_db).to_parquet(job.outturn, index=False)
     return cue_of.seen
 
 

@@ -26,3 +26,18 @@ def bundled_outturn() -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["gss", "financial_year", "division"], ignore_index=True)[COLUMNS]
+
+
+def outturn_for(registers_db: Path | None) -> pd.DataFrame:
+    """Revenue Outturn by (gss, financial_year, division), latest release: what ``registers_db`` holds,
+    and for the councils and years it lacks, the bundled releases (``normalise/reference/outturn``)."""
+    from normalise.categories.outturn import COLUMNS
+    from normalise.categories.outturn import read_outturn as read
+
+    loaded = read(Path(registers_db)) if registers_db is not None and Path(registers_db).exists() else None
+    bundled = bundled_outturn()
+    if loaded is not None and not loaded.empty:
+        have = pd.MultiIndex.from_frame(loaded[["gss", "financial_year"]].astype(str))
+        extra = bundled[~pd.MultiIndex.from_frame(bundled[["gss", "financial_year"]].astype(str)).isin(have)]
+        return pd.concat([loaded, extra], ignore_index=True) if len(extra) else loaded
+    return bundled if not bundled.empty else pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
