@@ -35,7 +35,7 @@ from councilspend import rowkeys as keys
 from councilspend.memory import release_memory, use_jemalloc
 from councilspend.normalised import NormalisedDir, open_normalised
 from normalise.expense_pass import ExpensePass, PassInput, read_sectors, spill_path
-from normalise.payee_keys import PayeeCues, PayeeKeyFile
+from normalise.payee_keys import PayeeKeyFile
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -143,6 +143,7 @@ def _suppliers_and_expense_keys(
 
     Pass 2 (the expense keys) reads the rows in a second process while the suppliers classifier
     runs: it needs the payees' sectors only at its end (``normalise/expense_pass.py``)."""
+    name_codes, payee_cues = _payee_cues(keys_file)
     outturn = out / f".outturn.parquet.{os.getpid()}"
     job = PassInput(
         nd.root, dict(nd.unreadable), keys_file, services, bases, spill_path(out), registers_db, outturn
@@ -151,9 +152,10 @@ def _suppliers_and_expense_keys(
     expenses.start()
     try:
         # the ids, names and evidence are written slice by slice and not kept (millions at national scale)
-        _write_suppliers(out, keys_file, registers_db, companies, expenses.payee_cues)
+        _write_suppliers(out, keys_file, registers_db, companies, (name_codes, payee_cues))
         release_memory()
-        exp_keys, seen = expenses.finish(read_sectors(out / "suppliers.parquet"))
+        sectors = read_sectors(out / "suppliers.parquet")
+        exp_keys, seen = expenses.finish(sectors, (name_codes, payee_cues))
         os.replace(outturn, out / "outturn.parquet")
     finally:
         expenses.close()
@@ -174,7 +176,7 @@ def _write_suppliers(
     keys_file: Path,
     registers_db: Path | None,
     companies: list[Path],
-    payee_cues: Callable[[], PayeeCues],
+    payee_cues: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
 ) -> None:
     """``out/suppliers.parquet`` written a slice of payee keys at a time (``classify_in_slices``), in
     the keys' order (by council, as pass 2 and the build read it)."""
@@ -183,9 +185,9 @@ def _write_suppliers(
     tmp = out / f".suppliers.parquet.{os.getpid()}"
     writer: pq.ParquetWriter | None = None
     try:
+        name_codes, cues = payee_cues
         done = 0
         for part in classify_in_slices(keys_file, registers_db, council_companies=companies):
-            name_codes, cues = payee_cues()  # asked for once the names are resolved: ready by then
             frame = supplier_columns(part, (name_codes[done : done + len(part)], *cues))
             done += len(part)
             table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -203,6 +205,23 @@ def _write_suppliers(
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
+
+
+def _payee_cues(keys_file: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """(each payee key's distinct name, (the payee cue, the transfer cue) of each distinct name).
+
+    Why once, before the slices: a payee paid by many councils is a key in many slices, and at
+    national scale there are dozens of slices and a fraction as many distinct names as keys.
+    """
+    from normalise.categories.context import payee_cues_and_transfers
+
+    with pa.memory_map(str(keys_file)) as source:
+        names = pa.ipc.open_file(source).read_all()["supplier_name"].combine_chunks()
+        encoded = pc.dictionary_encode(names)
+        del names
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    cue, transfer = payee_cues_and_transfers(pd.Series(encoded.dictionary.to_pylist(), dtype=object))
+    return codes, (cue.to_numpy(dtype=object), transfer.to_numpy(dtype=object))
 
 
 def _write(out: Path, name: str, frame: pd.DataFrame) -> None:
@@ -350,7 +369,7 @@ def supplier_columns(
 ) -> pd.DataFrame:
     """The classifier's answers for payee keys as the contract ``classes/suppliers`` has them: payee
     cues added, text blanks as "", a local id for payees no register knows. ``cues``: each row's
-    name code and the payee cue and transfer cue of each code (``payee_keys.payee_cues``), when known."""
+    name code and the payee cue and transfer cue of each code (:func:`_payee_cues`), when known."""
     missing = [
         c for c in SUPPLIER_OUT if c not in out.columns and c not in ("payee_cue", "payee_transfer_cue")
     ]

@@ -20,7 +20,6 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +31,12 @@ import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
 from councilspend.council_rows import CouncilRows
-from normalise.payee_keys import PayeeCues, payee_cues, read_payee_cues, write_payee_cues
 
 log = logging.getLogger(__name__)
+
+
+#: Each payee key's name code, and (the payee cue, the transfer cue) of each name (``classes._payee_cues``).
+PayeeCues = tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]
 
 
 class ExpensePassError(RuntimeError):
@@ -53,9 +55,6 @@ class PassInput:
     spill: Path
     registers_db: Path | None = None  # Revenue Outturn is read here too: it needs no payee either
     outturn: Path | None = None  # where that is written (Parquet); None: not read
-    cues: Path | None = (
-        None  # where the payee cues are written first, for the classifier (second process only)
-    )
 
 
 def keys_file_rows(keys_file: Path) -> CouncilRows:
@@ -81,15 +80,13 @@ def before_sectors(job: PassInput) -> dict[str, str]:
     """The second process's work: every batch's distinct pairs to ``job.spill``; returns the context
     cues it met (``rowkeys.CueBook.seen``, which the classify step writes out).
 
-    The payee's cues are left blank here, like its sector, and added with it (:meth:`ExpensePass.finish`).
-    """
+    The payee's cues are left blank here, like its sector: the parent knows each key's name
+    (``classes._payee_cues``) and adds them with the sector."""
     from councilspend.memory import use_jemalloc
     from councilspend.normalised import open_normalised
     from normalise.categories.context import text_cues
 
     use_jemalloc()
-    if job.cues is not None:  # first: the classifier in the other process needs them
-        write_payee_cues(job.cues, payee_cues(job.keys_file))
     nd = open_normalised(job.normalised)
     nd.unreadable.update(job.unreadable)
     cue_of = keys.CueBook(text_cues)
@@ -134,9 +131,6 @@ class ExpensePass:
         self._job_file = job.spill.with_name(job.spill.name + ".job")
         self._result_file = job.spill.with_name(job.spill.name + ".result")
         self._proc: subprocess.Popen | None = None
-        self._cues: PayeeCues | None = None
-        if self.second_process:
-            job.cues = job.spill.with_name(job.spill.name + ".cues")
 
     def start(self) -> None:
         if not self.second_process:
@@ -153,29 +147,13 @@ class ExpensePass:
             env=env,
         )
 
-    def payee_cues(self) -> PayeeCues:
-        """Each payee key's name code and the cues of each name (``payee_keys.payee_cues``): made by
-        the second process first thing, while the classifier resolves the names."""
-        if self._cues is None:
-            if not self.second_process:
-                self._cues = payee_cues(self.job.keys_file)
-            else:
-                assert self._proc is not None and self.job.cues is not None
-                while not self.job.cues.exists():
-                    if self._proc.poll() is not None:
-                        self._result()  # the process's own error, if it failed
-                        raise ExpensePassError("the expense pass's process ended without the payee cues")
-                    time.sleep(0.01)
-                self._cues = read_payee_cues(self.job.cues)
-        return self._cues
-
-    def finish(self, sectors: pa.Array) -> tuple[pa.Table, dict[str, str]]:
+    def finish(self, sectors: pa.Array, payee_cues: PayeeCues) -> tuple[pa.Table, dict[str, str]]:
         """(the distinct expense keys (:data:`~councilspend.rowkeys.EXPENSE_KEY`) in first-seen order,
-        the context cues met). ``sectors``: each payee key's sector in keys-file order, nulls allowed."""
-        name_codes, cues = self.payee_cues()
+        the context cues met). ``sectors``: each payee key's sector in keys-file order, nulls allowed;
+        ``payee_cues``: each key's name code, and the payee and transfer cues of each name."""
         seen = self._result() if self.second_process else before_sectors(self.job)
-        codes = pa.array(name_codes)
-        cue, transfer = (pa.array(c, pa.large_string()) for c in cues)
+        codes = pa.array(payee_cues[0])
+        cue, transfer = (pa.array(c, pa.large_string()) for c in payee_cues[1])
         out = []
         with pa.memory_map(str(self.job.spill)) as source:
             for batch in pa.ipc.open_stream(source):
@@ -208,7 +186,7 @@ class ExpensePass:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-        for path in (self.job.spill, self._job_file, self._result_file, self.job.outturn, self.job.cues):
+        for path in (self.job.spill, self._job_file, self._result_file, self.job.outturn):
             if path is not None:
                 path.unlink(missing_ok=True)
 

@@ -16,20 +16,14 @@ written, the whole file is de-duplicated again at the end, in memory, as before.
 from __future__ import annotations
 
 import logging
-import os
-import pickle
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from councilspend import rowkeys as keys
 
 log = logging.getLogger(__name__)
-#: Each payee key's name code, and (the payee cue, the transfer cue) of each distinct name.
-PayeeCues = tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]
 
 
 class PayeeKeyFile:
@@ -98,32 +92,3 @@ class PayeeKeyFile:
         self._written.update(pc.unique(done["council"]).to_pylist())
         self._writer.write_table(done)
         self.rows += done.num_rows
-
-
-def payee_cues(keys_file: Path) -> PayeeCues:
-    """(each payee key's distinct name, (the payee cue, the transfer cue) of each distinct name).
-
-    Why once, before the slices: a payee paid by many councils is a key in many slices, and at
-    national scale there are dozens of slices and a fraction as many distinct names as keys.
-    """
-    from normalise.categories.context import payee_cues_and_transfers
-
-    with pa.memory_map(str(keys_file)) as source:
-        names = pa.ipc.open_file(source).read_all()["supplier_name"].combine_chunks()
-        encoded = pc.dictionary_encode(names)
-        del names
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    cue, transfer = payee_cues_and_transfers(pd.Series(encoded.dictionary.to_pylist(), dtype=object))
-    return codes, (cue.to_numpy(dtype=object), transfer.to_numpy(dtype=object))
-
-
-def write_payee_cues(path: Path, cues: PayeeCues) -> None:
-    """``cues`` pickled at ``path``, which appears whole (written beside it, then renamed): another
-    process waits for it (``normalise/expense_pass.py``)."""
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(pickle.dumps(cues, protocol=5))
-    os.replace(tmp, path)
-
-
-def read_payee_cues(path: Path) -> PayeeCues:
-    return pickle.loads(path.read_bytes())
