@@ -107,3 +107,17 @@ def test_the_second_process_error_reaches_the_caller(normalised: Path, tmp_path:
     finally:
         expenses.close()
     assert not list(tmp_path.glob(".expense-pairs*"))
+
+
+def test_the_second_process_writes_the_same_classes_as_this_one(tmp_path: Path) -> None:
+    written = {}
+    for mode, threshold in (("here", 10**12), ("second", 0)):
+        root = tmp_path / mode / "normalised"
+        write_sample_normalised(root, months=2, n_repeats=1)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(expense_pass, "SECOND_PROCESS_ROWS", threshold)
+            classes.classify_crawl(root)
+        names = ("suppliers", "categories", "context_cues", "outturn")
+        written[mode] = {n: pq.read_table(root / "classes" / f"{n}.parquet") for n in names}
+    for name, table in written["here"].items():
+        assert table.num_rows > 0 and table.equals(written["second"][name]), name
