@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 PayeeCues = tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]
 
 
+class Orphaned(RuntimeError):
+    """The second process outlived the classify step that started it (killed, not stopped)."""
+
+
 class ExpensePassError(RuntimeError):
     """The second process failed; the message says how."""
 
@@ -55,6 +59,7 @@ class PassInput:
     spill: Path
     registers_db: Path | None = None  # Revenue Outturn is read here too: it needs no payee either
     outturn: Path | None = None  # where that is written (Parquet); None: not read
+    parent: int | None = None  # the classify step's process: when it is gone, the pass stops
 
 
 def keys_file_rows(keys_file: Path) -> CouncilRows:
@@ -94,6 +99,8 @@ def before_sectors(job: PassInput) -> dict[str, str]:
     writer = None
     try:
         for rows in nd.iter_tables(keys.SOURCE_COLUMNS):
+            if job.parent is not None and os.getppid() != job.parent:
+                raise Orphaned(f"the classify step (process {job.parent}) is gone")
             payees = lookup.window(rows)
             at = payees.positions(keys.supplier_parts(rows))
             pairs = keys.expense_parts_before_sector(rows, lookup.context(rows, at=at, payees=payees), cue_of)
@@ -135,6 +142,7 @@ class ExpensePass:
     def start(self) -> None:
         if not self.second_process:
             return
+        self.job.parent = os.getpid()
         self._job_file.write_bytes(pickle.dumps(self.job))
         root = str(Path(__file__).resolve().parents[1])  # this checkout, installed or not
         env = {
@@ -214,4 +222,7 @@ def spill_path(out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1], sys.argv[2]))
+    try:
+        sys.exit(_main(sys.argv[1], sys.argv[2]))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent reports it
+        sys.exit(130)

@@ -3,6 +3,7 @@ same expense keys as keying every row with its payee's sector in hand, and a cle
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -121,3 +122,12 @@ def test_the_second_process_writes_the_same_classes_as_this_one(tmp_path: Path) 
         written[mode] = {n: pq.read_table(root / "classes" / f"{n}.parquet") for n in names}
     for name, table in written["here"].items():
         assert table.num_rows > 0 and table.equals(written["second"][name]), name
+
+
+def test_the_pass_stops_when_the_classify_step_that_started_it_is_gone(
+    normalised: Path, tmp_path: Path
+) -> None:
+    expenses, _keys = _pass(normalised, tmp_path, 0)
+    expenses.job.parent = os.getppid() + 1  # not this process's parent: as if that one was killed
+    with pytest.raises(expense_pass.Orphaned, match="is gone"):
+        expense_pass.before_sectors(expenses.job)
