@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 
 from publish.build import summaries
@@ -112,3 +113,21 @@ def test_sort_cache_grows_with_the_rows_up_to_40_mb() -> None:
     assert summaries.sort_cache_mb(5_000_000) == 20
     assert summaries.sort_cache_mb(10_000_000) == 40
     assert summaries.sort_cache_mb(50_000_000) == 40
+
+
+def test_a_large_build_writes_the_side_tables_after_the_payments_and_the_same_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``OVERLAP_ROWS`` the side tables wait for the payments to be written (memory); the database
+    is the same, table by table and in its schema, either way."""
+    from demo.sample_site import COUNCILS, build_sample_site
+    from publish.build import build
+
+    db = build_sample_site(tmp_path, months=1, n_repeats=1)
+    monkeypatch.setattr(build, "OVERLAP_ROWS", 0)
+    large = build.build_database(
+        tmp_path, tmp_path / "large.db", registry=COUNCILS, progress=False, downloads=False
+    )
+    one, other = sqlite3.connect(db), sqlite3.connect(large)
+    assert _schema(one) == _schema(other)
+    assert _tables(one) == _tables(other)

@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -62,6 +62,11 @@ PASS2_COLUMNS = sorted(
         "source_row",
     }
 )
+
+#: Up to this many payments the other tables are written into their side database while the payments are
+#: written (0.9 GB at 1M rows); above, once the payments are written, so that the two jobs' memory never
+#: adds up (the build's peak at 10M and 50M rows is while the payments are written).
+OVERLAP_ROWS = 2_000_000
 
 #: Rows a payments batch holds at least: two are in memory at once (one shaped while the other is kept).
 SHAPE_BATCH_ROWS = 150_000
@@ -211,21 +216,26 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     # table into a side database (``side_tables.py``); FTS5 indexes the payments and the spellings into
     # side databases of their own. The side tables are copied in once the payments' indexes are sorted.
     t4 = bar.add_task("Summaries, indexes and search", total=5)
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="build")
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="build")
     alias_search, side = None, SideTables(tmp)
     try:
-        writing = pool.submit(_write_and_index_payments, tmp, ranges, search, bar)
+        writing = pool.submit(_write_payments, tmp, ranges, search, bar)
+        indexing = pool.submit(_index_payments, writing, tmp, ranges.rows)
         others = other_tables.compute(totals, nd, tmp, (entities, categories, outturn))
         del totals
         alias_search = others.by_supplier.alias_search
         searching_aliases = pool.submit(alias_search.build)
         bar.advance(t4)
+        if ranges.rows > OVERLAP_ROWS:
+            with _stage("payments written (waited for)"):
+                writing.result()
+                release_memory()  # the ranges' freed buffers, before the side tables and the sorts
         with closing(side.open()) as side_conn:
             other_tables.write(side_conn, registry, nd, others)
         del others
         bar.advance(t4)
         with _stage("payments written and indexed (waited for)"):
-            writing.result()
+            indexing.result()
         with _stage("side tables copied in"):
             side.copy_into(tmp)
         bar.advance(t4)
@@ -267,7 +277,7 @@ def _shape_payments(
     nd: NormalisedDir, tmp: Path, lookups: Lookups, entity_ids: pa.Array, bar
 ) -> tuple[Totals, IdRanges]:
     """Pass 2: payments shaped a batch of whole files at a time into spools by id range; only running
-    sums stay in memory. :func:`_write_and_index_payments` then writes them in id order."""
+    sums stay in memory. :func:`_write_payments` then writes them in id order."""
     task = bar.add_task("Reading payments", total=len(nd.counted))
     counted = nd.files[nd.files["status"] == "counted"]
     expected = int(pd.to_numeric(counted["rows_kept"], errors="coerce").fillna(0).sum())
@@ -301,9 +311,8 @@ def _shape_payments(
     return totals, ranges
 
 
-def _write_and_index_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -> None:
-    """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``), then
-    their indexes sorted (``summaries.index_table``)."""
+def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -> None:
+    """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``)."""
     written = bar.add_task("Writing payments in id order", total=ranges.count)
     try:
         search.open_direct()  # FTS5 indexes each range beside, on its own thread, in the same id order
@@ -315,5 +324,10 @@ def _write_and_index_payments(tmp: Path, ranges: IdRanges, search: SideSearchInd
         search.close_direct()
     finally:
         ranges.discard()
+
+
+def _index_payments(writing: Future, tmp: Path, rows: int) -> None:
+    """The payments' indexes sorted (``summaries.index_table``) as soon as ``writing`` has written them."""
+    writing.result()
     with _stage("payment indexes"):
-        summaries.index_table(tmp, "payments", ranges.rows)
+        summaries.index_table(tmp, "payments", rows)
