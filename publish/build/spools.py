@@ -1,6 +1,7 @@
 """Numbered spool files of Arrow tables beside the temporary database: what the build sorts or sums
 later is written there range by range instead of held in memory (``id_ranges.py``,
-``supplier_ranges.py``). LZ4-compressed Arrow IPC streams: a few percent of CPU, a third of the disk."""
+``supplier_ranges.py``). Arrow IPC streams, LZ4-compressed unless small: a few percent of CPU, a third
+of the disk."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ class Spools:
     """``count`` spools named ``<prefix>.<kind>-<i>.arrow``: a killed build's leftovers share the
     temporary database's name and are removed with it."""
 
-    def __init__(self, prefix: Path, kind: str, count: int) -> None:
+    def __init__(self, prefix: Path, kind: str, count: int, compressed: bool = True) -> None:
+        """``compressed``: LZ4, about a third of the disk for a few percent of the build's CPU
+        (``id_ranges.COMPRESS_ABOVE_ROWS``)."""
         self.prefix, self.kind, self.count = Path(prefix), kind, count
         self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         self._schema: pa.Schema | None = None
-        self._options = pa.ipc.IpcWriteOptions(compression="lz4")
+        self._options = pa.ipc.IpcWriteOptions(compression="lz4" if compressed else None)
 
     def path(self, i: int) -> Path:
         return Path(f"{self.prefix}.{self.kind}-{i:05d}.arrow")
