@@ -234,7 +234,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             other_tables.write(side_conn, registry, nd, others)
         del others
         bar.advance(t4)
-        with _stage("payments written and indexed (waited for)"):
+        with _stage("payment indexes (waited for)"):
             indexing.result()
         with _stage("side tables copied in"):
             side.copy_into(tmp)
