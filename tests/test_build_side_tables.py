@@ -98,21 +98,13 @@ def test_index_table_sorts_the_payments_indexes_through_adbc(tmp_path: Path) -> 
     )
     conn.commit()
     conn.close()
-    summaries.index_table(db, "payments", 4999)
+    summaries.index_table(db, "payments")
     conn = sqlite3.connect(db)
     names = [
         r[0] for r in conn.execute("select name from sqlite_master where type = 'index' and sql is not null")
     ]
     assert names == [f"idx_payments_{'_'.join(c)}" for c in summaries.INDEXES["payments"]]
     assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
-
-
-def test_sort_cache_grows_with_the_rows_up_to_40_mb() -> None:
-    assert summaries.sort_cache_mb(0) == 4
-    assert summaries.sort_cache_mb(1_000_000) == 4
-    assert summaries.sort_cache_mb(5_000_000) == 20
-    assert summaries.sort_cache_mb(10_000_000) == 40
-    assert summaries.sort_cache_mb(50_000_000) == 40
 
 
 def test_a_large_build_writes_the_side_tables_after_the_payments_and_the_same_database(

@@ -220,7 +220,7 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     alias_search, side = None, SideTables(tmp)
     try:
         writing = pool.submit(_write_payments, tmp, ranges, search, bar)
-        indexing = pool.submit(_index_payments, writing, tmp, ranges.rows)
+        indexing = pool.submit(_index_payments, writing, tmp)
         others = other_tables.compute(totals, nd, tmp, (entities, categories, outturn))
         del totals
         alias_search = others.by_supplier.alias_search
@@ -326,8 +326,8 @@ def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -
         ranges.discard()
 
 
-def _index_payments(writing: Future, tmp: Path, rows: int) -> None:
+def _index_payments(writing: Future, tmp: Path) -> None:
     """The payments' indexes sorted (``summaries.index_table``) as soon as ``writing`` has written them."""
     writing.result()
     with _stage("payment indexes"):
-        summaries.index_table(tmp, "payments", rows)
+        summaries.index_table(tmp, "payments")

@@ -233,19 +233,17 @@ def index_sql(table: str, cols: list[str]) -> str:
     return f'CREATE INDEX IF NOT EXISTS "{index}"\n    ON "{table}" ({names});'
 
 
-def sort_cache_mb(rows: int) -> int:
-    """The page cache, and so the size of each sorted run, for sorting ``rows`` rows' index entries.
-
-    SQLite's sorter hands each full run to a helper thread (``PRAGMA threads``) and merges the runs at
-    the end, so only several runs keep both cores busy: at 1M rows a 40 MB cache made one or two runs
-    per index and the four sorts took 3.0 s on one core; 4 MB runs, 1.7 s on two. Past 10M rows 40 MB
-    gives as many runs, and holds memory down (the build peaked 2.16 GB with it at 10M, 2.20 GB with
-    100 MB, sorting no faster)."""
-    return max(4, min(40, rows // 250_000))
+#: The page cache, and so the size of each sorted run, when the payments' indexes are sorted. SQLite's
+#: sorter hands each full run to a helper thread (``PRAGMA threads``) and merges the runs at the end:
+#: small runs keep both cores busy and sort within the processor's caches. The four sorts took 3.0 s at
+#: 1M rows with 40 MB (one or two runs an index, on one core) and 1.7 s with 4 MB; at 10M rows 24.5 s
+#: (42 CPU-s) with 40 MB, 19.5 s with 16 MB, 16.5-17.4 s (29-30 CPU-s) with 4 MB, 16.3 s with 2 MB,
+#: 18.8 s with 1 MB (sorted alone, ADBC, 2 helper threads).
+SORT_CACHE_MB = 4
 
 
-def index_table(db_path: Path, table: str, rows: int) -> None:
-    """Create ``INDEXES[table]`` (a table of about ``rows`` rows) through a connection of its own.
+def index_table(db_path: Path, table: str) -> None:
+    """Create ``INDEXES[table]`` through a connection of its own.
 
     The build runs this for payments on a worker thread while the main thread writes the other tables
     into a database of their own. Through the ADBC driver: its SQLite (3.53 against Python's 3.40 here)
@@ -255,9 +253,7 @@ def index_table(db_path: Path, table: str, rows: int) -> None:
 
     # The build's own connection holds no lock meanwhile: a lock here is a bug, so it fails at once.
     with closing(adbc.connect(str(db_path), autocommit=True)) as conn, closing(conn.cursor()) as cur:
-        for sql in build_pragmas(cache_mb=sort_cache_mb(rows)) + [
-            index_sql(table, c) for c in INDEXES[table]
-        ]:
+        for sql in build_pragmas(cache_mb=SORT_CACHE_MB) + [index_sql(table, c) for c in INDEXES[table]]:
             cur.execute(sql)
             cur.fetchall()
 
