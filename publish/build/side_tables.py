@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from publish.build import summaries
 from publish.build.pragmas import build_pragmas
 from publish.build.tables import create
 
@@ -36,10 +37,10 @@ class SideTables:
         """A connection to a new side database holding the empty tables of :data:`DECLARED_FIRST`."""
         self.discard()
         conn = sqlite3.connect(self.path)
-        # A small cache and no helper sort threads: this runs beside the payments' insert and index sorts,
-        # which keep both cores busy, and its memory adds to theirs (at 10M rows a 64 MB cache sorting
-        # on three threads took the build's peak over 1.5 GB).
-        for pragma in build_pragmas(cache_mb=16, sort_threads=0):
+        # A small cache: this runs beside the payments' insert or index sorts and its memory adds to
+        # theirs (at 10M rows a 64 MB cache, which is also each sort thread's run, took the build's peak
+        # over 1.5 GB); its indexes sort in small runs, as the payments' do (``summaries.SORT_CACHE_MB``).
+        for pragma in build_pragmas(cache_mb=summaries.SORT_CACHE_MB):
             conn.execute(pragma)
         for table in DECLARED_FIRST:
             create(conn, table)
