@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from councilspend import rowkeys as keys
-from councilspend.memory import release_memory, use_jemalloc
+from councilspend.memory import fix_mmap_threshold, release_memory, use_jemalloc
 from councilspend.normalised import NormalisedDir, open_normalised
 from normalise.expense_pass import ExpensePass, PassInput, read_sectors, spill_path
 from normalise.payee_keys import PayeeKeyFile
@@ -97,6 +97,7 @@ def classify_crawl(
     user's own lists of council-owned companies (CSV ``name,council_id[,company_number]``).
     """
     use_jemalloc()
+    fix_mmap_threshold()
     normalised = Path(normalised)
     out = classes_dir(normalised)
     companies = [Path(p) for p in council_companies]

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from councilspend import rowkeys as keys
-from councilspend.memory import release_memory
+from councilspend.memory import fix_mmap_threshold, release_memory
 from councilspend.normalised import NormalisedDir, open_normalised
 from publish.build import enrich, fingerprint, other_tables, summaries
 from publish.build.aggregates import Totals
@@ -105,6 +105,7 @@ def build_database(
         log.info("inputs unchanged since %s was built; kept it", db_path)
         return db_path
     fingerprint.stamp_path(db_path).unlink(missing_ok=True)
+    fix_mmap_threshold()  # after a classify step in this process, the heap would hold its freed buffers
     tmp = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     inspect_tmp = inspect_path.with_name(f".{inspect_path.name}.building-{os.getpid()}")
     try:
