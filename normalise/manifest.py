@@ -288,10 +288,16 @@ def normalise_manifest(
                         }
                     )
             files[sha] = row
-    verify_hashes(manifest, [e for e in todo.values() if not is_current(e["sha256"], out_dir)])
+    # Files whose outputs are current are listed from their reports here: no worker is started for
+    # them (a re-run with nothing new starts none).
+    reports = {sha: current_report(sha, out_dir) for sha in todo}
+    stale = [e for sha, e in todo.items() if reports[sha] is None]
+    verify_hashes(manifest, stale)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = _run(list(todo.values()), out_dir, workers, progress)
-    for row in results:
+    for sha, report in reports.items():
+        if report is not None:
+            files[sha] = files_row(todo[sha], report)
+    for row in _run(stale, out_dir, workers, progress):
         files[row["sha256"]] = row
     out = list(files.values())
     mark_overlaps(out, out_dir)
