@@ -50,6 +50,14 @@ class NormalisedDir:
         rows = self.files[self.files["status"] == "counted"]
         return [s for s in rows["sha256"] if s not in self.unreadable]
 
+    @property
+    def counted_rows(self) -> int:
+        """The rows of the counted files, as ``files.csv`` gives them (0 where it does not say)."""
+        if "rows_kept" not in self.files.columns:
+            return 0
+        kept = self.files.loc[self.files["status"] == "counted", "rows_kept"]
+        return int(pd.to_numeric(kept, errors="coerce").fillna(0).sum())
+
     def rows_path(self, sha: str) -> Path:
         return self.root / "rows" / f"{sha}.parquet"
 

@@ -380,6 +380,13 @@ def joined(parts: pa.Table) -> pa.ChunkedArray:
     return pc.binary_join_element_wise(*cols, pa.scalar(SEP, pa.large_string()))
 
 
+def concat_distinct(parts: list[pa.Table], columns: list[str]) -> pa.Table:
+    """The distinct rows of several parts together, in first-seen order (no parts: an empty table of
+    text ``columns``)."""
+    empty = pa.table({c: pa.array([], pa.large_string()) for c in columns})
+    return distinct(pa.concat_tables(parts) if parts else empty)
+
+
 def distinct(parts: pa.Table) -> pa.Table:
     """The distinct rows of ``parts`` in first-seen order.
 

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from councilspend import rowkeys as keys
 from councilspend.memory import fix_mmap_threshold, release_memory, use_jemalloc
 from councilspend.normalised import NormalisedDir, open_normalised
-from normalise.expense_pass import ExpensePass, PassInput, read_sectors, spill_path
+from normalise.expense_pass import ExpensePass, PassInput, PayeeCues, read_sectors, spill_path
 from normalise.payee_keys import PayeeKeyFile
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _suppliers_and_expense_keys(
     job = PassInput(
         nd.root, dict(nd.unreadable), keys_file, services, bases, spill_path(out), registers_db, outturn
     )
-    expenses = ExpensePass(job, rows=_counted_rows(nd))
+    expenses = ExpensePass(job, rows=nd.counted_rows)
     expenses.start()
     try:
         # the ids, names and evidence are written slice by slice and not kept (millions at national scale)
@@ -163,21 +163,12 @@ def _suppliers_and_expense_keys(
     return exp_keys.to_pandas(), seen
 
 
-def _counted_rows(nd: NormalisedDir) -> int:
-    """The rows of the counted files, as ``files.csv`` gives them (0 when it does not say)."""
-    files = nd.files
-    if "rows_kept" not in files.columns:
-        return 0
-    kept = pd.to_numeric(files.loc[files["status"] == "counted", "rows_kept"], errors="coerce")
-    return int(kept.fillna(0).sum())
-
-
 def _write_suppliers(
     out: Path,
     keys_file: Path,
     registers_db: Path | None,
     companies: list[Path],
-    payee_cues: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]],
+    payee_cues: PayeeCues,
 ) -> None:
     """``out/suppliers.parquet`` written a slice of payee keys at a time (``classify_in_slices``), in
     the keys' order (by council, as pass 2 and the build read it)."""
@@ -208,7 +199,7 @@ def _write_suppliers(
         tmp.unlink(missing_ok=True)
 
 
-def _payee_cues(keys_file: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def _payee_cues(keys_file: Path) -> PayeeCues:
     """(each payee key's distinct name, (the payee cue, the transfer cue) of each distinct name).
 
     Why once, before the slices: a payee paid by many councils is a key in many slices, and at
@@ -314,8 +305,8 @@ def distinct_keys(
         sup.abort()
         raise
     return (
-        _concat_distinct(svc, keys.SERVICE_KEY).to_pandas(),
-        _concat_distinct(base, ["value", "council", "code"]).to_pandas(),
+        keys.concat_distinct(svc, keys.SERVICE_KEY).to_pandas(),
+        keys.concat_distinct(base, ["value", "council", "code"]).to_pandas(),
     )
 
 
@@ -341,11 +332,6 @@ def classify_bases(distinct: pd.DataFrame) -> pd.DataFrame:
         for v, c in zip(out["value"], out["code"], strict=True)
     ]
     return out
-
-
-def _concat_distinct(parts: list[pa.Table], columns: list[str]) -> pa.Table:
-    empty = pa.table({c: pa.array([], pa.large_string()) for c in columns})
-    return keys.distinct(pa.concat_tables(parts) if parts else empty)
 
 
 def _text(s: pd.Series) -> pd.Series:

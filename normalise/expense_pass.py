@@ -173,8 +173,7 @@ class ExpensePass:
                 )
                 sector = pc.fill_null(pc.take(sectors, pairs["position"]), "unknown")
                 out.append(keys.distinct(keys.expense_parts_with_sector(pairs, sector)))
-        empty = pa.table({c: pa.array([], pa.large_string()) for c in keys.EXPENSE_KEY})
-        return keys.distinct(pa.concat_tables(out) if out else empty), seen
+        return keys.concat_distinct(out, keys.EXPENSE_KEY), seen
 
     def _result(self) -> dict[str, str]:
         assert self._proc is not None

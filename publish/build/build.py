@@ -22,7 +22,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
-import pandas as pd
 import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -280,8 +279,7 @@ def _shape_payments(
     """Pass 2: payments shaped a batch of whole files at a time into spools by id range; only running
     sums stay in memory. :func:`_write_payments` then writes them in id order."""
     task = bar.add_task("Reading payments", total=len(nd.counted))
-    counted = nd.files[nd.files["status"] == "counted"]
-    expected = int(pd.to_numeric(counted["rows_kept"], errors="coerce").fillna(0).sum())
+    expected = nd.counted_rows
     totals = Totals(SupplierRanges(tmp, entity_ids, expected))
     ranges = IdRanges(tmp, expected)
 
