@@ -184,7 +184,9 @@ def _arrow_column(s: pd.Series) -> pa.Array | pa.ChunkedArray:
     arr = s.array
     if hasattr(arr, "_pa_array"):
         return arr._pa_array
-    return pa.array(s.to_numpy())
+    # pandas' own conversion makes a NaN null; so must this path, or a file's bytes (and what Arrow
+    # readers see: a NaN value instead of a missing one) would depend on which file a process wrote first
+    return pa.array(s.to_numpy(), from_pandas=True)
 
 
 def _row_keys(rows_path: Path) -> np.ndarray:
