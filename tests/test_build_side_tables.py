@@ -5,6 +5,7 @@ read exactly as if everything had been written into it in place."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,21 @@ def test_a_large_build_writes_the_side_tables_after_the_payments_and_the_same_da
     one, other = sqlite3.connect(db), sqlite3.connect(large)
     assert _schema(one) == _schema(other)
     assert _tables(one) == _tables(other)
+
+
+def test_an_error_sqlite_rolled_back_itself_reaches_the_caller_as_it_is(tmp_path: Path) -> None:
+    """After some errors (disk full, I/O) SQLite has rolled the transaction back already; the caller must
+    see that error, not "cannot rollback - no transaction is active" from the rollback after it."""
+    from publish.build.side_tables import attached
+
+    sqlite3.connect(tmp_path / "side.db").close()
+    with closing(sqlite3.connect(tmp_path / "main.db")) as conn:
+        conn.execute("create table t (x)")
+        conn.execute(
+            "create trigger full before insert on t "
+            "begin select raise(rollback, 'database or disk is full (as SQLite says it)'); end"
+        )
+        conn.commit()
+    with pytest.raises(Exception, match="database or disk is full"):
+        with attached(tmp_path / "main.db", tmp_path / "side.db") as run:
+            run("insert into t values (1)")

@@ -91,7 +91,10 @@ def attached(db_path: Path, side_path: Path) -> Iterator[Callable[[str], list[tu
         try:
             yield run
         except BaseException:
-            run("ROLLBACK")
+            try:
+                run("ROLLBACK")
+            except Exception:  # noqa: BLE001 - SQLite rolled back already (disk full, I/O error): keep its error
+                pass
             raise
         run("COMMIT")
 
