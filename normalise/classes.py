@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -107,6 +109,7 @@ def classify_crawl(
         return out
     nd = open_normalised(normalised)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
     (out / "stamp.json").unlink(missing_ok=True)  # the files below are written one by one
     # Payees and services first: an expense is classified with its payee's sector and its service.
     keys_file = out / f".payee-keys.arrow.{os.getpid()}"
@@ -150,8 +153,8 @@ def _suppliers_and_expense_keys(
         nd.root, dict(nd.unreadable), keys_file, services, bases, spill_path(out), registers_db, outturn
     )
     expenses = ExpensePass(job, rows=nd.counted_rows)
-    expenses.start()
     try:
+        expenses.start()
         # the ids, names and evidence are written slice by slice and not kept (millions at national scale)
         _write_suppliers(out, keys_file, registers_db, companies, (name_codes, payee_cues))
         release_memory()
@@ -221,6 +224,15 @@ def _write(out: Path, name: str, frame: pd.DataFrame) -> None:
     tmp = out / f".{name}.parquet.{os.getpid()}"
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, out / f"{name}.parquet")
+
+
+def remove_stale_temps(out: Path) -> None:
+    """Delete what a killed classify step left in ``out`` (``.<name>.<pid>``, ``.<name>.<pid>.job``):
+    files of a process that is gone, or of this one (a process id comes round again in containers)."""
+    for path in out.glob(".*"):
+        pid = re.search(r"\.(\d+)(?:\.job|\.result)?$", path.name)
+        if pid and (int(pid.group(1)) == os.getpid() or not psutil.pid_exists(int(pid.group(1)))):
+            path.unlink(missing_ok=True)
 
 
 def is_current(normalised: Path, stamp: dict) -> bool:

@@ -128,7 +128,7 @@ SECOND_PROCESS_ROWS = 200_000
 class ExpensePass:
     """:meth:`start` the second process, then :meth:`finish` with the sectors; :meth:`close` always.
 
-    The process is a fresh interpreter (``python -m normalise.expense_pass JOB``), not a fork: this
+    The process is a fresh interpreter (``python -P -c _CHILD ROOT JOB RESULT``), not a fork: this
     one may have threads, and ``multiprocessing``'s spawn re-runs the caller's main script. Small
     crawls run the same work in this process, in :meth:`finish`."""
 
@@ -143,16 +143,15 @@ class ExpensePass:
         if not self.second_process:
             return
         self.job.parent = os.getpid()
+        # a killed run with this process id (containers reuse them) may have left a result behind
+        for path in (self.job.spill, self._result_file, self.job.outturn):
+            if path is not None:
+                path.unlink(missing_ok=True)
         self._job_file.write_bytes(pickle.dumps(self.job))
-        root = str(Path(__file__).resolve().parents[1])  # this checkout, installed or not
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-        }
+        root = str(Path(__file__).resolve().parents[1])  # this checkout, or the installation's folder
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "normalise.expense_pass", str(self._job_file), str(self._result_file)],
+            [sys.executable, "-P", "-c", _CHILD, root, str(self._job_file), str(self._result_file)],
             stdin=subprocess.DEVNULL,
-            env=env,
         )
 
     def finish(self, sectors: pa.Array, payee_cues: PayeeCues) -> tuple[pa.Table, dict[str, str]]:
@@ -181,11 +180,11 @@ class ExpensePass:
         try:
             result = json.loads(self._result_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise ExpensePassError(
-                f"the expense pass's process ended with exit code {code} and no result"
-            ) from None
+            result = {}
         if "error" in result:
             raise ExpensePassError(f"the expense pass failed: {result['error']}")
+        if code != 0 or "seen" not in result:
+            raise ExpensePassError(f"the expense pass's process ended with exit code {code} and no result")
         return result["seen"]
 
     def close(self) -> None:
@@ -198,11 +197,37 @@ class ExpensePass:
                 path.unlink(missing_ok=True)
 
 
+#: The second process's command (``python -P -c _CHILD ROOT JOB RESULT``): the parent's code folder first
+#: on the path, and not the working directory (``-P``), whose own ``normalise/`` would shadow it.
+_CHILD = (
+    "import sys\n"
+    "root = sys.argv.pop(1)\n"
+    "if root not in sys.path:\n"
+    "    sys.path.insert(0, root)\n"
+    "from normalise.expense_pass import child_main\n"
+    "sys.exit(child_main(sys.argv[1:]))\n"
+)
+
+
+def child_main(argv: list[str]) -> int:
+    """The second process's entry: ``JOB RESULT``."""
+    try:
+        return _main(argv[0], argv[1])
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent reports it
+        return 130
+
+
 def _main(job_file: str, result_file: str) -> int:
     """The second process: run :func:`before_sectors` and write its result (or its error) as JSON."""
+    job: PassInput | None = None
     try:
         job = pickle.loads(Path(job_file).read_bytes())
         result = {"seen": before_sectors(job)}
+    except Orphaned:  # nobody will read a result: remove what this process wrote, and stop
+        for path in (Path(job_file), job.spill if job else None, job.outturn if job else None):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        return 1
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent as a message
         log.exception("expense pass failed")
         result = {"error": f"{type(exc).__name__}: {exc}"}
@@ -221,7 +246,4 @@ def spill_path(out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(_main(sys.argv[1], sys.argv[2]))
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent reports it
-        sys.exit(130)
+    sys.exit(child_main(sys.argv[1:]))

@@ -4,8 +4,10 @@ same expense keys as keying every row with its payee's sector in hand, and a cle
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -131,3 +133,71 @@ def test_the_pass_stops_when_the_classify_step_that_started_it_is_gone(
     expenses.job.parent = os.getppid() + 1  # not this process's parent: as if that one was killed
     with pytest.raises(expense_pass.Orphaned, match="is gone"):
         expense_pass.before_sectors(expenses.job)
+
+
+def test_a_result_left_by_an_earlier_run_is_never_taken_for_this_one(
+    normalised: Path, tmp_path: Path
+) -> None:
+    """A killed run with the same process id (containers reuse them) left its spill and result; this
+    run's second process is killed before it answers: an error, not the old keys."""
+    expenses, keys_file = _pass(normalised, tmp_path, SECOND_PROCESS_ROWS)
+    expenses._result_file.write_text('{"seen": {}}', encoding="utf-8")
+    with pa.OSFile(str(expenses.job.spill), "wb") as sink:
+        pa.ipc.new_stream(sink, pa.schema([("position", pa.int64())])).close()
+    expenses.start()
+    expenses._proc.kill()
+    try:
+        with pytest.raises(ExpensePassError, match="exit code -9 and no result"):
+            expenses.finish(pa.array([], pa.large_string()), classes._payee_cues(keys_file))
+    finally:
+        expenses.close()
+
+
+def test_the_second_process_runs_this_code_whatever_the_working_directory_holds(
+    normalised: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``python -m`` would put the working directory first on the path: an old checkout there would
+    answer instead of this code."""
+    shadow = tmp_path / "cwd" / "normalise"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("", encoding="utf-8")
+    (shadow / "expense_pass.py").write_text("raise SystemExit('the shadow copy ran')\n", encoding="utf-8")
+    monkeypatch.chdir(shadow.parent)
+    expenses, keys_file = _pass(normalised, tmp_path, SECOND_PROCESS_ROWS)
+    expenses.start()
+    try:
+        sectors = read_sectors_of(normalised)
+        got, _seen = expenses.finish(sectors, classes._payee_cues(keys_file))
+    finally:
+        expenses.close()
+    assert got.num_rows > 0
+
+
+def read_sectors_of(normalised: Path) -> pa.Array:
+    return expense_pass.read_sectors(normalised / "classes" / "suppliers.parquet")
+
+
+def test_an_orphaned_pass_removes_its_files_and_writes_no_result(normalised: Path, tmp_path: Path) -> None:
+    expenses, _keys = _pass(normalised, tmp_path, 0)
+    expenses.job.parent = os.getppid() + 1  # as if the classify step had been killed
+    expenses.job.outturn = tmp_path / ".outturn.parquet.1"
+    job_file, result_file = tmp_path / "pass.job", tmp_path / "pass.result"
+    job_file.write_bytes(pickle.dumps(expenses.job))
+    assert expense_pass.child_main([str(job_file), str(result_file)]) == 1
+    assert not job_file.exists() and not result_file.exists() and not expenses.job.spill.exists()
+
+
+def test_the_classify_step_removes_what_killed_runs_left(normalised: Path) -> None:
+    out = normalised / "classes"
+    gone = 2**22 + 12345  # above Linux's default pid_max: no such process
+    while psutil.pid_exists(gone):
+        gone += 1
+    stale = [out / f".payee-keys.arrow.{gone}", out / f".expense-pairs.arrow.{gone}.result"]
+    live = out / f".expense-pairs.arrow.{os.getppid()}"  # another classify step, still running
+    for path in (*stale, live):
+        path.write_bytes(b"x")
+    try:
+        classes.classify_crawl(normalised, force=True)
+        assert [p for p in stale if p.exists()] == [] and live.exists()
+    finally:
+        live.unlink(missing_ok=True)
