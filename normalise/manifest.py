@@ -217,7 +217,9 @@ def mark_overlaps(files: list[dict], out_dir: Path) -> None:
             continue
         keys.clear()  # one council's fingerprints in memory at a time
         # bigger files first, so a quarter file is kept and its month files marked
-        # (ties: the newest fetch is kept, the older copy marked)
+        # (ties: the newest fetch is kept, the older copy marked; then the lower sha256, so that which
+        # copy counts never depends on the order files were normalised in, or a killed run before)
+        group.sort(key=lambda f: f["sha256"])
         group.sort(key=lambda f: f.get("fetched_at") or "", reverse=True)
         group.sort(key=lambda f: -int(f.get("rows_kept") or 0))
         for i, small in enumerate(group):

@@ -160,3 +160,44 @@ def test_every_rows_file_has_the_same_parquet_schema(crawl: Path, tmp_path: Path
     normalise_manifest(crawl / "manifest.csv", out, progress=False)
     schemas = {str(pq.read_schema(p).remove_metadata()) for p in (out / "rows").glob("*.parquet")}
     assert len(list((out / "rows").glob("*.parquet"))) >= 5 and len(schemas) == 1
+
+
+def test_which_copy_counts_does_not_depend_on_run_history(tmp_path: Path) -> None:
+    """Two copies of January (other bytes, the same rows, fetched together): the same one is counted
+    after a fresh run, after a run killed halfway (one copy's outputs missing) and with the manifest in
+    the other order."""
+    crawl = tmp_path / "raw"
+    (crawl / "files").mkdir(parents=True)
+    january = HEADER + "\n".join(JAN) + "\n"
+    rows = []
+    for name, content in (("a-jan.csv", january), ("b-jan.csv", january + "\n")):
+        sha, rel = _store(crawl, content.encode())
+        row = dict.fromkeys(field_names("manifest"), "")
+        row.update(
+            url=f"http://c/{name}",
+            council_id="E08000035",
+            sha256=sha,
+            bytes=len(content),
+            status="new",
+            path=rel,
+            file_name=name,
+            fetched_at="2026-01-01T00:00:00+0000",
+            source="page",
+        )
+        rows.append(row)
+
+    def statuses(manifest_rows: list[dict], out: Path) -> dict[str, str]:
+        pd.DataFrame(manifest_rows).to_csv(crawl / "manifest.csv", index=False)
+        return {
+            f["file_name"]: f["status"]
+            for f in normalise_manifest(crawl / "manifest.csv", out, progress=False)
+        }
+
+    out = tmp_path / "normalised"
+    first = statuses(rows, out)
+    assert sorted(first.values()) == ["counted", "overlap"]
+    for row in rows:  # as if a killed run had left only the other copy's outputs
+        (out / "rows" / f"{row['sha256']}.parquet").unlink()
+        (out / "reports" / f"{row['sha256']}.json").unlink()
+        assert statuses(rows, out) == first
+    assert statuses(rows[::-1], tmp_path / "reversed") == first
