@@ -343,6 +343,37 @@ def test_failure_while_indexes_and_search_run_leaves_previous_database_and_no_fi
     ]
 
 
+def test_a_failure_beside_the_payments_stops_their_index_sorts(tmp_path: Path, monkeypatch) -> None:
+    """The payments' index sorts wait for the payments to be written; when the build fails meanwhile,
+    they are not started (at 10M rows they take ~17 s before the error could be reported)."""
+    import publish.build.build as build_module
+    import publish.build.other_tables
+    import publish.build.summaries
+
+    db = build_sample_site(tmp_path, months=1, n_repeats=1)
+    sorted_tables: list[str] = []
+    real_index, real_write = publish.build.summaries.index_table, build_module._write_payments
+    monkeypatch.setattr(
+        publish.build.summaries,
+        "index_table",
+        lambda path, table: sorted_tables.append(table) or real_index(path, table),
+    )
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("injected failure beside the payments")
+
+    def slow_write(*args, **kwargs):
+        time.sleep(0.5)  # the failure comes first
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(publish.build.other_tables, "compute", boom)
+    monkeypatch.setattr(build_module, "_write_payments", slow_write)
+    with pytest.raises(RuntimeError, match="injected failure beside the payments"):
+        _build(tmp_path, db, registry=COUNCILS, progress=False, downloads=False, force=True)
+    assert "payments" not in sorted_tables
+    assert not list(tmp_path.glob(".*building-*"))
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

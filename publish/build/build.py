@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -218,9 +219,10 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
     t4 = bar.add_task("Summaries, indexes and search", total=5)
     pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="build")
     alias_search, side = None, SideTables(tmp)
+    stop = threading.Event()  # set when this thread fails: the workers stop at their next step
     try:
-        writing = pool.submit(_write_payments, tmp, ranges, search, bar)
-        indexing = pool.submit(_index_payments, writing, tmp)
+        writing = pool.submit(_write_payments, tmp, ranges, search, bar, stop)
+        indexing = pool.submit(_index_payments, writing, tmp, stop)
         others = other_tables.compute(totals, nd, tmp, (entities, categories, outturn))
         del totals
         alias_search = others.by_supplier.alias_search
@@ -244,7 +246,8 @@ def _build(nd: NormalisedDir, tmp: Path, registry: list[dict], bar) -> None:
             for index in (search, alias_search):
                 index.install(tmp)
         bar.advance(t4)
-    finally:  # on failure: drop queued jobs, wait for running ones, then remove their files
+    finally:  # on failure: drop queued jobs, stop and wait for running ones, then remove their files
+        stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         side.discard()
         for index in (search, alias_search):
@@ -310,13 +313,16 @@ def _shape_payments(
     return totals, ranges
 
 
-def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -> None:
-    """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``)."""
+def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar, stop: threading.Event) -> None:
+    """The spooled payments into the table, an id range at a time (``publish/build/id_ranges.py``);
+    nothing more once ``stop`` is set."""
     written = bar.add_task("Writing payments in id order", total=ranges.count)
     try:
         search.open_direct()  # FTS5 indexes each range beside, on its own thread, in the same id order
         with _stage("payments written"), ArrowWriter(tmp) as writer:
             for table in ranges.tables():
+                if stop.is_set():  # the build failed elsewhere: its database will be deleted
+                    return
                 writer.append("payments", table)
                 search.add(table)
                 bar.advance(written)
@@ -325,8 +331,11 @@ def _write_payments(tmp: Path, ranges: IdRanges, search: SideSearchIndex, bar) -
         ranges.discard()
 
 
-def _index_payments(writing: Future, tmp: Path) -> None:
-    """The payments' indexes sorted (``summaries.index_table``) as soon as ``writing`` has written them."""
+def _index_payments(writing: Future, tmp: Path, stop: threading.Event) -> None:
+    """The payments' indexes sorted (``summaries.index_table``) as soon as ``writing`` has written them,
+    unless the build has failed meanwhile (``stop``)."""
     writing.result()
+    if stop.is_set():
+        return
     with _stage("payment indexes"):
         summaries.index_table(tmp, "payments")
