@@ -156,7 +156,9 @@ def _suppliers_and_expense_keys(
     try:
         expenses.start()
         # the ids, names and evidence are written slice by slice and not kept (millions at national scale)
-        _write_suppliers(out, keys_file, registers_db, companies, (name_codes, payee_cues))
+        _write_suppliers(
+            out, keys_file, registers_db, companies, (name_codes, payee_cues), expenses.raise_if_failed
+        )
         release_memory()
         sectors = read_sectors(out / "suppliers.parquet")
         exp_keys, seen = expenses.finish(sectors, (name_codes, payee_cues))
@@ -172,9 +174,10 @@ def _write_suppliers(
     registers_db: Path | None,
     companies: list[Path],
     payee_cues: PayeeCues,
+    between_slices: Callable[[], None] = lambda: None,
 ) -> None:
     """``out/suppliers.parquet`` written a slice of payee keys at a time (``classify_in_slices``), in
-    the keys' order (by council, as pass 2 and the build read it)."""
+    the keys' order (by council, as pass 2 and the build read it); ``between_slices`` may raise to stop."""
     from normalise.suppliers.classify import classify_in_slices
 
     tmp = out / f".suppliers.parquet.{os.getpid()}"
@@ -183,6 +186,7 @@ def _write_suppliers(
         name_codes, cues = payee_cues
         done = 0
         for part in classify_in_slices(keys_file, registers_db, council_companies=companies):
+            between_slices()
             frame = supplier_columns(part, (name_codes[done : done + len(part)], *cues))
             done += len(part)
             table = pa.Table.from_pandas(frame, preserve_index=False)

@@ -174,6 +174,12 @@ class ExpensePass:
                 out.append(keys.distinct(keys.expense_parts_with_sector(pairs, sector)))
         return keys.concat_distinct(out, keys.EXPENSE_KEY), seen
 
+    def raise_if_failed(self) -> None:
+        """Raise the second process's error now if it has already failed, rather than at :meth:`finish`,
+        after the whole suppliers classifier (minutes at national scale)."""
+        if self._proc is not None and self._proc.poll() not in (None, 0):
+            self._result()
+
     def _result(self) -> dict[str, str]:
         assert self._proc is not None
         code = self._proc.wait()

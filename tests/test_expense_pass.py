@@ -112,6 +112,20 @@ def test_the_second_process_error_reaches_the_caller(normalised: Path, tmp_path:
     assert not list(tmp_path.glob(".expense-pairs*"))
 
 
+def test_a_failed_second_process_is_reported_between_the_classifier_s_slices(
+    normalised: Path, tmp_path: Path
+) -> None:
+    expenses, _keys = _pass(normalised, tmp_path, SECOND_PROCESS_ROWS)
+    expenses.job.normalised = tmp_path / "no such folder"
+    expenses.start()
+    try:
+        expenses._proc.wait()
+        with pytest.raises(ExpensePassError, match="expense pass failed: .*no such folder"):
+            expenses.raise_if_failed()
+    finally:
+        expenses.close()
+
+
 def test_the_second_process_writes_the_same_classes_as_this_one(tmp_path: Path) -> None:
     written = {}
     for mode, threshold in (("here", 10**12), ("second", 0)):
