@@ -10,6 +10,7 @@ against its size before a spreadsheet library allocates for them (:func:`check_x
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zipfile
@@ -48,15 +49,41 @@ def sniff(data: bytes) -> str:
         return "html"
     if text.startswith((b"{", b"[")):
         return "json"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "csv"  # UTF-16 text with a BOM
+    if utf16_codec(head):
+        return "csv"  # UTF-16 text, whose every ASCII character carries a NUL byte
     # Text has almost no control bytes other than tab/CR/LF; binary garbage has many.
-    # A few NUL bytes in text are stripped by the reader (with a warning); many are binary or UTF-16.
+    # A few NUL bytes in text are stripped by the reader (with a warning); many are binary.
     sample = data[:65536]
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     if controls > len(sample) * 0.01:
         return "binary"
     return "csv"
+
+
+UTF16_SNIFF = 1024  # bytes looked at for UTF-16 without a byte-order mark
+_UTF16_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def utf16_codec(data: bytes) -> str | None:
+    """The codec of UTF-16 text, else None. "utf-16" when a byte-order mark says so (Excel's "Unicode
+    Text"); without one, "utf-16-le"/"-be" only when the first KB is plainly text: at least 90% of
+    its high bytes NUL (Latin text), and it decodes with no NUL or control character but tab, CR, LF.
+    Binary data almost never passes that, and when it did it was refused as binary before, not read."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = data[:UTF16_SNIFF]
+    head = head[: len(head) - len(head) % 2]
+    if len(head) < 4:
+        return None
+    for codec, high in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+        if high.count(0) < 0.9 * len(high):
+            continue
+        try:
+            text = codecs.getincrementaldecoder(codec)().decode(head, final=False)
+        except UnicodeDecodeError:
+            return None
+        return None if _UTF16_CONTROLS.search(text) else codec
+    return None
 
 
 def _zip_kind(data: bytes) -> str:

@@ -14,12 +14,21 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from typing import AnyStr
 
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from councilspend.sniff import SniffError, check_ods_safe, check_xlsx_safe, check_zip_safe, read_member, sniff
+from councilspend.sniff import (
+    SniffError,
+    check_ods_safe,
+    check_xlsx_safe,
+    check_zip_safe,
+    read_member,
+    sniff,
+    utf16_codec,
+)
 from normalise.rows import mask_unique
 
 MAX_COLUMNS = 1000  # a spending table has tens of columns; thousands means this is not a table
@@ -58,12 +67,14 @@ codecs.register_error("cp1252_latin1", _cp1252_or_latin1)
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """Bytes -> (text, encoding). BOM first, then strict UTF-8, then cp1252 (never a guesser:
-    detectors turn `£` into `Ł` on small UK files)."""
+    """Bytes -> (text, encoding). BOM first (or plain UTF-16 without one, see :func:`utf16_codec`),
+    then strict UTF-8, then cp1252 (never a guesser: detectors turn `£` into `Ł` on small UK files).
+    A truncated last character is replaced, as after a UTF-8 BOM, not an error."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+    utf16 = utf16_codec(data)
+    if utf16:
+        return data.decode(utf16, errors="replace"), utf16
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -163,19 +174,32 @@ def _delimiter(lines: list[str]) -> str:
     return best
 
 
-def _strip_nul(data: bytes) -> tuple[bytes, list[str]]:
-    """NUL bytes removed, with a warning naming where they were (they end C strings and cells early)."""
-    first = data.find(b"\x00")
+def _strip_nul(data: AnyStr) -> tuple[AnyStr, list[str]]:
+    """NUL bytes (or characters) removed, with a warning naming where they were (they end C strings
+    and cells early)."""
+    nul, newline, what = ("\x00", "\n", "characters") if isinstance(data, str) else (b"\x00", b"\n", "bytes")
+    first = data.find(nul)
     if first < 0:
         return data, []
-    count = data.count(b"\x00")
-    line = data.count(b"\n", 0, first) + 1
-    return data.replace(b"\x00", b""), [f"{count:,} NUL bytes removed (the first on line {line})"]
+    count = data.count(nul)
+    line = data.count(newline, 0, first) + 1
+    return data.replace(nul, nul[:0]), [f"{count:,} NUL {what} removed (the first on line {line})"]
+
+
+def _decode_without_nul(data: bytes) -> tuple[str, str, list[str]]:
+    """(text, encoding, NUL warnings). In UTF-8 and cp1252 a NUL byte is a NUL character and is
+    removed before decoding; UTF-16 is decoded first, as every ASCII character in it has a NUL byte."""
+    if utf16_codec(data):
+        text, encoding = decode(data)
+        text, warnings = _strip_nul(text)
+        return text, encoding, warnings
+    data, warnings = _strip_nul(data)
+    text, encoding = decode(data)
+    return text, encoding, warnings
 
 
 def read_csv_bytes(data: bytes, sheet: str | None = None) -> RawTable:
-    data, nul_warnings = _strip_nul(data)
-    text, encoding = decode(data)
+    text, encoding, nul_warnings = _decode_without_nul(data)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     sep = _delimiter(text.split("\n", MAX_SCAN_LINES)[:MAX_SCAN_LINES])
