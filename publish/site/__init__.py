@@ -8,6 +8,7 @@ the hook implementations it finds on this module.
 from publish.site.plugin import (  # noqa: F401  (re-exported: pluggy scans this module's attributes)
     asgi_wrapper,
     extra_template_vars,
+    handle_exception,
     prepare_connection,
     prepare_jinja2_environment,
     register_routes,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from markupsafe import Markup, escape
 
-from publish.site import council_page, coverage, guard, pages
+from publish.site import council_page, coverage, errors, guard, pages
 from publish.site.foi import foi_url, wdtk_ids
 from publish.site.templating import add_filters
 
@@ -45,7 +45,15 @@ def prepare_connection(conn):
 
 @hookimpl
 def asgi_wrapper(datasette):
+    errors.retire_datasette_handler()  # its rich traceback printing fails under a real server
+    errors.install_csv_query_errors()
     return lambda app: guard.Guard(app, datasette)
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """Every uncaught exception: the site's error page, 4xx for bad requests (``publish.site.errors``)."""
+    return errors.handle_exception(datasette, request, exception)
 
 
 @hookimpl

@@ -1,0 +1,131 @@
+"""Nothing a visitor sends gives a 500 (fuzzing pass 9): bad requests get a clear 4xx page.
+
+The first tests run the site's app under uvicorn on 127.0.0.1: Datasette's default
+error hook only failed there (``rich`` printing outside an ``except`` block), so every unknown URL was a
+bare 500 that in-process clients never saw."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from demo.sample_site import build_sample_site
+from publish.site.serve import make_app
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return build_sample_site(tmp_path_factory.mktemp("errors-site"))
+
+
+@pytest.fixture(scope="module")
+def ds(site: Path):
+    return make_app(site)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, method: str = "GET") -> tuple[int, str]:
+    """(status, body) without raising on 4xx/5xx."""
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            return resp.status, resp.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def server(site: Path):
+    port = _free_port()
+    code = (
+        "import uvicorn; from publish.site.serve import make_app; "
+        f"uvicorn.run(make_app({str(site)!r}).app(), host='127.0.0.1', port={port}, log_level='warning')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, "the server exited"
+            try:
+                urllib.request.urlopen(base + "/-/versions.json", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_real_server_unknown_urls_are_404_pages(server: str) -> None:
+    for path in ("/.env", "/a.b.c", "/councilspend/nope/a/b", "//x"):
+        status, body = _get(server + path)
+        assert status == 404, (path, status, body[:200])
+        assert "<html" in body.lower(), path
+    status, body = _get(server + "/councilspend/nope.json")
+    assert status == 404 and '"ok": false' in body
+
+
+def test_real_server_datasette_500s_for_bad_parameters_are_400(server: str) -> None:
+    for query in (
+        "/councilspend/payments?_sort=nope",
+        "/councilspend/payments?_sort_desc=rowid",
+        "/councilspend/payments?_sort=amount_pence&_sort_desc=amount_pence",
+        "/councilspend/payments.json?id__in=[1,%222%22",
+    ):
+        status, body = _get(server + query)
+        assert status == 400, (query, status, body[:200])
+
+
+async def test_unexpected_errors_are_500_pages_with_a_logged_traceback(ds, caplog) -> None:
+    from publish.site.errors import render_error
+
+    class Boom(RuntimeError):
+        pass
+
+    from datasette.utils.asgi import Request
+
+    request = Request.fake("/councilspend/payments")
+    with caplog.at_level(logging.ERROR, logger="councilspend.site"):
+        response = await render_error(ds, request, Boom("/secret/path"))
+    assert response.status == 500
+    assert "/secret/path" not in response.body and "Something went wrong" in response.body
+    assert any(r.exc_info and r.exc_info[0] is Boom for r in caplog.records)
+
+
+async def test_query_errors_in_process_are_400(ds) -> None:
+    for path, params in (
+        ("/councilspend/payments", {"_sort": "nope"}),
+        ("/councilspend/payments.json", {"_sort": "rowid"}),
+        ("/councilspend/payments", {"_where": "length(zeroblob(3000000))>0"}),
+        ("/councilspend/payments.json", {"_through": '{"table":"nope","column":"x","value":"1"}'}),
+        ("/councilspend/search_payments.csv", {"q": "care", "_timelimit": "-1"}),
+        ("/councilspend/payments.json", {"id__in": "[1,"}),
+    ):
+        r = await ds.client.get(path, params=params)
+        assert r.status_code == 400, (path, params, r.status_code, r.text[:300])
+
+
+async def test_csv_of_failed_sql_is_a_400_with_the_error(ds) -> None:
+    r = await ds.client.get("/councilspend.csv", params={"sql": "select * from nope"})
+    assert r.status_code == 400 and "no such table: nope" in r.text, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("text/plain")
+    ok = await ds.client.get("/councilspend.csv", params={"sql": "select 1 as a"})
+    assert ok.status_code == 200 and ok.text.splitlines() == ["a", "1"]
