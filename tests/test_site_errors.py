@@ -129,3 +129,52 @@ async def test_csv_of_failed_sql_is_a_400_with_the_error(ds) -> None:
     assert r.headers["content-type"].startswith("text/plain")
     ok = await ds.client.get("/councilspend.csv", params={"sql": "select 1 as a"})
     assert ok.status_code == 200 and ok.text.splitlines() == ["a", "1"]
+
+
+def test_real_server_other_methods_are_405(server: str) -> None:
+    for path in ("/-/versions", "/councilspend/payments", "/councilspend/search_payments?q=care", "/"):
+        for method in ("TRACE", "PUT", "DELETE", "PATCH"):
+            status, _ = _get(server + path, method=method)
+            assert status == 405, (method, path, status)
+    assert _get(server + "/", method="HEAD")[0] == 200
+
+
+async def test_guard_refuses_what_datasette_would_fail_on(ds) -> None:
+    long = "x" * 5000
+    for url, status in (
+        ("/councilspend/payments?_where=%00", 400),
+        ("/councilspend/payments?%00=1", 400),
+        ("/downloads/a%00b.csv", 400),
+        ("/council/%00", 404),
+        (f"/council/{long}", 404),
+        ("/councilspend.json?sql=select+1%00", 400),
+        (f"/downloads/{long}", 404),
+        (f"/downloads/csv/{long}", 404),
+        (f"/-/static/{long}", 404),
+        (f"/-/static-plugins/councilspend/{long}", 404),
+        ("/councilspend/payments?_facet=%7B%22nope%22%3A1%7D", 400),
+        ("/councilspend/payments?_facet_array=%7B%22column%22%3A1%7D", 400),
+        ("/councilspend/payments?_facet=%7B", 400),
+        ("/councilspend/payments?_through=%7B%7D", 400),
+        ("/councilspend/payments?_through=abc", 400),
+        ("/councilspend/payments?_through=%5B%5D", 400),
+        ("/councilspend/search_payments?q=care&_timelimit=abc", 400),
+        ("/councilspend/payments.json?_timelimit=1.5", 400),
+        ("/councilspend.csv", 400),
+        ("/councilspend.csv?sql=", 400),
+        ("/councilspend.json?_shape=array", 400),
+    ):
+        r = await ds.client.get(url)
+        assert r.status_code == status, (url[:80], r.status_code, r.text[:300])
+        assert "/work/" not in r.text and "site-packages" not in r.text
+    ok = await ds.client.get('/councilspend/payments.json?_facet={"column":"council_id"}&_size=1')
+    assert ok.status_code == 200 and "council_id" in ok.json()["facet_results"]
+    assert (await ds.client.get("/councilspend/payments.json?_timelimit=2000&_size=1")).status_code == 200
+
+
+async def test_no_redirect_to_another_site(ds) -> None:
+    for path in ("/\\evil.com/", "//evil.com/", "/%5Cevil.com/"):
+        r = await ds.client.get(path)
+        assert r.status_code == 404, (path, r.status_code, r.headers.get("location"))
+    r = await ds.client.get("/coverage/")
+    assert r.status_code == 302 and r.headers["location"] == "/coverage"

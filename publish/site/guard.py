@@ -14,8 +14,9 @@
   page); the slots here apply to the app run in process (the tests' ``make_app``) and in the worker.
 - ``/downloads/*`` written from another build than the database served answer 503 with the reason
   (``publish.site.downloads_label``).
-- POST goes only to ``/check`` and Datasette's ``/-/`` endpoints: a POST to a canned query answers
-  405, not Datasette's 500.
+- Requests Datasette would answer with a 500 are refused first (``publish.site.request_checks``):
+  other methods than GET/HEAD (POST only to ``/check`` and Datasette's ``/-/`` endpoints) get 405,
+  NUL bytes and malformed JSON parameters 400, over-long path segments 404.
 - Datasette's SQL time limit checks the clock every 50,000 SQLite steps, not 1,000 (see
   :data:`PROGRESS_STEPS`).
 - CSV exports pass through :class:`publish.site.csv_stream.CsvFormulaFilter`.
@@ -33,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from markupsafe import escape
 
+from publish.site import request_checks
 from publish.site.csv_stream import CsvFormulaFilter
 from publish.site.downloads_label import downloads_disagree
 from publish.site.fts_query import fts_query
@@ -173,15 +175,20 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        if scope.get("method") == "POST" and path != "/check" and "/-/" not in path:
-            await send_message(send, 405, "This page only reads data: use GET.", [(b"allow", b"GET")])
+        params = query_params(scope)
+        refusal = (
+            request_checks.check_method(scope.get("method", "GET"), path)
+            or request_checks.check_path(path, scope.get("raw_path"))
+            or request_checks.check_query(path, scope.get("query_string", b""), params)
+        )
+        if refusal:
+            await send_message(send, *refusal)
             return
         if path.startswith("/downloads/") and self.datasette is not None:
             stale = downloads_disagree(downloads_dir(self.datasette), database(self.datasette).hash)
             if stale:
                 await send_message(send, 503, stale, [(b"retry-after", b"3600")])
                 return
-        params = query_params(scope)
         if any(k == "_searchmode" for k, _ in params):
             params = [(k, v) for k, v in params if k != "_searchmode"]
             scope = {**scope, "query_string": urlencode(params).encode("latin-1")}
