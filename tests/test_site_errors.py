@@ -6,6 +6,7 @@ bare 500 that in-process clients never saw."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import subprocess
@@ -178,3 +179,62 @@ async def test_no_redirect_to_another_site(ds) -> None:
         assert r.status_code == 404, (path, r.status_code, r.headers.get("location"))
     r = await ds.client.get("/coverage/")
     assert r.status_code == 302 and r.headers["location"] == "/coverage"
+
+
+RECONCILE = "/councilspend/suppliers/-/reconcile"
+
+
+async def test_reconcile_refuses_what_it_cannot_answer(ds) -> None:
+    bad_queries = [
+        "",
+        "{",
+        "[]",
+        "-1",
+        '{"q0":"x"}',
+        '{"q0":{}}',
+        '{"q0":{"query":null}}',
+        '{"q0":{"query":123}}',
+        '{"q0":{"query":"\\"","type":"x"}}',
+        '{"q0":{"query":"a","limit":"abc"}}',
+        '{"q0":{"query":"a","limit":-1}}',
+        '{"q0":{"query":"a","limit":NaN}}',
+        '{"q0":{"query":"a","limit":0}}',
+        '{"q0":{"query":"a","type":{"x":1}}}',
+        '{"q0":{"query":"NEAR(","properties":[{"pid":"x","v":"y"}]}}',
+        '{"q0":{"query":"a","properties":[{"pid":"sector"}]}}',
+        json.dumps({f"q{i}": {"query": "care"} for i in range(51)}),
+    ]
+    for queries in bad_queries:
+        for r in (
+            await ds.client.get(RECONCILE, params={"queries": queries}),
+            await ds.client.post(RECONCILE, data={"queries": queries}),
+        ):
+            expected = 200 if queries == "" else 400  # no queries: the service manifest
+            assert r.status_code == expected, (queries[:60], r.status_code, r.text[:300])
+    for extend in ("{", "[]", "0", "{}", '{"ids":["x"],"properties":[{"id":"nope"}]}'):
+        r = await ds.client.get(RECONCILE, params={"extend": extend})
+        assert r.status_code == 400, (extend, r.status_code, r.text[:300])
+    for path in ("/suggest/property", "/suggest/type", "/suggest/entity?prefix=a&cursor=x"):
+        r = await ds.client.get(RECONCILE + path)
+        assert r.status_code == 400, (path, r.status_code, r.text[:300])
+    r = await ds.client.post(
+        RECONCILE, content=b"\xff\xfe", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert r.status_code == 400
+
+
+async def test_reconcile_answers_valid_openrefine_requests(ds) -> None:
+    queries = {
+        "q0": {"query": "Exampleton Borough Council", "limit": 3, "type": "public"},
+        "q2": {"query": "council", "limit": 1000},
+        "q1": {"query": 'council "borough', "properties": [{"pid": "sector", "v": "public"}]},
+    }
+    r = await ds.client.post(RECONCILE, data={"queries": json.dumps(queries)})
+    assert r.status_code == 200, r.text[:300]
+    results = r.json()
+    assert results["q0"]["result"] and len(results["q0"]["result"]) <= 3
+    assert results["q0"]["result"][0]["name"] == "Exampleton Borough Council"
+    assert "result" in results["q1"] and len(results["q2"]["result"]) <= 20
+    assert (await ds.client.get(RECONCILE)).json()["versions"]
+    r = await ds.client.get(RECONCILE + "/suggest/entity", params={"prefix": "Exam"})
+    assert r.status_code == 200 and r.json()["result"]

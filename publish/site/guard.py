@@ -16,7 +16,8 @@
   (``publish.site.downloads_label``).
 - Requests Datasette would answer with a 500 are refused first (``publish.site.request_checks``):
   other methods than GET/HEAD (POST only to ``/check`` and Datasette's ``/-/`` endpoints) get 405,
-  NUL bytes and malformed JSON parameters 400, over-long path segments 404.
+  NUL bytes and malformed JSON parameters 400, over-long file paths 404; requests to the OpenRefine
+  endpoint the plugin cannot answer 400 (``publish.site.reconcile_checks``).
 - Datasette's SQL time limit checks the clock every 50,000 SQLite steps, not 1,000 (see
   :data:`PROGRESS_STEPS`).
 - CSV exports pass through :class:`publish.site.csv_stream.CsvFormulaFilter`.
@@ -34,7 +35,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from markupsafe import escape
 
-from publish.site import request_checks
+from publish.site import reconcile_checks, request_checks
 from publish.site.csv_stream import CsvFormulaFilter
 from publish.site.downloads_label import downloads_disagree
 from publish.site.fts_query import fts_query
@@ -184,6 +185,13 @@ class Guard:
         if refusal:
             await send_message(send, *refusal)
             return
+        reconcile = reconcile_checks.RECONCILE_PATH.match(path)
+        if reconcile and self.datasette is not None:
+            try:
+                receive = await reconcile_checks.checked_receive(self.datasette, reconcile, params, receive)
+            except reconcile_checks.Refused as refused:
+                await send_message(send, refused.status, str(refused), [])
+                return
         if path.startswith("/downloads/") and self.datasette is not None:
             stale = downloads_disagree(downloads_dir(self.datasette), database(self.datasette).hash)
             if stale:
