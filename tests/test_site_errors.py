@@ -238,3 +238,22 @@ async def test_reconcile_answers_valid_openrefine_requests(ds) -> None:
     assert (await ds.client.get(RECONCILE)).json()["versions"]
     r = await ds.client.get(RECONCILE + "/suggest/entity", params={"prefix": "Exam"})
     assert r.status_code == 200 and r.json()["result"]
+
+
+async def test_check_refuses_an_overlong_multipart_boundary(ds) -> None:
+    boundary = "b" * 300
+    body = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nx\r\n--{boundary}--\r\n'
+    r = await ds.client.post(
+        "/check", content=body.encode(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert r.status_code == 400, (r.status_code, r.text[:300])
+
+
+async def test_check_report_names_the_uploaders_file_not_the_temp_copy(ds) -> None:
+    csv = b"Date,Supplier,Amount\n01/04/2024,Acme Ltd,1200.00\n"
+    r = await ds.client.post("/check", files={"file": ("march payments.csv", csv, "text/csv")})
+    assert r.status_code == 200
+    report = r.text.split('id="report"', 1)[1]
+    assert "cannot tell which council published march payments.csv" in report, report[:2000]
+    for leak in ("councilspend-check-", "--council", "upload.csv"):
+        assert leak not in report, leak

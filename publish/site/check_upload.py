@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from publish.site.upload import UploadRefused, receive_upload
 
 MAX_LISTED_ROWS = 100
+_CLI_HINT = re.compile(r",? or give the council \(--council [A-Z_]+\)")
 
 
 #: The checker runs as its own process (the site never imports the normaliser): a hostile upload can
@@ -84,9 +86,31 @@ async def check_path(name: str, path: Path) -> dict:
         report = await asyncio.to_thread(_run_check, path)
     except Exception as exc:  # noqa: BLE001 - a broken upload must give a message, not a 500
         report = _failed(f"the file could not be read: {type(exc).__name__}: {exc}")
-    if report.get("_text"):  # the report names the stored copy ("upload.csv"); the uploader knows their name
-        report["_text"] = report["_text"].replace(str(path), safe).replace(path.name, safe)
+    for_web = _web_wording(path, safe)
+    if report.get("_text"):
+        report["_text"] = for_web(report["_text"])
+    for item in report.get("problems", []):
+        if isinstance(item.get("message"), str):
+            item["message"] = for_web(item["message"])
+    for item in report.get("errors", []):
+        for key in ("error", "message"):
+            if isinstance(item.get(key), str):
+                item[key] = for_web(item[key])
     return for_page(safe, report)
+
+
+def _web_wording(path: Path, safe: str):
+    """The report's words for the page: the uploader's own file name, not the stored copy
+    ("upload.csv") or the private temp folder, and no command-line options (``--council``)."""
+
+    def for_web(text: str) -> str:
+        text = text.replace(str(path), safe).replace(path.name, safe)
+        text = text.replace(" nor the folder " + repr(path.parent.name), "")
+        text = text.replace(str(path.parent), "").replace(path.parent.name, "")
+        text = text.replace("neither the preamble, the file name", "neither the preamble nor the file name")
+        return _CLI_HINT.sub("", text)
+
+    return for_web
 
 
 def for_page(file_name: str, report: dict) -> dict:

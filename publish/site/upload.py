@@ -107,7 +107,16 @@ class _FormWriter:
         self.name, self.path, self._out = "", None, None
         self._headers: dict[bytes, bytes] = {}
         self._field, self._value = b"", b""
-        self._parser = MultipartParser(
+        try:
+            self._parser = self._make_parser(MultipartParser, boundary)
+        except Exception as exc:  # noqa: BLE001 - e.g. a boundary over 256 characters (FormParserError)
+            raise UploadRefused(
+                400, "The upload was not a well-formed form. Please choose the file again."
+            ) from exc
+        self._ended = False
+
+    def _make_parser(self, parser_class, boundary: bytes):
+        return parser_class(
             boundary,
             {
                 "on_part_begin": self._headers.clear,
@@ -120,7 +129,6 @@ class _FormWriter:
                 "on_end": self._on_end,
             },
         )
-        self._ended = False
 
     def _on_end(self) -> None:
         self._ended = True
