@@ -257,3 +257,13 @@ async def test_check_report_names_the_uploaders_file_not_the_temp_copy(ds) -> No
     assert "cannot tell which council published march payments.csv" in report, report[:2000]
     for leak in ("councilspend-check-", "--council", "upload.csv"):
         assert leak not in report, leak
+
+
+async def test_supplier_page_decodes_the_id_and_trims_the_echo(ds) -> None:
+    sid = (await ds.client.get("/councilspend/suppliers.json?_shape=array&_size=1")).json()[0]["supplier_id"]
+    encoded = "".join(f"%{b:02X}" if chr(b) in "-_" else chr(b) for b in sid.encode())
+    assert "%2D" in encoded  # the id has a hyphen, sent percent-encoded
+    r = await ds.client.get(f"/supplier/{encoded}")
+    assert r.status_code == 200, (encoded, r.status_code)
+    r = await ds.client.get("/supplier/" + "Q" * 200)
+    assert r.status_code == 404 and "Q" * 41 not in r.text

@@ -7,6 +7,7 @@ import asyncio
 import functools
 import sqlite3
 from pathlib import Path
+from urllib.parse import unquote
 
 from datasette.utils.asgi import Response
 from markupsafe import Markup
@@ -142,10 +143,11 @@ async def supplier(request, datasette):
     from publish.site.foi import foi_url, wdtk_ids
 
     db = database(datasette)
-    sid = request.url_vars["supplier_id"]
+    sid = unquote(request.url_vars["supplier_id"]).strip()  # /supplier/GB%2DCOH%2D… as the council page
     found = await _rows(db, "select * from suppliers where supplier_id = :s", {"s": sid})
     if not found:
-        return await _not_found(datasette, request, f"supplier with the id {sid}")
+        shown = "".join(ch for ch in sid if ch.isprintable())[:40]
+        return await _not_found(datasette, request, f"supplier with the id “{shown}”")
     info = found[0]
     by_year = await _rows(
         db,
