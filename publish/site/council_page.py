@@ -3,13 +3,23 @@ suppliers, delivery models and files. Reads summary tables only (pages stay fast
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from datasette.utils.asgi import Response
 
 from publish.build.quality import problems_list
 from publish.site import charts, site_measures
-from publish.site.pages import EXTERNAL_MODELS, SECTOR_ORDER, _not_found, _render, _rows, _tables, database
+from publish.site.pages import (
+    EXTERNAL_MODELS,
+    SECTOR_ORDER,
+    _not_found,
+    _render,
+    _rows,
+    _tables,
+    database,
+    echoed,
+    typed_id,
+)
 
 ORDERED = "where council_id = :c order by financial_year, total_pence desc"
 
@@ -17,15 +27,14 @@ ORDERED = "where council_id = :c order by financial_year, total_pence desc"
 async def council(request, datasette):
     """The council page; any case of the code reaches it (redirect), anything else is a clean 404."""
     db = database(datasette)
-    typed = unquote(request.url_vars["council_id"]).strip()
+    typed = typed_id(request, "council_id")
     cid = typed.upper()  # GSS codes are upper case; /council/e08000035 is the same council
     found = await _rows(db, "select * from councils where council_id = :c", {"c": cid})
     if not found:
-        shown = "".join(ch for ch in typed if ch.isprintable())[:40]
         return await _not_found(
             datasette,
             request,
-            f"council with the code “{shown}”. A council's code looks like "
+            f"council with the code “{echoed(typed)}”. A council's code looks like "
             "E08000035: find yours on the coverage page (/coverage)",
         )
     if cid != request.url_vars["council_id"]:

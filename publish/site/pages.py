@@ -139,15 +139,24 @@ async def home(request, datasette):
     )
 
 
+def typed_id(request, name: str) -> str:
+    """The id in the URL as typed: percent-escapes decoded (``/supplier/GB%2DCOH%2D…``), spaces trimmed."""
+    return unquote(request.url_vars[name]).strip()
+
+
+def echoed(typed: str) -> str:
+    """What a not-found page repeats of the typed id: printable characters, at most 40."""
+    return "".join(ch for ch in typed if ch.isprintable())[:40]
+
+
 async def supplier(request, datasette):
     from publish.site.foi import foi_url, wdtk_ids
 
     db = database(datasette)
-    sid = unquote(request.url_vars["supplier_id"]).strip()  # /supplier/GB%2DCOH%2D… as the council page
+    sid = typed_id(request, "supplier_id")
     found = await _rows(db, "select * from suppliers where supplier_id = :s", {"s": sid})
     if not found:
-        shown = "".join(ch for ch in sid if ch.isprintable())[:40]
-        return await _not_found(datasette, request, f"supplier with the id “{shown}”")
+        return await _not_found(datasette, request, f"supplier with the id “{echoed(sid)}”")
     info = found[0]
     by_year = await _rows(
         db,

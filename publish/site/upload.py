@@ -108,27 +108,24 @@ class _FormWriter:
         self._headers: dict[bytes, bytes] = {}
         self._field, self._value = b"", b""
         try:
-            self._parser = self._make_parser(MultipartParser, boundary)
+            self._parser = MultipartParser(
+                boundary,
+                {
+                    "on_part_begin": self._headers.clear,
+                    "on_header_field": self._on_field,
+                    "on_header_value": self._on_value,
+                    "on_header_end": self._on_header_end,
+                    "on_headers_finished": self._on_headers_finished,
+                    "on_part_data": self._on_data,
+                    "on_part_end": self._on_part_end,
+                    "on_end": self._on_end,
+                },
+            )
         except Exception as exc:  # noqa: BLE001 - e.g. a boundary over 256 characters (FormParserError)
             raise UploadRefused(
                 400, "The upload was not a well-formed form. Please choose the file again."
             ) from exc
         self._ended = False
-
-    def _make_parser(self, parser_class, boundary: bytes):
-        return parser_class(
-            boundary,
-            {
-                "on_part_begin": self._headers.clear,
-                "on_header_field": self._on_field,
-                "on_header_value": self._on_value,
-                "on_header_end": self._on_header_end,
-                "on_headers_finished": self._on_headers_finished,
-                "on_part_data": self._on_data,
-                "on_part_end": self._on_part_end,
-                "on_end": self._on_end,
-            },
-        )
 
     def _on_end(self) -> None:
         self._ended = True
